@@ -1,4 +1,12 @@
 //! Open Wearables domain crate: storage ports and adapters, repositories, API routers and
 //! the bootstrap shared by the local server and every Lambda function.
 
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod repo;
 pub mod store;

@@ -1,0 +1,712 @@
+//! Developer auth, developers, API keys, SDK applications, SDK token exchange, refresh and
+//! revoke, and user invitation codes (api.md §6–§8).
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State as St};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::wire::{check_email, check_max_len, check_min_len, ser_dt};
+use super::{State, json_body, opt_json_body, parse_uuid};
+use crate::auth::guard;
+use crate::auth::password;
+use crate::auth::secrets::{ct_eq, digest, random_from, random_hex};
+use crate::error::{ApiError, ApiResult};
+use crate::repo::credentials::{ApiKey, Application, InvitationCode, RefreshKind, RefreshToken, api_key_id};
+use crate::repo::developers::{Developer, DeveloperWriteError};
+
+/// The routes of this group.
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/change-password", post(change_password))
+        .route("/api/v1/auth/me", get(me).patch(update_me))
+        .route("/api/v1/developers", get(list_developers))
+        .route(
+            "/api/v1/developers/{developer_id}",
+            get(get_developer).patch(update_developer).delete(delete_developer),
+        )
+        .route("/api/v1/developer/api-keys", get(list_api_keys).post(create_api_key))
+        .route("/api/v1/developer/api-keys/{key_id}", patch(rename_api_key).delete(delete_api_key))
+        .route("/api/v1/developer/api-keys/{key_id}/rotate", post(rotate_api_key))
+        .route("/api/v1/applications", get(list_applications).post(create_application))
+        .route("/api/v1/applications/{app_id}", axum::routing::delete(delete_application))
+        .route("/api/v1/applications/{app_id}/rotate-secret", post(rotate_application_secret))
+        .route("/api/v1/users/{user_id}/token", post(exchange_token))
+        .route("/api/v1/token/refresh", post(refresh))
+        .route("/api/v1/token/revoke", post(revoke))
+        .route("/api/v1/users/{user_id}/invitation-code", post(create_invitation_code))
+        .route("/api/v1/invitation-code/redeem", post(redeem_invitation_code))
+}
+
+// ---------- wire types ----------
+
+/// `TokenResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<i64>,
+}
+
+/// `DeveloperRead`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeveloperRead {
+    pub id: Uuid,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: String,
+    #[serde(serialize_with = "ser_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_dt")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Developer> for DeveloperRead {
+    fn from(d: &Developer) -> Self {
+        Self {
+            id: d.id,
+            first_name: d.first_name.clone(),
+            last_name: d.last_name.clone(),
+            email: d.email.clone(),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// `DeveloperUpdate` (null or absent fields stay unchanged).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DeveloperUpdate {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `ApiKeyRead`. `id` is the full key only in the create and rotate answers; elsewhere it
+/// is the key's public id (`sk-` + 8 hex), which every key route also accepts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyRead {
+    pub id: String,
+    pub name: String,
+    pub created_by: Option<Uuid>,
+    #[serde(serialize_with = "ser_dt")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&ApiKey> for ApiKeyRead {
+    fn from(k: &ApiKey) -> Self {
+        Self { id: k.id.clone(), name: k.name.clone(), created_by: k.created_by, created_at: k.created_at }
+    }
+}
+
+/// `ApplicationRead` (+ `app_secret` on create and rotate only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationRead {
+    pub id: Uuid,
+    pub app_id: String,
+    pub name: String,
+    #[serde(serialize_with = "ser_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_secret: Option<String>,
+}
+
+impl ApplicationRead {
+    fn of(a: &Application, secret: Option<String>) -> Self {
+        Self { id: a.id, app_id: a.app_id.clone(), name: a.name.clone(), created_at: a.created_at, app_secret: secret }
+    }
+}
+
+/// `UserInvitationCodeRead`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationCodeRead {
+    pub id: Uuid,
+    pub code: String,
+    pub user_id: Uuid,
+    #[serde(serialize_with = "ser_dt")]
+    pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_dt")]
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResponse {
+    pub message: &'static str,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NameBody {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ChangePasswordBody {
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+    pub confirm_password: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AppCredentials {
+    pub app_id: Option<String>,
+    pub app_secret: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RefreshBody {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RedeemBody {
+    pub code: Option<String>,
+}
+
+/// `InvitationCodeRedeemResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RedeemResponse {
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+    pub user_id: Uuid,
+}
+
+fn required<T>(v: Option<T>) -> ApiResult<T> {
+    v.ok_or_else(|| ApiError::bad_request("Field required"))
+}
+
+// ---------- token issuing ----------
+
+async fn issue(
+    state: &State,
+    kind: RefreshKind,
+    sub: Uuid,
+    app_id: Option<String>,
+) -> ApiResult<TokenResponse> {
+    let now = state.now();
+    let access = match (kind, &app_id) {
+        (RefreshKind::Sdk, Some(app)) => state.signer.sdk(&sub.to_string(), app, now),
+        _ => state.signer.developer(&sub.to_string(), now),
+    }
+    .map_err(ApiError::internal)?;
+    let refresh = format!("rt-{}", random_hex(16));
+    let rt = RefreshToken { kind, sub, app_id, revoked: false, created_at: now };
+    state.db.create_refresh_token(&refresh, &rt).await?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "bearer",
+        refresh_token: Some(refresh),
+        expires_in: Some(state.signer.expires_in()),
+    })
+}
+
+// ---------- developer auth ----------
+
+fn login_failed() -> ApiError {
+    ApiError::unauthorized_bearer("Incorrect email or password")
+}
+
+/// Developer login with form fields `username` and `password`.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    responses((status = 200, body = TokenResponse), (status = 401, description = "Incorrect email or password")))]
+pub async fn login(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenResponse>> {
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).map_err(|_| login_failed())?;
+    let (Some(email), Some(pw)) = (form.get("username"), form.get("password")) else {
+        return Err(login_failed());
+    };
+    if email.is_empty() || pw.is_empty() || form.get("grant_type").is_some_and(|g| g != "password") {
+        return Err(login_failed());
+    }
+    let Some(dev) = state.db.developer_by_email(email).await? else {
+        password::verify_dummy(pw);
+        return Err(login_failed());
+    };
+    if !password::verify(pw, &dev.password_hash) {
+        return Err(login_failed());
+    }
+    Ok(Json(issue(&state, RefreshKind::Developer, dev.id, None).await?))
+}
+
+/// Logout (no server-side effect; revoke refresh tokens with `/token/revoke`).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 200, body = MessageResponse)))]
+pub async fn logout(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<MessageResponse>> {
+    guard::developer(&state, &headers).await?;
+    Ok(Json(MessageResponse { message: "Successfully logged out" }))
+}
+
+/// Change the caller's password.
+#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth", request_body = ChangePasswordBody,
+    responses((status = 200, body = MessageResponse), (status = 400)))]
+pub async fn change_password(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<MessageResponse>> {
+    let mut dev = guard::developer(&state, &headers).await?;
+    let b: ChangePasswordBody = json_body(&body)?;
+    let current = required(b.current_password)?;
+    let new = required(b.new_password)?;
+    let confirm = required(b.confirm_password)?;
+    let min = state.config.min_password_length;
+    check_min_len(&new, min)?;
+    check_min_len(&confirm, min)?;
+    if new != confirm {
+        return Err(ApiError::bad_request(
+            "Value error, The confirmation password does not match the new password",
+        ));
+    }
+    if !password::verify(&current, &dev.password_hash) {
+        return Err(ApiError::bad_request("Incorrect current password"));
+    }
+    dev.password_hash = password::hash(&new).map_err(ApiError::internal)?;
+    dev.updated_at = state.now();
+    let email = dev.email.clone();
+    save_developer(&state, &email, &dev).await?;
+    Ok(Json(MessageResponse { message: "Password updated successfully" }))
+}
+
+/// The calling developer.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = DeveloperRead)))]
+pub async fn me(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<DeveloperRead>> {
+    Ok(Json((&guard::developer(&state, &headers).await?).into()))
+}
+
+/// Update the calling developer.
+#[utoipa::path(patch, path = "/api/v1/auth/me", tag = "auth", request_body = DeveloperUpdate,
+    responses((status = 200, body = DeveloperRead)))]
+pub async fn update_me(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<DeveloperRead>> {
+    let dev = guard::developer(&state, &headers).await?;
+    apply_developer_update(&state, dev, &body).await
+}
+
+async fn save_developer(state: &State, old_email: &str, d: &Developer) -> ApiResult<()> {
+    state.db.update_developer(old_email, d).await.map_err(|e| match e {
+        DeveloperWriteError::EmailTaken => ApiError::conflict("A developer with this email already exists"),
+        DeveloperWriteError::Store(s) => s.into(),
+    })
+}
+
+async fn apply_developer_update(state: &State, mut dev: Developer, body: &Bytes) -> ApiResult<Json<DeveloperRead>> {
+    let u: DeveloperUpdate = json_body(body)?;
+    check_max_len(u.first_name.as_deref(), 100)?;
+    check_max_len(u.last_name.as_deref(), 100)?;
+    if let Some(e) = &u.email {
+        check_email(e)?;
+    }
+    if let Some(p) = &u.password {
+        check_min_len(p, state.config.min_password_length)?;
+    }
+    let old_email = dev.email.clone();
+    if let Some(v) = u.first_name {
+        dev.first_name = Some(v);
+    }
+    if let Some(v) = u.last_name {
+        dev.last_name = Some(v);
+    }
+    if let Some(v) = u.email {
+        dev.email = v;
+    }
+    if let Some(p) = u.password {
+        dev.password_hash = password::hash(&p).map_err(ApiError::internal)?;
+    }
+    dev.updated_at = state.now();
+    save_developer(state, &old_email, &dev).await?;
+    Ok(Json((&dev).into()))
+}
+
+// ---------- developers ----------
+
+async fn find_developer(state: &State, raw_id: &str) -> ApiResult<Developer> {
+    let id = parse_uuid(raw_id)?;
+    state.db.developer(id).await?.ok_or_else(|| ApiError::entity_not_found("Developer", id))
+}
+
+/// All developers.
+#[utoipa::path(get, path = "/api/v1/developers", tag = "developers", responses((status = 200, body = [DeveloperRead])))]
+pub async fn list_developers(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Vec<DeveloperRead>>> {
+    guard::developer(&state, &headers).await?;
+    Ok(Json(state.db.developers().await?.iter().map(Into::into).collect()))
+}
+
+/// One developer.
+#[utoipa::path(get, path = "/api/v1/developers/{developer_id}", tag = "developers",
+    params(("developer_id" = Uuid, Path)), responses((status = 200, body = DeveloperRead), (status = 404)))]
+pub async fn get_developer(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeveloperRead>> {
+    guard::developer(&state, &headers).await?;
+    Ok(Json((&find_developer(&state, &id).await?).into()))
+}
+
+/// Update a developer.
+#[utoipa::path(patch, path = "/api/v1/developers/{developer_id}", tag = "developers",
+    params(("developer_id" = Uuid, Path)), request_body = DeveloperUpdate,
+    responses((status = 200, body = DeveloperRead), (status = 404)))]
+pub async fn update_developer(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<DeveloperRead>> {
+    guard::developer(&state, &headers).await?;
+    let dev = find_developer(&state, &id).await?;
+    apply_developer_update(&state, dev, &body).await
+}
+
+/// Delete a developer (returns it). A developer who still owns SDK applications gets 409:
+/// deleting their apps silently would cut off the mobile apps that use them.
+#[utoipa::path(delete, path = "/api/v1/developers/{developer_id}", tag = "developers",
+    params(("developer_id" = Uuid, Path)), responses((status = 200, body = DeveloperRead), (status = 404), (status = 409)))]
+pub async fn delete_developer(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeveloperRead>> {
+    guard::developer(&state, &headers).await?;
+    let dev = find_developer(&state, &id).await?;
+    let apps = state.db.applications_of(dev.id).await?;
+    if !apps.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "Developer owns {} application(s); delete them before deleting the developer.",
+            apps.len()
+        )));
+    }
+    for mut k in state.db.api_keys().await? {
+        if k.created_by == Some(dev.id) {
+            k.created_by = None;
+            state.db.save_api_key(&k).await?;
+        }
+    }
+    state.db.delete_developer(&dev).await?;
+    Ok(Json((&dev).into()))
+}
+
+// ---------- API keys ----------
+
+async fn find_api_key(state: &State, key_or_id: &str) -> ApiResult<ApiKey> {
+    let found = match api_key_id(key_or_id) {
+        Some(_) if key_or_id.len() > 11 => state.db.verify_api_key(key_or_id).await?,
+        Some(_) => state.db.api_key(key_or_id).await?,
+        None => None,
+    };
+    found.ok_or_else(|| ApiError::entity_not_found("Apikey", key_or_id))
+}
+
+async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyRead> {
+    for _ in 0..5 {
+        let full = format!("sk-{}", random_hex(16));
+        let Some(id) = api_key_id(&full) else { continue };
+        let key = ApiKey { id, key_hash: digest(&full), name: name.clone(), created_by: Some(by), created_at: state.now() };
+        match state.db.create_api_key(&key).await {
+            Ok(()) => return Ok(ApiKeyRead { id: full, ..(&key).into() }),
+            Err(crate::store::StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal("could not allocate a unique API key id"))
+}
+
+/// Every API key of the instance, newest first (ids are public ids, not keys).
+#[utoipa::path(get, path = "/api/v1/developer/api-keys", tag = "api-keys", responses((status = 200, body = [ApiKeyRead])))]
+pub async fn list_api_keys(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Vec<ApiKeyRead>>> {
+    guard::developer(&state, &headers).await?;
+    Ok(Json(state.db.api_keys().await?.iter().map(Into::into).collect()))
+}
+
+/// Create an API key; the full key is in `id`, shown this once.
+#[utoipa::path(post, path = "/api/v1/developer/api-keys", tag = "api-keys", request_body = NameBody,
+    responses((status = 201, body = ApiKeyRead)))]
+pub async fn create_api_key(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let dev = guard::developer(&state, &headers).await?;
+    let b: NameBody = opt_json_body(&body)?;
+    let name = b.name.unwrap_or_else(|| "Default".into());
+    Ok((StatusCode::CREATED, Json(new_api_key(&state, name, dev.id).await?)).into_response())
+}
+
+/// Delete an API key (by full key or public id); returns it.
+#[utoipa::path(delete, path = "/api/v1/developer/api-keys/{key_id}", tag = "api-keys",
+    params(("key_id" = String, Path)), responses((status = 200, body = ApiKeyRead), (status = 404)))]
+pub async fn delete_api_key(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(key_id): Path<String>,
+) -> ApiResult<Json<ApiKeyRead>> {
+    guard::developer(&state, &headers).await?;
+    let key = find_api_key(&state, &key_id).await?;
+    state.db.delete_api_key(&key.id).await?;
+    Ok(Json((&key).into()))
+}
+
+/// Rename an API key.
+#[utoipa::path(patch, path = "/api/v1/developer/api-keys/{key_id}", tag = "api-keys",
+    params(("key_id" = String, Path)), request_body = NameBody, responses((status = 200, body = ApiKeyRead), (status = 404)))]
+pub async fn rename_api_key(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(key_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<ApiKeyRead>> {
+    guard::developer(&state, &headers).await?;
+    let b: NameBody = opt_json_body(&body)?;
+    let mut key = find_api_key(&state, &key_id).await?;
+    if let Some(name) = b.name {
+        key.name = name;
+        state.db.save_api_key(&key).await?;
+    }
+    Ok(Json((&key).into()))
+}
+
+/// Replace an API key with a new one named `Default`; the old key stops working at once.
+#[utoipa::path(post, path = "/api/v1/developer/api-keys/{key_id}/rotate", tag = "api-keys",
+    params(("key_id" = String, Path)), responses((status = 201, body = ApiKeyRead), (status = 404)))]
+pub async fn rotate_api_key(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(key_id): Path<String>,
+) -> ApiResult<Response> {
+    let dev = guard::developer(&state, &headers).await?;
+    let old = find_api_key(&state, &key_id).await?;
+    state.db.delete_api_key(&old.id).await?;
+    let new = new_api_key(&state, "Default".into(), dev.id).await?;
+    Ok((StatusCode::CREATED, Json(new)).into_response())
+}
+
+// ---------- applications ----------
+
+fn new_app_secret() -> (String, String) {
+    let secret = format!("secret_{}", random_hex(32));
+    let hash = digest(&secret);
+    (secret, hash)
+}
+
+async fn own_application(state: &State, dev: &Developer, app_id: &str) -> ApiResult<Application> {
+    match state.db.application(app_id).await? {
+        Some(a) if a.developer_id == dev.id => Ok(a),
+        _ => Err(ApiError::not_found("Application not found")),
+    }
+}
+
+/// The caller's SDK applications, newest first.
+#[utoipa::path(get, path = "/api/v1/applications", tag = "applications", responses((status = 200, body = [ApplicationRead])))]
+pub async fn list_applications(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Vec<ApplicationRead>>> {
+    let dev = guard::developer(&state, &headers).await?;
+    let apps = state.db.applications_of(dev.id).await?;
+    Ok(Json(apps.iter().map(|a| ApplicationRead::of(a, None)).collect()))
+}
+
+/// Create an SDK application; `app_secret` is shown this once.
+#[utoipa::path(post, path = "/api/v1/applications", tag = "applications", request_body = NameBody,
+    responses((status = 201, body = ApplicationRead), (status = 400)))]
+pub async fn create_application(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let dev = guard::developer(&state, &headers).await?;
+    let b: NameBody = json_body(&body)?;
+    let name = required(b.name)?;
+    check_max_len(Some(&name), 100)?;
+    let (secret, secret_hash) = new_app_secret();
+    let app = Application {
+        id: Uuid::new_v4(),
+        app_id: format!("app_{}", random_hex(16)),
+        name,
+        secret_hash,
+        developer_id: dev.id,
+        created_at: state.now(),
+    };
+    state.db.create_application(&app).await?;
+    Ok((StatusCode::CREATED, Json(ApplicationRead::of(&app, Some(secret)))).into_response())
+}
+
+/// Delete one of the caller's applications.
+#[utoipa::path(delete, path = "/api/v1/applications/{app_id}", tag = "applications",
+    params(("app_id" = String, Path)), responses((status = 204), (status = 404)))]
+pub async fn delete_application(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let dev = guard::developer(&state, &headers).await?;
+    let app = own_application(&state, &dev, &app_id).await?;
+    state.db.delete_application(&app.app_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Issue a new secret for one of the caller's applications; the old one stops working.
+#[utoipa::path(post, path = "/api/v1/applications/{app_id}/rotate-secret", tag = "applications",
+    params(("app_id" = String, Path)), responses((status = 200, body = ApplicationRead), (status = 404)))]
+pub async fn rotate_application_secret(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<ApplicationRead>> {
+    let dev = guard::developer(&state, &headers).await?;
+    let mut app = own_application(&state, &dev, &app_id).await?;
+    let (secret, hash) = new_app_secret();
+    app.secret_hash = hash;
+    state.db.save_application(&app).await?;
+    Ok(Json(ApplicationRead::of(&app, Some(secret))))
+}
+
+// ---------- SDK tokens ----------
+
+/// Exchange app credentials (or a developer JWT) for a user-scoped SDK token.
+#[utoipa::path(post, path = "/api/v1/users/{user_id}/token", tag = "sdk-tokens", request_body = AppCredentials,
+    params(("user_id" = Uuid, Path)),
+    responses((status = 200, body = TokenResponse), (status = 400), (status = 401), (status = 404)))]
+pub async fn exchange_token(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<TokenResponse>> {
+    let user_id = parse_uuid(&user_id)?;
+    let creds: AppCredentials = opt_json_body(&body)?;
+    let app_claim = match (creds.app_id.filter(|s| !s.is_empty()), creds.app_secret.filter(|s| !s.is_empty())) {
+        (Some(app_id), Some(secret)) => {
+            let app = state.db.application(&app_id).await?;
+            match app {
+                Some(a) if ct_eq(&a.secret_hash, &digest(&secret)) => a.app_id,
+                _ => return Err(ApiError::unauthorized("Invalid app credentials")),
+            }
+        }
+        _ => match guard::optional_developer(&state, &headers).await? {
+            Some(dev) => format!("admin:{}", dev.id),
+            None => {
+                return Err(ApiError::bad_request(
+                    "Either app credentials (app_id, app_secret) or admin authentication (Bearer token) is required",
+                ));
+            }
+        },
+    };
+    if !state.db.user_exists(user_id).await? {
+        return Err(ApiError::entity_not_found("User", user_id));
+    }
+    Ok(Json(issue(&state, RefreshKind::Sdk, user_id, Some(app_claim)).await?))
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError::unauthorized_bearer("Invalid or revoked refresh token")
+}
+
+/// Rotate a refresh token: the old one is spent, a new access and refresh token come back.
+#[utoipa::path(post, path = "/api/v1/token/refresh", tag = "sdk-tokens", request_body = RefreshBody,
+    responses((status = 200, body = TokenResponse), (status = 401)))]
+pub async fn refresh(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenResponse>> {
+    let b: RefreshBody = json_body(&body)?;
+    let token = required(b.refresh_token)?;
+    let rt = state.db.consume_refresh_token(&token).await?.ok_or_else(invalid_refresh)?;
+    let owner_exists = match rt.kind {
+        RefreshKind::Developer => state.db.developer(rt.sub).await?.is_some(),
+        RefreshKind::Sdk => state.db.user_exists(rt.sub).await?,
+    };
+    if !owner_exists {
+        return Err(invalid_refresh());
+    }
+    Ok(Json(issue(&state, rt.kind, rt.sub, rt.app_id).await?))
+}
+
+/// Revoke a refresh token.
+#[utoipa::path(post, path = "/api/v1/token/revoke", tag = "sdk-tokens", request_body = RefreshBody,
+    responses((status = 204), (status = 404)))]
+pub async fn revoke(St(state): St<State>, body: Bytes) -> ApiResult<StatusCode> {
+    let b: RefreshBody = json_body(&body)?;
+    let token = required(b.refresh_token)?;
+    match state.db.consume_refresh_token(&token).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::not_found("Refresh token not found")),
+    }
+}
+
+// ---------- invitation codes ----------
+
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// Generate a single-use onboarding code for a user (older active codes are revoked).
+#[utoipa::path(post, path = "/api/v1/users/{user_id}/invitation-code", tag = "sdk-tokens",
+    params(("user_id" = Uuid, Path)), responses((status = 201, body = InvitationCodeRead), (status = 404)))]
+pub async fn create_invitation_code(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+) -> ApiResult<Response> {
+    let dev = guard::developer(&state, &headers).await?;
+    let user_id = parse_uuid(&user_id)?;
+    if !state.db.user_exists(user_id).await? {
+        return Err(ApiError::entity_not_found("User", user_id));
+    }
+    let now = state.now();
+    for (item, mut old) in state.db.invitation_codes_of(user_id).await? {
+        if old.is_active(now) {
+            old.revoked_at = Some(now);
+            state.db.update_invitation_code(&item, &old).await?;
+        }
+    }
+    for _ in 0..5 {
+        let code = InvitationCode {
+            id: Uuid::new_v4(),
+            code: random_from(CODE_ALPHABET, 8),
+            user_id,
+            created_by: dev.id,
+            expires_at: now + Duration::days(state.config.user_invitation_code_expire_days),
+            created_at: now,
+            redeemed_at: None,
+            revoked_at: None,
+        };
+        match state.db.create_invitation_code(&code).await {
+            Ok(()) => {
+                let read = InvitationCodeRead {
+                    id: code.id,
+                    code: code.code,
+                    user_id,
+                    expires_at: code.expires_at,
+                    created_at: code.created_at,
+                };
+                return Ok((StatusCode::CREATED, Json(read)).into_response());
+            }
+            Err(crate::store::StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal("could not allocate a unique invitation code"))
+}
+
+/// Redeem an onboarding code for SDK tokens.
+#[utoipa::path(post, path = "/api/v1/invitation-code/redeem", tag = "sdk-tokens", request_body = RedeemBody,
+    responses((status = 200, body = RedeemResponse), (status = 400), (status = 404)))]
+pub async fn redeem_invitation_code(St(state): St<State>, body: Bytes) -> ApiResult<Json<RedeemResponse>> {
+    let b: RedeemBody = json_body(&body)?;
+    let code = required(b.code)?;
+    let valid = code.len() == 8 && code.bytes().all(|c| CODE_ALPHABET.contains(&c) || c == b'I' || c == b'O');
+    if !valid {
+        return Err(ApiError::bad_request("String should match pattern '^[A-Z2-9]{8}$'"));
+    }
+    let invalid = || ApiError::not_found("Invalid or expired invitation code");
+    let (item, mut c) = state.db.invitation_code(&code).await?.ok_or_else(invalid)?;
+    let now = state.now();
+    if !c.is_active(now) {
+        return Err(invalid());
+    }
+    c.redeemed_at = Some(now);
+    match state.db.update_invitation_code(&item, &c).await {
+        Ok(()) => {}
+        Err(crate::store::StoreError::ConditionFailed) => return Err(invalid()),
+        Err(e) => return Err(e.into()),
+    }
+    if !state.db.user_exists(c.user_id).await? {
+        return Err(invalid());
+    }
+    let tokens = issue(&state, RefreshKind::Sdk, c.user_id, Some(format!("invite:{}", c.created_by))).await?;
+    Ok(Json(RedeemResponse { tokens, user_id: c.user_id }))
+}

@@ -1,0 +1,134 @@
+//! HTTP API: the shared state, request extraction with the reference's error texts, and the
+//! per-group routers that the local server merges and each Lambda function serves alone.
+
+pub mod auth;
+pub mod root;
+pub mod users;
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::auth::tokens::TokenSigner;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::repo::Db;
+
+/// Everything a handler needs: ports and configuration.
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub signer: TokenSigner,
+}
+
+/// The state as handlers receive it.
+pub type State = Arc<AppState>;
+
+impl AppState {
+    pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
+        Self { db, config, clock, signer }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        crate::repo::truncate_micros(self.clock.now())
+    }
+}
+
+/// The route groups, each deployable as one Lambda function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// `/`, `/openapi.json`, `/docs`.
+    Root,
+    /// Developer auth, developers, API keys, applications, SDK tokens, invitation codes.
+    Auth,
+    /// Users.
+    Users,
+}
+
+impl Group {
+    pub const ALL: [Group; 3] = [Group::Root, Group::Auth, Group::Users];
+
+    fn routes(self) -> Router<State> {
+        match self {
+            Group::Root => root::router(),
+            Group::Auth => auth::router(),
+            Group::Users => users::router(),
+        }
+    }
+}
+
+/// A router serving the given groups, with the shared fallbacks and limits.
+pub fn router_for(state: State, groups: &[Group]) -> Router {
+    let limit = state.config.max_body_bytes;
+    let mut r = Router::new();
+    for g in groups {
+        r = r.merge(g.routes());
+    }
+    r.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(wire::payload_too_large))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Every route group: the local server's router.
+pub fn app(state: State) -> Router {
+    router_for(state, &Group::ALL)
+}
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::new(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+/// Parses a path UUID with the reference's 400 text.
+pub fn parse_uuid(raw: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|e| {
+        let reason = e.to_string();
+        ApiError::bad_request(format!("Input should be a valid UUID, {reason} - {reason}"))
+    })
+}
+
+/// Decodes a JSON body that must be present (an empty body is 400 `Field required`).
+pub fn json_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("Field required"));
+    }
+    decode_json(body)
+}
+
+/// Decodes an optional JSON body (empty means `T::default()`).
+pub fn opt_json_body<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    decode_json(body)
+}
+
+fn decode_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("JSON decode error - {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("Input should be a valid dictionary or object"));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request(wire::serde_message(&e)))
+}
+
+/// Decodes a query string into `T` (400 on malformed values).
+pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> ApiResult<T> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("Invalid query parameters: {e}")))
+}

@@ -1,0 +1,270 @@
+//! Users (api.md §9): create (the same e-mail twice makes two users, as the integration guide
+//! says), list with page/limit/sort/search, get, update, delete.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as St};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::wire::{check_email, check_max_len, ser_dt, ser_opt_dt};
+use super::{State, json_body, parse_uuid, query};
+use crate::auth::guard;
+use crate::error::{ApiError, ApiResult};
+use crate::repo::users::{User, UserWriteError};
+
+/// The routes of this group.
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{user_id}", get(get_user).patch(update_user).delete(delete_user))
+}
+
+/// `UserRead`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserRead {
+    pub id: Uuid,
+    #[serde(serialize_with = "ser_dt")]
+    pub created_at: DateTime<Utc>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub external_user_id: Option<String>,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_synced_provider: Option<String>,
+    pub has_active_connection: bool,
+}
+
+impl From<&User> for UserRead {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            created_at: u.created_at,
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            email: u.email.clone(),
+            external_user_id: u.external_user_id.clone(),
+            last_synced_at: None,
+            last_synced_provider: None,
+            has_active_connection: false,
+        }
+    }
+}
+
+/// `UserCreate` / `UserUpdate`: every field optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UserFields {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    /// Deprecated; unique; no data endpoint accepts it.
+    pub external_user_id: Option<String>,
+}
+
+impl UserFields {
+    fn validate(&self) -> ApiResult<()> {
+        check_max_len(self.first_name.as_deref(), 100)?;
+        check_max_len(self.last_name.as_deref(), 100)?;
+        if let Some(e) = &self.email {
+            check_email(e)?;
+        }
+        Ok(())
+    }
+}
+
+/// `OldPaginatedResponse<UserRead>`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserRead>,
+    pub total: usize,
+    pub page: usize,
+    pub limit: usize,
+    pub pages: usize,
+    pub has_next: bool,
+    pub has_prev: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParams {
+    page: Option<String>,
+    limit: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    search: Option<String>,
+    email: Option<String>,
+    external_user_id: Option<String>,
+}
+
+fn int_param(v: Option<&str>, default: usize, min: usize, max: usize) -> ApiResult<usize> {
+    let Some(v) = v else { return Ok(default) };
+    let n: i64 = v.trim().parse().map_err(|_| {
+        ApiError::bad_request("Input should be a valid integer, unable to parse string as an integer")
+    })?;
+    if n < min as i64 {
+        return Err(ApiError::bad_request(format!("Input should be greater than or equal to {min}")));
+    }
+    if n > max as i64 {
+        return Err(ApiError::bad_request(format!("Input should be less than or equal to {max}")));
+    }
+    Ok(n as usize)
+}
+
+fn contains_ci(field: &Option<String>, needle: &str) -> bool {
+    field.as_deref().is_some_and(|f| f.to_lowercase().contains(needle))
+}
+
+/// Orders two optional strings like PostgreSQL: NULLs sort last ascending, first descending.
+fn cmp_nullable(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(b),
+        (None, None) => Equal,
+        (None, Some(_)) => Greater,
+        (Some(_), None) => Less,
+    }
+}
+
+/// List users (page/limit).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    params(("page" = Option<usize>, Query), ("limit" = Option<usize>, Query), ("sort_by" = Option<String>, Query),
+        ("sort_order" = Option<String>, Query), ("search" = Option<String>, Query), ("email" = Option<String>, Query)),
+    responses((status = 200, body = UserPage)))]
+pub async fn list_users(St(state): St<State>, headers: HeaderMap, RawQuery(q): RawQuery) -> ApiResult<Json<UserPage>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let p: ListParams = query(q.as_deref())?;
+    let page = int_param(p.page.as_deref(), 1, 1, usize::MAX / 1000)?;
+    let limit = int_param(p.limit.as_deref(), 20, 1, 100)?;
+    let sort_by = p.sort_by.as_deref().unwrap_or("created_at");
+    if !["created_at", "email", "first_name", "last_name", "last_synced_at"].contains(&sort_by) {
+        return Err(ApiError::bad_request(
+            "Input should be 'created_at', 'email', 'first_name', 'last_name' or 'last_synced_at'",
+        ));
+    }
+    let desc = match p.sort_order.as_deref().unwrap_or("desc") {
+        "asc" => false,
+        "desc" => true,
+        _ => return Err(ApiError::bad_request("Input should be 'asc' or 'desc'")),
+    };
+    if let Some(e) = &p.email {
+        check_email(e)?;
+    }
+    let needle = p.search.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
+    let mut users: Vec<User> = state
+        .db
+        .all_users()
+        .await?
+        .into_iter()
+        .filter(|u| p.email.is_none() || u.email == p.email)
+        .filter(|u| p.external_user_id.is_none() || u.external_user_id == p.external_user_id)
+        .filter(|u| match &needle {
+            None => true,
+            Some(n) => contains_ci(&u.email, n) || contains_ci(&u.first_name, n) || contains_ci(&u.last_name, n),
+        })
+        .collect();
+    users.sort_by(|a, b| {
+        let primary = match sort_by {
+            "email" => cmp_nullable(&a.email, &b.email),
+            "first_name" => cmp_nullable(&a.first_name, &b.first_name),
+            "last_name" => cmp_nullable(&a.last_name, &b.last_name),
+            // No connections exist yet, so every last_synced_at is null: fall back to creation.
+            _ => a.created_at.cmp(&b.created_at),
+        };
+        let primary = if desc { primary.reverse() } else { primary };
+        primary.then(a.id.cmp(&b.id))
+    });
+    let total = users.len();
+    let items: Vec<UserRead> = users.iter().skip((page - 1).saturating_mul(limit)).take(limit).map(Into::into).collect();
+    let pages = total.div_ceil(limit);
+    Ok(Json(UserPage { items, total, page, limit, pages, has_next: page < pages, has_prev: page > 1 }))
+}
+
+/// Create a user. `{}` is valid; e-mails are not unique (the integration guide's contract).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserFields,
+    responses((status = 201, body = UserRead), (status = 400)))]
+pub async fn create_user(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let f: UserFields = json_body(&body)?;
+    f.validate()?;
+    let user = User {
+        id: Uuid::new_v4(),
+        created_at: state.now(),
+        first_name: f.first_name,
+        last_name: f.last_name,
+        email: f.email,
+        external_user_id: f.external_user_id,
+    };
+    let user = match state.db.create_user(&user).await {
+        Ok(()) => user,
+        // The reference returns the existing holder of a duplicate external_user_id.
+        Err(UserWriteError::ExternalIdTaken(holder)) => {
+            state.db.user(holder).await?.ok_or_else(|| ApiError::internal("external id holder vanished"))?
+        }
+        Err(UserWriteError::Store(e)) => return Err(e.into()),
+    };
+    Ok((StatusCode::CREATED, Json(UserRead::from(&user))).into_response())
+}
+
+async fn find_user(state: &State, raw: &str) -> ApiResult<User> {
+    let id = parse_uuid(raw)?;
+    state.db.user(id).await?.ok_or_else(|| ApiError::entity_not_found("User", id))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
+    responses((status = 200, body = UserRead), (status = 404)))]
+pub async fn get_user(St(state): St<State>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<UserRead>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    Ok(Json((&find_user(&state, &id).await?).into()))
+}
+
+/// Update a user (developer JWT; null or absent fields stay unchanged).
+#[utoipa::path(patch, path = "/api/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
+    request_body = UserFields, responses((status = 200, body = UserRead), (status = 404), (status = 409)))]
+pub async fn update_user(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<UserRead>> {
+    guard::developer(&state, &headers).await?;
+    let old = find_user(&state, &id).await?;
+    let f: UserFields = json_body(&body)?;
+    f.validate()?;
+    let mut u = old.clone();
+    if f.first_name.is_some() {
+        u.first_name = f.first_name;
+    }
+    if f.last_name.is_some() {
+        u.last_name = f.last_name;
+    }
+    if f.email.is_some() {
+        u.email = f.email;
+    }
+    if f.external_user_id.is_some() {
+        u.external_user_id = f.external_user_id;
+    }
+    match state.db.update_user(&old, &u).await {
+        Ok(()) => Ok(Json((&u).into())),
+        Err(UserWriteError::ExternalIdTaken(_)) => {
+            Err(ApiError::conflict("external_user_id is already used by another user"))
+        }
+        Err(UserWriteError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Delete a user and all their data (developer JWT or API key); returns the deleted user.
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
+    responses((status = 200, body = UserRead), (status = 404)))]
+pub async fn delete_user(St(state): St<State>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<UserRead>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let user = find_user(&state, &id).await?;
+    state.db.delete_user(&user).await?;
+    Ok(Json((&user).into()))
+}

@@ -1,0 +1,113 @@
+//! The authentication rules of api.md §2.2, as plain async functions handlers call first.
+//!
+//! - `developer` (D): a developer JWT only.
+//! - `api_key_or_developer` (K): a developer JWT, else the API-key header.
+//! - `sdk_or_api_key` (S): an SDK token, else the API-key header.
+
+use axum::http::HeaderMap;
+use uuid::Uuid;
+
+use crate::api::AppState;
+use crate::auth::tokens::Claims;
+use crate::error::{ApiError, ApiResult};
+use crate::repo::credentials::ApiKey;
+use crate::repo::developers::Developer;
+
+/// The API-key header.
+pub const API_KEY_HEADER: &str = "x-open-wearables-api-key";
+
+const COULD_NOT_VALIDATE: &str = "Could not validate credentials";
+
+/// Who called a K route.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Developer(Developer),
+    ApiKey(ApiKey),
+}
+
+/// Who called an S route.
+#[derive(Debug, Clone)]
+pub enum SdkCaller {
+    /// An SDK token: `user_id` is the token's `sub` as sent.
+    Sdk { user_id: String, app_id: Option<String> },
+    ApiKey(ApiKey),
+}
+
+impl SdkCaller {
+    /// The route-level check of #72/#73: an SDK token only writes for its own user.
+    pub fn check_user(&self, path_user_id: &str) -> ApiResult<()> {
+        match self {
+            SdkCaller::Sdk { user_id, .. } if user_id != path_user_id => {
+                Err(ApiError::forbidden("Token does not match user_id"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The bearer token of the `Authorization` header, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+fn claims(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
+    state.signer.verify(bearer(headers)?, state.now())
+}
+
+async fn developer_of(state: &AppState, claims: &Claims) -> ApiResult<Option<Developer>> {
+    let Ok(id) = Uuid::parse_str(&claims.sub) else { return Ok(None) };
+    Ok(state.db.developer(id).await?)
+}
+
+/// D: a developer JWT, else 401 with `WWW-Authenticate: Bearer`.
+pub async fn developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Developer> {
+    let claims = claims(state, headers).ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))?;
+    if claims.is_sdk() {
+        return Err(ApiError::unauthorized_bearer("SDK tokens cannot access this endpoint"));
+    }
+    developer_of(state, &claims).await?.ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))
+}
+
+/// The developer of a valid non-SDK bearer token, if there is one (T and K use it).
+pub async fn optional_developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Developer>> {
+    match claims(state, headers) {
+        Some(c) if !c.is_sdk() => developer_of(state, &c).await,
+        _ => Ok(None),
+    }
+}
+
+async fn api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<ApiKey>> {
+    let Some(v) = headers.get(API_KEY_HEADER) else { return Ok(None) };
+    let key = v.to_str().ok().map(str::trim).unwrap_or_default();
+    match state.db.verify_api_key(key).await? {
+        Some(k) => Ok(Some(k)),
+        None => Err(ApiError::unauthorized("Invalid or missing API key")),
+    }
+}
+
+/// K: a developer JWT, else an API key.
+pub async fn api_key_or_developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    if let Some(d) = optional_developer(state, headers).await? {
+        return Ok(Caller::Developer(d));
+    }
+    match api_key(state, headers).await? {
+        Some(k) => Ok(Caller::ApiKey(k)),
+        None => Err(ApiError::unauthorized("Authentication required: provide JWT token or API key")),
+    }
+}
+
+/// S: an SDK token, else an API key.
+pub async fn sdk_or_api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<SdkCaller> {
+    if let Some(c) = claims(state, headers).filter(Claims::is_sdk) {
+        if Uuid::parse_str(&c.sub).is_ok() {
+            return Ok(SdkCaller::Sdk { user_id: c.sub, app_id: c.app_id });
+        }
+        return Err(ApiError::unauthorized(COULD_NOT_VALIDATE));
+    }
+    match api_key(state, headers).await? {
+        Some(k) => Ok(SdkCaller::ApiKey(k)),
+        None => Err(ApiError::unauthorized("Authentication required: provide SDK token or API key")),
+    }
+}

@@ -1,0 +1,209 @@
+//! Typed configuration, read once at start (per process or Lambda cold start). A missing or
+//! malformed required setting fails start-up with a message naming the variable.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Where the table lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// redb file under the data directory (the local default).
+    Embedded { path: PathBuf },
+    /// DynamoDB table (AWS, or a local emulator through `AWS_ENDPOINT_URL`).
+    Dynamo { table: String, create_if_missing: bool },
+}
+
+/// Settings that change API behaviour (api.md §18) plus the deployment wiring.
+#[derive(Clone)]
+pub struct Config {
+    /// HS256 key for every JWT. Never logged.
+    pub secret_key: String,
+    pub access_token_expire_minutes: i64,
+    pub min_password_length: usize,
+    pub user_invitation_code_expire_days: i64,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub api_base_url: String,
+    pub store: StoreConfig,
+    pub data_dir: PathBuf,
+    /// Largest accepted request body in bytes (the API Gateway → Lambda limit).
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("secret_key", &"<redacted>")
+            .field("access_token_expire_minutes", &self.access_token_expire_minutes)
+            .field("admin_email", &self.admin_email)
+            .field("api_base_url", &self.api_base_url)
+            .field("store", &self.store)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A start-up configuration error.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing required setting {0}")]
+    Missing(&'static str),
+    #[error("setting {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A source of settings: the process environment overlaid with secrets.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    values: HashMap<String, String>,
+}
+
+impl Settings {
+    /// The process environment.
+    pub fn from_env() -> Self {
+        Self { values: std::env::vars().collect() }
+    }
+
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// Adds values that are not already set (secrets never override explicit environment).
+    pub fn overlay_missing(&mut self, extra: HashMap<String, String>) {
+        for (k, v) in extra {
+            self.values.entry(k).or_insert(v);
+        }
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_string(), value.into());
+    }
+
+    /// A non-empty value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid { name: key, reason: e.to_string() }),
+        }
+    }
+}
+
+/// Whether this process runs inside AWS Lambda.
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+impl Config {
+    /// Builds the configuration. `SECRET_KEY` is required unless `generated_secret` supplies
+    /// one (the local server persists a generated key in its data directory).
+    pub fn from_settings(s: &Settings, generated_secret: Option<String>) -> Result<Self, ConfigError> {
+        let secret_key = match (s.get("SECRET_KEY"), generated_secret) {
+            (Some(k), _) => k.to_string(),
+            (None, Some(k)) => k,
+            (None, None) => return Err(ConfigError::Missing("SECRET_KEY")),
+        };
+        if secret_key.len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "SECRET_KEY",
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        let data_dir = PathBuf::from(s.get("OW_DATA_DIR").unwrap_or(".ow-data"));
+        let store = match s.get("OW_STORE").unwrap_or(if s.get("OW_TABLE_NAME").is_some() {
+            "dynamodb"
+        } else {
+            "embedded"
+        }) {
+            "embedded" => StoreConfig::Embedded { path: data_dir.join("open-wearables.redb") },
+            "dynamodb" => StoreConfig::Dynamo {
+                table: s.get("OW_TABLE_NAME").ok_or(ConfigError::Missing("OW_TABLE_NAME"))?.to_string(),
+                create_if_missing: s.parse("OW_CREATE_TABLE", false)?,
+            },
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "OW_STORE",
+                    reason: format!("'{other}' is not one of: embedded, dynamodb"),
+                });
+            }
+        };
+        let expire: i64 = s.parse("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?;
+        if expire <= 0 {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_EXPIRE_MINUTES",
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(Self {
+            secret_key,
+            access_token_expire_minutes: expire,
+            min_password_length: s.parse("MIN_PASSWORD_LENGTH", 8)?,
+            user_invitation_code_expire_days: s.parse("USER_INVITATION_CODE_EXPIRE_DAYS", 7)?,
+            admin_email: s.get("ADMIN_EMAIL").unwrap_or("admin@admin.com").to_string(),
+            admin_password: s.get("ADMIN_PASSWORD").unwrap_or("your-secure-password").to_string(),
+            api_base_url: s
+                .get("API_BASE_URL")
+                .unwrap_or("http://localhost:8000")
+                .trim_end_matches('/')
+                .to_string(),
+            store,
+            data_dir,
+            max_body_bytes: s.parse("OW_MAX_BODY_BYTES", 6 * 1024 * 1024)?,
+        })
+    }
+
+    /// A configuration for tests: embedded store in `dir`, a fixed secret.
+    pub fn for_tests(dir: &std::path::Path) -> Self {
+        let mut s = Settings::default();
+        s.set("SECRET_KEY", "test-secret-key-0123456789abcdef");
+        s.set("OW_DATA_DIR", dir.to_string_lossy());
+        s.set("ADMIN_EMAIL", "admin@example.com");
+        s.set("ADMIN_PASSWORD", "admin-password");
+        match Self::from_settings(&s, None) {
+            Ok(c) => c,
+            Err(e) => panic!("test configuration is valid: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_secret_names_the_variable() {
+        let err = Config::from_settings(&Settings::default(), None).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("missing required setting SECRET_KEY"));
+    }
+
+    #[test]
+    fn dynamodb_is_chosen_when_a_table_name_is_set() {
+        let s = Settings::from_pairs([("SECRET_KEY", "0123456789abcdef0"), ("OW_TABLE_NAME", "t")]);
+        let c = Config::from_settings(&s, None).expect("valid");
+        assert_eq!(c.store, StoreConfig::Dynamo { table: "t".into(), create_if_missing: false });
+    }
+
+    #[test]
+    fn a_malformed_number_names_the_variable() {
+        let s = Settings::from_pairs([
+            ("SECRET_KEY", "0123456789abcdef0"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "soon"),
+        ]);
+        let err = Config::from_settings(&s, None).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("ACCESS_TOKEN_EXPIRE_MINUTES"), "{err}");
+    }
+}
