@@ -24,7 +24,11 @@ pub fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if in_lambda() {
-        builder.json().with_current_span(false).without_time().try_init()
+        builder
+            .json()
+            .with_current_span(false)
+            .without_time()
+            .try_init()
     } else {
         builder.compact().try_init()
     };
@@ -44,8 +48,8 @@ pub async fn load_settings() -> Result<Settings, BootError> {
             .await
             .map_err(|e| format!("reading secret {arn}: {}", e.into_service_error()))?;
         let raw = out.secret_string().unwrap_or("{}");
-        let values: HashMap<String, serde_json::Value> =
-            serde_json::from_str(raw).map_err(|e| format!("secret {arn} is not a JSON object: {e}"))?;
+        let values: HashMap<String, serde_json::Value> = serde_json::from_str(raw)
+            .map_err(|e| format!("secret {arn} is not a JSON object: {e}"))?;
         let values = values
             .into_iter()
             .filter_map(|(k, v)| match v {
@@ -63,10 +67,10 @@ pub async fn load_settings() -> Result<Settings, BootError> {
 /// data directory, so tokens survive restarts.
 pub fn local_secret(data_dir: &Path) -> Result<String, BootError> {
     let path = data_dir.join("secret_key");
-    if let Ok(s) = std::fs::read_to_string(&path) {
-        if s.trim().len() >= 16 {
-            return Ok(s.trim().to_string());
-        }
+    if let Ok(s) = std::fs::read_to_string(&path)
+        && s.trim().len() >= 16
+    {
+        return Ok(s.trim().to_string());
     }
     std::fs::create_dir_all(data_dir)?;
     let key = secrets::random_hex(32);
@@ -88,7 +92,10 @@ pub async fn open_table(config: &Config) -> Result<Arc<dyn Table>, BootError> {
             }
             Arc::new(EmbeddedTable::open(path)?)
         }
-        StoreConfig::Dynamo { table, create_if_missing } => {
+        StoreConfig::Dynamo {
+            table,
+            create_if_missing,
+        } => {
             let t = DynamoTable::from_env(table.clone()).await;
             if *create_if_missing {
                 t.ensure_table().await?;
@@ -125,7 +132,11 @@ pub async fn seed_admin(db: &Db, config: &Config, clock: &dyn Clock) -> Result<(
 }
 
 /// State over an already opened table.
-pub async fn state_with(table: Arc<dyn Table>, config: Config, clock: Arc<dyn Clock>) -> Result<State, BootError> {
+pub async fn state_with(
+    table: Arc<dyn Table>,
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<State, BootError> {
     let db = Db::new(table);
     seed_admin(&db, &config, clock.as_ref()).await?;
     Ok(Arc::new(AppState::new(db, Arc::new(config), clock)))
@@ -135,7 +146,10 @@ pub async fn state_with(table: Arc<dyn Table>, config: Config, clock: Arc<dyn Cl
 pub async fn state_from_env() -> Result<State, BootError> {
     let settings = load_settings().await?;
     let generated = if settings.get("SECRET_KEY").is_none() && !in_lambda() {
-        let dir = settings.get("OW_DATA_DIR").unwrap_or(".ow-data").to_string();
+        let dir = settings
+            .get("OW_DATA_DIR")
+            .unwrap_or(".ow-data")
+            .to_string();
         Some(local_secret(Path::new(&dir))?)
     } else {
         None

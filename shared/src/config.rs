@@ -10,7 +10,10 @@ pub enum StoreConfig {
     /// redb file under the data directory (the local default).
     Embedded { path: PathBuf },
     /// DynamoDB table (AWS, or a local emulator through `AWS_ENDPOINT_URL`).
-    Dynamo { table: String, create_if_missing: bool },
+    Dynamo {
+        table: String,
+        create_if_missing: bool,
+    },
 }
 
 /// Settings that change API behaviour (api.md §18) plus the deployment wiring.
@@ -34,7 +37,10 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("secret_key", &"<redacted>")
-            .field("access_token_expire_minutes", &self.access_token_expire_minutes)
+            .field(
+                "access_token_expire_minutes",
+                &self.access_token_expire_minutes,
+            )
             .field("admin_email", &self.admin_email)
             .field("api_base_url", &self.api_base_url)
             .field("store", &self.store)
@@ -61,7 +67,9 @@ pub struct Settings {
 impl Settings {
     /// The process environment.
     pub fn from_env() -> Self {
-        Self { values: std::env::vars().collect() }
+        Self {
+            values: std::env::vars().collect(),
+        }
     }
 
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
@@ -70,7 +78,12 @@ impl Settings {
         K: Into<String>,
         V: Into<String>,
     {
-        Self { values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+        Self {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     /// Adds values that are not already set (secrets never override explicit environment).
@@ -86,7 +99,10 @@ impl Settings {
 
     /// A non-empty value.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 
     fn parse<T: std::str::FromStr>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
@@ -95,10 +111,10 @@ impl Settings {
     {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|e: T::Err| ConfigError::Invalid { name: key, reason: e.to_string() }),
+            Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name: key,
+                reason: e.to_string(),
+            }),
         }
     }
 }
@@ -111,7 +127,10 @@ pub fn in_lambda() -> bool {
 impl Config {
     /// Builds the configuration. `SECRET_KEY` is required unless `generated_secret` supplies
     /// one (the local server persists a generated key in its data directory).
-    pub fn from_settings(s: &Settings, generated_secret: Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_settings(
+        s: &Settings,
+        generated_secret: Option<String>,
+    ) -> Result<Self, ConfigError> {
         let secret_key = match (s.get("SECRET_KEY"), generated_secret) {
             (Some(k), _) => k.to_string(),
             (None, Some(k)) => k,
@@ -124,14 +143,21 @@ impl Config {
             });
         }
         let data_dir = PathBuf::from(s.get("OW_DATA_DIR").unwrap_or(".ow-data"));
-        let store = match s.get("OW_STORE").unwrap_or(if s.get("OW_TABLE_NAME").is_some() {
-            "dynamodb"
-        } else {
-            "embedded"
-        }) {
-            "embedded" => StoreConfig::Embedded { path: data_dir.join("open-wearables.redb") },
+        let store = match s
+            .get("OW_STORE")
+            .unwrap_or(if s.get("OW_TABLE_NAME").is_some() {
+                "dynamodb"
+            } else {
+                "embedded"
+            }) {
+            "embedded" => StoreConfig::Embedded {
+                path: data_dir.join("open-wearables.redb"),
+            },
             "dynamodb" => StoreConfig::Dynamo {
-                table: s.get("OW_TABLE_NAME").ok_or(ConfigError::Missing("OW_TABLE_NAME"))?.to_string(),
+                table: s
+                    .get("OW_TABLE_NAME")
+                    .ok_or(ConfigError::Missing("OW_TABLE_NAME"))?
+                    .to_string(),
                 create_if_missing: s.parse("OW_CREATE_TABLE", false)?,
             },
             other => {
@@ -153,8 +179,14 @@ impl Config {
             access_token_expire_minutes: expire,
             min_password_length: s.parse("MIN_PASSWORD_LENGTH", 8)?,
             user_invitation_code_expire_days: s.parse("USER_INVITATION_CODE_EXPIRE_DAYS", 7)?,
-            admin_email: s.get("ADMIN_EMAIL").unwrap_or("admin@admin.com").to_string(),
-            admin_password: s.get("ADMIN_PASSWORD").unwrap_or("your-secure-password").to_string(),
+            admin_email: s
+                .get("ADMIN_EMAIL")
+                .unwrap_or("admin@admin.com")
+                .to_string(),
+            admin_password: s
+                .get("ADMIN_PASSWORD")
+                .unwrap_or("your-secure-password")
+                .to_string(),
             api_base_url: s
                 .get("API_BASE_URL")
                 .unwrap_or("http://localhost:8000")
@@ -186,7 +218,9 @@ mod tests {
 
     #[test]
     fn a_missing_secret_names_the_variable() {
-        let err = Config::from_settings(&Settings::default(), None).err().map(|e| e.to_string());
+        let err = Config::from_settings(&Settings::default(), None)
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("missing required setting SECRET_KEY"));
     }
 
@@ -194,7 +228,13 @@ mod tests {
     fn dynamodb_is_chosen_when_a_table_name_is_set() {
         let s = Settings::from_pairs([("SECRET_KEY", "0123456789abcdef0"), ("OW_TABLE_NAME", "t")]);
         let c = Config::from_settings(&s, None).expect("valid");
-        assert_eq!(c.store, StoreConfig::Dynamo { table: "t".into(), create_if_missing: false });
+        assert_eq!(
+            c.store,
+            StoreConfig::Dynamo {
+                table: "t".into(),
+                create_if_missing: false
+            }
+        );
     }
 
     #[test]
@@ -203,7 +243,10 @@ mod tests {
             ("SECRET_KEY", "0123456789abcdef0"),
             ("ACCESS_TOKEN_EXPIRE_MINUTES", "soon"),
         ]);
-        let err = Config::from_settings(&s, None).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = Config::from_settings(&s, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("ACCESS_TOKEN_EXPIRE_MINUTES"), "{err}");
     }
 }

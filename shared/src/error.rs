@@ -17,7 +17,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), bearer_challenge: false }
+        Self {
+            status,
+            detail: detail.into(),
+            bearer_challenge: false,
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -30,7 +34,10 @@ impl ApiError {
 
     /// 401 with `WWW-Authenticate: Bearer`.
     pub fn unauthorized_bearer(detail: impl Into<String>) -> Self {
-        Self { bearer_challenge: true, ..Self::unauthorized(detail) }
+        Self {
+            bearer_challenge: true,
+            ..Self::unauthorized(detail)
+        }
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -73,7 +80,8 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "detail": self.detail });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.bearer_challenge {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

@@ -9,4 +9,5 @@ pub mod config;
 pub mod error;
 pub mod openapi;
 pub mod repo;
+pub mod server;
 pub mod store;

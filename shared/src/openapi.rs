@@ -7,16 +7,40 @@ use crate::api::{auth, root, users};
 /// The API description served at `/openapi.json`.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Open Wearables API", description = "Open Wearables, serverless Rust edition."),
+    info(
+        title = "Open Wearables API",
+        description = "Open Wearables, serverless Rust edition."
+    ),
     paths(
         root::root,
-        auth::login, auth::logout, auth::change_password, auth::me, auth::update_me,
-        auth::list_developers, auth::get_developer, auth::update_developer, auth::delete_developer,
-        auth::list_api_keys, auth::create_api_key, auth::delete_api_key, auth::rename_api_key, auth::rotate_api_key,
-        auth::list_applications, auth::create_application, auth::delete_application, auth::rotate_application_secret,
-        auth::exchange_token, auth::refresh, auth::revoke,
-        auth::create_invitation_code, auth::redeem_invitation_code,
-        users::list_users, users::create_user, users::get_user, users::update_user, users::delete_user,
+        auth::login,
+        auth::logout,
+        auth::change_password,
+        auth::me,
+        auth::update_me,
+        auth::list_developers,
+        auth::get_developer,
+        auth::update_developer,
+        auth::delete_developer,
+        auth::list_api_keys,
+        auth::create_api_key,
+        auth::delete_api_key,
+        auth::rename_api_key,
+        auth::rotate_api_key,
+        auth::list_applications,
+        auth::create_application,
+        auth::delete_application,
+        auth::rotate_application_secret,
+        auth::exchange_token,
+        auth::refresh,
+        auth::revoke,
+        auth::create_invitation_code,
+        auth::redeem_invitation_code,
+        users::list_users,
+        users::create_user,
+        users::get_user,
+        users::update_user,
+        users::delete_user,
     )
 )]
 pub struct ApiDoc;

@@ -1,1 +1,8 @@
-fn main() {}
+//! Lambda function for the auth route group (API Gateway HTTP API events).
+
+use shared::api::Group;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::bootstrap::run_lambda_http(&[Group::Auth]).await
+}

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +21,9 @@ use crate::auth::guard;
 use crate::auth::password;
 use crate::auth::secrets::{ct_eq, digest, random_from, random_hex};
 use crate::error::{ApiError, ApiResult};
-use crate::repo::credentials::{ApiKey, Application, InvitationCode, RefreshKind, RefreshToken, api_key_id};
+use crate::repo::credentials::{
+    ApiKey, Application, InvitationCode, RefreshKind, RefreshToken, api_key_id,
+};
 use crate::repo::developers::{Developer, DeveloperWriteError};
 
 /// The routes of this group.
@@ -34,19 +36,45 @@ pub fn router() -> Router<State> {
         .route("/api/v1/developers", get(list_developers))
         .route(
             "/api/v1/developers/{developer_id}",
-            get(get_developer).patch(update_developer).delete(delete_developer),
+            get(get_developer)
+                .patch(update_developer)
+                .delete(delete_developer),
         )
-        .route("/api/v1/developer/api-keys", get(list_api_keys).post(create_api_key))
-        .route("/api/v1/developer/api-keys/{key_id}", patch(rename_api_key).delete(delete_api_key))
-        .route("/api/v1/developer/api-keys/{key_id}/rotate", post(rotate_api_key))
-        .route("/api/v1/applications", get(list_applications).post(create_application))
-        .route("/api/v1/applications/{app_id}", axum::routing::delete(delete_application))
-        .route("/api/v1/applications/{app_id}/rotate-secret", post(rotate_application_secret))
+        .route(
+            "/api/v1/developer/api-keys",
+            get(list_api_keys).post(create_api_key),
+        )
+        .route(
+            "/api/v1/developer/api-keys/{key_id}",
+            patch(rename_api_key).delete(delete_api_key),
+        )
+        .route(
+            "/api/v1/developer/api-keys/{key_id}/rotate",
+            post(rotate_api_key),
+        )
+        .route(
+            "/api/v1/applications",
+            get(list_applications).post(create_application),
+        )
+        .route(
+            "/api/v1/applications/{app_id}",
+            axum::routing::delete(delete_application),
+        )
+        .route(
+            "/api/v1/applications/{app_id}/rotate-secret",
+            post(rotate_application_secret),
+        )
         .route("/api/v1/users/{user_id}/token", post(exchange_token))
         .route("/api/v1/token/refresh", post(refresh))
         .route("/api/v1/token/revoke", post(revoke))
-        .route("/api/v1/users/{user_id}/invitation-code", post(create_invitation_code))
-        .route("/api/v1/invitation-code/redeem", post(redeem_invitation_code))
+        .route(
+            "/api/v1/users/{user_id}/invitation-code",
+            post(create_invitation_code),
+        )
+        .route(
+            "/api/v1/invitation-code/redeem",
+            post(redeem_invitation_code),
+        )
 }
 
 // ---------- wire types ----------
@@ -108,7 +136,12 @@ pub struct ApiKeyRead {
 
 impl From<&ApiKey> for ApiKeyRead {
     fn from(k: &ApiKey) -> Self {
-        Self { id: k.id.clone(), name: k.name.clone(), created_by: k.created_by, created_at: k.created_at }
+        Self {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            created_by: k.created_by,
+            created_at: k.created_at,
+        }
     }
 }
 
@@ -126,7 +159,13 @@ pub struct ApplicationRead {
 
 impl ApplicationRead {
     fn of(a: &Application, secret: Option<String>) -> Self {
-        Self { id: a.id, app_id: a.app_id.clone(), name: a.name.clone(), created_at: a.created_at, app_secret: secret }
+        Self {
+            id: a.id,
+            app_id: a.app_id.clone(),
+            name: a.name.clone(),
+            created_at: a.created_at,
+            app_secret: secret,
+        }
     }
 }
 
@@ -202,7 +241,13 @@ async fn issue(
     }
     .map_err(ApiError::internal)?;
     let refresh = format!("rt-{}", random_hex(16));
-    let rt = RefreshToken { kind, sub, app_id, revoked: false, created_at: now };
+    let rt = RefreshToken {
+        kind,
+        sub,
+        app_id,
+        revoked: false,
+        created_at: now,
+    };
     state.db.create_refresh_token(&refresh, &rt).await?;
     Ok(TokenResponse {
         access_token: access,
@@ -222,11 +267,13 @@ fn login_failed() -> ApiError {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     responses((status = 200, body = TokenResponse), (status = 401, description = "Incorrect email or password")))]
 pub async fn login(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenResponse>> {
-    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).map_err(|_| login_failed())?;
+    let form: HashMap<String, String> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| login_failed())?;
     let (Some(email), Some(pw)) = (form.get("username"), form.get("password")) else {
         return Err(login_failed());
     };
-    if email.is_empty() || pw.is_empty() || form.get("grant_type").is_some_and(|g| g != "password") {
+    if email.is_empty() || pw.is_empty() || form.get("grant_type").is_some_and(|g| g != "password")
+    {
         return Err(login_failed());
     }
     let Some(dev) = state.db.developer_by_email(email).await? else {
@@ -236,14 +283,18 @@ pub async fn login(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenRes
     if !password::verify(pw, &dev.password_hash) {
         return Err(login_failed());
     }
-    Ok(Json(issue(&state, RefreshKind::Developer, dev.id, None).await?))
+    Ok(Json(
+        issue(&state, RefreshKind::Developer, dev.id, None).await?,
+    ))
 }
 
 /// Logout (no server-side effect; revoke refresh tokens with `/token/revoke`).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 200, body = MessageResponse)))]
 pub async fn logout(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<MessageResponse>> {
     guard::developer(&state, &headers).await?;
-    Ok(Json(MessageResponse { message: "Successfully logged out" }))
+    Ok(Json(MessageResponse {
+        message: "Successfully logged out",
+    }))
 }
 
 /// Change the caller's password.
@@ -274,7 +325,9 @@ pub async fn change_password(
     dev.updated_at = state.now();
     let email = dev.email.clone();
     save_developer(&state, &email, &dev).await?;
-    Ok(Json(MessageResponse { message: "Password updated successfully" }))
+    Ok(Json(MessageResponse {
+        message: "Password updated successfully",
+    }))
 }
 
 /// The calling developer.
@@ -286,19 +339,33 @@ pub async fn me(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Deve
 /// Update the calling developer.
 #[utoipa::path(patch, path = "/api/v1/auth/me", tag = "auth", request_body = DeveloperUpdate,
     responses((status = 200, body = DeveloperRead)))]
-pub async fn update_me(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<DeveloperRead>> {
+pub async fn update_me(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<DeveloperRead>> {
     let dev = guard::developer(&state, &headers).await?;
     apply_developer_update(&state, dev, &body).await
 }
 
 async fn save_developer(state: &State, old_email: &str, d: &Developer) -> ApiResult<()> {
-    state.db.update_developer(old_email, d).await.map_err(|e| match e {
-        DeveloperWriteError::EmailTaken => ApiError::conflict("A developer with this email already exists"),
-        DeveloperWriteError::Store(s) => s.into(),
-    })
+    state
+        .db
+        .update_developer(old_email, d)
+        .await
+        .map_err(|e| match e {
+            DeveloperWriteError::EmailTaken => {
+                ApiError::conflict("A developer with this email already exists")
+            }
+            DeveloperWriteError::Store(s) => s.into(),
+        })
 }
 
-async fn apply_developer_update(state: &State, mut dev: Developer, body: &Bytes) -> ApiResult<Json<DeveloperRead>> {
+async fn apply_developer_update(
+    state: &State,
+    mut dev: Developer,
+    body: &Bytes,
+) -> ApiResult<Json<DeveloperRead>> {
     let u: DeveloperUpdate = json_body(body)?;
     check_max_len(u.first_name.as_deref(), 100)?;
     check_max_len(u.last_name.as_deref(), 100)?;
@@ -330,14 +397,29 @@ async fn apply_developer_update(state: &State, mut dev: Developer, body: &Bytes)
 
 async fn find_developer(state: &State, raw_id: &str) -> ApiResult<Developer> {
     let id = parse_uuid(raw_id)?;
-    state.db.developer(id).await?.ok_or_else(|| ApiError::entity_not_found("Developer", id))
+    state
+        .db
+        .developer(id)
+        .await?
+        .ok_or_else(|| ApiError::entity_not_found("Developer", id))
 }
 
 /// All developers.
 #[utoipa::path(get, path = "/api/v1/developers", tag = "developers", responses((status = 200, body = [DeveloperRead])))]
-pub async fn list_developers(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Vec<DeveloperRead>>> {
+pub async fn list_developers(
+    St(state): St<State>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<DeveloperRead>>> {
     guard::developer(&state, &headers).await?;
-    Ok(Json(state.db.developers().await?.iter().map(Into::into).collect()))
+    Ok(Json(
+        state
+            .db
+            .developers()
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// One developer.
@@ -409,10 +491,23 @@ async fn find_api_key(state: &State, key_or_id: &str) -> ApiResult<ApiKey> {
 async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyRead> {
     for _ in 0..5 {
         let full = format!("sk-{}", random_hex(16));
-        let Some(id) = api_key_id(&full) else { continue };
-        let key = ApiKey { id, key_hash: digest(&full), name: name.clone(), created_by: Some(by), created_at: state.now() };
+        let Some(id) = api_key_id(&full) else {
+            continue;
+        };
+        let key = ApiKey {
+            id,
+            key_hash: digest(&full),
+            name: name.clone(),
+            created_by: Some(by),
+            created_at: state.now(),
+        };
         match state.db.create_api_key(&key).await {
-            Ok(()) => return Ok(ApiKeyRead { id: full, ..(&key).into() }),
+            Ok(()) => {
+                return Ok(ApiKeyRead {
+                    id: full,
+                    ..(&key).into()
+                });
+            }
             Err(crate::store::StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -422,19 +517,32 @@ async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyR
 
 /// Every API key of the instance, newest first (ids are public ids, not keys).
 #[utoipa::path(get, path = "/api/v1/developer/api-keys", tag = "api-keys", responses((status = 200, body = [ApiKeyRead])))]
-pub async fn list_api_keys(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Vec<ApiKeyRead>>> {
+pub async fn list_api_keys(
+    St(state): St<State>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<ApiKeyRead>>> {
     guard::developer(&state, &headers).await?;
-    Ok(Json(state.db.api_keys().await?.iter().map(Into::into).collect()))
+    Ok(Json(
+        state.db.api_keys().await?.iter().map(Into::into).collect(),
+    ))
 }
 
 /// Create an API key; the full key is in `id`, shown this once.
 #[utoipa::path(post, path = "/api/v1/developer/api-keys", tag = "api-keys", request_body = NameBody,
     responses((status = 201, body = ApiKeyRead)))]
-pub async fn create_api_key(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn create_api_key(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let dev = guard::developer(&state, &headers).await?;
     let b: NameBody = opt_json_body(&body)?;
     let name = b.name.unwrap_or_else(|| "Default".into());
-    Ok((StatusCode::CREATED, Json(new_api_key(&state, name, dev.id).await?)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(new_api_key(&state, name, dev.id).await?),
+    )
+        .into_response())
 }
 
 /// Delete an API key (by full key or public id); returns it.
@@ -502,16 +610,25 @@ async fn own_application(state: &State, dev: &Developer, app_id: &str) -> ApiRes
 
 /// The caller's SDK applications, newest first.
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", responses((status = 200, body = [ApplicationRead])))]
-pub async fn list_applications(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Vec<ApplicationRead>>> {
+pub async fn list_applications(
+    St(state): St<State>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<ApplicationRead>>> {
     let dev = guard::developer(&state, &headers).await?;
     let apps = state.db.applications_of(dev.id).await?;
-    Ok(Json(apps.iter().map(|a| ApplicationRead::of(a, None)).collect()))
+    Ok(Json(
+        apps.iter().map(|a| ApplicationRead::of(a, None)).collect(),
+    ))
 }
 
 /// Create an SDK application; `app_secret` is shown this once.
 #[utoipa::path(post, path = "/api/v1/applications", tag = "applications", request_body = NameBody,
     responses((status = 201, body = ApplicationRead), (status = 400)))]
-pub async fn create_application(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn create_application(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     let dev = guard::developer(&state, &headers).await?;
     let b: NameBody = json_body(&body)?;
     let name = required(b.name)?;
@@ -526,7 +643,11 @@ pub async fn create_application(St(state): St<State>, headers: HeaderMap, body: 
         created_at: state.now(),
     };
     state.db.create_application(&app).await?;
-    Ok((StatusCode::CREATED, Json(ApplicationRead::of(&app, Some(secret)))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(ApplicationRead::of(&app, Some(secret))),
+    )
+        .into_response())
 }
 
 /// Delete one of the caller's applications.
@@ -573,7 +694,10 @@ pub async fn exchange_token(
 ) -> ApiResult<Json<TokenResponse>> {
     let user_id = parse_uuid(&user_id)?;
     let creds: AppCredentials = opt_json_body(&body)?;
-    let app_claim = match (creds.app_id.filter(|s| !s.is_empty()), creds.app_secret.filter(|s| !s.is_empty())) {
+    let app_claim = match (
+        creds.app_id.filter(|s| !s.is_empty()),
+        creds.app_secret.filter(|s| !s.is_empty()),
+    ) {
         (Some(app_id), Some(secret)) => {
             let app = state.db.application(&app_id).await?;
             match app {
@@ -593,7 +717,9 @@ pub async fn exchange_token(
     if !state.db.user_exists(user_id).await? {
         return Err(ApiError::entity_not_found("User", user_id));
     }
-    Ok(Json(issue(&state, RefreshKind::Sdk, user_id, Some(app_claim)).await?))
+    Ok(Json(
+        issue(&state, RefreshKind::Sdk, user_id, Some(app_claim)).await?,
+    ))
 }
 
 fn invalid_refresh() -> ApiError {
@@ -606,7 +732,11 @@ fn invalid_refresh() -> ApiError {
 pub async fn refresh(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenResponse>> {
     let b: RefreshBody = json_body(&body)?;
     let token = required(b.refresh_token)?;
-    let rt = state.db.consume_refresh_token(&token).await?.ok_or_else(invalid_refresh)?;
+    let rt = state
+        .db
+        .consume_refresh_token(&token)
+        .await?
+        .ok_or_else(invalid_refresh)?;
     let owner_exists = match rt.kind {
         RefreshKind::Developer => state.db.developer(rt.sub).await?.is_some(),
         RefreshKind::Sdk => state.db.user_exists(rt.sub).await?,
@@ -679,18 +809,28 @@ pub async fn create_invitation_code(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::internal("could not allocate a unique invitation code"))
+    Err(ApiError::internal(
+        "could not allocate a unique invitation code",
+    ))
 }
 
 /// Redeem an onboarding code for SDK tokens.
 #[utoipa::path(post, path = "/api/v1/invitation-code/redeem", tag = "sdk-tokens", request_body = RedeemBody,
     responses((status = 200, body = RedeemResponse), (status = 400), (status = 404)))]
-pub async fn redeem_invitation_code(St(state): St<State>, body: Bytes) -> ApiResult<Json<RedeemResponse>> {
+pub async fn redeem_invitation_code(
+    St(state): St<State>,
+    body: Bytes,
+) -> ApiResult<Json<RedeemResponse>> {
     let b: RedeemBody = json_body(&body)?;
     let code = required(b.code)?;
-    let valid = code.len() == 8 && code.bytes().all(|c| CODE_ALPHABET.contains(&c) || c == b'I' || c == b'O');
+    let valid = code.len() == 8
+        && code
+            .bytes()
+            .all(|c| CODE_ALPHABET.contains(&c) || c == b'I' || c == b'O');
     if !valid {
-        return Err(ApiError::bad_request("String should match pattern '^[A-Z2-9]{8}$'"));
+        return Err(ApiError::bad_request(
+            "String should match pattern '^[A-Z2-9]{8}$'",
+        ));
     }
     let invalid = || ApiError::not_found("Invalid or expired invitation code");
     let (item, mut c) = state.db.invitation_code(&code).await?.ok_or_else(invalid)?;
@@ -707,6 +847,15 @@ pub async fn redeem_invitation_code(St(state): St<State>, body: Bytes) -> ApiRes
     if !state.db.user_exists(c.user_id).await? {
         return Err(invalid());
     }
-    let tokens = issue(&state, RefreshKind::Sdk, c.user_id, Some(format!("invite:{}", c.created_by))).await?;
-    Ok(Json(RedeemResponse { tokens, user_id: c.user_id }))
+    let tokens = issue(
+        &state,
+        RefreshKind::Sdk,
+        c.user_id,
+        Some(format!("invite:{}", c.created_by)),
+    )
+    .await?;
+    Ok(Json(RedeemResponse {
+        tokens,
+        user_id: c.user_id,
+    }))
 }

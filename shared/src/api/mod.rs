@@ -36,7 +36,12 @@ pub type State = Arc<AppState>;
 impl AppState {
     pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
         let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
-        Self { db, config, clock, signer }
+        Self {
+            db,
+            config,
+            clock,
+            signer,
+        }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -122,7 +127,9 @@ fn decode_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("JSON decode error - {e}")))?;
     if !value.is_object() {
-        return Err(ApiError::bad_request("Input should be a valid dictionary or object"));
+        return Err(ApiError::bad_request(
+            "Input should be a valid dictionary or object",
+        ));
     }
     serde_json::from_value(value).map_err(|e| ApiError::bad_request(wire::serde_message(&e)))
 }

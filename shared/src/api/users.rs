@@ -23,7 +23,10 @@ use crate::repo::users::{User, UserWriteError};
 pub fn router() -> Router<State> {
     Router::new()
         .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{user_id}", get(get_user).patch(update_user).delete(delete_user))
+        .route(
+            "/api/v1/users/{user_id}",
+            get(get_user).patch(update_user).delete(delete_user),
+        )
 }
 
 /// `UserRead`.
@@ -105,19 +108,27 @@ struct ListParams {
 fn int_param(v: Option<&str>, default: usize, min: usize, max: usize) -> ApiResult<usize> {
     let Some(v) = v else { return Ok(default) };
     let n: i64 = v.trim().parse().map_err(|_| {
-        ApiError::bad_request("Input should be a valid integer, unable to parse string as an integer")
+        ApiError::bad_request(
+            "Input should be a valid integer, unable to parse string as an integer",
+        )
     })?;
     if n < min as i64 {
-        return Err(ApiError::bad_request(format!("Input should be greater than or equal to {min}")));
+        return Err(ApiError::bad_request(format!(
+            "Input should be greater than or equal to {min}"
+        )));
     }
     if n > max as i64 {
-        return Err(ApiError::bad_request(format!("Input should be less than or equal to {max}")));
+        return Err(ApiError::bad_request(format!(
+            "Input should be less than or equal to {max}"
+        )));
     }
     Ok(n as usize)
 }
 
 fn contains_ci(field: &Option<String>, needle: &str) -> bool {
-    field.as_deref().is_some_and(|f| f.to_lowercase().contains(needle))
+    field
+        .as_deref()
+        .is_some_and(|f| f.to_lowercase().contains(needle))
 }
 
 /// Orders two optional strings like PostgreSQL: NULLs sort last ascending, first descending.
@@ -136,13 +147,25 @@ fn cmp_nullable(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
     params(("page" = Option<usize>, Query), ("limit" = Option<usize>, Query), ("sort_by" = Option<String>, Query),
         ("sort_order" = Option<String>, Query), ("search" = Option<String>, Query), ("email" = Option<String>, Query)),
     responses((status = 200, body = UserPage)))]
-pub async fn list_users(St(state): St<State>, headers: HeaderMap, RawQuery(q): RawQuery) -> ApiResult<Json<UserPage>> {
+pub async fn list_users(
+    St(state): St<State>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<UserPage>> {
     guard::api_key_or_developer(&state, &headers).await?;
     let p: ListParams = query(q.as_deref())?;
     let page = int_param(p.page.as_deref(), 1, 1, usize::MAX / 1000)?;
     let limit = int_param(p.limit.as_deref(), 20, 1, 100)?;
     let sort_by = p.sort_by.as_deref().unwrap_or("created_at");
-    if !["created_at", "email", "first_name", "last_name", "last_synced_at"].contains(&sort_by) {
+    if ![
+        "created_at",
+        "email",
+        "first_name",
+        "last_name",
+        "last_synced_at",
+    ]
+    .contains(&sort_by)
+    {
         return Err(ApiError::bad_request(
             "Input should be 'created_at', 'email', 'first_name', 'last_name' or 'last_synced_at'",
         ));
@@ -155,7 +178,11 @@ pub async fn list_users(St(state): St<State>, headers: HeaderMap, RawQuery(q): R
     if let Some(e) = &p.email {
         check_email(e)?;
     }
-    let needle = p.search.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
+    let needle = p
+        .search
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|s| !s.is_empty());
     let mut users: Vec<User> = state
         .db
         .all_users()
@@ -165,7 +192,11 @@ pub async fn list_users(St(state): St<State>, headers: HeaderMap, RawQuery(q): R
         .filter(|u| p.external_user_id.is_none() || u.external_user_id == p.external_user_id)
         .filter(|u| match &needle {
             None => true,
-            Some(n) => contains_ci(&u.email, n) || contains_ci(&u.first_name, n) || contains_ci(&u.last_name, n),
+            Some(n) => {
+                contains_ci(&u.email, n)
+                    || contains_ci(&u.first_name, n)
+                    || contains_ci(&u.last_name, n)
+            }
         })
         .collect();
     users.sort_by(|a, b| {
@@ -180,15 +211,32 @@ pub async fn list_users(St(state): St<State>, headers: HeaderMap, RawQuery(q): R
         primary.then(a.id.cmp(&b.id))
     });
     let total = users.len();
-    let items: Vec<UserRead> = users.iter().skip((page - 1).saturating_mul(limit)).take(limit).map(Into::into).collect();
+    let items: Vec<UserRead> = users
+        .iter()
+        .skip((page - 1).saturating_mul(limit))
+        .take(limit)
+        .map(Into::into)
+        .collect();
     let pages = total.div_ceil(limit);
-    Ok(Json(UserPage { items, total, page, limit, pages, has_next: page < pages, has_prev: page > 1 }))
+    Ok(Json(UserPage {
+        items,
+        total,
+        page,
+        limit,
+        pages,
+        has_next: page < pages,
+        has_prev: page > 1,
+    }))
 }
 
 /// Create a user. `{}` is valid; e-mails are not unique (the integration guide's contract).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserFields,
     responses((status = 201, body = UserRead), (status = 400)))]
-pub async fn create_user(St(state): St<State>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn create_user(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     guard::api_key_or_developer(&state, &headers).await?;
     let f: UserFields = json_body(&body)?;
     f.validate()?;
@@ -203,9 +251,11 @@ pub async fn create_user(St(state): St<State>, headers: HeaderMap, body: Bytes) 
     let user = match state.db.create_user(&user).await {
         Ok(()) => user,
         // The reference returns the existing holder of a duplicate external_user_id.
-        Err(UserWriteError::ExternalIdTaken(holder)) => {
-            state.db.user(holder).await?.ok_or_else(|| ApiError::internal("external id holder vanished"))?
-        }
+        Err(UserWriteError::ExternalIdTaken(holder)) => state
+            .db
+            .user(holder)
+            .await?
+            .ok_or_else(|| ApiError::internal("external id holder vanished"))?,
         Err(UserWriteError::Store(e)) => return Err(e.into()),
     };
     Ok((StatusCode::CREATED, Json(UserRead::from(&user))).into_response())
@@ -213,13 +263,21 @@ pub async fn create_user(St(state): St<State>, headers: HeaderMap, body: Bytes) 
 
 async fn find_user(state: &State, raw: &str) -> ApiResult<User> {
     let id = parse_uuid(raw)?;
-    state.db.user(id).await?.ok_or_else(|| ApiError::entity_not_found("User", id))
+    state
+        .db
+        .user(id)
+        .await?
+        .ok_or_else(|| ApiError::entity_not_found("User", id))
 }
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = UserRead), (status = 404)))]
-pub async fn get_user(St(state): St<State>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<UserRead>> {
+pub async fn get_user(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserRead>> {
     guard::api_key_or_developer(&state, &headers).await?;
     Ok(Json((&find_user(&state, &id).await?).into()))
 }
@@ -252,9 +310,9 @@ pub async fn update_user(
     }
     match state.db.update_user(&old, &u).await {
         Ok(()) => Ok(Json((&u).into())),
-        Err(UserWriteError::ExternalIdTaken(_)) => {
-            Err(ApiError::conflict("external_user_id is already used by another user"))
-        }
+        Err(UserWriteError::ExternalIdTaken(_)) => Err(ApiError::conflict(
+            "external_user_id is already used by another user",
+        )),
         Err(UserWriteError::Store(e)) => Err(e.into()),
     }
 }
@@ -262,7 +320,11 @@ pub async fn update_user(
 /// Delete a user and all their data (developer JWT or API key); returns the deleted user.
 #[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "users", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = UserRead), (status = 404)))]
-pub async fn delete_user(St(state): St<State>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<UserRead>> {
+pub async fn delete_user(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserRead>> {
     guard::api_key_or_developer(&state, &headers).await?;
     let user = find_user(&state, &id).await?;
     state.db.delete_user(&user).await?;

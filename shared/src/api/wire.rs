@@ -33,9 +33,9 @@ pub fn ser_opt_dt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::O
 /// A 400 for a string longer than `max` characters.
 pub fn check_max_len(value: Option<&str>, max: usize) -> ApiResult<()> {
     match value {
-        Some(v) if v.chars().count() > max => {
-            Err(ApiError::bad_request(format!("String should have at most {max} characters")))
-        }
+        Some(v) if v.chars().count() > max => Err(ApiError::bad_request(format!(
+            "String should have at most {max} characters"
+        ))),
         _ => Ok(()),
     }
 }
@@ -43,7 +43,9 @@ pub fn check_max_len(value: Option<&str>, max: usize) -> ApiResult<()> {
 /// A 400 for a string shorter than `min` characters.
 pub fn check_min_len(value: &str, min: usize) -> ApiResult<()> {
     if value.chars().count() < min {
-        return Err(ApiError::bad_request(format!("String should have at least {min} characters")));
+        return Err(ApiError::bad_request(format!(
+            "String should have at least {min} characters"
+        )));
     }
     Ok(())
 }
@@ -51,7 +53,9 @@ pub fn check_min_len(value: &str, min: usize) -> ApiResult<()> {
 /// A pragmatic e-mail check: one `@`, a non-empty local part, a dotted domain of sane labels.
 pub fn check_email(value: &str) -> ApiResult<()> {
     let fail = |why: &str| {
-        Err(ApiError::bad_request(format!("value is not a valid email address: {why}")))
+        Err(ApiError::bad_request(format!(
+            "value is not a valid email address: {why}"
+        )))
     };
     let Some((local, domain)) = value.rsplit_once('@') else {
         return fail("An email address must have an @-sign.");
@@ -84,7 +88,10 @@ pub fn check_email(value: &str) -> ApiResult<()> {
 /// A client-facing message for a JSON body that parsed but did not fit the schema.
 pub fn serde_message(e: &serde_json::Error) -> String {
     let msg = e.to_string();
-    if let Some(field) = msg.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+    if let Some(field) = msg
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next())
+    {
         return format!("Field required: {field}");
     }
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
@@ -116,18 +123,36 @@ mod tests {
 
     #[test]
     fn datetimes_render_like_the_reference() {
-        let t = DateTime::parse_from_rfc3339("2026-11-25T23:27:40.484601Z").expect("t").to_utc();
+        let t = DateTime::parse_from_rfc3339("2026-11-25T23:27:40.484601Z")
+            .expect("t")
+            .to_utc();
         assert_eq!(fmt_dt(&t), "2026-11-25T23:27:40.484601Z");
-        let t = DateTime::parse_from_rfc3339("2025-12-25T22:00:00Z").expect("t").to_utc();
+        let t = DateTime::parse_from_rfc3339("2025-12-25T22:00:00Z")
+            .expect("t")
+            .to_utc();
         assert_eq!(fmt_dt(&t), "2025-12-25T22:00:00Z");
     }
 
     #[test]
     fn emails_are_checked() {
-        for ok in ["ada@example.com", "a.b+c@sub.example.org", "x@xn--bcher-kva.ch"] {
+        for ok in [
+            "ada@example.com",
+            "a.b+c@sub.example.org",
+            "x@xn--bcher-kva.ch",
+        ] {
             assert!(check_email(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "ada", "@example.com", "ada@", "ada@localhost", "a b@example.com", "a@@b.com", "a@b..com", ".a@b.com"] {
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@localhost",
+            "a b@example.com",
+            "a@@b.com",
+            "a@b..com",
+            ".a@b.com",
+        ] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
     }

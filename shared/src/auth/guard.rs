@@ -29,7 +29,10 @@ pub enum Caller {
 #[derive(Debug, Clone)]
 pub enum SdkCaller {
     /// An SDK token: `user_id` is the token's `sub` as sent.
-    Sdk { user_id: String, app_id: Option<String> },
+    Sdk {
+        user_id: String,
+        app_id: Option<String>,
+    },
     ApiKey(ApiKey),
 }
 
@@ -47,9 +50,15 @@ impl SdkCaller {
 
 /// The bearer token of the `Authorization` header, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = v.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 fn claims(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
@@ -57,21 +66,31 @@ fn claims(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
 }
 
 async fn developer_of(state: &AppState, claims: &Claims) -> ApiResult<Option<Developer>> {
-    let Ok(id) = Uuid::parse_str(&claims.sub) else { return Ok(None) };
+    let Ok(id) = Uuid::parse_str(&claims.sub) else {
+        return Ok(None);
+    };
     Ok(state.db.developer(id).await?)
 }
 
 /// D: a developer JWT, else 401 with `WWW-Authenticate: Bearer`.
 pub async fn developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Developer> {
-    let claims = claims(state, headers).ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))?;
+    let claims =
+        claims(state, headers).ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))?;
     if claims.is_sdk() {
-        return Err(ApiError::unauthorized_bearer("SDK tokens cannot access this endpoint"));
+        return Err(ApiError::unauthorized_bearer(
+            "SDK tokens cannot access this endpoint",
+        ));
     }
-    developer_of(state, &claims).await?.ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))
+    developer_of(state, &claims)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))
 }
 
 /// The developer of a valid non-SDK bearer token, if there is one (T and K use it).
-pub async fn optional_developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Developer>> {
+pub async fn optional_developer(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> ApiResult<Option<Developer>> {
     match claims(state, headers) {
         Some(c) if !c.is_sdk() => developer_of(state, &c).await,
         _ => Ok(None),
@@ -79,7 +98,9 @@ pub async fn optional_developer(state: &AppState, headers: &HeaderMap) -> ApiRes
 }
 
 async fn api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<ApiKey>> {
-    let Some(v) = headers.get(API_KEY_HEADER) else { return Ok(None) };
+    let Some(v) = headers.get(API_KEY_HEADER) else {
+        return Ok(None);
+    };
     let key = v.to_str().ok().map(str::trim).unwrap_or_default();
     match state.db.verify_api_key(key).await? {
         Some(k) => Ok(Some(k)),
@@ -94,7 +115,9 @@ pub async fn api_key_or_developer(state: &AppState, headers: &HeaderMap) -> ApiR
     }
     match api_key(state, headers).await? {
         Some(k) => Ok(Caller::ApiKey(k)),
-        None => Err(ApiError::unauthorized("Authentication required: provide JWT token or API key")),
+        None => Err(ApiError::unauthorized(
+            "Authentication required: provide JWT token or API key",
+        )),
     }
 }
 
@@ -102,12 +125,17 @@ pub async fn api_key_or_developer(state: &AppState, headers: &HeaderMap) -> ApiR
 pub async fn sdk_or_api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<SdkCaller> {
     if let Some(c) = claims(state, headers).filter(Claims::is_sdk) {
         if Uuid::parse_str(&c.sub).is_ok() {
-            return Ok(SdkCaller::Sdk { user_id: c.sub, app_id: c.app_id });
+            return Ok(SdkCaller::Sdk {
+                user_id: c.sub,
+                app_id: c.app_id,
+            });
         }
         return Err(ApiError::unauthorized(COULD_NOT_VALIDATE));
     }
     match api_key(state, headers).await? {
         Some(k) => Ok(SdkCaller::ApiKey(k)),
-        None => Err(ApiError::unauthorized("Authentication required: provide SDK token or API key")),
+        None => Err(ApiError::unauthorized(
+            "Authentication required: provide SDK token or API key",
+        )),
     }
 }

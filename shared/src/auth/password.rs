@@ -1,7 +1,7 @@
 //! Developer passwords, hashed with Argon2id (a slow, memory-hard KDF).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 /// Hashes a password into a PHC string.
 pub fn hash(password: &str) -> Result<String, String> {
@@ -15,7 +15,11 @@ pub fn hash(password: &str) -> Result<String, String> {
 /// Verifies a password against a PHC string (constant time inside argon2).
 pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

@@ -16,7 +16,9 @@ pub fn random_hex(n_bytes: usize) -> String {
 /// A random string of `len` characters drawn from `alphabet`.
 pub fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 /// Lower-case hex SHA-256 of a secret.
@@ -37,7 +39,10 @@ mod tests {
     fn random_values_have_the_requested_shape() {
         let h = random_hex(16);
         assert_eq!(h.len(), 32);
-        assert!(h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(random_hex(16), random_hex(16));
         let code = random_from(b"AB", 8);
         assert!(code.len() == 8 && code.chars().all(|c| c == 'A' || c == 'B'));

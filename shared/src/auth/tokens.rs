@@ -45,7 +45,8 @@ impl TokenSigner {
     }
 
     fn sign(&self, claims: &Claims) -> Result<String, String> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.enc).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.enc)
+            .map_err(|e| e.to_string())
     }
 
     /// A developer access token.
@@ -73,7 +74,9 @@ impl TokenSigner {
         let mut v = Validation::new(Algorithm::HS256);
         v.validate_exp = false;
         v.required_spec_claims = ["exp".to_string()].into_iter().collect();
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.dec, &v).ok()?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.dec, &v)
+            .ok()?
+            .claims;
         (claims.exp > now.timestamp()).then_some(claims)
     }
 }
@@ -93,7 +96,9 @@ mod tests {
         assert!(s.verify(&t, now + chrono::Duration::minutes(61)).is_none());
         let other = TokenSigner::new("another-secret-0123456789", 60);
         assert!(other.verify(&t, now).is_none());
-        let d = s.verify(&s.developer("d1", now).expect("sign"), now).expect("valid");
+        let d = s
+            .verify(&s.developer("d1", now).expect("sign"), now)
+            .expect("valid");
         assert!(!d.is_sdk() && d.scope.is_none());
     }
 }

@@ -103,18 +103,30 @@ impl Db {
     }
 
     pub async fn api_key(&self, key_or_id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let Some(id) = api_key_id(key_or_id) else { return Ok(None) };
-        self.table.get(&Key::new("APIKEY", id)).await?.map(|i| decode(&i)).transpose()
+        let Some(id) = api_key_id(key_or_id) else {
+            return Ok(None);
+        };
+        self.table
+            .get(&Key::new("APIKEY", id))
+            .await?
+            .map(|i| decode(&i))
+            .transpose()
     }
 
     /// The key record if `presented` is a valid full key (digest compared in constant time).
     pub async fn verify_api_key(&self, presented: &str) -> Result<Option<ApiKey>, StoreError> {
-        let Some(k) = self.api_key(presented).await? else { return Ok(None) };
+        let Some(k) = self.api_key(presented).await? else {
+            return Ok(None);
+        };
         Ok(ct_eq(&k.key_hash, &digest(presented)).then_some(k))
     }
 
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let items = query_all(self.table.as_ref(), Query::partition(Index::Primary, "APIKEY")).await?;
+        let items = query_all(
+            self.table.as_ref(),
+            Query::partition(Index::Primary, "APIKEY"),
+        )
+        .await?;
         let mut keys: Vec<ApiKey> = items.iter().map(decode).collect::<Result<_, _>>()?;
         keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         Ok(keys)
@@ -126,7 +138,9 @@ impl Db {
     }
 
     pub async fn delete_api_key(&self, id: &str) -> Result<(), StoreError> {
-        self.table.delete(&Key::new("APIKEY", id), Condition::None).await
+        self.table
+            .delete(&Key::new("APIKEY", id), Condition::None)
+            .await
     }
 
     // --- Applications ---
@@ -140,7 +154,9 @@ impl Db {
     }
 
     pub async fn create_application(&self, a: &Application) -> Result<(), StoreError> {
-        self.table.put(Self::app_item(a)?, Condition::NotExists).await
+        self.table
+            .put(Self::app_item(a)?, Condition::NotExists)
+            .await
     }
 
     pub async fn save_application(&self, a: &Application) -> Result<(), StoreError> {
@@ -148,7 +164,11 @@ impl Db {
     }
 
     pub async fn application(&self, app_id: &str) -> Result<Option<Application>, StoreError> {
-        self.table.get(&app_key(app_id)).await?.map(|i| decode(&i)).transpose()
+        self.table
+            .get(&app_key(app_id))
+            .await?
+            .map(|i| decode(&i))
+            .transpose()
     }
 
     /// Applications of one developer, newest first.
@@ -164,7 +184,11 @@ impl Db {
 
     // --- Refresh tokens ---
 
-    pub async fn create_refresh_token(&self, token: &str, rt: &RefreshToken) -> Result<(), StoreError> {
+    pub async fn create_refresh_token(
+        &self,
+        token: &str,
+        rt: &RefreshToken,
+    ) -> Result<(), StoreError> {
         let k = rt_key(token);
         let mut item = Item::new(k.pk, k.sk, encode(rt)?);
         if rt.kind == RefreshKind::Sdk {
@@ -176,8 +200,13 @@ impl Db {
     /// Marks a live refresh token revoked, exactly once: concurrent callers race on the
     /// item version and only one wins. Returns the token as it was, or `None` when it is
     /// unknown, already revoked, or lost the race.
-    pub async fn consume_refresh_token(&self, token: &str) -> Result<Option<RefreshToken>, StoreError> {
-        let Some(item) = self.table.get(&rt_key(token)).await? else { return Ok(None) };
+    pub async fn consume_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<RefreshToken>, StoreError> {
+        let Some(item) = self.table.get(&rt_key(token)).await? else {
+            return Ok(None);
+        };
         let rt: RefreshToken = decode(&item)?;
         if rt.revoked {
             return Ok(None);
@@ -187,7 +216,11 @@ impl Db {
         let mut next = item.clone();
         next.data = encode(&revoked)?;
         next.version = item.version + 1;
-        match self.table.put(next, Condition::VersionIs(item.version)).await {
+        match self
+            .table
+            .put(next, Condition::VersionIs(item.version))
+            .await
+        {
             Ok(()) => Ok(Some(rt)),
             Err(StoreError::ConditionFailed) => Ok(None),
             Err(e) => Err(e),
@@ -197,7 +230,11 @@ impl Db {
     /// Removes every SDK refresh token of a user.
     pub async fn delete_user_refresh_tokens(&self, user: Uuid) -> Result<(), StoreError> {
         let q = Query::partition(Index::Gsi1, format!("RTUSER#{user}"));
-        let keys = query_all(self.table.as_ref(), q).await?.iter().map(Item::key).collect();
+        let keys = query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(Item::key)
+            .collect();
         self.table.batch_delete(keys).await
     }
 
@@ -210,30 +247,54 @@ impl Db {
     }
 
     pub async fn create_invitation_code(&self, c: &InvitationCode) -> Result<(), StoreError> {
-        self.table.put(Self::code_item(c)?, Condition::NotExists).await
+        self.table
+            .put(Self::code_item(c)?, Condition::NotExists)
+            .await
     }
 
-    pub async fn invitation_codes_of(&self, user: Uuid) -> Result<Vec<(Item, InvitationCode)>, StoreError> {
+    pub async fn invitation_codes_of(
+        &self,
+        user: Uuid,
+    ) -> Result<Vec<(Item, InvitationCode)>, StoreError> {
         let q = Query::partition(Index::Gsi1, format!("USERCODE#{user}"));
         let items = query_all(self.table.as_ref(), q).await?;
-        items.into_iter().map(|i| decode(&i).map(|c| (i, c))).collect()
+        items
+            .into_iter()
+            .map(|i| decode(&i).map(|c| (i, c)))
+            .collect()
     }
 
-    pub async fn invitation_code(&self, code: &str) -> Result<Option<(Item, InvitationCode)>, StoreError> {
-        let Some(item) = self.table.get(&code_key(code)).await? else { return Ok(None) };
+    pub async fn invitation_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<(Item, InvitationCode)>, StoreError> {
+        let Some(item) = self.table.get(&code_key(code)).await? else {
+            return Ok(None);
+        };
         let c = decode(&item)?;
         Ok(Some((item, c)))
     }
 
     /// Writes a changed code only if nobody changed it since `prev` was read.
-    pub async fn update_invitation_code(&self, prev: &Item, c: &InvitationCode) -> Result<(), StoreError> {
+    pub async fn update_invitation_code(
+        &self,
+        prev: &Item,
+        c: &InvitationCode,
+    ) -> Result<(), StoreError> {
         let mut next = Self::code_item(c)?;
         next.version = prev.version + 1;
-        self.table.put(next, Condition::VersionIs(prev.version)).await
+        self.table
+            .put(next, Condition::VersionIs(prev.version))
+            .await
     }
 
     pub async fn delete_user_invitation_codes(&self, user: Uuid) -> Result<(), StoreError> {
-        let keys = self.invitation_codes_of(user).await?.iter().map(|(i, _)| i.key()).collect();
+        let keys = self
+            .invitation_codes_of(user)
+            .await?
+            .iter()
+            .map(|(i, _)| i.key())
+            .collect();
         self.table.batch_delete(keys).await
     }
 }
@@ -244,7 +305,10 @@ mod tests {
 
     #[test]
     fn key_ids_are_the_public_prefix() {
-        assert_eq!(api_key_id("sk-0123456789abcdef0123456789abcdef").as_deref(), Some("sk-01234567"));
+        assert_eq!(
+            api_key_id("sk-0123456789abcdef0123456789abcdef").as_deref(),
+            Some("sk-01234567")
+        );
         assert_eq!(api_key_id("sk-01234567").as_deref(), Some("sk-01234567"));
         assert_eq!(api_key_id("sk-0123"), None);
         assert_eq!(api_key_id("pk-0123456789"), None);

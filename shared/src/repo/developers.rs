@@ -55,11 +55,17 @@ fn claim_failed(e: StoreError) -> DeveloperWriteError {
 
 impl Db {
     pub async fn developer(&self, id: Uuid) -> Result<Option<Developer>, StoreError> {
-        self.table.get(&key(id)).await?.map(|i| decode(&i)).transpose()
+        self.table
+            .get(&key(id))
+            .await?
+            .map(|i| decode(&i))
+            .transpose()
     }
 
     pub async fn developer_by_email(&self, email: &str) -> Result<Option<Developer>, StoreError> {
-        let Some(claim) = self.table.get(&email_key(email)).await? else { return Ok(None) };
+        let Some(claim) = self.table.get(&email_key(email)).await? else {
+            return Ok(None);
+        };
         let id: Uuid = decode(&claim)?;
         self.developer(id).await
     }
@@ -73,7 +79,10 @@ impl Db {
 
     /// Whether any developer exists (one-item query).
     pub async fn any_developer(&self) -> Result<bool, StoreError> {
-        let page = self.table.query(&Query::partition(Index::Primary, "DEV").limit(1)).await?;
+        let page = self
+            .table
+            .query(&Query::partition(Index::Primary, "DEV").limit(1))
+            .await?;
         Ok(!page.items.is_empty())
     }
 

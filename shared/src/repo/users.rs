@@ -55,7 +55,11 @@ fn ext_item(ext: &str, id: Uuid) -> Result<Item, StoreError> {
 
 impl Db {
     pub async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        self.table.get(&profile_key(id)).await?.map(|i| decode(&i)).transpose()
+        self.table
+            .get(&profile_key(id))
+            .await?
+            .map(|i| decode(&i))
+            .transpose()
     }
 
     pub async fn user_exists(&self, id: Uuid) -> Result<bool, StoreError> {
@@ -64,7 +68,9 @@ impl Db {
 
     /// The user that holds an `external_user_id`, if any.
     pub async fn user_by_external_id(&self, ext: &str) -> Result<Option<User>, StoreError> {
-        let Some(claim) = self.table.get(&ext_key(ext)).await? else { return Ok(None) };
+        let Some(claim) = self.table.get(&ext_key(ext)).await? else {
+            return Ok(None);
+        };
         let id: Uuid = decode(&claim)?;
         self.user(id).await
     }
@@ -119,7 +125,11 @@ impl Db {
             self.table.delete(&ext_key(ext), Condition::None).await?;
         }
         let q = Query::partition(Index::Primary, user_pk(u.id));
-        let mut keys: Vec<Key> = query_all(self.table.as_ref(), q).await?.iter().map(Item::key).collect();
+        let mut keys: Vec<Key> = query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(Item::key)
+            .collect();
         // The profile goes last, so an interrupted delete can be retried through the API.
         keys.retain(|k| k.sk != "PROFILE");
         self.table.batch_delete(keys).await?;

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
-    ProjectionType, Put, PutRequest, ScalarAttributeType, TransactWriteItem, WriteRequest,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
+    Put, PutRequest, ScalarAttributeType, TransactWriteItem, WriteRequest,
 };
 
 use super::{
@@ -31,7 +31,10 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// A client configured from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
@@ -40,10 +43,29 @@ impl DynamoTable {
         Self::new(Client::new(&conf), table)
     }
 
+    /// A client for a local emulator at `url` with static fake credentials (tests, demos).
+    pub fn for_endpoint(url: &str, table: impl Into<String>) -> Self {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(url)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .build();
+        Self::new(Client::from_conf(conf), table)
+    }
+
     /// Creates the table with its GSIs, TTL and on-demand billing unless it exists. For local
     /// emulators and tests; in AWS the SAM template owns the table.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        if self.client.describe_table().table_name(&self.table).send().await.is_ok() {
+        if self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         let attr = |n: &str| {
@@ -54,14 +76,22 @@ impl DynamoTable {
                 .map_err(backend)
         };
         let key = |n: &str, t: KeyType| {
-            KeySchemaElement::builder().attribute_name(n).key_type(t).build().map_err(backend)
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .map_err(backend)
         };
         let gsi = |name: &str, p: &str, s: &str| -> Result<GlobalSecondaryIndex, StoreError> {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(p, KeyType::Hash)?)
                 .key_schema(key(s, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(backend)
         };
@@ -114,7 +144,9 @@ where
     match e.code() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
         Some("TransactionCanceledException") => {
-            if e.message().is_some_and(|m| m.contains("ConditionalCheckFailed")) {
+            if e.message()
+                .is_some_and(|m| m.contains("ConditionalCheckFailed"))
+            {
                 StoreError::ConditionFailed
             } else {
                 StoreError::Backend(format!("transaction cancelled: {:?}", e.message()))
@@ -167,13 +199,21 @@ fn from_attrs(m: &Attrs) -> Result<Item, StoreError> {
     let pk = get_s(m, "pk").ok_or_else(|| StoreError::Backend("item without pk".into()))?;
     let sk = get_s(m, "sk").ok_or_else(|| StoreError::Backend("item without sk".into()))?;
     let pair = |a: &str, b: &str| Some((get_s(m, a)?, get_s(m, b)?));
-    let n = |k: &str| m.get(k).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+    let n = |k: &str| {
+        m.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+    };
     Ok(Item {
         gsi1: pair("g1pk", "g1sk"),
         gsi2: pair("g2pk", "g2sk"),
         version: n("v").unwrap_or(0).max(0) as u64,
         ttl: n("ttl"),
-        data: m.get("d").and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()).unwrap_or_default(),
+        data: m
+            .get("d")
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default(),
         pk,
         sk,
     })
@@ -326,16 +366,17 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(sdk_error)?;
-        let items = out.items().iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key() {
-            Some(k) => Some(Position {
-                pk: get_s(k, "pk").unwrap_or_default(),
-                sk: get_s(k, "sk").unwrap_or_default(),
-                index_pk: get_s(k, pk_name).unwrap_or_default(),
-                index_sk: get_s(k, sk_name).unwrap_or_default(),
-            }),
-            None => None,
-        };
+        let items = out
+            .items()
+            .iter()
+            .map(from_attrs)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out.last_evaluated_key().map(|k| Position {
+            pk: get_s(k, "pk").unwrap_or_default(),
+            sk: get_s(k, "sk").unwrap_or_default(),
+            index_pk: get_s(k, pk_name).unwrap_or_default(),
+            index_sk: get_s(k, sk_name).unwrap_or_default(),
+        });
         Ok(Page { items, next })
     }
 
@@ -345,7 +386,10 @@ impl Table for DynamoTable {
             if item.stored_size() > MAX_ITEM_BYTES {
                 return Err(StoreError::TooLarge(item.stored_size()));
             }
-            let put = PutRequest::builder().set_item(Some(to_attrs(item))).build().map_err(backend)?;
+            let put = PutRequest::builder()
+                .set_item(Some(to_attrs(item)))
+                .build()
+                .map_err(backend)?;
             reqs.push(WriteRequest::builder().put_request(put).build());
         }
         self.write_batches(reqs).await
@@ -381,7 +425,10 @@ impl Table for DynamoTable {
                     .await
                     .map_err(sdk_error)?;
                 if let Some(items) = out.responses().and_then(|r| r.get(&table)) {
-                    let items = items.iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+                    let items = items
+                        .iter()
+                        .map(from_attrs)
+                        .collect::<Result<Vec<_>, _>>()?;
                     found.lock().map_err(backend)?.extend(items);
                 }
                 Ok(out
@@ -430,7 +477,9 @@ impl Table for DynamoTable {
                     let check = ConditionCheck::builder()
                         .table_name(&self.table)
                         .set_key(Some(key_attrs(&k.pk, &k.sk)))
-                        .condition_expression(expr.unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into()))
+                        .condition_expression(expr.unwrap_or_else(|| {
+                            "attribute_exists(pk) OR attribute_not_exists(pk)".into()
+                        }))
                         .set_expression_attribute_values(values)
                         .build()
                         .map_err(backend)?;
@@ -502,13 +551,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_that_never_progresses_fails_instead_of_dropping_items() {
-        let res = drain_batches(vec![1, 2, 3], 25, 3, |chunk: Vec<i32>| async move { Ok(chunk) }).await;
+        let res = drain_batches(
+            vec![1, 2, 3],
+            25,
+            3,
+            |chunk: Vec<i32>| async move { Ok(chunk) },
+        )
+        .await;
         assert!(matches!(res, Err(StoreError::Backend(_))));
     }
 
     #[test]
     fn attributes_round_trip() {
-        let item = Item::new("P", "S", b"xyz".to_vec()).with_gsi2("A", "B").with_ttl(42);
+        let item = Item::new("P", "S", b"xyz".to_vec())
+            .with_gsi2("A", "B")
+            .with_ttl(42);
         assert_eq!(from_attrs(&to_attrs(&item)).ok(), Some(item));
     }
 }

@@ -77,7 +77,9 @@ impl EmbeddedTable {
                     WriteOp::Put(item, _) => {
                         remove(&mut items, &mut g1, &mut g2, &item.key())?;
                         let pk = primary_key(&item.pk, &item.sk);
-                        items.insert(pk.as_slice(), encode(&item).as_slice()).map_err(backend)?;
+                        items
+                            .insert(pk.as_slice(), encode(&item).as_slice())
+                            .map_err(backend)?;
                         if let Some((a, b)) = &item.gsi1 {
                             g1.insert(index_key(a, b, &item.pk, &item.sk).as_slice(), ())
                                 .map_err(backend)?;
@@ -122,8 +124,11 @@ impl EmbeddedTable {
         match q.index {
             Index::Primary => {
                 let iter = items.range::<&[u8]>(range).map_err(backend)?;
-                let iter: Box<dyn Iterator<Item = _>> =
-                    if q.forward { Box::new(iter) } else { Box::new(iter.rev()) };
+                let iter: Box<dyn Iterator<Item = _>> = if q.forward {
+                    Box::new(iter)
+                } else {
+                    Box::new(iter.rev())
+                };
                 for entry in iter {
                     let (_, v) = entry.map_err(backend)?;
                     if !push(decode(v.value())?) {
@@ -135,12 +140,19 @@ impl EmbeddedTable {
                 let def = if q.index == Index::Gsi1 { GSI1 } else { GSI2 };
                 let idx = txn.open_table(def).map_err(backend)?;
                 let iter = idx.range::<&[u8]>(range).map_err(backend)?;
-                let iter: Box<dyn Iterator<Item = _>> =
-                    if q.forward { Box::new(iter) } else { Box::new(iter.rev()) };
+                let iter: Box<dyn Iterator<Item = _>> = if q.forward {
+                    Box::new(iter)
+                } else {
+                    Box::new(iter.rev())
+                };
                 for entry in iter {
                     let (k, _) = entry.map_err(backend)?;
-                    let Some((pk, sk)) = split_index_key(k.value()) else { continue };
-                    let Some(v) = items.get(primary_key(&pk, &sk).as_slice()).map_err(backend)?
+                    let Some((pk, sk)) = split_index_key(k.value()) else {
+                        continue;
+                    };
+                    let Some(v) = items
+                        .get(primary_key(&pk, &sk).as_slice())
+                        .map_err(backend)?
                     else {
                         continue;
                     };
@@ -188,10 +200,12 @@ fn remove(
         .transpose()?;
     if let Some(old) = old {
         if let Some((a, b)) = &old.gsi1 {
-            g1.remove(index_key(a, b, &old.pk, &old.sk).as_slice()).map_err(backend)?;
+            g1.remove(index_key(a, b, &old.pk, &old.sk).as_slice())
+                .map_err(backend)?;
         }
         if let Some((a, b)) = &old.gsi2 {
-            g2.remove(index_key(a, b, &old.pk, &old.sk).as_slice()).map_err(backend)?;
+            g2.remove(index_key(a, b, &old.pk, &old.sk).as_slice())
+                .map_err(backend)?;
         }
     }
     Ok(())
@@ -216,7 +230,15 @@ fn primary_key(pk: &str, sk: &str) -> Vec<u8> {
 
 /// `ipk \0 isk \0 pk \0 sk`.
 fn index_key(ipk: &str, isk: &str, pk: &str, sk: &str) -> Vec<u8> {
-    cat(&[ipk.as_bytes(), b"\0", isk.as_bytes(), b"\0", pk.as_bytes(), b"\0", sk.as_bytes()])
+    cat(&[
+        ipk.as_bytes(),
+        b"\0",
+        isk.as_bytes(),
+        b"\0",
+        pk.as_bytes(),
+        b"\0",
+        sk.as_bytes(),
+    ])
 }
 
 fn split_index_key(k: &[u8]) -> Option<(String, String)> {
@@ -239,13 +261,26 @@ fn bounds(pk: &str, sk: &SkRange) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let p = cat(&[pk.as_bytes(), b"\0"]);
     let with = |s: &str, tail: &[u8]| cat(&[&p, s.as_bytes(), tail]);
     match sk {
-        SkRange::All => (Bound::Included(p.clone()), Bound::Excluded(cat(&[pk.as_bytes(), b"\x01"]))),
-        SkRange::Prefix(s) => (Bound::Included(with(s, b"")), Bound::Excluded(with(s, b"\xff"))),
-        SkRange::Between(lo, hi) => (Bound::Included(with(lo, b"")), Bound::Excluded(with(hi, b"\x01"))),
-        SkRange::From(lo) => {
-            (Bound::Included(with(lo, b"")), Bound::Excluded(cat(&[pk.as_bytes(), b"\x01"])))
-        }
-        SkRange::To(hi) => (Bound::Included(p.clone()), Bound::Excluded(with(hi, b"\x01"))),
+        SkRange::All => (
+            Bound::Included(p.clone()),
+            Bound::Excluded(cat(&[pk.as_bytes(), b"\x01"])),
+        ),
+        SkRange::Prefix(s) => (
+            Bound::Included(with(s, b"")),
+            Bound::Excluded(with(s, b"\xff")),
+        ),
+        SkRange::Between(lo, hi) => (
+            Bound::Included(with(lo, b"")),
+            Bound::Excluded(with(hi, b"\x01")),
+        ),
+        SkRange::From(lo) => (
+            Bound::Included(with(lo, b"")),
+            Bound::Excluded(cat(&[pk.as_bytes(), b"\x01"])),
+        ),
+        SkRange::To(hi) => (
+            Bound::Included(p.clone()),
+            Bound::Excluded(with(hi, b"\x01")),
+        ),
     }
 }
 
@@ -306,10 +341,26 @@ fn decode(raw: &[u8]) -> Result<Item, StoreError> {
     let ttl = r.u64()? as i64;
     let pk = r.string()?;
     let sk = r.string()?;
-    let gsi1 = if flags & 1 != 0 { Some((r.string()?, r.string()?)) } else { None };
-    let gsi2 = if flags & 2 != 0 { Some((r.string()?, r.string()?)) } else { None };
+    let gsi1 = if flags & 1 != 0 {
+        Some((r.string()?, r.string()?))
+    } else {
+        None
+    };
+    let gsi2 = if flags & 2 != 0 {
+        Some((r.string()?, r.string()?))
+    } else {
+        None
+    };
     let data = r.bytes()?;
-    Ok(Item { pk, sk, gsi1, gsi2, version, ttl: (flags & 4 != 0).then_some(ttl), data })
+    Ok(Item {
+        pk,
+        sk,
+        gsi1,
+        gsi2,
+        version,
+        ttl: (flags & 4 != 0).then_some(ttl),
+        data,
+    })
 }
 
 #[async_trait]
@@ -317,7 +368,9 @@ impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let items = txn.open_table(ITEMS).map_err(backend)?;
-        let v = items.get(primary_key(&key.pk, &key.sk).as_slice()).map_err(backend)?;
+        let v = items
+            .get(primary_key(&key.pk, &key.sk).as_slice())
+            .map_err(backend)?;
         v.map(|v| decode(v.value())).transpose()
     }
 
@@ -334,11 +387,20 @@ impl Table for EmbeddedTable {
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        self.apply(items.into_iter().map(|i| WriteOp::Put(i, Condition::None)).collect())
+        self.apply(
+            items
+                .into_iter()
+                .map(|i| WriteOp::Put(i, Condition::None))
+                .collect(),
+        )
     }
 
     async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), StoreError> {
-        self.apply(keys.into_iter().map(|k| WriteOp::Delete(k, Condition::None)).collect())
+        self.apply(
+            keys.into_iter()
+                .map(|k| WriteOp::Delete(k, Condition::None))
+                .collect(),
+        )
     }
 
     async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
@@ -346,7 +408,10 @@ impl Table for EmbeddedTable {
         let items = txn.open_table(ITEMS).map_err(backend)?;
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            if let Some(v) = items.get(primary_key(&k.pk, &k.sk).as_slice()).map_err(backend)? {
+            if let Some(v) = items
+                .get(primary_key(&k.pk, &k.sk).as_slice())
+                .map_err(backend)?
+            {
                 out.push(decode(v.value())?);
             }
         }
@@ -355,7 +420,9 @@ impl Table for EmbeddedTable {
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         if ops.len() > 100 {
-            return Err(StoreError::Backend("a transaction holds at most 100 operations".into()));
+            return Err(StoreError::Backend(
+                "a transaction holds at most 100 operations".into(),
+            ));
         }
         self.apply(ops)
     }

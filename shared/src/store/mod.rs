@@ -42,7 +42,15 @@ pub struct Item {
 impl Item {
     /// An item without index keys, version 0, no TTL.
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, data: Vec<u8>) -> Self {
-        Self { pk: pk.into(), sk: sk.into(), gsi1: None, gsi2: None, version: 0, ttl: None, data }
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+            gsi1: None,
+            gsi2: None,
+            version: 0,
+            ttl: None,
+            data,
+        }
     }
 
     pub fn with_gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
@@ -61,7 +69,10 @@ impl Item {
     }
 
     pub fn key(&self) -> Key {
-        Key { pk: self.pk.clone(), sk: self.sk.clone() }
+        Key {
+            pk: self.pk.clone(),
+            sk: self.sk.clone(),
+        }
     }
 
     /// Approximate stored size in bytes by DynamoDB's rules (attribute names + values).
@@ -98,7 +109,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self { pk: pk.into(), sk: sk.into() }
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 }
 
@@ -169,7 +183,14 @@ pub struct Query {
 impl Query {
     /// All items of a partition in ascending order.
     pub fn partition(index: Index, pk: impl Into<String>) -> Self {
-        Self { index, pk: pk.into(), sk: SkRange::All, forward: true, limit: None, start_after: None }
+        Self {
+            index,
+            pk: pk.into(),
+            sk: SkRange::All,
+            forward: true,
+            limit: None,
+            start_after: None,
+        }
     }
 
     pub fn range(mut self, sk: SkRange) -> Self {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: sets up the DynamoDB emulator (moto server, from
+# PyPI, in .venv-test), starts it on a free loopback port, runs every check and test, stops it.
+# Extra arguments go to `cargo test` (e.g. a test-name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv-test
+LOGS=.test-logs
+mkdir -p "$LOGS"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ ! -x "$VENV/bin/moto_server" ]; then
+  step "installing the DynamoDB emulator (moto[server]) into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
+fi
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+step "starting moto on 127.0.0.1:$PORT (log: $LOGS/moto.log)"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOGS/moto.log" 2>&1 &
+MOTO_PID=$!
+trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$PORT/moto-api/" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$MOTO_PID" 2>/dev/null; then echo "moto failed to start:"; cat "$LOGS/moto.log"; exit 1; fi
+  sleep 0.1
+done
+
+export OW_TEST_DYNAMODB_URL="http://127.0.0.1:$PORT"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+
+step "cargo test (workspace)"
+cargo test --workspace --locked "$@"
+
+step "all tests passed"
