@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod openapi;
 pub mod repo;

@@ -17,12 +17,15 @@ fn embedded() -> (Arc<dyn Table>, tempfile::TempDir) {
 }
 
 async fn dynamo() -> (Arc<dyn Table>, ()) {
-    let url = std::env::var("OW_TEST_DYNAMODB_URL").unwrap_or_else(|_| {
-        panic!(
-            "OW_TEST_DYNAMODB_URL is not set: run the suite with `infra/test.sh`, which starts \
+    let url = std::env::var("OW_TEST_DYNAMODB_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "OW_TEST_DYNAMODB_URL is not set: run the suite with `infra/test.sh`, which starts \
              the DynamoDB emulator (moto) and sets it"
-        )
-    });
+            )
+        });
     let name = format!("contract-{}", uuid::Uuid::new_v4());
     let t = DynamoTable::for_endpoint(&url, name);
     t.ensure_table().await.expect("create table");

@@ -1,0 +1,22 @@
+//! Open Wearables pure domain logic: no I/O, no storage, no HTTP, no cloud SDKs.
+//!
+//! A self-contained module tree (only `super::`/`self::` paths inside), free of I/O and frameworks.
+//!
+//! Modules:
+//! * [`numeric`] — Python/PostgreSQL-compatible rounding helpers.
+//! * [`time`] — zone-offset parsing, local dates, lenient datetime parsing.
+//! * [`series`] — the 93 series types, aggregation methods and timeseries resolution bucketing.
+//! * [`workout`] — the 117 workout types and the SDK workout-type mapping.
+//! * [`sdk`] — the mobile SDK push payload parser.
+//! * [`sleep`] — SDK sleep segments → sessions, stage cleaning, sleep summary rules.
+//! * [`summary`] — activity, recovery and body summary rules.
+//! * [`scores`] — the Open Wearables computed sleep and resilience scores.
+
+pub mod numeric;
+pub mod scores;
+pub mod sdk;
+pub mod series;
+pub mod sleep;
+pub mod summary;
+pub mod time;
+pub mod workout;
