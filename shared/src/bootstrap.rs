@@ -9,6 +9,9 @@ use crate::api::{AppState, Group, State};
 use crate::auth::{password, secrets};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Settings, StoreConfig, in_lambda};
+use crate::jobs::JobQueue;
+use crate::jobs::local::InProcessQueue;
+use crate::jobs::sqs::SqsQueue;
 use crate::repo::Db;
 use crate::repo::developers::{Developer, DeveloperWriteError};
 use crate::store::Table;
@@ -131,7 +134,7 @@ pub async fn seed_admin(db: &Db, config: &Config, clock: &dyn Clock) -> Result<(
     }
 }
 
-/// State over an already opened table.
+/// State over an already opened table, with the in-process job queue and its worker.
 pub async fn state_with(
     table: Arc<dyn Table>,
     config: Config,
@@ -139,7 +142,24 @@ pub async fn state_with(
 ) -> Result<State, BootError> {
     let db = Db::new(table);
     seed_admin(&db, &config, clock.as_ref()).await?;
-    Ok(Arc::new(AppState::new(db, Arc::new(config), clock)))
+    let local = InProcessQueue::new();
+    let mut state = AppState::new(db, Arc::new(config), clock, local.clone());
+    state.local_queue = Some(local.clone());
+    let state = Arc::new(state);
+    local.start(state.clone());
+    Ok(state)
+}
+
+/// State over an already opened table and a remote job queue.
+pub async fn state_with_queue(
+    table: Arc<dyn Table>,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    queue: Arc<dyn JobQueue>,
+) -> Result<State, BootError> {
+    let db = Db::new(table);
+    seed_admin(&db, &config, clock.as_ref()).await?;
+    Ok(Arc::new(AppState::new(db, Arc::new(config), clock, queue)))
 }
 
 /// Everything from the environment: settings, secrets, table, admin seed.
@@ -156,7 +176,13 @@ pub async fn state_from_env() -> Result<State, BootError> {
     };
     let config = Config::from_settings(&settings, generated)?;
     let table = open_table(&config).await?;
-    state_with(table, config, Arc::new(SystemClock)).await
+    match config.queue_url.clone() {
+        Some(url) => {
+            let queue = Arc::new(SqsQueue::from_env(url).await);
+            state_with_queue(table, config, Arc::new(SystemClock), queue).await
+        }
+        None => state_with(table, config, Arc::new(SystemClock)).await,
+    }
 }
 
 /// Runs the given route groups as a Lambda function behind API Gateway (HTTP API).

@@ -31,6 +31,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted request body in bytes (the API Gateway → Lambda limit).
     pub max_body_bytes: usize,
+    /// SQS queue for derived jobs (`OW_QUEUE_URL`); in-process when unset.
+    pub queue_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -195,6 +197,7 @@ impl Config {
             store,
             data_dir,
             max_body_bytes: s.parse("OW_MAX_BODY_BYTES", 6 * 1024 * 1024)?,
+            queue_url: s.get("OW_QUEUE_URL").map(str::to_string),
         })
     }
 

@@ -8,6 +8,8 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod ingest;
+pub mod jobs;
 pub mod openapi;
 pub mod repo;
 pub mod server;

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::api::{auth, root, users};
+use crate::api::{auth, data, root, sdk, summaries, users};
 
 /// The API description served at `/openapi.json`.
 #[derive(OpenApi)]
@@ -41,6 +41,23 @@ use crate::api::{auth, root, users};
         users::get_user,
         users::update_user,
         users::delete_user,
+        sdk::sync,
+        sdk::sync_apple,
+        sdk::sync_samsung,
+        data::timeseries,
+        data::list_workouts,
+        data::list_sleep,
+        data::list_cycles,
+        data::delete_workout,
+        data::delete_sleep,
+        data::delete_cycle,
+        data::health_scores,
+        data::data_sources,
+        summaries::activity,
+        summaries::sleep,
+        summaries::recovery,
+        summaries::body,
+        summaries::data_summary,
     )
 )]
 pub struct ApiDoc;

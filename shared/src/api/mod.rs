@@ -2,7 +2,11 @@
 //! per-group routers that the local server merges and each Lambda function serves alone.
 
 pub mod auth;
+pub mod data;
+pub mod params;
 pub mod root;
+pub mod sdk;
+pub mod summaries;
 pub mod users;
 pub mod wire;
 
@@ -20,6 +24,8 @@ use crate::auth::tokens::TokenSigner;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::jobs::JobQueue;
+use crate::jobs::local::InProcessQueue;
 use crate::repo::Db;
 
 /// Everything a handler needs: ports and configuration.
@@ -28,19 +34,37 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub signer: TokenSigner,
+    /// Where derived work goes (SQS in AWS, in-process locally).
+    pub queue: Arc<dyn JobQueue>,
+    /// The in-process queue, when that is the one in use (to wait for it in tests and demos).
+    pub local_queue: Option<Arc<InProcessQueue>>,
 }
 
 /// The state as handlers receive it.
 pub type State = Arc<AppState>;
 
 impl AppState {
-    pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        queue: Arc<dyn JobQueue>,
+    ) -> Self {
         let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
         Self {
             db,
             config,
             clock,
             signer,
+            queue,
+            local_queue: None,
+        }
+    }
+
+    /// Waits until the in-process queue has run every job (no-op with a remote queue).
+    pub async fn jobs_idle(&self) {
+        if let Some(q) = &self.local_queue {
+            q.wait_idle().await;
         }
     }
 
@@ -58,16 +82,28 @@ pub enum Group {
     Auth,
     /// Users.
     Users,
+    /// Mobile SDK push.
+    Sdk,
+    /// Health data reads: timeseries, summaries, events, scores, data sources.
+    Data,
 }
 
 impl Group {
-    pub const ALL: [Group; 3] = [Group::Root, Group::Auth, Group::Users];
+    pub const ALL: [Group; 5] = [
+        Group::Root,
+        Group::Auth,
+        Group::Users,
+        Group::Sdk,
+        Group::Data,
+    ];
 
     fn routes(self) -> Router<State> {
         match self {
             Group::Root => root::router(),
             Group::Auth => auth::router(),
             Group::Users => users::router(),
+            Group::Sdk => sdk::router(),
+            Group::Data => data::router(),
         }
     }
 }

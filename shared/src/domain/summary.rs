@@ -38,6 +38,22 @@ pub enum DeviceType {
 }
 
 impl DeviceType {
+    /// Every value, in declaration order.
+    pub const ALL: [DeviceType; 7] = [
+        DeviceType::Watch,
+        DeviceType::Band,
+        DeviceType::Phone,
+        DeviceType::Scale,
+        DeviceType::Ring,
+        DeviceType::Other,
+        DeviceType::Unknown,
+    ];
+
+    /// Parses a stored value.
+    pub fn parse(s: &str) -> Option<DeviceType> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
     /// Default priority (lower = preferred): watch 1, band 2, ring 3, phone 4, scale 5, other 6, unknown 99.
     pub fn default_priority(self) -> u32 {
         match self {

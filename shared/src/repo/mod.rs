@@ -14,8 +14,10 @@
 //! Every per-user item lives in the partition `USER#<uuid>` or is reachable from the user
 //! through gsi1, so deleting a user never needs a scan.
 
+pub mod chunk;
 pub mod credentials;
 pub mod developers;
+pub mod health;
 pub mod users;
 
 use std::sync::Arc;

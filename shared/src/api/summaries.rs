@@ -1,0 +1,833 @@
+//! Daily summaries (api.md §13 #58–#62): activity from the daily roll-ups (its cost does not
+//! grow with the samples a day holds), sleep from sessions, recovery from scores, the body
+//! snapshot and per-user data counts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State as St};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::State;
+use super::data::{priority_key, user_route};
+use super::params::{
+    Paginated, Pagination, Params, SourceMeta, cursor_time, cursor_ts, decode_cursor, encode_cursor,
+};
+use super::wire::ser_opt_dt;
+use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
+use crate::domain::series::SeriesType;
+use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
+use crate::domain::summary::{ActivityDay, assemble_activity, recovery_values, select_best};
+use crate::domain::time::{local_date, start_of_utc_day};
+use crate::error::{ApiError, ApiResult};
+use crate::repo::health::EventDetails;
+
+/// The routes of the summaries.
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/api/v1/users/{user_id}/summaries/activity", get(activity))
+        .route("/api/v1/users/{user_id}/summaries/sleep", get(sleep))
+        .route("/api/v1/users/{user_id}/summaries/recovery", get(recovery))
+        .route("/api/v1/users/{user_id}/summaries/body", get(body))
+        .route("/api/v1/users/{user_id}/summaries/data", get(data_summary))
+}
+
+fn bad_cursor(raw: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "Invalid cursor format: '{raw}'. Expected 'timestamp|id'."
+    ))
+}
+
+/// Pages `items` already sorted in output order by `key`, with a cursor holding a key.
+/// Returns (page, pagination). `after(k, c)` is true when key `k` comes after cursor `c`.
+fn page_by_key<T, K: Ord + Clone>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> K,
+    cursor: Option<(K, bool)>,
+    limit: usize,
+    encode: impl Fn(&T) -> String,
+) -> (Vec<T>, Pagination) {
+    let mut p = Pagination::default();
+    let page = match cursor {
+        None => {
+            let more = items.len() > limit;
+            let page: Vec<T> = items.into_iter().take(limit).collect();
+            p.has_more = more;
+            if more {
+                p.next_cursor = page.last().map(&encode);
+            }
+            page
+        }
+        Some((c, false)) => {
+            let rest: Vec<T> = items.into_iter().filter(|i| key(i) > c).collect();
+            let more = rest.len() > limit;
+            let page: Vec<T> = rest.into_iter().take(limit).collect();
+            p.has_more = more;
+            if more {
+                p.next_cursor = page.last().map(&encode);
+            }
+            p.previous_cursor = page.first().map(|i| format!("prev_{}", encode(i)));
+            page
+        }
+        Some((c, true)) => {
+            let mut before: Vec<T> = items.into_iter().filter(|i| key(i) < c).collect();
+            let more = before.len() > limit;
+            let from = before.len().saturating_sub(limit);
+            let page: Vec<T> = before.drain(from..).collect();
+            p.has_more = more;
+            if more {
+                p.next_cursor = page.last().map(&encode);
+            }
+            p.previous_cursor = page.first().map(|i| format!("prev_{}", encode(i)));
+            page
+        }
+    };
+    (page, p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity
+// ---------------------------------------------------------------------------------------------
+
+/// `ActivitySummary`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActivitySummary {
+    pub date: NaiveDate,
+    pub source: SourceMeta,
+    pub steps: Option<i64>,
+    pub distance_meters: Option<f64>,
+    pub floors_climbed: Option<i64>,
+    pub elevation_meters: Option<f64>,
+    pub active_calories_kcal: Option<f64>,
+    pub total_calories_kcal: Option<f64>,
+    pub active_minutes: Option<i64>,
+    pub sedentary_minutes: Option<i64>,
+    pub intensity_minutes: Option<Value>,
+    pub heart_rate: Option<Value>,
+}
+
+/// Daily activity, one item per local day (best source).
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/summaries/activity", tag = "summaries",
+    params(("user_id" = Uuid, Path), ("start_date" = String, Query), ("end_date" = String, Query),
+        ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query), ("sort_order" = Option<String>, Query)),
+    responses((status = 200, body = Paginated<ActivitySummary>)))]
+pub async fn activity(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Paginated<ActivitySummary>>> {
+    let user = user_route(&state, &headers, &user_id).await?;
+    let p = Params::parse(q.as_deref())?;
+    let start = p.datetime("start_date")?;
+    let end = p.datetime("end_date")?;
+    let limit = p.int("limit", 50, 1, 400)? as usize;
+    let desc = match p.get("sort_order").unwrap_or("asc") {
+        "asc" => false,
+        "desc" => true,
+        _ => {
+            return Err(ApiError::bad_request(
+                "String should match pattern '^(asc|desc)$'",
+            ));
+        }
+    };
+    let cursor = match p.get("cursor") {
+        None => None,
+        Some(raw) => {
+            let c = decode_cursor(raw, 3)?;
+            let d =
+                NaiveDate::parse_from_str(&c.fields[0], "%Y-%m-%d").map_err(|_| bad_cursor(raw))?;
+            Some(((d, c.fields[1].clone(), c.fields[2].clone()), c.backward))
+        }
+    };
+    let (from, to) = (start.date(), end.date());
+    let sources = state.db.data_source_map(user).await?;
+    let rollups = state.db.rollups(user, from, to).await?;
+    let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
+    for r in rollups {
+        by_date.entry(r.date).or_default().push(r);
+    }
+    let winners: Vec<_> = by_date
+        .into_values()
+        .filter_map(|c| select_best(c, |r| priority_key(sources.get(&r.data_source_id))))
+        .collect();
+    // Workout elevation per (local end date, source).
+    let mut elevation: HashMap<(NaiveDate, Uuid), f64> = HashMap::new();
+    if !winners.is_empty() {
+        let workouts = state
+            .db
+            .events(
+                user,
+                "workout",
+                Some(start_of_utc_day(from) - Duration::days(2)),
+                Some(start_of_utc_day(to) + Duration::days(1)),
+            )
+            .await?;
+        for w in workouts {
+            if let Some(EventDetails::Workout(d)) = &w.details
+                && let Some(g) = d.total_elevation_gain
+            {
+                *elevation
+                    .entry((
+                        local_date(w.end, w.zone_offset.as_deref()),
+                        w.data_source_id,
+                    ))
+                    .or_default() += g;
+            }
+        }
+    }
+    let mut items: Vec<ActivitySummary> = winners
+        .iter()
+        .map(|r| {
+            let ds = sources.get(&r.data_source_id);
+            let day: ActivityDay = (&r.day).into();
+            let v = assemble_activity(
+                &day,
+                elevation.get(&(r.date, r.data_source_id)).copied(),
+                r.step_minutes.map(Into::into),
+                r.intensity.map(Into::into),
+            );
+            ActivitySummary {
+                date: r.date,
+                source: SourceMeta::of(ds),
+                steps: Some(v.steps),
+                distance_meters: v.distance_meters,
+                floors_climbed: v.floors_climbed,
+                elevation_meters: v.elevation_meters,
+                active_calories_kcal: Some(v.active_calories_kcal),
+                total_calories_kcal: Some(v.total_calories_kcal),
+                active_minutes: v.active_minutes,
+                sedentary_minutes: v.sedentary_minutes,
+                intensity_minutes: v.intensity_minutes.map(
+                    |i| json!({"light": i.light, "moderate": i.moderate, "vigorous": i.vigorous}),
+                ),
+                heart_rate: v.heart_rate.map(
+                    |h| json!({"avg_bpm": h.avg_bpm, "max_bpm": h.max_bpm, "min_bpm": h.min_bpm}),
+                ),
+            }
+        })
+        .collect();
+    let item_key = |a: &ActivitySummary| {
+        (
+            a.date,
+            a.source.source.clone().unwrap_or_else(|| "unknown".into()),
+            a.source.device.clone().unwrap_or_default(),
+        )
+    };
+    if desc {
+        items.reverse();
+    }
+    let encode = |a: &ActivitySummary| {
+        let (d, s, m) = item_key(a);
+        encode_cursor(&[&d.to_string(), &s, &m], false)
+    };
+    // In descending order "after" means a smaller key: compare on the reversed key.
+    let (page, mut pagination) = if desc {
+        let rev = |a: &ActivitySummary| std::cmp::Reverse(item_key(a));
+        page_by_key(
+            items,
+            rev,
+            cursor.map(|(c, b)| (std::cmp::Reverse(c), b)),
+            limit,
+            encode,
+        )
+    } else {
+        page_by_key(items, item_key, cursor, limit, encode)
+    };
+    pagination.total_count = None;
+    Ok(Json(Paginated::new(
+        page,
+        pagination,
+        Some(&start),
+        Some(&end),
+    )))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sleep
+// ---------------------------------------------------------------------------------------------
+
+/// `SleepSummary`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SleepSummary {
+    pub date: NaiveDate,
+    pub source: SourceMeta,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub start_time: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub end_time: Option<DateTime<Utc>>,
+    pub zone_offset: Option<String>,
+    pub duration_minutes: i64,
+    pub total_duration_minutes: Option<i64>,
+    pub time_in_bed_minutes: Option<i64>,
+    pub efficiency_percent: Option<f64>,
+    pub stages: Option<Value>,
+    pub interruptions_count: Option<i64>,
+    pub nap_count: Option<i64>,
+    pub nap_duration_minutes: Option<i64>,
+    pub sessions: Option<Vec<Value>>,
+    pub avg_heart_rate_bpm: Option<i64>,
+    pub avg_hrv_sdnn_ms: Option<f64>,
+    pub avg_hrv_rmssd_ms: Option<f64>,
+    pub avg_respiratory_rate: Option<f64>,
+    pub avg_spo2_percent: Option<f64>,
+    #[serde(skip)]
+    record_id: Option<Uuid>,
+}
+
+fn session_json(s: &SessionBrief) -> Value {
+    json!({
+        "start_time": super::wire::fmt_dt(&s.start_time),
+        "end_time": super::wire::fmt_dt(&s.end_time),
+        "zone_offset": s.zone_offset,
+        "duration_minutes": s.duration_minutes,
+        "is_nap": s.is_nap,
+    })
+}
+
+/// Mean of one series over `[from, to)`, all sources pooled.
+async fn window_mean(
+    state: &State,
+    user: Uuid,
+    series: SeriesType,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ApiResult<Option<f64>> {
+    if to <= from {
+        return Ok(None);
+    }
+    let (a, b) = (from.timestamp_micros(), to.timestamp_micros());
+    let (mut sum, mut n) = (0.0, 0usize);
+    for c in state
+        .db
+        .chunks(user, series, from, to - Duration::microseconds(1))
+        .await?
+    {
+        for p in c.points.iter().filter(|p| p.t >= a && p.t < b) {
+            sum += p.value();
+            n += 1;
+        }
+    }
+    Ok((n > 0).then(|| sum / n as f64))
+}
+
+/// Daily sleep, keyed on the wake-up date, one item per date (best source).
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/summaries/sleep", tag = "summaries",
+    params(("user_id" = Uuid, Path), ("start_date" = String, Query), ("end_date" = String, Query),
+        ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = Paginated<SleepSummary>)))]
+pub async fn sleep(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Paginated<SleepSummary>>> {
+    let user = user_route(&state, &headers, &user_id).await?;
+    let p = Params::parse(q.as_deref())?;
+    let start = p.datetime("start_date")?;
+    let end = p.datetime("end_date")?;
+    let limit = p.int("limit", 50, 1, 100)? as usize;
+    let cursor = match p.get("cursor") {
+        None => None,
+        Some(raw) => {
+            let c = decode_cursor(raw, 2)?;
+            let d = cursor_time(raw, &c.fields[0])?.date_naive();
+            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| bad_cursor(raw))?;
+            Some(((d, id), c.backward))
+        }
+    };
+    let (from, to) = (start.date(), end.date());
+    let sources = state.db.data_source_map(user).await?;
+    let events = state
+        .db
+        .events(
+            user,
+            "sleep",
+            Some(start_of_utc_day(from) - Duration::days(3)),
+            Some(start_of_utc_day(to) + Duration::days(1)),
+        )
+        .await?;
+    let mut groups: BTreeMap<(NaiveDate, Uuid), Vec<SleepSessionRow>> = BTreeMap::new();
+    for e in events {
+        let date = local_date(e.end, e.zone_offset.as_deref());
+        if date < from || date >= to {
+            continue;
+        }
+        let d = match &e.details {
+            Some(EventDetails::Sleep(d)) => Some(d),
+            _ => None,
+        };
+        groups
+            .entry((date, e.data_source_id))
+            .or_default()
+            .push(SleepSessionRow {
+                id: e.id,
+                start: e.start,
+                end: e.end,
+                zone_offset: e.zone_offset.clone(),
+                duration_seconds: e.duration_seconds,
+                total_sleep_minutes: d.map(|d| d.total_sleep_minutes),
+                time_in_bed_minutes: d.map(|d| d.time_in_bed_minutes),
+                deep_minutes: d.map(|d| d.deep_minutes),
+                light_minutes: d.map(|d| d.light_minutes),
+                rem_minutes: d.map(|d| d.rem_minutes),
+                awake_minutes: d.map(|d| d.awake_minutes),
+                efficiency: d.and_then(|d| d.efficiency),
+                is_nap: d.map(|d| d.is_nap),
+                stages: d.map(|d| d.stages.clone()),
+            });
+    }
+    let mut by_date: BTreeMap<NaiveDate, Vec<(Uuid, Vec<SleepSessionRow>)>> = BTreeMap::new();
+    for ((date, ds), rows) in groups {
+        by_date.entry(date).or_default().push((ds, rows));
+    }
+    let mut items = Vec::new();
+    for (date, candidates) in by_date {
+        let Some((ds, rows)) = select_best(candidates, |(ds, _)| priority_key(sources.get(ds)))
+        else {
+            continue;
+        };
+        let g = summarize_sleep_group(date, &rows);
+        let mut item = SleepSummary {
+            date,
+            source: SourceMeta::of(sources.get(&ds)),
+            start_time: g.start_time,
+            end_time: g.end_time,
+            zone_offset: g.zone_offset.clone(),
+            duration_minutes: g.duration_minutes,
+            total_duration_minutes: g.total_duration_minutes,
+            time_in_bed_minutes: g.time_in_bed_minutes,
+            efficiency_percent: g.efficiency_percent,
+            stages: g.stages.map(|s| {
+                json!({"awake_minutes": s.awake_minutes, "light_minutes": s.light_minutes,
+                       "deep_minutes": s.deep_minutes, "rem_minutes": s.rem_minutes})
+            }),
+            interruptions_count: g.interruptions_count,
+            nap_count: g.nap_count,
+            nap_duration_minutes: Some(g.nap_duration_minutes),
+            sessions: g
+                .sessions
+                .as_ref()
+                .map(|s| s.iter().map(session_json).collect()),
+            avg_heart_rate_bpm: None,
+            avg_hrv_sdnn_ms: None,
+            avg_hrv_rmssd_ms: None,
+            avg_respiratory_rate: None,
+            avg_spo2_percent: None,
+            record_id: g.record_id,
+        };
+        if let (Some(a), Some(b)) = (g.min_start_time, g.max_end_time) {
+            item.avg_heart_rate_bpm = window_mean(&state, user, SeriesType::HeartRate, a, b)
+                .await?
+                .map(round_half_even_i64);
+            item.avg_hrv_sdnn_ms =
+                window_mean(&state, user, SeriesType::HeartRateVariabilitySdnn, a, b).await?;
+            item.avg_hrv_rmssd_ms =
+                window_mean(&state, user, SeriesType::HeartRateVariabilityRmssd, a, b).await?;
+            item.avg_respiratory_rate =
+                window_mean(&state, user, SeriesType::RespiratoryRate, a, b).await?;
+            item.avg_spo2_percent =
+                window_mean(&state, user, SeriesType::OxygenSaturation, a, b).await?;
+        }
+        items.push(item);
+    }
+    let key = |s: &SleepSummary| (s.date, s.record_id.unwrap_or_default());
+    let encode = |s: &SleepSummary| {
+        let (d, id) = key(s);
+        encode_cursor(&[&cursor_ts(&start_of_utc_day(d)), &id.to_string()], false)
+    };
+    let (page, mut pagination) = page_by_key(items, key, cursor, limit, encode);
+    pagination.total_count = None;
+    Ok(Json(Paginated::new(
+        page,
+        pagination,
+        Some(&start),
+        Some(&end),
+    )))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery
+// ---------------------------------------------------------------------------------------------
+
+/// `RecoverySummary`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecoverySummary {
+    pub date: NaiveDate,
+    pub source: SourceMeta,
+    pub sleep_duration_seconds: Option<i64>,
+    pub sleep_efficiency_percent: Option<f64>,
+    pub resting_heart_rate_bpm: Option<i64>,
+    pub avg_hrv_sdnn_ms: Option<f64>,
+    pub avg_spo2_percent: Option<f64>,
+    pub recovery_score: Option<i64>,
+    #[serde(skip)]
+    key: (DateTime<Utc>, Uuid),
+}
+
+/// Daily recovery from recovery scores, one per UTC date (best source).
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/summaries/recovery", tag = "summaries",
+    params(("user_id" = Uuid, Path), ("start_date" = String, Query), ("end_date" = String, Query),
+        ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = Paginated<RecoverySummary>)))]
+pub async fn recovery(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Paginated<RecoverySummary>>> {
+    let user = user_route(&state, &headers, &user_id).await?;
+    let p = Params::parse(q.as_deref())?;
+    let start = p.datetime("start_date")?;
+    let end = p.datetime("end_date")?;
+    let limit = p.int("limit", 50, 1, 100)? as usize;
+    let cursor = match p.get("cursor") {
+        None => None,
+        Some(raw) => {
+            let c = decode_cursor(raw, 2)?;
+            let t = cursor_time(raw, &c.fields[0])?;
+            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| bad_cursor(raw))?;
+            Some(((t, id), c.backward))
+        }
+    };
+    let sources = state.db.data_source_map(user).await?;
+    let mut scores = state
+        .db
+        .health_scores(user, Some(start.at), Some(end.at))
+        .await?;
+    scores.retain(|s| s.category == "recovery");
+    scores.sort_by_key(|s| (s.recorded_at, s.id));
+    let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
+    for s in scores {
+        by_date
+            .entry(s.recorded_at.date_naive())
+            .or_default()
+            .push(s);
+    }
+    let items: Vec<RecoverySummary> = by_date
+        .into_iter()
+        .filter_map(|(date, c)| {
+            let best = select_best(c, |s| {
+                let mut k = priority_key(s.data_source_id.and_then(|d| sources.get(&d)));
+                k.provider_priority = 99;
+                k
+            })?;
+            let ds = best.data_source_id.and_then(|d| sources.get(&d));
+            let v = recovery_values(best.value, best.components.as_ref());
+            let mut source = SourceMeta::of(ds);
+            source.provider = best.provider.clone();
+            Some(RecoverySummary {
+                date,
+                source,
+                sleep_duration_seconds: v.sleep_duration_seconds,
+                sleep_efficiency_percent: v.sleep_efficiency_percent,
+                resting_heart_rate_bpm: v.resting_heart_rate_bpm,
+                avg_hrv_sdnn_ms: v.avg_hrv_sdnn_ms,
+                avg_spo2_percent: v.avg_spo2_percent,
+                recovery_score: v.recovery_score,
+                key: (best.recorded_at, best.id),
+            })
+        })
+        .collect();
+    let encode =
+        |r: &RecoverySummary| encode_cursor(&[&cursor_ts(&r.key.0), &r.key.1.to_string()], false);
+    let (page, mut pagination) = page_by_key(items, |r| r.key, cursor, limit, encode);
+    pagination.total_count = None;
+    Ok(Json(Paginated::new(
+        page,
+        pagination,
+        Some(&start),
+        Some(&end),
+    )))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body
+// ---------------------------------------------------------------------------------------------
+
+/// The latest sample of a series before `before` (any source), with its data source.
+async fn latest(
+    state: &State,
+    user: Uuid,
+    series: SeriesType,
+    not_after: DateTime<Utc>,
+    after: Option<DateTime<Utc>>,
+) -> ApiResult<Option<(DateTime<Utc>, f64, Uuid)>> {
+    let from = after.unwrap_or_else(|| DateTime::from_timestamp(0, 0).unwrap_or_default());
+    let chunks = state.db.chunks(user, series, from, not_after).await?;
+    let (lo, hi) = (from.timestamp_micros(), not_after.timestamp_micros());
+    let mut best: Option<(i64, f64, Uuid)> = None;
+    for c in &chunks {
+        for p in c.points.iter().filter(|p| p.t >= lo && p.t <= hi) {
+            if best.is_none_or(|(t, _, _)| p.t > t) {
+                best = Some((p.t, p.value(), c.data_source_id));
+            }
+        }
+    }
+    Ok(best.and_then(|(t, v, ds)| DateTime::from_timestamp_micros(t).map(|t| (t, v, ds))))
+}
+
+fn truthy(v: Option<f64>) -> bool {
+    v.is_some_and(|x| x != 0.0)
+}
+
+/// The body snapshot, or JSON `null` when the user has no body data.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/summaries/body", tag = "summaries",
+    params(("user_id" = Uuid, Path), ("average_period" = Option<i64>, Query), ("latest_window_hours" = Option<i64>, Query)),
+    responses((status = 200, description = "BodySummary or null")))]
+pub async fn body(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let user = user_route(&state, &headers, &user_id).await?;
+    let p = Params::parse(q.as_deref())?;
+    let period = p.int("average_period", 7, 1, 7)?;
+    let window = p.int("latest_window_hours", 4, 1, 24)?;
+    let now = state.now();
+    let before = now - Duration::microseconds(1);
+    let sources = state.db.data_source_map(user).await?;
+    let slow = [
+        SeriesType::Weight,
+        SeriesType::Height,
+        SeriesType::BodyFatPercentage,
+        SeriesType::LeanBodyMass,
+        SeriesType::BodyMassIndex,
+    ];
+    let mut slow_vals = Vec::new();
+    for s in slow {
+        slow_vals.push(latest(&state, user, s, before, None).await?);
+    }
+    let v = |i: usize| slow_vals[i].map(|x| x.1);
+    let bmi = v(4).or_else(|| crate::domain::summary::bmi_from(v(0), v(1)));
+    let newest =
+        slow_vals
+            .iter()
+            .flatten()
+            .fold(None::<&(DateTime<Utc>, f64, Uuid)>, |b, x| match b {
+                Some(b) if b.0 >= x.0 => Some(b),
+                _ => Some(x),
+            });
+    let period_start = now - Duration::days(period);
+    let rhr = window_mean(
+        &state,
+        user,
+        SeriesType::RestingHeartRate,
+        period_start,
+        now,
+    )
+    .await?;
+    let sdnn = window_mean(
+        &state,
+        user,
+        SeriesType::HeartRateVariabilitySdnn,
+        period_start,
+        now,
+    )
+    .await?;
+    let rmssd = window_mean(
+        &state,
+        user,
+        SeriesType::HeartRateVariabilityRmssd,
+        period_start,
+        now,
+    )
+    .await?;
+    let win_start = Some(now - Duration::hours(window));
+    let temp = latest(&state, user, SeriesType::BodyTemperature, now, win_start).await?;
+    let skin = latest(&state, user, SeriesType::SkinTemperature, now, win_start).await?;
+    let sys = latest(
+        &state,
+        user,
+        SeriesType::BloodPressureSystolic,
+        now,
+        win_start,
+    )
+    .await?;
+    let dia = latest(
+        &state,
+        user,
+        SeriesType::BloodPressureDiastolic,
+        now,
+        win_start,
+    )
+    .await?;
+    let bp = match (sys, dia) {
+        (Some(s), Some(d)) if (s.0 - d.0).num_milliseconds().abs() <= 5000 => Some((s, d)),
+        _ => None,
+    };
+    let present = [v(0), v(1), v(2), v(3)].into_iter().any(truthy)
+        || [rhr.filter(|x| round_half_even_i64(*x) != 0), sdnn, rmssd]
+            .into_iter()
+            .any(truthy)
+        || truthy(temp.map(|t| t.1))
+        || truthy(skin.map(|t| t.1))
+        || bp.is_some();
+    if !present {
+        return Ok(Json(Value::Null));
+    }
+    let ts = |t: Option<DateTime<Utc>>| {
+        t.map(|t| Value::String(super::wire::fmt_dt(&t)))
+            .unwrap_or(Value::Null)
+    };
+    let source = SourceMeta::of(newest.and_then(|n| sources.get(&n.2)));
+    let mut latest_obj = Map::new();
+    latest_obj.insert("body_temperature_celsius".into(), json!(temp.map(|t| t.1)));
+    latest_obj.insert("body_temperature_measured_at".into(), ts(temp.map(|t| t.0)));
+    latest_obj.insert("skin_temperature_celsius".into(), json!(skin.map(|t| t.1)));
+    latest_obj.insert("skin_temperature_measured_at".into(), ts(skin.map(|t| t.0)));
+    latest_obj.insert(
+        "blood_pressure".into(),
+        bp.map_or(Value::Null, |(s, d)| {
+            json!({"avg_systolic_mmhg": round_half_even_i64(s.1), "avg_diastolic_mmhg": round_half_even_i64(d.1),
+                   "max_systolic_mmhg": null, "max_diastolic_mmhg": null, "min_systolic_mmhg": null,
+                   "min_diastolic_mmhg": null, "reading_count": 1})
+        }),
+    );
+    latest_obj.insert(
+        "blood_pressure_measured_at".into(),
+        ts(bp.map(|(s, d)| s.0.max(d.0))),
+    );
+    Ok(Json(json!({
+        "source": source,
+        "slow_changing": {
+            "weight_kg": v(0), "height_cm": v(1), "body_fat_percent": v(2), "muscle_mass_kg": v(3),
+            "bmi": bmi, "age": null,
+        },
+        "averaged": {
+            "period_days": period,
+            "resting_heart_rate_bpm": rhr.map(round_half_even_i64).filter(|x| *x != 0),
+            "avg_hrv_sdnn_ms": sdnn.map(|x| round_half_even_to(x, 1)),
+            "avg_hrv_rmssd_ms": rmssd.map(|x| round_half_even_to(x, 1)),
+            "period_start": super::wire::fmt_dt(&period_start),
+            "period_end": super::wire::fmt_dt(&now),
+        },
+        "latest": latest_obj,
+    })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data summary
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ProviderCounts {
+    data_points: u64,
+    series: BTreeMap<String, u64>,
+    workouts: u64,
+    sleeps: u64,
+}
+
+fn sorted_counts(m: &BTreeMap<String, u64>) -> Value {
+    let mut v: Vec<(&String, &u64)> = m.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    Value::Object(v.into_iter().map(|(k, n)| (k.clone(), json!(n))).collect())
+}
+
+/// Counts of what has been stored for a user.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/summaries/data", tag = "summaries",
+    params(("user_id" = Uuid, Path), ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+    responses((status = 200, description = "UserDataSummaryResponse")))]
+pub async fn data_summary(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let user = user_route(&state, &headers, &user_id).await?;
+    let p = Params::parse(q.as_deref())?;
+    let start = p.opt_datetime("start_date")?.map(|d| d.at);
+    let end = p.opt_datetime("end_date")?.map(|d| d.at);
+    let lo = start.unwrap_or_else(|| DateTime::from_timestamp(0, 0).unwrap_or_default());
+    let hi = end.unwrap_or_else(|| DateTime::from_timestamp(32_503_680_000, 0).unwrap_or_default());
+    let inside = |t: DateTime<Utc>| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
+    let sources = state.db.data_source_map(user).await?;
+    let provider_of = |ds: &Uuid| {
+        sources
+            .get(ds)
+            .map_or_else(|| "unknown".to_string(), |d| d.provider.clone())
+    };
+    let mut series_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut providers: BTreeMap<String, ProviderCounts> = BTreeMap::new();
+    let (a, b) = (lo.timestamp_micros(), hi.timestamp_micros());
+    for code in state.db.series_index(user).await? {
+        let Some(series) = SeriesType::from_code(&code) else {
+            continue;
+        };
+        for c in state.db.chunks(user, series, lo, hi).await? {
+            let n = c.points.iter().filter(|p| p.t >= a && p.t < b).count() as u64;
+            if n == 0 {
+                continue;
+            }
+            *series_counts.entry(code.clone()).or_default() += n;
+            let pc = providers.entry(provider_of(&c.data_source_id)).or_default();
+            pc.data_points += n;
+            *pc.series.entry(code.clone()).or_default() += n;
+        }
+    }
+    let mut workout_types: BTreeMap<String, u64> = BTreeMap::new();
+    let mut total_workouts = 0u64;
+    for w in state
+        .db
+        .events(user, "workout", start, end)
+        .await?
+        .into_iter()
+        .filter(|e| inside(e.start))
+    {
+        total_workouts += 1;
+        *workout_types
+            .entry(w.event_type.clone().unwrap_or_else(|| "unknown".into()))
+            .or_default() += 1;
+        providers
+            .entry(provider_of(&w.data_source_id))
+            .or_default()
+            .workouts += 1;
+    }
+    let mut total_sleep = 0u64;
+    for s in state
+        .db
+        .events(user, "sleep", start, end)
+        .await?
+        .into_iter()
+        .filter(|e| inside(e.start))
+    {
+        total_sleep += 1;
+        providers
+            .entry(provider_of(&s.data_source_id))
+            .or_default()
+            .sleeps += 1;
+    }
+    let womens = state
+        .db
+        .events(user, "menstrual_cycle", start, end)
+        .await?
+        .iter()
+        .any(|e| inside(e.start));
+    let mut by_provider: Vec<(String, ProviderCounts)> = providers.into_iter().collect();
+    by_provider.sort_by(|x, y| {
+        let t = |c: &ProviderCounts| c.data_points + c.workouts + c.sleeps;
+        t(&y.1).cmp(&t(&x.1)).then(x.0.cmp(&y.0))
+    });
+    let total: u64 = series_counts.values().sum();
+    Ok(Json(json!({
+        "user_id": user.to_string(),
+        "total_data_points": total,
+        "total_workouts": total_workouts,
+        "total_sleep_events": total_sleep,
+        "series_type_counts": sorted_counts(&series_counts),
+        "workout_type_counts": sorted_counts(&workout_types),
+        "by_provider": by_provider.iter().map(|(p, c)| json!({
+            "provider": p, "data_points": c.data_points, "series_counts": sorted_counts(&c.series),
+            "workout_count": c.workouts, "sleep_count": c.sleeps,
+        })).collect::<Vec<_>>(),
+        "has_womens_health_data": womens,
+    })))
+}

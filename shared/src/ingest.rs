@@ -1,0 +1,216 @@
+//! SDK push ingestion: parse the batch, store samples (merged into chunks), workouts and sleep
+//! segments durably, then queue the derived work. Everything the answer counts is stored before
+//! the answer is sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::api::AppState;
+use crate::domain::sdk::{ParseError, SdkProvider, SourceInfo, parse_sdk_payload};
+use crate::domain::summary::infer_device_type;
+use crate::domain::time::local_date;
+use crate::jobs::Job;
+use crate::jobs::handlers::feeds_rollups;
+use crate::repo::chunk::Point;
+use crate::repo::health::{DataSource, EventDetails, EventRecord, MergeStats, chunk_sk, hour_key};
+use crate::store::StoreError;
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub records_saved: usize,
+    pub workouts_saved: usize,
+    pub sleep_saved: usize,
+    pub dropped_count: usize,
+    /// Chunk items written and their bytes (capacity accounting).
+    pub chunks_written: usize,
+    pub chunk_bytes: usize,
+    /// Samples at instants not stored before.
+    pub new_samples: usize,
+}
+
+/// Why a batch was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    BadPayload(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The data source (deterministic id) of an SDK item's provenance.
+pub fn data_source_for(user: Uuid, s: &SourceInfo, now: DateTime<Utc>) -> DataSource {
+    DataSource {
+        id: s.key().deterministic_id(user),
+        user_id: user,
+        provider: s.provider.as_str().to_string(),
+        user_connection_id: None,
+        device_model: s.device_model.clone(),
+        software_version: s.software_version.clone(),
+        source: s.source.clone(),
+        device_type: infer_device_type(s.device_model.as_deref())
+            .stored()
+            .map(|d| d.as_str().to_string()),
+        original_source_name: None,
+        created_at: now,
+    }
+}
+
+/// Chunks merged concurrently per batch.
+const PARALLEL_CHUNK_WRITES: usize = 16;
+
+/// Ingests one SDK payload for `user` (who must exist).
+pub async fn ingest_sdk(
+    state: &AppState,
+    user: Uuid,
+    body: &[u8],
+    provider: Option<SdkProvider>,
+) -> Result<IngestOutcome, IngestError> {
+    let batch = parse_sdk_payload(body, provider)
+        .map_err(|e| IngestError::BadPayload(payload_error(&e)))?;
+    let now = state.now();
+
+    let mut sources: BTreeMap<Uuid, DataSource> = BTreeMap::new();
+    let mut source_of = |s: &SourceInfo| {
+        let ds = data_source_for(user, s, now);
+        let id = ds.id;
+        sources.entry(id).or_insert(ds);
+        id
+    };
+
+    // Samples → chunks (series, UTC hour, source).
+    let mut chunks: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut codes = BTreeSet::new();
+    let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
+    for s in &batch.samples {
+        let ds = source_of(&s.source);
+        codes.insert(s.series.code().to_string());
+        if feeds_rollups(s.series) {
+            days.insert(local_date(s.recorded_at, s.zone_offset.as_deref()));
+        }
+        chunks
+            .entry(chunk_sk(s.series, &hour_key(s.recorded_at), ds))
+            .or_default()
+            .push(Point {
+                t: s.recorded_at.timestamp_micros(),
+                milli: (s.value * 1000.0).round() as i64,
+                zone_offset: s.zone_offset.clone(),
+                is_daily_total: s.is_daily_total,
+            });
+    }
+    let workouts: Vec<EventRecord> = batch
+        .workouts
+        .iter()
+        .map(|w| EventRecord {
+            id: Uuid::new_v4(),
+            data_source_id: source_of(&w.source),
+            category: "workout".into(),
+            event_type: w.workout_type.map(|t| t.code().to_string()),
+            source_name: w.source_name.clone(),
+            duration_seconds: Some(w.duration_seconds),
+            start: w.start,
+            end: w.end,
+            zone_offset: w.zone_offset.clone(),
+            external_id: w.external_id.clone(),
+            details: w.details.clone().map(EventDetails::Workout),
+            created_at: now,
+        })
+        .collect();
+    for seg in &batch.sleep_segments {
+        source_of(&seg.source);
+    }
+
+    state
+        .db
+        .ensure_data_sources(user, sources.into_values().collect())
+        .await?;
+    let stats = write_chunks(state, user, chunks).await?;
+    if !codes.is_empty() {
+        state.db.add_to_series_index(user, &codes).await?;
+    }
+    let mut workouts_saved = 0;
+    for w in &workouts {
+        if state.db.insert_event(user, w).await? {
+            workouts_saved += 1;
+            days.insert(local_date(w.end, w.zone_offset.as_deref()));
+        }
+    }
+    state
+        .db
+        .queue_sleep_segments(user, now, Uuid::new_v4(), &batch.sleep_segments)
+        .await?;
+
+    // Derived work. Everything above is stored: a queue failure only delays roll-ups, which
+    // the next batch for the same day (or a re-send) recomputes.
+    let mut jobs: Vec<Job> = days
+        .into_iter()
+        .map(|date| Job::Rollup {
+            user_id: user,
+            date,
+        })
+        .collect();
+    jobs.push(Job::Sleep { user_id: user });
+    if let Err(e) = state.queue.enqueue(jobs).await {
+        tracing::error!(error = %e, "derived jobs were not queued");
+    }
+    Ok(IngestOutcome {
+        records_saved: batch.records_saved,
+        workouts_saved,
+        sleep_saved: batch.sleep_saved,
+        dropped_count: batch.dropped_count,
+        chunks_written: stats.chunks_written,
+        chunk_bytes: stats.bytes_written,
+        new_samples: stats.new_points,
+    })
+}
+
+async fn write_chunks(
+    state: &AppState,
+    user: Uuid,
+    chunks: BTreeMap<String, Vec<Point>>,
+) -> Result<MergeStats, StoreError> {
+    let mut total = MergeStats::default();
+    let mut set = JoinSet::new();
+    for (sk, points) in chunks {
+        if set.len() >= PARALLEL_CHUNK_WRITES
+            && let Some(r) = set.join_next().await
+        {
+            add(&mut total, r)?;
+        }
+        let db = state.db.clone();
+        set.spawn(async move { db.merge_chunk(user, &sk, points).await });
+    }
+    while let Some(r) = set.join_next().await {
+        add(&mut total, r)?;
+    }
+    Ok(total)
+}
+
+fn add(
+    total: &mut MergeStats,
+    r: Result<Result<MergeStats, StoreError>, tokio::task::JoinError>,
+) -> Result<(), StoreError> {
+    let s = r.map_err(|e| StoreError::Backend(format!("chunk writer failed: {e}")))??;
+    total.chunks_written += s.chunks_written;
+    total.bytes_written += s.bytes_written;
+    total.new_points += s.new_points;
+    Ok(())
+}
+
+/// The client-facing text of a whole-batch failure (the reference's wording where it has one).
+pub fn payload_error(e: &ParseError) -> String {
+    match e {
+        ParseError::InvalidJson => "JSON decode error - the body is not valid JSON".into(),
+        ParseError::NotAnObject => "Input should be a valid dictionary".into(),
+        ParseError::MissingProvider => {
+            "Unsupported provider: . Supported: apple, samsung, google".into()
+        }
+        ParseError::UnsupportedProvider(p) => {
+            format!("Unsupported provider: {p}. Supported: apple, samsung, google")
+        }
+        ParseError::InvalidEnvelope(why) => format!("Invalid SDK payload: {why}"),
+    }
+}

@@ -1,0 +1,235 @@
+//! The job handlers. Each recomputes from stored data, so running one twice is harmless.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Duration, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::Job;
+use crate::api::AppState;
+use crate::domain::scores::{
+    SleepScoreInput, consistency_history, sleep_score, sleep_score_recorded_at,
+};
+use crate::domain::sdk::{SdkProvider, SourceInfo};
+use crate::domain::series::SeriesType;
+use crate::domain::sleep::{SleepSessionDraft, apply_segments, finish_session};
+use crate::domain::summary::{
+    ACTIVITY_SERIES, ActivitySample, IntensityThresholds, activity_days, intensity_minutes,
+    max_heart_rate, step_minutes,
+};
+use crate::domain::time::{local_date, local_datetime, start_of_utc_day};
+use crate::repo::health::{DayRollup, EventDetails, EventRecord, HealthScore};
+use crate::store::StoreError;
+
+/// Runs one job; returns follow-up jobs to enqueue.
+pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, StoreError> {
+    match job {
+        Job::Rollup { user_id, date } => rollup_day(state, *user_id, *date)
+            .await
+            .map(|()| Vec::new()),
+        Job::Sleep { user_id } => process_sleep(state, *user_id).await,
+    }
+}
+
+/// Recomputes the activity roll-ups of one local date from the stored chunks.
+pub async fn rollup_day(state: &AppState, user: Uuid, date: NaiveDate) -> Result<(), StoreError> {
+    // Local dates span UTC −14h … +12h around the UTC day.
+    let from = start_of_utc_day(date) - Duration::hours(14);
+    let to = start_of_utc_day(date) + Duration::hours(24 + 12);
+    let mut by_source: BTreeMap<Uuid, Vec<ActivitySample>> = BTreeMap::new();
+    let mut counts: BTreeMap<Uuid, BTreeMap<String, u64>> = BTreeMap::new();
+    for series in ACTIVITY_SERIES {
+        for chunk in state.db.chunks(user, series, from, to).await? {
+            for p in chunk.points {
+                let Some(at) = chrono::DateTime::from_timestamp_micros(p.t) else {
+                    continue;
+                };
+                if local_date(at, p.zone_offset.as_deref()) != date {
+                    continue;
+                }
+                *counts
+                    .entry(chunk.data_source_id)
+                    .or_default()
+                    .entry(series.code().to_string())
+                    .or_default() += 1;
+                by_source
+                    .entry(chunk.data_source_id)
+                    .or_default()
+                    .push(ActivitySample {
+                        series,
+                        recorded_at: at,
+                        value: p.value(),
+                        zone_offset: p.zone_offset,
+                        is_daily_total: p.is_daily_total,
+                    });
+            }
+        }
+    }
+    let existing: BTreeSet<Uuid> = state
+        .db
+        .rollups(user, date, date + Duration::days(1))
+        .await?
+        .into_iter()
+        .map(|r| r.data_source_id)
+        .collect();
+    let thresholds = IntensityThresholds::from_max_hr(max_heart_rate(None, date));
+    for (ds, samples) in &by_source {
+        let Some(day) = activity_days(samples).remove(&date) else {
+            continue;
+        };
+        let rollup = DayRollup {
+            date,
+            data_source_id: *ds,
+            day: (&day).into(),
+            step_minutes: step_minutes(samples).remove(&date).map(Into::into),
+            intensity: intensity_minutes(samples, thresholds)
+                .remove(&date)
+                .map(Into::into),
+            counts: counts.remove(ds).unwrap_or_default(),
+        };
+        state.db.put_rollup(user, &rollup).await?;
+    }
+    for ds in existing.difference(&by_source.keys().copied().collect()) {
+        state.db.delete_rollup(user, date, *ds).await?;
+    }
+    Ok(())
+}
+
+/// Most pending segment batches consumed per run (one transaction holds ≤ 100 writes).
+const SLEEP_BATCHES_PER_RUN: usize = 90;
+
+/// Feeds pending SDK sleep segments into the per-user state machine, finalises closed and stale
+/// sessions into sleep events, and scores them.
+pub async fn process_sleep(state: &AppState, user: Uuid) -> Result<Vec<Job>, StoreError> {
+    let (current, version) = state.db.sleep_state(user).await?;
+    let pending = state.db.pending_sleep_segments(user).await?;
+    let more = pending.len() > SLEEP_BATCHES_PER_RUN;
+    let pending: Vec<_> = pending.into_iter().take(SLEEP_BATCHES_PER_RUN).collect();
+    if current.is_none() && pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let segments: Vec<_> = pending
+        .iter()
+        .flat_map(|(_, s)| s.iter().cloned())
+        .collect();
+    let outcome = apply_segments(current, &segments);
+    let mut closed = outcome.closed;
+    let mut open = outcome.state;
+    if open.as_ref().is_some_and(|s| s.is_stale(state.now())) {
+        closed.extend(open.take());
+    }
+    let mut follow_up = Vec::new();
+    for st in &closed {
+        let draft = finish_session(st);
+        if let Some(date) = store_sleep_session(state, user, &draft).await? {
+            follow_up.push(Job::Rollup {
+                user_id: user,
+                date,
+            });
+        }
+    }
+    let keys = pending.into_iter().map(|(k, _)| k).collect();
+    state
+        .db
+        .commit_sleep_state(user, open.as_ref(), version, keys)
+        .await?;
+    if more {
+        follow_up.push(Job::Sleep { user_id: user });
+    }
+    Ok(follow_up)
+}
+
+/// Stores a finalised session as a sleep event (first write wins) and its internal sleep score.
+/// Returns the wake-up date when a new session was stored.
+async fn store_sleep_session(
+    state: &AppState,
+    user: Uuid,
+    d: &SleepSessionDraft,
+) -> Result<Option<NaiveDate>, StoreError> {
+    let provider = SdkProvider::parse(&d.provider).unwrap_or(SdkProvider::Apple);
+    let source = SourceInfo {
+        provider,
+        device_model: d.device_model.clone(),
+        software_version: None,
+        source: d.source.clone(),
+        sdk_device_type: None,
+    };
+    let ds = crate::ingest::data_source_for(user, &source, state.now());
+    state.db.ensure_data_sources(user, vec![ds.clone()]).await?;
+    let event = EventRecord {
+        id: Uuid::new_v4(),
+        data_source_id: ds.id,
+        category: "sleep".into(),
+        event_type: Some("sleep_session".into()),
+        source_name: d.source_name.clone(),
+        duration_seconds: Some(d.duration_seconds),
+        start: d.start,
+        end: d.end,
+        zone_offset: d.zone_offset.clone(),
+        external_id: Some(d.external_id.clone()),
+        details: Some(EventDetails::Sleep(d.details.clone())),
+        created_at: state.now(),
+    };
+    if !state.db.insert_event(user, &event).await? {
+        return Ok(None);
+    }
+    score_sleep(state, user, &event).await?;
+    Ok(Some(local_date(event.end, event.zone_offset.as_deref())))
+}
+
+/// The Open Wearables sleep score of one session (data-model §5.1), stored as an `internal`
+/// health score with its components.
+async fn score_sleep(state: &AppState, user: Uuid, e: &EventRecord) -> Result<(), StoreError> {
+    let Some(EventDetails::Sleep(details)) = &e.details else {
+        return Ok(());
+    };
+    let zone = e.zone_offset.as_deref();
+    let start_local = local_datetime(e.start, zone);
+    let others = state
+        .db
+        .events(
+            user,
+            "sleep",
+            Some(e.start - Duration::days(16)),
+            Some(e.start),
+        )
+        .await?;
+    let other_starts: Vec<_> = others
+        .iter()
+        .filter(|o| o.id != e.id && !matches!(&o.details, Some(EventDetails::Sleep(s)) if s.is_nap))
+        .map(|o| local_datetime(o.start, o.zone_offset.as_deref()))
+        .collect();
+    let input = SleepScoreInput {
+        total_sleep_minutes: details.total_sleep_minutes,
+        deep_minutes: Some(details.deep_minutes),
+        rem_minutes: Some(details.rem_minutes),
+        awake_minutes: Some(details.awake_minutes),
+        stages: Some(details.stages.clone()),
+        session_start_local: start_local,
+        history: consistency_history(start_local, &other_starts),
+    };
+    let Some(score) = sleep_score(&input) else {
+        return Ok(());
+    };
+    let s = HealthScore {
+        id: Uuid::new_v4(),
+        user_id: user,
+        data_source_id: Some(e.data_source_id),
+        provider: "internal".into(),
+        category: "sleep".into(),
+        value: Some(score.overall as f64),
+        qualifier: None,
+        recorded_at: sleep_score_recorded_at(e.end, zone),
+        zone_offset: e.zone_offset.clone(),
+        components: Some(score.components()),
+        sleep_record_id: Some(e.id),
+        created_at: Utc::now(),
+    };
+    state.db.insert_score(&s).await?;
+    Ok(())
+}
+
+/// Series whose samples feed roll-ups (for deciding which days to recompute).
+pub fn feeds_rollups(series: SeriesType) -> bool {
+    ACTIVITY_SERIES.contains(&series)
+}

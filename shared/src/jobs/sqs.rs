@@ -1,0 +1,67 @@
+//! SQS job queue adapter (AWS): jobs are small JSON messages; the `ow-jobs` function consumes
+//! them with the same handler as the in-process worker.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use super::{Job, JobQueue, QueueError};
+
+/// Sends jobs to one queue.
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+
+    pub async fn from_env(url: impl Into<String>) -> Self {
+        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(Client::new(&conf), url)
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
+        let mut unique = Vec::new();
+        for j in jobs {
+            if !unique.contains(&j) {
+                unique.push(j);
+            }
+        }
+        for chunk in unique.chunks(10) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, job) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
+                let entry = SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| QueueError(e.to_string()))?;
+                entries.push(entry);
+            }
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| QueueError(format!("{:?}", e.into_service_error())))?;
+            if !out.failed().is_empty() {
+                return Err(QueueError(format!(
+                    "{} job messages were refused",
+                    out.failed().len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,712 @@
+//! Health data in the user's partition `USER#<uuid>`:
+//!
+//! | item | sk | notes |
+//! |---|---|---|
+//! | data source | `DS#<ds uuid>` | deterministic id from (provider, device model, source) |
+//! | series index | `TSIDX` | the series codes the user has, so "all types" needs no scan |
+//! | time-series chunk | `TS#<series>#<YYYY-MM-DDTHH>#<ds uuid>` | one UTC hour of one series of one source |
+//! | daily roll-up | `DAY#<local date>#<ds uuid>` | activity totals per local day and source |
+//! | event | `EV#<category>#<start, fixed-width UTC>#<event uuid>` | workout, sleep or cycle with its details; gsi1 `EVID#<uuid>` |
+//! | event uniqueness claim | `EVKEY#<ds uuid>#<start µs>#<end µs>` | insert-if-absent (first write wins) |
+//! | health score | `HS#<recorded_at>#<provider>#<category>` | first write wins |
+//! | SDK sleep state | `SLEEPSTATE` | in-progress session, versioned |
+//! | pending sleep segments | `SLEEPQ#<received µs>#<batch uuid>` | stored before the 202, consumed by the sleep job |
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::chunk::{self, Point};
+use super::users::user_pk;
+use super::{Db, decode, encode, sort_ts};
+use crate::domain::sdk::{SleepSegment, WorkoutDetails};
+use crate::domain::series::SeriesType;
+use crate::domain::sleep::{SleepDetailsDraft, SleepState};
+use crate::domain::summary::{ActivityDay, IntensityMinutes, StepMinutes};
+use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, WriteOp, query_all};
+
+/// Provenance of data: user × provider × device × writer app (data-model §1.16).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSource {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub user_connection_id: Option<Uuid>,
+    pub device_model: Option<String>,
+    pub software_version: Option<String>,
+    pub source: Option<String>,
+    pub device_type: Option<String>,
+    pub original_source_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Workout, sleep or menstrual-cycle details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventDetails {
+    Workout(WorkoutDetails),
+    Sleep(SleepDetailsDraft),
+    MenstrualCycle(serde_json::Value),
+}
+
+/// An interval event (data-model §1.19) with its details inside.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: Uuid,
+    pub data_source_id: Uuid,
+    /// `workout`, `sleep`, `menstrual_cycle`.
+    pub category: String,
+    pub event_type: Option<String>,
+    pub source_name: String,
+    pub duration_seconds: Option<i64>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub zone_offset: Option<String>,
+    pub external_id: Option<String>,
+    pub details: Option<EventDetails>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A health score (data-model §1.23).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthScore {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub data_source_id: Option<Uuid>,
+    pub provider: String,
+    pub category: String,
+    pub value: Option<f64>,
+    pub qualifier: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    pub zone_offset: Option<String>,
+    pub components: Option<serde_json::Value>,
+    pub sleep_record_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Activity totals of one local day of one data source, maintained by the roll-up job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayRollup {
+    pub date: NaiveDate,
+    pub data_source_id: Uuid,
+    pub day: ActivityDaySer,
+    pub step_minutes: Option<StepMinutesSer>,
+    /// With max HR 190 (no birth dates are stored).
+    pub intensity: Option<IntensitySer>,
+    /// Samples per series code on this local day.
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// Serializable mirror of [`ActivityDay`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityDaySer {
+    pub steps: i64,
+    pub active_energy: f64,
+    pub basal_energy: f64,
+    pub distance: Option<f64>,
+    pub flights: Option<i64>,
+    pub active_time: Option<i64>,
+    pub hr_avg: Option<i64>,
+    pub hr_max: Option<i64>,
+    pub hr_min: Option<i64>,
+}
+
+impl From<&ActivityDay> for ActivityDaySer {
+    fn from(d: &ActivityDay) -> Self {
+        Self {
+            steps: d.steps,
+            active_energy: d.active_energy,
+            basal_energy: d.basal_energy,
+            distance: d.distance,
+            flights: d.flights,
+            active_time: d.active_time,
+            hr_avg: d.hr_avg,
+            hr_max: d.hr_max,
+            hr_min: d.hr_min,
+        }
+    }
+}
+
+impl From<&ActivityDaySer> for ActivityDay {
+    fn from(d: &ActivityDaySer) -> Self {
+        Self {
+            steps: d.steps,
+            active_energy: d.active_energy,
+            basal_energy: d.basal_energy,
+            distance: d.distance,
+            flights: d.flights,
+            active_time: d.active_time,
+            hr_avg: d.hr_avg,
+            hr_max: d.hr_max,
+            hr_min: d.hr_min,
+        }
+    }
+}
+
+/// Serializable mirror of [`StepMinutes`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepMinutesSer {
+    pub tracked: i64,
+    pub active: i64,
+    pub sedentary: i64,
+}
+
+impl From<StepMinutes> for StepMinutesSer {
+    fn from(s: StepMinutes) -> Self {
+        Self {
+            tracked: s.tracked,
+            active: s.active,
+            sedentary: s.sedentary,
+        }
+    }
+}
+
+impl From<StepMinutesSer> for StepMinutes {
+    fn from(s: StepMinutesSer) -> Self {
+        Self {
+            tracked: s.tracked,
+            active: s.active,
+            sedentary: s.sedentary,
+        }
+    }
+}
+
+/// Serializable mirror of [`IntensityMinutes`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IntensitySer {
+    pub light: i64,
+    pub moderate: i64,
+    pub vigorous: i64,
+}
+
+impl From<IntensityMinutes> for IntensitySer {
+    fn from(s: IntensityMinutes) -> Self {
+        Self {
+            light: s.light,
+            moderate: s.moderate,
+            vigorous: s.vigorous,
+        }
+    }
+}
+
+impl From<IntensitySer> for IntensityMinutes {
+    fn from(s: IntensitySer) -> Self {
+        Self {
+            light: s.light,
+            moderate: s.moderate,
+            vigorous: s.vigorous,
+        }
+    }
+}
+
+/// A decoded chunk with where it came from.
+#[derive(Debug, Clone)]
+pub struct SeriesChunk {
+    pub series: SeriesType,
+    pub data_source_id: Uuid,
+    pub hour: DateTime<Utc>,
+    pub points: Vec<Point>,
+}
+
+/// The UTC hour a sample belongs to, as used in chunk keys.
+pub fn hour_key(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H").to_string()
+}
+
+fn parse_hour(s: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDateTime::parse_from_str(&format!("{s}:00:00"), "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+/// Sort key of a chunk.
+pub fn chunk_sk(series: SeriesType, hour: &str, ds: Uuid) -> String {
+    format!("TS#{}#{hour}#{ds}", series.code())
+}
+
+fn event_sk(category: &str, start: DateTime<Utc>, id: Uuid) -> String {
+    format!("EV#{category}#{}#{id}", sort_ts(start))
+}
+
+fn event_claim_sk(ds: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    format!(
+        "EVKEY#{ds}#{}#{}",
+        start.timestamp_micros(),
+        end.timestamp_micros()
+    )
+}
+
+/// Outcome of merging samples into chunks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MergeStats {
+    pub chunks_written: usize,
+    pub bytes_written: usize,
+    pub new_points: usize,
+}
+
+/// How many times a conflicting chunk write is retried before giving up.
+const MERGE_RETRIES: usize = 16;
+
+impl Db {
+    // ---------- data sources ----------
+
+    /// Creates the data sources that do not exist yet (fill-if-absent).
+    pub async fn ensure_data_sources(
+        &self,
+        user: Uuid,
+        sources: Vec<DataSource>,
+    ) -> Result<(), StoreError> {
+        if sources.is_empty() {
+            return Ok(());
+        }
+        let pk = user_pk(user);
+        let keys = sources
+            .iter()
+            .map(|d| Key::new(pk.clone(), format!("DS#{}", d.id)))
+            .collect();
+        let existing: BTreeSet<String> = self
+            .table
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|i| i.sk)
+            .collect();
+        for d in sources {
+            let sk = format!("DS#{}", d.id);
+            if existing.contains(&sk) {
+                continue;
+            }
+            match self
+                .table
+                .put(Item::new(pk.clone(), sk, encode(&d)?), Condition::NotExists)
+                .await
+            {
+                Ok(()) | Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn data_sources(&self, user: Uuid) -> Result<Vec<DataSource>, StoreError> {
+        let q =
+            Query::partition(Index::Primary, user_pk(user)).range(SkRange::Prefix("DS#".into()));
+        query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    /// Data sources by id (missing ones absent).
+    pub async fn data_source_map(
+        &self,
+        user: Uuid,
+    ) -> Result<HashMap<Uuid, DataSource>, StoreError> {
+        Ok(self
+            .data_sources(user)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d))
+            .collect())
+    }
+
+    // ---------- series index ----------
+
+    /// Series codes the user has samples of.
+    pub async fn series_index(&self, user: Uuid) -> Result<BTreeSet<String>, StoreError> {
+        let item = self.table.get(&Key::new(user_pk(user), "TSIDX")).await?;
+        Ok(item.map(|i| decode(&i)).transpose()?.unwrap_or_default())
+    }
+
+    /// Adds series codes to the index (optimistic concurrency, retried).
+    pub async fn add_to_series_index(
+        &self,
+        user: Uuid,
+        codes: &BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        let key = Key::new(user_pk(user), "TSIDX");
+        for _ in 0..MERGE_RETRIES {
+            let current = self.table.get(&key).await?;
+            let (mut set, version, cond) = match &current {
+                Some(i) => (
+                    decode::<BTreeSet<String>>(i)?,
+                    i.version,
+                    Condition::VersionIs(i.version),
+                ),
+                None => (BTreeSet::new(), 0, Condition::NotExists),
+            };
+            if codes.is_subset(&set) {
+                return Ok(());
+            }
+            set.extend(codes.iter().cloned());
+            let mut item = Item::new(key.pk.clone(), key.sk.clone(), encode(&set)?);
+            item.version = version + 1;
+            match self.table.put(item, cond).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Backend("series index stayed contended".into()))
+    }
+
+    // ---------- chunks ----------
+
+    /// Merges points into the chunk `sk` of `user` (last write wins per instant), retrying on
+    /// concurrent writers so no batch loses samples.
+    pub async fn merge_chunk(
+        &self,
+        user: Uuid,
+        sk: &str,
+        points: Vec<Point>,
+    ) -> Result<MergeStats, StoreError> {
+        let key = Key::new(user_pk(user), sk);
+        for _ in 0..MERGE_RETRIES {
+            let current = self.table.get(&key).await?;
+            let (existing, version, cond) = match &current {
+                Some(i) => (
+                    chunk::decode(&i.data).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    i.version,
+                    Condition::VersionIs(i.version),
+                ),
+                None => (Vec::new(), 0, Condition::NotExists),
+            };
+            let (merged, added) = chunk::merge(existing.clone(), points.clone());
+            if current.is_some() && merged == existing {
+                return Ok(MergeStats::default());
+            }
+            let data = chunk::encode(&merged);
+            let bytes = data.len();
+            let mut item = Item::new(key.pk.clone(), key.sk.clone(), data);
+            item.version = version + 1;
+            let size = item.stored_size();
+            match self.table.put(item, cond).await {
+                Ok(()) => {
+                    return Ok(MergeStats {
+                        chunks_written: 1,
+                        bytes_written: size.max(bytes),
+                        new_points: added,
+                    });
+                }
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Backend(format!("chunk {sk} stayed contended")))
+    }
+
+    /// Chunks of one series whose hour lies in `[from_hour, to_hour]` (inclusive), any source.
+    pub async fn chunks(
+        &self,
+        user: Uuid,
+        series: SeriesType,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SeriesChunk>, StoreError> {
+        let lo = format!("TS#{}#{}", series.code(), hour_key(from));
+        let hi = format!("TS#{}#{}#~", series.code(), hour_key(to));
+        let q = Query::partition(Index::Primary, user_pk(user)).range(SkRange::Between(lo, hi));
+        let items = query_all(self.table.as_ref(), q).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let mut parts = item.sk.splitn(4, '#').skip(2);
+            let (Some(hour), Some(ds)) = (parts.next().and_then(parse_hour), parts.next()) else {
+                continue;
+            };
+            let Ok(ds) = Uuid::parse_str(ds) else {
+                continue;
+            };
+            let points =
+                chunk::decode(&item.data).map_err(|e| StoreError::Backend(e.to_string()))?;
+            out.push(SeriesChunk {
+                series,
+                data_source_id: ds,
+                hour,
+                points,
+            });
+        }
+        Ok(out)
+    }
+
+    // ---------- roll-ups ----------
+
+    pub async fn put_rollup(&self, user: Uuid, r: &DayRollup) -> Result<(), StoreError> {
+        let sk = format!("DAY#{}#{}", r.date, r.data_source_id);
+        self.table
+            .put(Item::new(user_pk(user), sk, encode(r)?), Condition::None)
+            .await
+    }
+
+    pub async fn delete_rollup(
+        &self,
+        user: Uuid,
+        date: NaiveDate,
+        ds: Uuid,
+    ) -> Result<(), StoreError> {
+        self.table
+            .delete(
+                &Key::new(user_pk(user), format!("DAY#{date}#{ds}")),
+                Condition::None,
+            )
+            .await
+    }
+
+    /// Roll-ups with local dates in `[from, to)`.
+    pub async fn rollups(
+        &self,
+        user: Uuid,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayRollup>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let q = Query::partition(Index::Primary, user_pk(user))
+            .range(SkRange::Between(format!("DAY#{from}"), format!("DAY#{to}")));
+        let items = query_all(self.table.as_ref(), q).await?;
+        let mut out: Vec<DayRollup> = items.iter().map(decode).collect::<Result<_, _>>()?;
+        out.retain(|r| r.date >= from && r.date < to);
+        Ok(out)
+    }
+
+    // ---------- events ----------
+
+    /// Inserts an event unless one with the same (data source, start, end) exists (first write
+    /// wins). Returns whether it was inserted.
+    pub async fn insert_event(&self, user: Uuid, e: &EventRecord) -> Result<bool, StoreError> {
+        let pk = user_pk(user);
+        let claim = Item::new(
+            pk.clone(),
+            event_claim_sk(e.data_source_id, e.start, e.end),
+            encode(&e.id)?,
+        );
+        let item = Item::new(pk, event_sk(&e.category, e.start, e.id), encode(e)?)
+            .with_gsi1(format!("EVID#{}", e.id), user.to_string());
+        match self
+            .table
+            .transact(vec![
+                WriteOp::Put(claim, Condition::NotExists),
+                WriteOp::Put(item, Condition::NotExists),
+            ])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Events of a category with `start` in `[from, to]`, newest first unless `forward`.
+    pub async fn events(
+        &self,
+        user: Uuid,
+        category: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let lo = format!("EV#{category}#{}", from.map(sort_ts).unwrap_or_default());
+        let hi = format!(
+            "EV#{category}#{}~",
+            to.map(sort_ts).unwrap_or_else(|| "9".into())
+        );
+        let q = Query::partition(Index::Primary, user_pk(user)).range(SkRange::Between(lo, hi));
+        query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    /// One event by id, if it belongs to `user`.
+    pub async fn event(&self, user: Uuid, id: Uuid) -> Result<Option<EventRecord>, StoreError> {
+        let q = Query::partition(Index::Gsi1, format!("EVID#{id}"));
+        let items = query_all(self.table.as_ref(), q).await?;
+        for item in items {
+            if item.pk == user_pk(user) {
+                return Ok(Some(decode(&item)?));
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn delete_event(&self, user: Uuid, e: &EventRecord) -> Result<(), StoreError> {
+        let pk = user_pk(user);
+        let mut ops = vec![
+            WriteOp::Delete(
+                Key::new(pk.clone(), event_sk(&e.category, e.start, e.id)),
+                Condition::None,
+            ),
+            WriteOp::Delete(
+                Key::new(pk.clone(), event_claim_sk(e.data_source_id, e.start, e.end)),
+                Condition::None,
+            ),
+        ];
+        for s in self.scores_of_sleep(user, e).await? {
+            ops.push(WriteOp::Delete(
+                Key::new(pk.clone(), score_sk(&s)),
+                Condition::None,
+            ));
+        }
+        self.table.transact(ops).await
+    }
+
+    async fn scores_of_sleep(
+        &self,
+        user: Uuid,
+        e: &EventRecord,
+    ) -> Result<Vec<HealthScore>, StoreError> {
+        if e.category != "sleep" {
+            return Ok(Vec::new());
+        }
+        let all = self.health_scores(user, None, None).await?;
+        Ok(all
+            .into_iter()
+            .filter(|s| s.sleep_record_id == Some(e.id))
+            .collect())
+    }
+
+    // ---------- health scores ----------
+
+    /// Inserts a score unless (provider, category, recorded_at) exists (first write wins).
+    pub async fn insert_score(&self, s: &HealthScore) -> Result<bool, StoreError> {
+        let item = Item::new(user_pk(s.user_id), score_sk(s), encode(s)?);
+        match self.table.put(item, Condition::NotExists).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Scores with `recorded_at` in `[from, to)`, newest first.
+    pub async fn health_scores(
+        &self,
+        user: Uuid,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<HealthScore>, StoreError> {
+        let lo = format!("HS#{}", from.map(sort_ts).unwrap_or_default());
+        let hi = format!("HS#{}", to.map(sort_ts).unwrap_or_else(|| "~".into()));
+        let q = Query::partition(Index::Primary, user_pk(user))
+            .range(SkRange::Between(lo, hi))
+            .descending();
+        let mut out: Vec<HealthScore> = query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        out.retain(|s| {
+            from.is_none_or(|f| s.recorded_at >= f) && to.is_none_or(|t| s.recorded_at < t)
+        });
+        Ok(out)
+    }
+
+    // ---------- SDK sleep ----------
+
+    /// Stores a batch's sleep segments for the sleep job.
+    pub async fn queue_sleep_segments(
+        &self,
+        user: Uuid,
+        received: DateTime<Utc>,
+        batch: Uuid,
+        segments: &[SleepSegment],
+    ) -> Result<(), StoreError> {
+        if segments.is_empty() {
+            return Ok(());
+        }
+        // Stay well under the item limit: a 6 MB request can carry many segments.
+        for (i, part) in segments.chunks(1000).enumerate() {
+            let sk = format!("SLEEPQ#{}#{batch}#{i:04}", sort_ts(received));
+            self.table
+                .put(
+                    Item::new(user_pk(user), sk, encode(&part)?),
+                    Condition::None,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Pending segment batches, oldest first, with their keys.
+    pub async fn pending_sleep_segments(
+        &self,
+        user: Uuid,
+    ) -> Result<Vec<(Key, Vec<SleepSegment>)>, StoreError> {
+        let q = Query::partition(Index::Primary, user_pk(user))
+            .range(SkRange::Prefix("SLEEPQ#".into()));
+        let items = query_all(self.table.as_ref(), q).await?;
+        items
+            .iter()
+            .map(|i| decode(i).map(|s| (i.key(), s)))
+            .collect()
+    }
+
+    /// The in-progress sleep state and its version.
+    pub async fn sleep_state(
+        &self,
+        user: Uuid,
+    ) -> Result<(Option<SleepState>, Option<u64>), StoreError> {
+        match self
+            .table
+            .get(&Key::new(user_pk(user), "SLEEPSTATE"))
+            .await?
+        {
+            Some(i) => Ok((decode(&i)?, Some(i.version))),
+            None => Ok((None, None)),
+        }
+    }
+
+    /// Saves the sleep state and deletes the consumed segment batches atomically, only if the
+    /// state is still at `version` (`None`: it did not exist).
+    pub async fn commit_sleep_state(
+        &self,
+        user: Uuid,
+        state: Option<&SleepState>,
+        version: Option<u64>,
+        consumed: Vec<Key>,
+    ) -> Result<(), StoreError> {
+        let key = Key::new(user_pk(user), "SLEEPSTATE");
+        let cond = version.map_or(Condition::NotExists, Condition::VersionIs);
+        let mut ops = vec![match state {
+            Some(s) => {
+                let mut item = Item::new(key.pk.clone(), key.sk.clone(), encode(s)?);
+                item.version = version.unwrap_or(0) + 1;
+                WriteOp::Put(item, cond)
+            }
+            None if version.is_some() => WriteOp::Delete(key, cond),
+            None => WriteOp::Check(key, cond),
+        }];
+        for k in consumed.into_iter().take(99) {
+            ops.push(WriteOp::Delete(k, Condition::None));
+        }
+        self.table.transact(ops).await
+    }
+}
+
+fn score_sk(s: &HealthScore) -> String {
+    format!(
+        "HS#{}#{}#{}",
+        sort_ts(s.recorded_at),
+        s.provider,
+        s.category
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_keys_round_trip() {
+        let t = DateTime::parse_from_rfc3339("2025-03-04T05:59:59.5Z")
+            .expect("t")
+            .to_utc();
+        assert_eq!(hour_key(t), "2025-03-04T05");
+        assert_eq!(
+            parse_hour("2025-03-04T05").map(hour_key).as_deref(),
+            Some("2025-03-04T05")
+        );
+    }
+}
