@@ -510,7 +510,7 @@ async fn event_page(
         .events(user, category, Some(start.at), upper)
         .await?;
     events.retain(|e| e.start >= start.at && (!end_filter || e.end < end.at) && keep(e));
-    events.sort_by(|a, b| (b.start, b.id).cmp(&(a.start, a.id)));
+    events.sort_by_key(|e| std::cmp::Reverse((e.start, e.id)));
     let total = events.len();
     let key = |e: &EventRecord| encode_cursor(&[&cursor_ts(&e.start), &e.id.to_string()], false);
     let mut pagination = Pagination {

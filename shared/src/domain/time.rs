@@ -19,7 +19,15 @@ pub fn normalize_zone_offset(raw: &str) -> Option<String> {
         && b[3] == b':'
         && b[4].is_ascii_digit()
         && b[5].is_ascii_digit();
-    shape_ok.then(|| raw.to_owned())
+    // Real offsets lie within ±18:00 (ISO 8601 / java.time bounds) with minutes below 60.
+    let in_range = shape_ok && {
+        let (h, m) = (
+            u32::from(b[1] - b'0') * 10 + u32::from(b[2] - b'0'),
+            u32::from(b[4] - b'0') * 10 + u32::from(b[5] - b'0'),
+        );
+        m < 60 && (h < 18 || (h == 18 && m == 0))
+    };
+    in_range.then(|| raw.to_owned())
 }
 
 /// Offset in seconds of a `±HH:MM` string (after [`normalize_zone_offset`]); `None` when invalid.
