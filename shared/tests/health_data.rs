@@ -639,3 +639,81 @@ async fn sdk_pushes_are_guarded_and_bounded() {
         (StatusCode::OK, json!([]))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_batches_into_the_same_hour_lose_nothing() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    // 8 batches, each with 60 distinct seconds of the same hour and source: they all merge
+    // into one chunk item concurrently.
+    let batches: Vec<String> = (0..8)
+        .map(|b| {
+            let records: Vec<Value> = (0..60)
+                .map(|i| record("HKQuantityTypeIdentifierHeartRate", "count/min", 70.0, &format!("2025-03-01T10:{b:02}:{i:02}Z")))
+                .collect();
+            json!({"provider": "apple", "sdkVersion": "1", "syncTimestamp": "2025-03-02T00:00:00Z", "data": {"records": records}}).to_string()
+        })
+        .collect();
+    let mut set = tokio::task::JoinSet::new();
+    for b in batches {
+        let router = app.router.clone();
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/sdk/users/{user}/sync"))
+            .header("x-open-wearables-api-key", &key)
+            .body(axum::body::Body::from(b))
+            .expect("request");
+        set.spawn(async move {
+            tower::ServiceExt::oneshot(router, req)
+                .await
+                .map(|r| r.status())
+        });
+    }
+    while let Some(status) = set.join_next().await {
+        assert_eq!(
+            status.expect("task").expect("infallible"),
+            StatusCode::ACCEPTED
+        );
+    }
+    let r = app.call("GET", &format!("/api/v1/users/{user}/timeseries?start_time=2025-03-01&end_time=2025-03-01&types=heart_rate"), Auth::Key(&key), None).await;
+    assert_eq!(r.body["pagination"]["total_count"], 480);
+}
+
+mod sdk_fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+        /// Arbitrary bytes and arbitrary JSON to the push route: always a 4xx or a 202, never a 500.
+        #[test]
+        fn arbitrary_bodies_never_cause_a_server_error(bytes in proptest::collection::vec(any::<u8>(), 0..512), garble in 0usize..4) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+            rt.block_on(async {
+                let app = TestApp::new().await;
+                let token = app.admin_token().await;
+                let key = app.api_key(&token).await;
+                let user = app.user(&key, "{}").await;
+                let mut body = payload().to_string().into_bytes();
+                match garble {
+                    0 => body = bytes.clone(),
+                    1 => { let n = bytes.len().min(body.len()); body[..n].copy_from_slice(&bytes[..n]); }
+                    2 => { let cut = bytes.len() * body.len() / 512; body.truncate(cut); }
+                    _ => body.splice(body.len() / 2..body.len() / 2, bytes.iter().copied()).for_each(drop),
+                }
+                let req = axum::http::Request::builder()
+                    .method("POST")
+                    .uri(format!("/api/v1/sdk/users/{user}/sync"))
+                    .header("x-open-wearables-api-key", &key)
+                    .body(axum::body::Body::from(body))
+                    .expect("request");
+                let r = app.send(req).await;
+                assert!(r.status == StatusCode::ACCEPTED || r.status.is_client_error(), "{} {}", r.status, r.body);
+                assert!(r.body["detail"].is_string() || r.status == StatusCode::ACCEPTED);
+            });
+        }
+    }
+}

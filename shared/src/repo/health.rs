@@ -697,6 +697,84 @@ fn score_sk(s: &HealthScore) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::embedded::EmbeddedTable;
+    use crate::store::{Page, Table};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A table where another writer slips in between our read and our conditional write, once.
+    struct Racing {
+        inner: Arc<EmbeddedTable>,
+        raced: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Table for Racing {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
+            if item.sk.starts_with("TS#") && !self.raced.swap(true, Ordering::SeqCst) {
+                let rival = Db::new(self.inner.clone());
+                let pts = vec![Point {
+                    t: 999,
+                    milli: 5,
+                    zone_offset: None,
+                    is_daily_total: None,
+                }];
+                rival.merge_chunk(Uuid::nil(), &item.sk, pts).await?;
+            }
+            self.inner.put(item, cond).await
+        }
+        async fn delete(&self, key: &Key, cond: Condition) -> Result<(), StoreError> {
+            self.inner.delete(key, cond).await
+        }
+        async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+            self.inner.query(q).await
+        }
+        async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+            self.inner.batch_put(items).await
+        }
+        async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), StoreError> {
+            self.inner.batch_delete(keys).await
+        }
+        async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+            self.inner.transact(ops).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chunk_write_that_loses_a_race_retries_and_keeps_both_writers_samples() {
+        let dir = tempfile::tempdir().expect("dir");
+        let inner = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
+        let db = Db::new(Arc::new(Racing {
+            inner: inner.clone(),
+            raced: AtomicBool::new(false),
+        }));
+        let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
+        let ours = vec![Point {
+            t: 1,
+            milli: 70_000,
+            zone_offset: None,
+            is_daily_total: None,
+        }];
+        let stats = db.merge_chunk(Uuid::nil(), &sk, ours).await.expect("merge");
+        assert_eq!(stats.chunks_written, 1);
+        let item = inner
+            .get(&Key::new(user_pk(Uuid::nil()), sk))
+            .await
+            .expect("get")
+            .expect("chunk");
+        let points = chunk::decode(&item.data).expect("decode");
+        assert_eq!(points.iter().map(|p| p.t).collect::<Vec<_>>(), vec![1, 999]);
+        assert_eq!(
+            item.version, 2,
+            "the rival wrote version 1, our retry version 2"
+        );
+    }
 
     #[test]
     fn hour_keys_round_trip() {
