@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::api::AppState;
@@ -15,7 +14,7 @@ use crate::domain::time::local_date;
 use crate::jobs::Job;
 use crate::jobs::handlers::feeds_rollups;
 use crate::repo::chunk::Point;
-use crate::repo::health::{DataSource, EventDetails, EventRecord, MergeStats, chunk_sk, hour_key};
+use crate::repo::health::{DataSource, EventDetails, EventRecord, chunk_sk, hour_key};
 use crate::store::StoreError;
 
 /// What one batch did.
@@ -58,9 +57,6 @@ pub fn data_source_for(user: Uuid, s: &SourceInfo, now: DateTime<Utc>) -> DataSo
         created_at: now,
     }
 }
-
-/// Chunks merged concurrently per batch.
-const PARALLEL_CHUNK_WRITES: usize = 16;
 
 /// Ingests one SDK payload for `user` (who must exist).
 pub async fn ingest_sdk(
@@ -127,7 +123,10 @@ pub async fn ingest_sdk(
         .db
         .ensure_data_sources(user, sources.into_values().collect())
         .await?;
-    let stats = write_chunks(state, user, chunks).await?;
+    let stats = state
+        .db
+        .merge_chunks(user, chunks.into_iter().collect())
+        .await?;
     if !codes.is_empty() {
         state.db.add_to_series_index(user, &codes).await?;
     }
@@ -165,39 +164,6 @@ pub async fn ingest_sdk(
         chunk_bytes: stats.bytes_written,
         new_samples: stats.new_points,
     })
-}
-
-async fn write_chunks(
-    state: &AppState,
-    user: Uuid,
-    chunks: BTreeMap<String, Vec<Point>>,
-) -> Result<MergeStats, StoreError> {
-    let mut total = MergeStats::default();
-    let mut set = JoinSet::new();
-    for (sk, points) in chunks {
-        if set.len() >= PARALLEL_CHUNK_WRITES
-            && let Some(r) = set.join_next().await
-        {
-            add(&mut total, r)?;
-        }
-        let db = state.db.clone();
-        set.spawn(async move { db.merge_chunk(user, &sk, points).await });
-    }
-    while let Some(r) = set.join_next().await {
-        add(&mut total, r)?;
-    }
-    Ok(total)
-}
-
-fn add(
-    total: &mut MergeStats,
-    r: Result<Result<MergeStats, StoreError>, tokio::task::JoinError>,
-) -> Result<(), StoreError> {
-    let s = r.map_err(|e| StoreError::Backend(format!("chunk writer failed: {e}")))??;
-    total.chunks_written += s.chunks_written;
-    total.bytes_written += s.bytes_written;
-    total.new_points += s.new_points;
-    Ok(())
 }
 
 /// The client-facing text of a whole-batch failure (the reference's wording where it has one).

@@ -53,6 +53,7 @@ contract!(
     batches_larger_than_one_call_are_complete,
     transactions_are_all_or_nothing,
     oversized_items_are_refused,
+    put_each_applies_each_condition_on_its_own,
 );
 
 fn item(pk: &str, sk: &str, data: &str) -> Item {
@@ -366,4 +367,46 @@ async fn oversized_items_are_refused(t: Arc<dyn Table>) {
         .await
         .expect("a 390 KB item fits");
     assert!(t.get(&Key::new("L", "1")).await.expect("get").is_none());
+}
+
+async fn put_each_applies_each_condition_on_its_own(t: Arc<dyn Table>) {
+    t.put(item("E", "taken", "old"), Condition::None)
+        .await
+        .expect("put");
+    let results = t
+        .put_each(vec![
+            (item("E", "new", "a"), Condition::NotExists),
+            (item("E", "taken", "b"), Condition::NotExists),
+            (
+                item("E", "taken2", "c").with_gsi1("EG", "1"),
+                Condition::None,
+            ),
+            (item("E", "missing", "d"), Condition::VersionIs(3)),
+        ])
+        .await
+        .expect("call");
+    assert!(results[0].is_ok() && results[2].is_ok());
+    assert!(matches!(results[1], Err(StoreError::ConditionFailed)));
+    assert!(matches!(results[3], Err(StoreError::ConditionFailed)));
+    assert_eq!(
+        t.get(&Key::new("E", "taken"))
+            .await
+            .expect("get")
+            .map(|i| i.data),
+        Some(b"old".to_vec())
+    );
+    assert!(t.get(&Key::new("E", "new")).await.expect("get").is_some());
+    assert!(
+        t.get(&Key::new("E", "missing"))
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert_eq!(
+        query_all(t.as_ref(), Query::partition(Index::Gsi1, "EG"))
+            .await
+            .expect("q")
+            .len(),
+        1
+    );
 }

@@ -355,47 +355,78 @@ impl Db {
 
     // ---------- chunks ----------
 
-    /// Merges points into the chunk `sk` of `user` (last write wins per instant), retrying on
-    /// concurrent writers so no batch loses samples.
-    pub async fn merge_chunk(
+    /// Merges many chunks at once: one batch read, one batch of conditional writes; chunks
+    /// that lost a race to another writer are re-read and retried.
+    pub async fn merge_chunks(
         &self,
         user: Uuid,
-        sk: &str,
-        points: Vec<Point>,
+        chunks: Vec<(String, Vec<Point>)>,
     ) -> Result<MergeStats, StoreError> {
-        let key = Key::new(user_pk(user), sk);
+        let pk = user_pk(user);
+        let mut pending: BTreeMap<String, Vec<Point>> = chunks.into_iter().collect();
+        let mut stats = MergeStats::default();
         for _ in 0..MERGE_RETRIES {
-            let current = self.table.get(&key).await?;
-            let (existing, version, cond) = match &current {
-                Some(i) => (
-                    chunk::decode(&i.data).map_err(|e| StoreError::Backend(e.to_string()))?,
-                    i.version,
-                    Condition::VersionIs(i.version),
-                ),
-                None => (Vec::new(), 0, Condition::NotExists),
-            };
-            let (merged, added) = chunk::merge(existing.clone(), points.clone());
-            if current.is_some() && merged == existing {
-                return Ok(MergeStats::default());
+            if pending.is_empty() {
+                return Ok(stats);
             }
-            let data = chunk::encode(&merged);
-            let bytes = data.len();
-            let mut item = Item::new(key.pk.clone(), key.sk.clone(), data);
-            item.version = version + 1;
-            let size = item.stored_size();
-            match self.table.put(item, cond).await {
-                Ok(()) => {
-                    return Ok(MergeStats {
-                        chunks_written: 1,
-                        bytes_written: size.max(bytes),
-                        new_points: added,
-                    });
+            let mut current: HashMap<String, Item> = HashMap::new();
+            let keys: Vec<Key> = pending
+                .keys()
+                .map(|sk| Key::new(pk.clone(), sk.clone()))
+                .collect();
+            for part in keys.chunks(100) {
+                for item in self.table.batch_get(part.to_vec()).await? {
+                    current.insert(item.sk.clone(), item);
                 }
-                Err(StoreError::ConditionFailed) => continue,
-                Err(e) => return Err(e),
+            }
+            let mut writes = Vec::new();
+            let mut added = Vec::new();
+            let mut done = Vec::new();
+            for (sk, points) in &pending {
+                let (existing, version, cond) = match current.get(sk) {
+                    Some(i) => (
+                        chunk::decode(&i.data).map_err(|e| StoreError::Backend(e.to_string()))?,
+                        i.version,
+                        Condition::VersionIs(i.version),
+                    ),
+                    None => (Vec::new(), 0, Condition::NotExists),
+                };
+                let had = current.contains_key(sk);
+                let (merged, n_new) = chunk::merge(existing.clone(), points.clone());
+                if had && merged == existing {
+                    done.push(sk.clone());
+                    continue;
+                }
+                let mut item = Item::new(pk.clone(), sk.clone(), chunk::encode(&merged));
+                item.version = version + 1;
+                added.push((sk.clone(), n_new, item.stored_size()));
+                writes.push((item, cond));
+            }
+            for sk in done {
+                pending.remove(&sk);
+            }
+            let results = self.table.put_each(writes).await?;
+            for ((sk, n_new, size), r) in added.into_iter().zip(results) {
+                match r {
+                    Ok(()) => {
+                        pending.remove(&sk);
+                        stats.chunks_written += 1;
+                        stats.bytes_written += size;
+                        stats.new_points += n_new;
+                    }
+                    Err(StoreError::ConditionFailed) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
-        Err(StoreError::Backend(format!("chunk {sk} stayed contended")))
+        if pending.is_empty() {
+            Ok(stats)
+        } else {
+            Err(StoreError::Backend(format!(
+                "{} chunks stayed contended",
+                pending.len()
+            )))
+        }
     }
 
     /// Chunks of one series whose hour lies in `[from_hour, to_hour]` (inclusive), any source.
@@ -722,7 +753,9 @@ mod tests {
                     zone_offset: None,
                     is_daily_total: None,
                 }];
-                rival.merge_chunk(Uuid::nil(), &item.sk, pts).await?;
+                rival
+                    .merge_chunks(Uuid::nil(), vec![(item.sk.clone(), pts)])
+                    .await?;
             }
             self.inner.put(item, cond).await
         }
@@ -744,6 +777,16 @@ mod tests {
         async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
             self.inner.transact(ops).await
         }
+        async fn put_each(
+            &self,
+            items: Vec<(Item, Condition)>,
+        ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+            let mut out = Vec::new();
+            for (item, cond) in items {
+                out.push(self.put(item, cond).await);
+            }
+            Ok(out)
+        }
     }
 
     #[tokio::test]
@@ -761,7 +804,10 @@ mod tests {
             zone_offset: None,
             is_daily_total: None,
         }];
-        let stats = db.merge_chunk(Uuid::nil(), &sk, ours).await.expect("merge");
+        let stats = db
+            .merge_chunks(Uuid::nil(), vec![(sk.clone(), ours)])
+            .await
+            .expect("merge");
         assert_eq!(stats.chunks_written, 1);
         let item = inner
             .get(&Key::new(user_pk(Uuid::nil()), sk))

@@ -443,6 +443,13 @@ impl Table for DynamoTable {
         Ok(std::mem::take(&mut *found))
     }
 
+    async fn put_each(
+        &self,
+        items: Vec<(Item, Condition)>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.put_each_concurrently(items).await
+    }
+
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         let mut items = Vec::with_capacity(ops.len());
         for op in ops {
@@ -498,7 +505,37 @@ impl Table for DynamoTable {
     }
 }
 
+/// Concurrent single-item requests per `put_each` call.
+const PUT_EACH_CONCURRENCY: usize = 16;
+
 impl DynamoTable {
+    async fn put_each_concurrently(
+        &self,
+        items: Vec<(Item, Condition)>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let n = items.len();
+        let mut results: Vec<Option<Result<(), StoreError>>> = (0..n).map(|_| None).collect();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (item, cond)) in items.into_iter().enumerate() {
+            if set.len() >= PUT_EACH_CONCURRENCY
+                && let Some(done) = set.join_next().await
+            {
+                let (j, r) = done.map_err(backend)?;
+                results[j] = Some(r);
+            }
+            let me = self.clone();
+            set.spawn(async move { (i, me.put(item, cond).await) });
+        }
+        while let Some(done) = set.join_next().await {
+            let (j, r) = done.map_err(backend)?;
+            results[j] = Some(r);
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(StoreError::Backend("put lost".into()))))
+            .collect())
+    }
+
     async fn write_batches(&self, reqs: Vec<WriteRequest>) -> Result<(), StoreError> {
         drain_batches(reqs, 25, 8, |chunk| {
             let (table, client) = (self.table.clone(), self.client.clone());

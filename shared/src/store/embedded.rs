@@ -97,6 +97,54 @@ impl EmbeddedTable {
         Ok(())
     }
 
+    /// One write transaction applying each put whose own condition holds.
+    fn apply_each(
+        &self,
+        items: Vec<(Item, Condition)>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let mut results = Vec::with_capacity(items.len());
+        {
+            let mut table = txn.open_table(ITEMS).map_err(backend)?;
+            let mut g1 = txn.open_table(GSI1).map_err(backend)?;
+            let mut g2 = txn.open_table(GSI2).map_err(backend)?;
+            for (item, cond) in items {
+                let size = item.stored_size();
+                if size > MAX_ITEM_BYTES {
+                    results.push(Err(StoreError::TooLarge(size)));
+                    continue;
+                }
+                let existing = table
+                    .get(primary_key(&item.pk, &item.sk).as_slice())
+                    .map_err(backend)?
+                    .map(|v| decode(v.value()))
+                    .transpose()?;
+                if !holds(cond, existing.as_ref()) {
+                    results.push(Err(StoreError::ConditionFailed));
+                    continue;
+                }
+                remove(&mut table, &mut g1, &mut g2, &item.key())?;
+                table
+                    .insert(
+                        primary_key(&item.pk, &item.sk).as_slice(),
+                        encode(&item).as_slice(),
+                    )
+                    .map_err(backend)?;
+                if let Some((a, b)) = &item.gsi1 {
+                    g1.insert(index_key(a, b, &item.pk, &item.sk).as_slice(), ())
+                        .map_err(backend)?;
+                }
+                if let Some((a, b)) = &item.gsi2 {
+                    g2.insert(index_key(a, b, &item.pk, &item.sk).as_slice(), ())
+                        .map_err(backend)?;
+                }
+                results.push(Ok(()));
+            }
+        }
+        txn.commit().map_err(backend)?;
+        Ok(results)
+    }
+
     fn run_query(&self, q: &Query) -> Result<Page, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let items = txn.open_table(ITEMS).map_err(backend)?;
@@ -416,6 +464,13 @@ impl Table for EmbeddedTable {
             }
         }
         Ok(out)
+    }
+
+    async fn put_each(
+        &self,
+        items: Vec<(Item, Condition)>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.apply_each(items)
     }
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {

@@ -262,6 +262,13 @@ pub trait Table: Send + Sync + 'static {
     async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError>;
     /// All-or-nothing writes (at most 100 ops); `ConditionFailed` if any condition fails.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+    /// Independent conditional puts, each succeeding or failing on its own condition (not
+    /// atomic as a whole). The outer error is for failures of the call itself; the inner
+    /// results line up with `items`.
+    async fn put_each(
+        &self,
+        items: Vec<(Item, Condition)>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
 }
 
 /// Runs a query to exhaustion, following `next` positions.
