@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::api::AppState;
-use crate::domain::sdk::{ParseError, SdkProvider, SourceInfo, parse_sdk_payload};
+use crate::domain::sdk::{ParseError, ParsedBatch, SdkProvider, SourceInfo, parse_sdk_payload};
 use crate::domain::summary::infer_device_type;
 use crate::domain::time::local_date;
 use crate::jobs::Job;
@@ -67,6 +67,16 @@ pub async fn ingest_sdk(
 ) -> Result<IngestOutcome, IngestError> {
     let batch = parse_sdk_payload(body, provider)
         .map_err(|e| IngestError::BadPayload(payload_error(&e)))?;
+    store_batch(state, user, batch).await
+}
+
+/// Stores a parsed batch: data sources, sample chunks, workouts, sleep segments, then queues
+/// the derived jobs. The synthetic-data generator feeds this same path.
+pub async fn store_batch(
+    state: &AppState,
+    user: Uuid,
+    batch: ParsedBatch,
+) -> Result<IngestOutcome, IngestError> {
     let now = state.now();
 
     let mut sources: BTreeMap<Uuid, DataSource> = BTreeMap::new();

@@ -12,5 +12,6 @@ pub mod ingest;
 pub mod jobs;
 pub mod openapi;
 pub mod repo;
+pub mod seed;
 pub mod server;
 pub mod store;

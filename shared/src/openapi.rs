@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::api::{auth, data, root, sdk, summaries, users};
+use crate::api::{auth, data, root, sdk, settings, summaries, users};
 
 /// The API description served at `/openapi.json`.
 #[derive(OpenApi)]
@@ -58,6 +58,9 @@ use crate::api::{auth, data, root, sdk, summaries, users};
         summaries::recovery,
         summaries::body,
         summaries::data_summary,
+        settings::dispatch_seed,
+        settings::list_presets,
+        settings::list_sleep_profiles,
     )
 )]
 pub struct ApiDoc;

@@ -6,6 +6,7 @@ pub mod data;
 pub mod params;
 pub mod root;
 pub mod sdk;
+pub mod settings;
 pub mod summaries;
 pub mod users;
 pub mod wire;
@@ -86,15 +87,18 @@ pub enum Group {
     Sdk,
     /// Health data reads: timeseries, summaries, events, scores, data sources.
     Data,
+    /// Settings: synthetic data.
+    Settings,
 }
 
 impl Group {
-    pub const ALL: [Group; 5] = [
+    pub const ALL: [Group; 6] = [
         Group::Root,
         Group::Auth,
         Group::Users,
         Group::Sdk,
         Group::Data,
+        Group::Settings,
     ];
 
     fn routes(self) -> Router<State> {
@@ -104,6 +108,7 @@ impl Group {
             Group::Users => users::router(),
             Group::Sdk => sdk::router(),
             Group::Data => data::router(),
+            Group::Settings => settings::router(),
         }
     }
 }

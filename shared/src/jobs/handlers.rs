@@ -28,6 +28,23 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, StoreError>
             .await
             .map(|()| Vec::new()),
         Job::Sleep { user_id } => process_sleep(state, *user_id).await,
+        Job::Seed {
+            task_id,
+            users,
+            seed,
+            profile,
+        } => {
+            tracing::info!(%task_id, users, seed, "seeding synthetic data");
+            match crate::seed::run(state, *users, *seed, profile).await {
+                Ok(ids) => tracing::info!(%task_id, users = ids.len(), "seed finished"),
+                // A bad profile cannot succeed on retry: log it and finish.
+                Err(crate::ingest::IngestError::BadPayload(m)) => {
+                    tracing::error!(%task_id, "seed refused: {m}")
+                }
+                Err(crate::ingest::IngestError::Store(e)) => return Err(e),
+            }
+            Ok(Vec::new())
+        }
     }
 }
 

@@ -21,6 +21,13 @@ pub enum Job {
     Rollup { user_id: Uuid, date: NaiveDate },
     /// Feed the user's pending SDK sleep segments into sessions (and score new sessions).
     Sleep { user_id: Uuid },
+    /// Generate synthetic users and data.
+    Seed {
+        task_id: Uuid,
+        users: u32,
+        seed: u64,
+        profile: Box<crate::seed::SeedProfile>,
+    },
 }
 
 /// A queue failure (the caller decides whether the request fails).
