@@ -137,3 +137,100 @@ async fn the_auth_function_logs_in_and_exchanges_tokens_from_gateway_events() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+mod sqs_consumer {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use aws_lambda_events::sqs::SqsEvent;
+    use shared::clock::SystemClock;
+    use shared::config::Config;
+    use shared::jobs::local::InProcessQueue;
+    use shared::store::embedded::EmbeddedTable;
+    use shared::store::{Condition, Item, Key, Page, Query, StoreError, Table, WriteOp};
+
+    /// A table whose reads of one user's partition fail, as a throttled or broken backend would.
+    struct Poisoned {
+        inner: EmbeddedTable,
+        user_pk: String,
+    }
+
+    impl Poisoned {
+        fn check(&self, pk: &str) -> Result<(), StoreError> {
+            if pk == self.user_pk {
+                Err(StoreError::Backend("injected failure".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Table for Poisoned {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.check(&key.pk)?;
+            self.inner.get(key).await
+        }
+        async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
+            self.inner.put(item, cond).await
+        }
+        async fn delete(&self, key: &Key, cond: Condition) -> Result<(), StoreError> {
+            self.inner.delete(key, cond).await
+        }
+        async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+            self.check(&q.pk)?;
+            self.inner.query(q).await
+        }
+        async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+            self.inner.batch_put(items).await
+        }
+        async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), StoreError> {
+            self.inner.batch_delete(keys).await
+        }
+        async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+            self.inner.transact(ops).await
+        }
+        async fn put_each(
+            &self,
+            items: Vec<(Item, Condition)>,
+        ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+            self.inner.put_each(items).await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_consumer_reports_only_the_failed_messages() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (user, poisoned) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let table = Poisoned {
+            inner: EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"),
+            user_pk: format!("USER#{poisoned}"),
+        };
+        let state = shared::bootstrap::state_with_queue(
+            Arc::new(table),
+            Config::for_tests(dir.path()),
+            Arc::new(SystemClock),
+            InProcessQueue::new(),
+        )
+        .await
+        .expect("state");
+        let raw = super::event(
+            "../sqs/jobs-batch.json",
+            &[
+                ("USER_ID", &user.to_string()),
+                ("POISONED_USER_ID", &poisoned.to_string()),
+            ],
+        );
+        let event: SqsEvent = serde_json::from_str(&raw).expect("a valid SQS event");
+        let resp = shared::jobs::lambda::handle_batch(&state, event).await;
+        let failed: Vec<&str> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["0a8d4e8c-5b7e-4a1c-9d2f-000000000003"]);
+    }
+}

@@ -5,6 +5,7 @@
 //! double samples, because every handler recomputes from what is stored.
 
 pub mod handlers;
+pub mod lambda;
 pub mod local;
 pub mod sqs;
 

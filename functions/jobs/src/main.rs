@@ -1,0 +1,6 @@
+//! Lambda function consuming the job queue (SQS events, partial batch failures).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::jobs::lambda::run().await
+}

@@ -1,0 +1,59 @@
+//! The SQS consumer (the `ow-jobs` function): runs each job message with the shared handler and
+//! reports partial batch failures, so only failed messages are retried (and reach the DLQ after
+//! the queue's maxReceiveCount).
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use super::{Job, handlers};
+use crate::api::AppState;
+
+/// Handles one SQS batch.
+pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let job: Job = match record.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(job)) => job,
+            // A message that is not a job can never succeed: drop it, loudly.
+            other => {
+                tracing::error!(message_id = %id, ok = other.is_some(), "discarding a message that is not a job");
+                continue;
+            }
+        };
+        match handlers::handle(state, &job).await {
+            Ok(follow_up) => {
+                if !follow_up.is_empty()
+                    && let Err(e) = state.queue.enqueue(follow_up).await
+                {
+                    tracing::error!(message_id = %id, error = %e, "follow-up jobs not queued; retrying the message");
+                    failures.push(failure(id));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(message_id = %id, ?job, error = %e, "job failed; SQS will retry it");
+                failures.push(failure(id));
+            }
+        }
+    }
+    let mut resp = SqsBatchResponse::default();
+    resp.batch_item_failures = failures;
+    resp
+}
+
+fn failure(id: String) -> BatchItemFailure {
+    let mut f = BatchItemFailure::default();
+    f.item_identifier = id;
+    f
+}
+
+/// Runs the consumer under the Lambda runtime.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    crate::bootstrap::init_tracing();
+    let state = crate::bootstrap::state_from_env().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let state = state.clone();
+        async move { Ok::<_, lambda_runtime::Error>(handle_batch(&state, event.payload).await) }
+    }))
+    .await
+}
