@@ -1,0 +1,38 @@
+//! `ow-bench`: prints the figures of the performance budgets (design.md).
+//!
+//! 1. Storage cost of the reference user-day (1 Hz heart rate, per-minute steps and energy, a
+//!    night of sleep, a workout, SDK pushes every 15 minutes): DynamoDB write and read capacity
+//!    units computed from the item sizes actually written and read (1 WCU per started KB written
+//!    per item and per index, 1 RCU per started 4 KB read), against a one-item-per-sample design
+//!    stored and read through the same table port, in the same run.
+//! 2. Storage-layer speed, same run: ingest and one timeseries page, chunks vs one item per sample.
+//! 3. HTTP on the release `open-wearables` server (a separate process): SDK ingest records/s,
+//!    GET user, one timeseries page over a day of 1 Hz heart rate, a 30-day activity summary,
+//!    with 32 concurrent clients: req/s, p50, p99; peak RSS of the server.
+//!
+//! Usage: `cargo run --release -p ow-bench [-- --quick]` (builds the server too).
+
+mod capacity;
+mod http;
+
+use std::time::Instant;
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let started = Instant::now();
+    println!("ow-bench (quick={quick}); machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!();
+    if let Err(e) = run(quick).await {
+        eprintln!("bench failed: {e}");
+        std::process::exit(1);
+    }
+    println!("\ntotal bench time {:.1}s", started.elapsed().as_secs_f64());
+}
+
+async fn run(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    capacity::user_day().await?;
+    capacity::storage_speed(quick).await?;
+    http::run(quick).await?;
+    Ok(())
+}
