@@ -717,3 +717,108 @@ mod sdk_fuzz {
         }
     }
 }
+
+#[tokio::test]
+async fn timeseries_walks_forward_and_back_across_hours_and_sources() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    let at = |s: i64| {
+        (chrono::DateTime::parse_from_rfc3339("2025-03-01T10:59:50Z")
+            .expect("t")
+            .to_utc()
+            + chrono::Duration::seconds(s))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+    };
+    for model in ["Watch7,5", "iPhone15,2"] {
+        let records: Vec<Value> = (0..21)
+            .map(|s| {
+                let mut r = record(
+                    "HKQuantityTypeIdentifierHeartRate",
+                    "count/min",
+                    60.0 + s as f64,
+                    &at(s),
+                );
+                r["source"]["deviceModel"] = json!(model);
+                r
+            })
+            .collect();
+        let body = json!({"provider": "apple", "sdkVersion": "1", "syncTimestamp": "2025-03-02T00:00:00Z", "data": {"records": records}});
+        let r = app
+            .call(
+                "POST",
+                &format!("/api/v1/sdk/users/{user}/sync"),
+                Auth::Key(&key),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    let base = format!(
+        "/api/v1/users/{user}/timeseries?start_time=2025-03-01T10:00:00Z&end_time=2025-03-01T12:00:00Z&types=heart_rate&limit=7"
+    );
+    let get = |url: String| {
+        let (app, key) = (&app, key.clone());
+        async move { app.call("GET", &url, Auth::Key(&key), None).await.body }
+    };
+    let mut forward: Vec<(String, String)> = Vec::new();
+    let mut page = get(base.clone()).await;
+    let mut cursors = Vec::new();
+    loop {
+        for i in page["data"].as_array().cloned().unwrap_or_default() {
+            forward.push((
+                i["timestamp"].as_str().unwrap_or("").into(),
+                i["source"]["device"].as_str().unwrap_or("").into(),
+            ));
+        }
+        assert_eq!(page["pagination"]["total_count"], 42);
+        let Some(next) = page["pagination"]["next_cursor"]
+            .as_str()
+            .map(str::to_string)
+        else {
+            break;
+        };
+        cursors.push(next.clone());
+        page = get(format!("{base}&cursor={next}")).await;
+    }
+    assert_eq!(forward.len(), 42, "every sample exactly once");
+    assert_eq!(cursors.len(), 5, "six full pages of 7");
+    let mut sorted = forward.clone();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        forward.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        sorted.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    // Walk back from the last page's previous_cursor to the start.
+    let mut backward: Vec<(String, String)> = Vec::new();
+    let last = get(format!("{base}&cursor={}", cursors[4])).await;
+    let mut prev = last["pagination"]["previous_cursor"]
+        .as_str()
+        .map(str::to_string);
+    while let Some(p) = prev {
+        let page = get(format!("{base}&cursor={p}")).await;
+        let items: Vec<(String, String)> = page["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|i| {
+                (
+                    i["timestamp"].as_str().unwrap_or("").into(),
+                    i["source"]["device"].as_str().unwrap_or("").into(),
+                )
+            })
+            .collect();
+        backward.splice(0..0, items);
+        prev = page["pagination"]["previous_cursor"]
+            .as_str()
+            .map(str::to_string);
+    }
+    assert_eq!(
+        backward,
+        forward[..35].to_vec(),
+        "the pages before the last one, in the same order"
+    );
+}

@@ -117,30 +117,155 @@ pub struct TimeSeriesSample {
     pub is_daily_total: Option<bool>,
 }
 
-/// One ordered stream: the samples of one (series, data source), sorted by time.
+/// The samples of one (series, data source) within `[from, to)`, in time order, decoded one
+/// chunk at a time and only when a page needs it: a page over a day of 1 Hz data decodes one or
+/// two hours, and the total count comes from chunk headers.
 struct Stream {
     id: Uuid,
     series: SeriesType,
     ds: Uuid,
-    points: Vec<Point>,
+    /// `(covers from µs, covers until µs, raw bytes)` per chunk, in time order.
+    chunks: Vec<(i64, i64, Vec<u8>)>,
+    decoded: Vec<Option<Vec<Point>>>,
+    from: i64,
+    to: i64,
 }
 
+const HOUR_US: i64 = 3_600_000_000;
+
 impl Stream {
-    /// First index whose (t, id) is after (t, id) of the cursor.
-    fn after(&self, t: i64, id: Uuid) -> usize {
-        if self.id > id {
-            self.points.partition_point(|p| p.t < t)
-        } else {
-            self.points.partition_point(|p| p.t <= t)
+    fn lazy(
+        id: Uuid,
+        series: SeriesType,
+        ds: Uuid,
+        chunks: Vec<(i64, Vec<u8>)>,
+        from: i64,
+        to: i64,
+    ) -> Self {
+        let n = chunks.len();
+        let chunks = chunks
+            .into_iter()
+            .map(|(h, d)| (h, h + HOUR_US, d))
+            .collect();
+        Self {
+            id,
+            series,
+            ds,
+            chunks,
+            decoded: vec![None; n],
+            from,
+            to,
         }
     }
-    /// First index whose (t, id) is not before the cursor.
-    fn not_before(&self, t: i64, id: Uuid) -> usize {
-        if self.id >= id {
-            self.points.partition_point(|p| p.t < t)
-        } else {
-            self.points.partition_point(|p| p.t <= t)
+
+    fn eager(id: Uuid, series: SeriesType, ds: Uuid, points: Vec<Point>) -> Self {
+        Self {
+            id,
+            series,
+            ds,
+            chunks: vec![(i64::MIN, i64::MAX, Vec::new())],
+            decoded: vec![Some(points)],
+            from: i64::MIN,
+            to: i64::MAX,
         }
+    }
+
+    fn points(&mut self, ci: usize) -> ApiResult<&[Point]> {
+        if self.decoded[ci].is_none() {
+            let (from, to) = (self.from, self.to);
+            let mut pts =
+                crate::repo::chunk::decode(&self.chunks[ci].2).map_err(ApiError::internal)?;
+            pts.retain(|p| p.t >= from && p.t < to);
+            self.decoded[ci] = Some(pts);
+        }
+        Ok(self.decoded[ci].as_deref().unwrap_or_default())
+    }
+
+    fn count(&mut self) -> ApiResult<usize> {
+        let mut n = 0;
+        for ci in 0..self.chunks.len() {
+            let (lo, hi, _) = &self.chunks[ci];
+            if self.decoded[ci].is_none() && *lo >= self.from && *hi <= self.to {
+                n += crate::repo::chunk::count(&self.chunks[ci].2).map_err(ApiError::internal)?;
+            } else {
+                n += self.points(ci)?.len();
+            }
+        }
+        Ok(n)
+    }
+
+    /// The first position whose (t, id) is after `after` (or the very first).
+    fn first_after(&mut self, after: Option<(i64, Uuid)>) -> ApiResult<Option<(usize, usize)>> {
+        let id = self.id;
+        for ci in 0..self.chunks.len() {
+            if let Some((t, _)) = after
+                && self.chunks[ci].1 <= t
+            {
+                continue;
+            }
+            let pts = self.points(ci)?;
+            let idx = match after {
+                None => 0,
+                Some((t, cid)) if id > cid => pts.partition_point(|p| p.t < t),
+                Some((t, _)) => pts.partition_point(|p| p.t <= t),
+            };
+            if idx < pts.len() {
+                return Ok(Some((ci, idx)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last position whose (t, id) is before `before`.
+    fn last_before(&mut self, t: i64, cid: Uuid) -> ApiResult<Option<(usize, usize)>> {
+        let id = self.id;
+        for ci in (0..self.chunks.len()).rev() {
+            if self.chunks[ci].0 > t {
+                continue;
+            }
+            let pts = self.points(ci)?;
+            let idx = if id < cid {
+                pts.partition_point(|p| p.t <= t)
+            } else {
+                pts.partition_point(|p| p.t < t)
+            };
+            if idx > 0 {
+                return Ok(Some((ci, idx - 1)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn next(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Option<(usize, usize)>> {
+        if pi + 1 < self.points(ci)?.len() {
+            return Ok(Some((ci, pi + 1)));
+        }
+        for cj in ci + 1..self.chunks.len() {
+            if !self.points(cj)?.is_empty() {
+                return Ok(Some((cj, 0)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn prev(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Option<(usize, usize)>> {
+        if pi > 0 {
+            return Ok(Some((ci, pi - 1)));
+        }
+        for cj in (0..ci).rev() {
+            let n = self.points(cj)?.len();
+            if n > 0 {
+                return Ok(Some((cj, n - 1)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn at(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Point> {
+        self.points(ci)?
+            .get(pi)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("stream position out of range"))
     }
 }
 
@@ -191,6 +316,18 @@ pub async fn timeseries(
         .get("cursor")
         .map(|c| decode_cursor(c, 2).map(|d| (c.to_string(), d)))
         .transpose()?;
+    let cursor = match cursor {
+        None => None,
+        Some((raw, c)) => {
+            let t = cursor_time(&raw, &c.fields[0])?.timestamp_micros();
+            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Invalid cursor format: '{raw}'. Expected 'timestamp|id'."
+                ))
+            })?;
+            Some((t, id, c.backward))
+        }
+    };
     let end_at = if end.is_midnight() {
         end.at + Duration::days(1)
     } else {
@@ -209,49 +346,42 @@ pub async fn timeseries(
     let mut streams: Vec<Stream> = Vec::new();
     if from < to {
         for series in types {
-            let mut by_ds: HashMap<Uuid, Vec<Point>> = HashMap::new();
+            let mut by_ds: HashMap<Uuid, Vec<(i64, Vec<u8>)>> = HashMap::new();
             for c in state
                 .db
-                .chunks(user, series, start.at, end_at - Duration::microseconds(1))
+                .raw_chunks(user, series, start.at, end_at - Duration::microseconds(1))
                 .await?
             {
                 by_ds
                     .entry(c.data_source_id)
                     .or_default()
-                    .extend(c.points.into_iter().filter(|p| p.t >= from && p.t < to));
+                    .push((c.hour.timestamp_micros(), c.data));
             }
-            for (ds, mut points) in by_ds {
-                points.sort_by_key(|p| p.t);
+            for (ds, mut chunks) in by_ds {
+                chunks.sort_by_key(|c| c.0);
+                let id = stream_id(ds, series);
+                let mut stream = Stream::lazy(id, series, ds, chunks, from, to);
                 if resolution != Resolution::Raw {
-                    points = bucket_points(series, ds, &points, resolution);
+                    let mut all = Vec::new();
+                    for ci in 0..stream.chunks.len() {
+                        all.extend_from_slice(stream.points(ci)?);
+                    }
+                    stream =
+                        Stream::eager(id, series, ds, bucket_points(series, ds, &all, resolution));
                 }
-                if !points.is_empty() {
-                    streams.push(Stream {
-                        id: stream_id(ds, series),
-                        series,
-                        ds,
-                        points,
-                    });
-                }
+                streams.push(stream);
             }
         }
     }
-    let total: usize = streams.iter().map(|s| s.points.len()).sum();
-    let (rows, backward) = match &cursor {
-        None => (merge_forward(&streams, None, limit + 1), false),
-        Some((raw, c)) => {
-            let t = cursor_time(raw, &c.fields[0])?.timestamp_micros();
-            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "Invalid cursor format: '{raw}'. Expected 'timestamp|id'."
-                ))
-            })?;
-            if c.backward {
-                (merge_backward(&streams, t, id, limit + 1), true)
-            } else {
-                (merge_forward(&streams, Some((t, id)), limit + 1), false)
-            }
-        }
+    let mut total = 0;
+    for s in &mut streams {
+        total += s.count()?;
+    }
+    let backward = cursor.is_some_and(|c| c.2);
+    let rows = match cursor {
+        Some((t, id, true)) => merge_backward(&mut streams, t, id, limit + 1)?,
+        Some((t, id, false)) => merge_forward(&mut streams, Some((t, id)), limit + 1)?,
+        None => merge_forward(&mut streams, None, limit + 1)?,
     };
     let more = rows.len() > limit;
     let mut rows = rows;
@@ -260,23 +390,21 @@ pub async fn timeseries(
         rows.reverse();
     }
     let sources = state.db.data_source_map(user).await?;
-    let key = |r: &(usize, usize)| {
-        let s = &streams[r.0];
-        let t = DateTime::from_timestamp_micros(s.points[r.1].t).unwrap_or_default();
-        encode_cursor(&[&cursor_ts(&t), &s.id.to_string()], false)
+    let key = |r: &(usize, Point)| {
+        let t = DateTime::from_timestamp_micros(r.1.t).unwrap_or_default();
+        encode_cursor(&[&cursor_ts(&t), &streams[r.0].id.to_string()], false)
     };
     let mut pagination = Pagination {
         total_count: Some(total),
+        has_more: more,
         ..Default::default()
     };
     if backward {
-        pagination.has_more = more;
         if more {
             pagination.previous_cursor = rows.first().map(|r| format!("prev_{}", key(r)));
             pagination.next_cursor = rows.last().map(key);
         }
     } else {
-        pagination.has_more = more;
         if more {
             pagination.next_cursor = rows.last().map(key);
         }
@@ -286,9 +414,8 @@ pub async fn timeseries(
     }
     let data = rows
         .iter()
-        .map(|&(si, pi)| {
-            let s = &streams[si];
-            let p = &s.points[pi];
+        .map(|(si, p)| {
+            let s = &streams[*si];
             TimeSeriesSample {
                 timestamp: DateTime::from_timestamp_micros(p.t).unwrap_or_default(),
                 zone_offset: p.zone_offset.clone(),
@@ -338,7 +465,7 @@ struct Head {
     t: i64,
     id: Uuid,
     stream: usize,
-    idx: usize,
+    pos: (usize, usize),
 }
 
 impl Ord for Head {
@@ -353,17 +480,21 @@ impl PartialOrd for Head {
     }
 }
 
-/// The first `n` (stream, index) pairs in (t, id) order strictly after `after`.
-fn merge_forward(streams: &[Stream], after: Option<(i64, Uuid)>, n: usize) -> Vec<(usize, usize)> {
+/// The first `n` samples in (t, id) order strictly after `after`.
+fn merge_forward(
+    streams: &mut [Stream],
+    after: Option<(i64, Uuid)>,
+    n: usize,
+) -> ApiResult<Vec<(usize, Point)>> {
     let mut heap = BinaryHeap::new();
-    for (i, s) in streams.iter().enumerate() {
-        let idx = after.map_or(0, |(t, id)| s.after(t, id));
-        if let Some(p) = s.points.get(idx) {
+    for (i, s) in streams.iter_mut().enumerate() {
+        if let Some(pos) = s.first_after(after)? {
+            let t = s.at(pos)?.t;
             heap.push(std::cmp::Reverse(Head {
-                t: p.t,
+                t,
                 id: s.id,
                 stream: i,
-                idx,
+                pos,
             }));
         }
     }
@@ -372,49 +503,56 @@ fn merge_forward(streams: &[Stream], after: Option<(i64, Uuid)>, n: usize) -> Ve
         let Some(std::cmp::Reverse(h)) = heap.pop() else {
             break;
         };
-        out.push((h.stream, h.idx));
-        if let Some(p) = streams[h.stream].points.get(h.idx + 1) {
+        let s = &mut streams[h.stream];
+        out.push((h.stream, s.at(h.pos)?));
+        if let Some(pos) = s.next(h.pos)? {
+            let t = s.at(pos)?.t;
             heap.push(std::cmp::Reverse(Head {
-                t: p.t,
+                t,
                 id: h.id,
                 stream: h.stream,
-                idx: h.idx + 1,
+                pos,
             }));
         }
     }
-    out
+    Ok(out)
 }
 
-/// The last `n` pairs strictly before (t, id), newest first.
-fn merge_backward(streams: &[Stream], t: i64, id: Uuid, n: usize) -> Vec<(usize, usize)> {
+/// The last `n` samples strictly before (t, id), newest first.
+fn merge_backward(
+    streams: &mut [Stream],
+    t: i64,
+    id: Uuid,
+    n: usize,
+) -> ApiResult<Vec<(usize, Point)>> {
     let mut heap = BinaryHeap::new();
-    for (i, s) in streams.iter().enumerate() {
-        let end = s.not_before(t, id);
-        if end > 0 {
-            let p = &s.points[end - 1];
+    for (i, s) in streams.iter_mut().enumerate() {
+        if let Some(pos) = s.last_before(t, id)? {
+            let pt = s.at(pos)?.t;
             heap.push(Head {
-                t: p.t,
+                t: pt,
                 id: s.id,
                 stream: i,
-                idx: end - 1,
+                pos,
             });
         }
     }
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let Some(h) = heap.pop() else { break };
-        out.push((h.stream, h.idx));
-        if h.idx > 0 {
-            let p = &streams[h.stream].points[h.idx - 1];
+        let s = &mut streams[h.stream];
+        out.push((h.stream, s.at(h.pos)?));
+        if let Some(pos) = s.prev(h.pos)? {
+            let pt = s.at(pos)?.t;
             heap.push(Head {
-                t: p.t,
+                t: pt,
                 id: h.id,
                 stream: h.stream,
-                idx: h.idx - 1,
+                pos,
             });
         }
     }
-    out
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -163,6 +163,22 @@ impl Cursor<'_> {
     }
 }
 
+/// The number of samples in a chunk, read from its header only.
+pub fn count(raw: &[u8]) -> Result<usize, ChunkError> {
+    let mut c = Cursor(raw);
+    if c.byte()? != 1 {
+        return Err(ChunkError("unknown version"));
+    }
+    let n_variants = c.uvar()? as usize;
+    for _ in 0..n_variants.min(raw.len()) {
+        let len = c.uvar()? as usize;
+        c.bytes(len.saturating_sub(1))?;
+        c.byte()?;
+    }
+    c.bytes(2)?;
+    Ok(c.uvar()? as usize)
+}
+
 /// Decodes a chunk.
 pub fn decode(raw: &[u8]) -> Result<Vec<Point>, ChunkError> {
     let mut c = Cursor(raw);
@@ -244,6 +260,7 @@ mod tests {
             .collect();
         let raw = encode(&points);
         assert!(raw.len() < 3600 * 3, "{} bytes", raw.len());
+        assert_eq!(count(&raw), Ok(3600));
         assert_eq!(decode(&raw), Ok(points));
     }
 

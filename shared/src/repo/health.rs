@@ -210,6 +210,15 @@ pub struct SeriesChunk {
     pub points: Vec<Point>,
 }
 
+/// A chunk as stored, not decoded yet.
+#[derive(Debug, Clone)]
+pub struct RawChunk {
+    pub series: SeriesType,
+    pub data_source_id: Uuid,
+    pub hour: DateTime<Utc>,
+    pub data: Vec<u8>,
+}
+
 /// The UTC hour a sample belongs to, as used in chunk keys.
 pub fn hour_key(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H").to_string()
@@ -437,6 +446,31 @@ impl Db {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<SeriesChunk>, StoreError> {
+        self.raw_chunks(user, series, from, to)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let points =
+                    chunk::decode(&c.data).map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok(SeriesChunk {
+                    series,
+                    data_source_id: c.data_source_id,
+                    hour: c.hour,
+                    points,
+                })
+            })
+            .collect()
+    }
+
+    /// Undecoded chunks of one series whose hour lies in `[from_hour, to_hour]`, ordered by
+    /// hour then source.
+    pub async fn raw_chunks(
+        &self,
+        user: Uuid,
+        series: SeriesType,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RawChunk>, StoreError> {
         let lo = format!("TS#{}#{}", series.code(), hour_key(from));
         let hi = format!("TS#{}#{}#~", series.code(), hour_key(to));
         let q = Query::partition(Index::Primary, user_pk(user)).range(SkRange::Between(lo, hi));
@@ -450,13 +484,11 @@ impl Db {
             let Ok(ds) = Uuid::parse_str(ds) else {
                 continue;
             };
-            let points =
-                chunk::decode(&item.data).map_err(|e| StoreError::Backend(e.to_string()))?;
-            out.push(SeriesChunk {
+            out.push(RawChunk {
                 series,
                 data_source_id: ds,
                 hour,
-                points,
+                data: item.data,
             });
         }
         Ok(out)

@@ -30,9 +30,17 @@ fn backend<E: std::fmt::Display>(e: E) -> StoreError {
 }
 
 impl EmbeddedTable {
-    /// Opens (or creates) the database file.
+    /// Opens (or creates) the database file with the default page cache (16 MiB).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(backend)?;
+        Self::open_with_cache(path, 16 * 1024 * 1024)
+    }
+
+    /// Opens (or creates) the database file with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(backend)?;
         let txn = db.begin_write().map_err(backend)?;
         {
             txn.open_table(ITEMS).map_err(backend)?;
