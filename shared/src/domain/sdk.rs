@@ -28,6 +28,7 @@ use std::collections::hash_map::Entry;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::numeric::{fits_numeric, round_half_away_i64, round_half_away_to, trunc_i64};
 use super::series::SeriesType;
@@ -848,21 +849,25 @@ pub fn parse_sdk_payload(
     bytes: &[u8],
     provider_override: Option<SdkProvider>,
 ) -> Result<ParsedBatch, ParseError> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|_| ParseError::InvalidJson)?;
-    let Value::Object(envelope) = body else {
-        return Err(ParseError::NotAnObject);
+    // Borrow the item arrays as raw JSON slices: each item is decoded on its own, so a 6 MB
+    // batch never exists twice in memory as a value tree.
+    let root: &RawValue = serde_json::from_slice(bytes).map_err(|_| ParseError::InvalidJson)?;
+    let envelope: std::collections::BTreeMap<String, &RawValue> =
+        serde_json::from_str(root.get()).map_err(|_| ParseError::NotAnObject)?;
+    let field = |k: &str| {
+        envelope
+            .get(k)
+            .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
     };
-    let provider = resolve_provider(&envelope, provider_override)?;
-    let sdk_version = match envelope.get("sdkVersion") {
-        Some(Value::String(s)) => s.clone(),
+    let provider = resolve_provider(field("provider"), provider_override)?;
+    let sdk_version = match field("sdkVersion") {
+        Some(Value::String(s)) => s,
         _ => return Err(ParseError::InvalidEnvelope("sdkVersion is required")),
     };
-    let sync_timestamp = envelope
-        .get("syncTimestamp")
-        .cloned()
+    let sync_timestamp = field("syncTimestamp")
         .and_then(|v| serde_json::from_value::<LaxDateTime>(v).ok())
         .ok_or(ParseError::InvalidEnvelope("syncTimestamp is required"))?;
-    let (records, workouts, sleep) = split_data(envelope.get("data"))?;
+    let (records, workouts, sleep) = split_data(envelope.get("data").copied())?;
 
     let mut batch = ParsedBatch {
         provider: Some(provider),
@@ -871,46 +876,48 @@ pub fn parse_sdk_payload(
         ..ParsedBatch::default()
     };
     let mut samples = Vec::new();
-    parse_workouts(&workouts, provider, &mut batch, &mut samples);
-    parse_records(&records, provider, &mut batch, &mut samples);
-    parse_sleep(&sleep, provider, &mut batch);
+    parse_workouts(workouts, provider, &mut batch, &mut samples);
+    parse_records(records, provider, &mut batch, &mut samples);
+    parse_sleep(sleep, provider, &mut batch);
     batch.records_saved = samples.len();
     batch.samples = collapse_samples(samples);
     Ok(batch)
 }
 
 fn resolve_provider(
-    envelope: &serde_json::Map<String, Value>,
+    provider: Option<Value>,
     provider_override: Option<SdkProvider>,
 ) -> Result<SdkProvider, ParseError> {
     if let Some(p) = provider_override {
         return Ok(p);
     }
-    match envelope.get("provider") {
+    match provider {
         Some(Value::String(s)) => {
-            SdkProvider::parse(s).ok_or_else(|| ParseError::UnsupportedProvider(s.to_lowercase()))
+            SdkProvider::parse(&s).ok_or_else(|| ParseError::UnsupportedProvider(s.to_lowercase()))
         }
         _ => Err(ParseError::MissingProvider),
     }
 }
 
-type ItemLists = (Vec<Value>, Vec<Value>, Vec<Value>);
+type ItemLists<'a> = (Vec<&'a RawValue>, Vec<&'a RawValue>, Vec<&'a RawValue>);
 
-fn split_data(data: Option<&Value>) -> Result<ItemLists, ParseError> {
-    let map = match data {
-        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new(), Vec::new())),
-        Some(Value::Object(m)) => m,
-        Some(_) => return Err(ParseError::InvalidEnvelope("data must be an object")),
+fn split_data(data: Option<&RawValue>) -> Result<ItemLists<'_>, ParseError> {
+    let Some(data) = data.filter(|d| d.get().trim() != "null") else {
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
     };
-    let list = |key: &'static str| -> Result<Vec<Value>, ParseError> {
+    let map: std::collections::BTreeMap<String, &RawValue> = serde_json::from_str(data.get())
+        .map_err(|_| ParseError::InvalidEnvelope("data must be an object"))?;
+    let list = |key: &'static str| -> Result<Vec<&RawValue>, ParseError> {
         match map.get(key) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => Ok(items.clone()),
-            Some(_) => Err(ParseError::InvalidEnvelope(match key {
-                "records" => "data.records must be an array",
-                "workouts" => "data.workouts must be an array",
-                _ => "data.sleep must be an array",
-            })),
+            None => Ok(Vec::new()),
+            Some(raw) if raw.get().trim() == "null" => Ok(Vec::new()),
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+                ParseError::InvalidEnvelope(match key {
+                    "records" => "data.records must be an array",
+                    "workouts" => "data.workouts must be an array",
+                    _ => "data.sleep must be an array",
+                })
+            }),
         }
     };
     Ok((list("records")?, list("workouts")?, list("sleep")?))
@@ -1004,13 +1011,13 @@ fn stored_value(v: f64) -> Result<f64, &'static str> {
 // ---------------------------------------------------------------------------------------------
 
 fn parse_records(
-    items: &[Value],
+    items: Vec<&RawValue>,
     provider: SdkProvider,
     batch: &mut ParsedBatch,
     out: &mut Vec<Sample>,
 ) {
-    for (index, item) in items.iter().enumerate() {
-        let Ok(raw) = serde_json::from_value::<RawRecord>(item.clone()) else {
+    for (index, item) in items.into_iter().enumerate() {
+        let Ok(raw) = serde_json::from_str::<RawRecord>(item.get()) else {
             batch.drop_item(ItemKind::Record, index, "schema validation failed");
             continue;
         };
@@ -1068,14 +1075,14 @@ pub fn collapse_samples(samples: Vec<Sample>) -> Vec<Sample> {
 // ---------------------------------------------------------------------------------------------
 
 fn parse_workouts(
-    items: &[Value],
+    items: Vec<&RawValue>,
     provider: SdkProvider,
     batch: &mut ParsedBatch,
     out: &mut Vec<Sample>,
 ) {
     let mut seen: HashMap<EventKey, ()> = HashMap::new();
-    for (index, item) in items.iter().enumerate() {
-        let Ok(raw) = serde_json::from_value::<RawWorkout>(item.clone()) else {
+    for (index, item) in items.into_iter().enumerate() {
+        let Ok(raw) = serde_json::from_str::<RawWorkout>(item.get()) else {
             batch.drop_item(ItemKind::Workout, index, "schema validation failed");
             continue;
         };
@@ -1281,9 +1288,9 @@ fn build_workout(
 // Sleep (§4.6 input side)
 // ---------------------------------------------------------------------------------------------
 
-fn parse_sleep(items: &[Value], provider: SdkProvider, batch: &mut ParsedBatch) {
-    for (index, item) in items.iter().enumerate() {
-        let Ok(raw) = serde_json::from_value::<RawSleep>(item.clone()) else {
+fn parse_sleep(items: Vec<&RawValue>, provider: SdkProvider, batch: &mut ParsedBatch) {
+    for (index, item) in items.into_iter().enumerate() {
+        let Ok(raw) = serde_json::from_str::<RawSleep>(item.get()) else {
             batch.drop_item(ItemKind::Sleep, index, "schema validation failed");
             continue;
         };
