@@ -12,7 +12,7 @@ use crate::domain::sdk::{ParseError, ParsedBatch, SdkProvider, SourceInfo, parse
 use crate::domain::summary::infer_device_type;
 use crate::domain::time::local_date;
 use crate::jobs::Job;
-use crate::jobs::handlers::feeds_rollups;
+use crate::jobs::handlers::{feeds_rollups, resilience_dates};
 use crate::repo::chunk::Point;
 use crate::repo::health::{DataSource, EventDetails, EventRecord, chunk_sk, hour_key};
 use crate::store::StoreError;
@@ -91,7 +91,11 @@ pub async fn store_batch(
     let mut chunks: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     let mut codes = BTreeSet::new();
     let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut hrv_days: BTreeSet<NaiveDate> = BTreeSet::new();
     for s in &batch.samples {
+        if s.series == crate::domain::series::SeriesType::HeartRateVariabilityRmssd {
+            hrv_days.insert(s.recorded_at.date_naive());
+        }
         let ds = source_of(&s.source);
         codes.insert(s.series.code().to_string());
         if feeds_rollups(s.series) {
@@ -162,6 +166,11 @@ pub async fn store_batch(
         })
         .collect();
     jobs.push(Job::Sleep { user_id: user });
+    let resilience: BTreeSet<NaiveDate> = hrv_days.into_iter().flat_map(resilience_dates).collect();
+    jobs.extend(resilience.into_iter().map(|date| Job::Resilience {
+        user_id: user,
+        date,
+    }));
     if let Err(e) = state.queue.enqueue(jobs).await {
         tracing::error!(error = %e, "derived jobs were not queued");
     }

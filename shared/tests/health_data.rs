@@ -822,3 +822,78 @@ async fn timeseries_walks_forward_and_back_across_hours_and_sources() {
         "the pages before the last one, in the same order"
     );
 }
+
+#[tokio::test]
+async fn the_resilience_score_follows_hrv_variation_inside_sleep() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    let mut records = Vec::new();
+    let mut sleep = Vec::new();
+    for (i, v) in [40.0, 42.0, 44.0, 46.0, 48.0].iter().enumerate() {
+        let day = 1 + i;
+        let start = if day == 1 {
+            "2025-02-28T23:00:00Z".to_string()
+        } else {
+            format!("2025-03-{:02}T23:00:00Z", day - 1)
+        };
+        sleep.push(segment(
+            "light",
+            &start,
+            &format!("2025-03-{day:02}T06:00:00Z"),
+        ));
+        // Inside the night, and one reading outside any sleep window that must be ignored.
+        records.push(record(
+            "HEART_RATE_VARIABILITY",
+            "ms",
+            *v,
+            &format!("2025-03-{day:02}T02:00:00Z"),
+        ));
+        records.push(record(
+            "HEART_RATE_VARIABILITY",
+            "ms",
+            500.0,
+            &format!("2025-03-{day:02}T12:00:00Z"),
+        ));
+    }
+    let body = json!({"provider": "google", "sdkVersion": "1", "syncTimestamp": "2025-03-06T00:00:00Z",
+                      "data": {"records": records, "sleep": sleep}});
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/sdk/users/{user}/sync"),
+            Auth::Key(&key),
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    app.state.jobs_idle().await;
+    let scores = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/health-scores?category=resilience"),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    let dates: Vec<&str> = scores.body["data"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["recorded_at"].as_str()).collect())
+        .unwrap_or_default();
+    // Reference dates whose 7-day window holds all five nights: Mar 6, 7 and 8.
+    assert_eq!(
+        dates,
+        [
+            "2025-03-08T00:00:00Z",
+            "2025-03-07T00:00:00Z",
+            "2025-03-06T00:00:00Z"
+        ]
+    );
+    let s = &scores.body["data"][2];
+    // Daily means 40..48: sample CV 0.071870 -> stored 0.072, score 99 (data-model §5.2 vector).
+    assert_eq!(s["value"], 0.072);
+    assert_eq!(s["provider"], "internal");
+    assert_eq!(s["components"]["resilience_score"]["value"], 99);
+    assert_eq!(s["components"]["days_counted"]["value"], 5);
+}

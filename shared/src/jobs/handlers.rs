@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::Job;
 use crate::api::AppState;
 use crate::domain::scores::{
-    SleepScoreInput, consistency_history, sleep_score, sleep_score_recorded_at,
+    RESILIENCE_LOOKBACK_DAYS, SleepScoreInput, consistency_history, resilience, sleep_score,
+    sleep_score_recorded_at, sleep_windows,
 };
 use crate::domain::sdk::{SdkProvider, SourceInfo};
 use crate::domain::series::SeriesType;
@@ -28,6 +29,9 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, StoreError>
             .await
             .map(|()| Vec::new()),
         Job::Sleep { user_id } => process_sleep(state, *user_id).await,
+        Job::Resilience { user_id, date } => resilience_day(state, *user_id, *date)
+            .await
+            .map(|()| Vec::new()),
         Job::Seed {
             task_id,
             users,
@@ -110,6 +114,87 @@ pub async fn rollup_day(state: &AppState, user: Uuid, date: NaiveDate) -> Result
         state.db.delete_rollup(user, date, *ds).await?;
     }
     Ok(())
+}
+
+/// Reference dates whose resilience window `[R − 7 d, R)` contains the UTC day `d`.
+pub fn resilience_dates(d: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    (1..=RESILIENCE_LOOKBACK_DAYS).map(move |k| d + Duration::days(k))
+}
+
+/// Recomputes (or removes) the internal resilience score of reference date `r` (data-model
+/// §5.2). Unlike the reference, a stored score follows later data: the job runs whenever RMSSD
+/// samples or sleep sessions inside its window change.
+pub async fn resilience_day(state: &AppState, user: Uuid, r: NaiveDate) -> Result<(), StoreError> {
+    if r > state.now().date_naive() {
+        return Ok(());
+    }
+    let we = start_of_utc_day(r);
+    let ws = we - Duration::days(RESILIENCE_LOOKBACK_DAYS);
+    let sessions = state
+        .db
+        .events(user, "sleep", Some(ws - Duration::days(2)), Some(we))
+        .await?;
+    let windows: Vec<_> = sessions
+        .iter()
+        .filter(|e| e.end >= ws && e.start < we)
+        .flat_map(|e| {
+            let stages = match &e.details {
+                Some(EventDetails::Sleep(d)) => Some(d.stages.as_slice()),
+                _ => None,
+            };
+            sleep_windows(e.start, e.end, stages)
+        })
+        .collect();
+    let (a, b) = (ws.timestamp_micros(), we.timestamp_micros());
+    let mut rmssd = Vec::new();
+    for c in state
+        .db
+        .chunks(
+            user,
+            SeriesType::HeartRateVariabilityRmssd,
+            ws,
+            we - Duration::microseconds(1),
+        )
+        .await?
+    {
+        for p in c.points.iter().filter(|p| p.t >= a && p.t < b) {
+            if let Some(t) = chrono::DateTime::from_timestamp_micros(p.t) {
+                rmssd.push((t, p.value()));
+            }
+        }
+    }
+    let existing = state
+        .db
+        .health_scores(user, Some(we), Some(we + Duration::microseconds(1)))
+        .await?;
+    let existing = existing
+        .into_iter()
+        .find(|s| s.provider == "internal" && s.category == "resilience");
+    match resilience(r, &windows, &rmssd) {
+        Some(res) => {
+            let score = HealthScore {
+                id: existing.as_ref().map_or_else(Uuid::new_v4, |s| s.id),
+                user_id: user,
+                data_source_id: None,
+                provider: "internal".into(),
+                category: "resilience".into(),
+                value: Some(res.stored_value()),
+                qualifier: None,
+                recorded_at: we,
+                zone_offset: None,
+                components: Some(res.components()),
+                sleep_record_id: None,
+                created_at: existing
+                    .as_ref()
+                    .map_or_else(|| state.now(), |s| s.created_at),
+            };
+            state.db.put_score(&score).await
+        }
+        None => match existing {
+            Some(s) => state.db.delete_score(&s).await,
+            None => Ok(()),
+        },
+    }
 }
 
 /// Most pending segment batches consumed per run (one transaction holds ≤ 100 writes).

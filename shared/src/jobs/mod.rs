@@ -22,6 +22,8 @@ pub enum Job {
     Rollup { user_id: Uuid, date: NaiveDate },
     /// Feed the user's pending SDK sleep segments into sessions (and score new sessions).
     Sleep { user_id: Uuid },
+    /// Recompute the internal resilience score of one reference date (UTC).
+    Resilience { user_id: Uuid, date: NaiveDate },
     /// Generate synthetic users and data.
     Seed {
         task_id: Uuid,

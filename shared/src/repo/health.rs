@@ -643,6 +643,23 @@ impl Db {
         }
     }
 
+    /// Writes a score, replacing any with the same (provider, category, recorded_at): for
+    /// scores Open Wearables computes itself and recomputes when inputs change.
+    pub async fn put_score(&self, s: &HealthScore) -> Result<(), StoreError> {
+        self.table
+            .put(
+                Item::new(user_pk(s.user_id), score_sk(s), encode(s)?),
+                Condition::None,
+            )
+            .await
+    }
+
+    pub async fn delete_score(&self, s: &HealthScore) -> Result<(), StoreError> {
+        self.table
+            .delete(&Key::new(user_pk(s.user_id), score_sk(s)), Condition::None)
+            .await
+    }
+
     /// Scores with `recorded_at` in `[from, to)`, newest first.
     pub async fn health_scores(
         &self,
