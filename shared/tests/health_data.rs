@@ -897,3 +897,62 @@ async fn the_resilience_score_follows_hrv_variation_inside_sleep() {
     assert_eq!(s["components"]["resilience_score"]["value"], 99);
     assert_eq!(s["components"]["days_counted"]["value"], 5);
 }
+
+#[tokio::test]
+async fn a_night_pushed_in_two_halves_becomes_one_session() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    let halves = [
+        vec![
+            segment("light", "2025-02-28T23:00:00Z", "2025-03-01T01:00:00Z"),
+            segment("deep", "2025-03-01T01:00:00Z", "2025-03-01T02:00:00Z"),
+        ],
+        vec![
+            segment("rem", "2025-03-01T02:30:00Z", "2025-03-01T04:00:00Z"),
+            segment("light", "2025-03-01T04:00:00Z", "2025-03-01T06:00:00Z"),
+        ],
+    ];
+    for half in halves {
+        let body = json!({"provider": "apple", "sdkVersion": "1", "syncTimestamp": "2025-03-01T07:00:00Z", "data": {"sleep": half}});
+        let r = app
+            .call(
+                "POST",
+                &format!("/api/v1/sdk/users/{user}/sync"),
+                Auth::Key(&key),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        app.state.jobs_idle().await;
+    }
+    let s = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/events/sleep?start_date=2025-02-28&end_date=2025-03-02"),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(s.body["pagination"]["total_count"], 1, "{}", s.body);
+    let d = &s.body["data"][0];
+    assert_eq!(
+        (d["start_time"].as_str(), d["end_time"].as_str()),
+        (Some("2025-02-28T23:00:00Z"), Some("2025-03-01T06:00:00Z"))
+    );
+    // 2 h light + 1 h deep + 1.5 h rem + 2 h light of sleep.
+    assert_eq!(d["sleep_duration_seconds"], 390 * 60);
+    let scores = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/health-scores?category=sleep"),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        scores.body["pagination"]["total_count"], 1,
+        "the first half's score left with it"
+    );
+}

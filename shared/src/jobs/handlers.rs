@@ -13,7 +13,10 @@ use crate::domain::scores::{
 };
 use crate::domain::sdk::{SdkProvider, SourceInfo};
 use crate::domain::series::SeriesType;
-use crate::domain::sleep::{SleepSessionDraft, apply_segments, finish_session};
+use crate::domain::sleep::{
+    SleepSessionDraft, SleepState, StoredSleepWindow, apply_segments, find_adjacent,
+    finish_session, finish_session_merged,
+};
 use crate::domain::summary::{
     ACTIVITY_SERIES, ActivitySample, IntensityThresholds, activity_days, intensity_minutes,
     max_heart_rate, step_minutes,
@@ -222,7 +225,7 @@ pub async fn process_sleep(state: &AppState, user: Uuid) -> Result<Vec<Job>, Sto
     }
     let mut follow_up = Vec::new();
     for st in &closed {
-        let draft = finish_session(st);
+        let draft = merge_with_adjacent(state, user, st).await?;
         if let Some(date) = store_sleep_session(state, user, &draft).await? {
             follow_up.push(Job::Rollup {
                 user_id: user,
@@ -239,6 +242,62 @@ pub async fn process_sleep(state: &AppState, user: Uuid) -> Result<Vec<Job>, Sto
         follow_up.push(Job::Sleep { user_id: user });
     }
     Ok(follow_up)
+}
+
+/// Finalises a closed state; when a stored session of the same provider and writer overlaps it
+/// or lies within 120 minutes (data-model §4.6 step 3), the two are merged and the stored one is
+/// replaced (its score goes with it).
+async fn merge_with_adjacent(
+    state: &AppState,
+    user: Uuid,
+    st: &SleepState,
+) -> Result<SleepSessionDraft, StoreError> {
+    let own = finish_session(st);
+    let gap = crate::domain::sleep::sleep_end_gap();
+    let sources = state.db.data_source_map(user).await?;
+    let stored = state
+        .db
+        .events(
+            user,
+            "sleep",
+            Some(own.start - Duration::days(2)),
+            Some(own.end + gap),
+        )
+        .await?;
+    let candidates: Vec<(StoredSleepWindow, EventRecord)> = stored
+        .into_iter()
+        .filter(|e| e.event_type.as_deref() == Some("sleep_session"))
+        .filter(|e| {
+            let ds = sources.get(&e.data_source_id);
+            ds.is_some_and(|d| d.provider == st.provider)
+                && (st.source_name == "unknown"
+                    || ds.and_then(|d| d.source.as_deref()) == Some(st.source_name.as_str()))
+        })
+        .map(|e| {
+            let stages = match &e.details {
+                Some(EventDetails::Sleep(d)) => d.stages.clone(),
+                _ => Vec::new(),
+            };
+            (
+                StoredSleepWindow {
+                    id: e.id,
+                    start: e.start,
+                    end: e.end,
+                    stages,
+                },
+                e,
+            )
+        })
+        .collect();
+    let windows: Vec<StoredSleepWindow> = candidates.iter().map(|(w, _)| w.clone()).collect();
+    let Some(adjacent) = find_adjacent(&windows, (own.start, own.end)) else {
+        return Ok(own);
+    };
+    let merged = finish_session_merged(st, adjacent);
+    if let Some((_, old)) = candidates.iter().find(|(w, _)| w.id == adjacent.id) {
+        state.db.delete_event(user, old).await?;
+    }
+    Ok(merged)
 }
 
 /// Stores a finalised session as a sleep event (first write wins) and its internal sleep score.
