@@ -28,6 +28,12 @@ impl ManualClock {
         Self(Mutex::new(at))
     }
 
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = at;
+        }
+    }
+
     pub fn advance(&self, by: Duration) {
         if let Ok(mut t) = self.0.lock() {
             *t += by;

@@ -956,3 +956,57 @@ async fn a_night_pushed_in_two_halves_becomes_one_session() {
         "the first half's score left with it"
     );
 }
+
+#[tokio::test]
+async fn an_open_night_is_finalised_by_the_schedule_without_another_push() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2025-03-01T06:30:00Z")
+            .expect("t")
+            .to_utc(),
+    );
+    let night = vec![
+        segment("light", "2025-02-28T23:00:00Z", "2025-03-01T03:00:00Z"),
+        segment("deep", "2025-03-01T03:00:00Z", "2025-03-01T06:00:00Z"),
+    ];
+    let body = json!({"provider": "apple", "sdkVersion": "1", "syncTimestamp": "2025-03-01T06:30:00Z", "data": {"sleep": night}});
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/sdk/users/{user}/sync"),
+            Auth::Key(&key),
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    app.state.jobs_idle().await;
+    let url =
+        format!("/api/v1/users/{user}/events/sleep?start_date=2025-02-28&end_date=2025-03-02");
+    let count =
+        app.call("GET", &url, Auth::Key(&key), None).await.body["pagination"]["total_count"]
+            .clone();
+    assert_eq!(
+        count, 0,
+        "30 minutes after the last segment the night may still go on"
+    );
+    app.clock.advance(chrono::Duration::hours(3));
+    let queued = shared::jobs::schedule::tick(&app.state)
+        .await
+        .expect("tick");
+    assert_eq!(queued, 1);
+    app.state.jobs_idle().await;
+    assert_eq!(
+        app.call("GET", &url, Auth::Key(&key), None).await.body["pagination"]["total_count"],
+        1
+    );
+    assert_eq!(
+        shared::jobs::schedule::tick(&app.state)
+            .await
+            .expect("tick"),
+        0,
+        "nothing left open"
+    );
+}

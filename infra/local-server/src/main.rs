@@ -24,6 +24,7 @@ async fn run() -> Result<(), bootstrap::BootError> {
         listener.local_addr()?,
         state.config.data_dir.display()
     );
+    shared::jobs::schedule::spawn_local(state.clone(), std::time::Duration::from_secs(300));
     shared::server::serve(listener, state, shutdown()).await?;
     tracing::info!("stopped");
     Ok(())

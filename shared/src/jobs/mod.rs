@@ -7,6 +7,7 @@
 pub mod handlers;
 pub mod lambda;
 pub mod local;
+pub mod schedule;
 pub mod sqs;
 
 use async_trait::async_trait;

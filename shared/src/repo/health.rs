@@ -723,6 +723,19 @@ impl Db {
             .collect()
     }
 
+    /// Users with an in-progress SDK sleep session (for the stale-session sweep).
+    pub async fn users_with_open_sleep(&self) -> Result<Vec<Uuid>, StoreError> {
+        let items = query_all(
+            self.table.as_ref(),
+            Query::partition(Index::Gsi1, "SLEEPOPEN"),
+        )
+        .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| i.gsi1.as_ref().and_then(|(_, u)| Uuid::parse_str(u).ok()))
+            .collect())
+    }
+
     /// The in-progress sleep state and its version.
     pub async fn sleep_state(
         &self,
@@ -751,7 +764,8 @@ impl Db {
         let cond = version.map_or(Condition::NotExists, Condition::VersionIs);
         let mut ops = vec![match state {
             Some(s) => {
-                let mut item = Item::new(key.pk.clone(), key.sk.clone(), encode(s)?);
+                let mut item = Item::new(key.pk.clone(), key.sk.clone(), encode(s)?)
+                    .with_gsi1("SLEEPOPEN", user.to_string());
                 item.version = version.unwrap_or(0) + 1;
                 WriteOp::Put(item, cond)
             }

@@ -1,0 +1,6 @@
+//! Lambda function for the EventBridge schedule: periodic work fanned out as jobs.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::jobs::schedule::run_lambda().await
+}
