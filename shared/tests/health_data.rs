@@ -1010,3 +1010,183 @@ async fn an_open_night_is_finalised_by_the_schedule_without_another_push() {
         "nothing left open"
     );
 }
+
+#[tokio::test]
+async fn the_body_summary_follows_the_rules() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+            .expect("t")
+            .to_utc(),
+    );
+    let records = vec![
+        record(
+            "HKQuantityTypeIdentifierBodyMass",
+            "kg",
+            70.0,
+            "2025-02-20T08:00:00Z",
+        ),
+        record(
+            "HKQuantityTypeIdentifierHeight",
+            "m",
+            1.75,
+            "2025-01-01T08:00:00Z",
+        ),
+        record(
+            "HKQuantityTypeIdentifierRestingHeartRate",
+            "count/min",
+            55.0,
+            "2025-02-27T07:00:00Z",
+        ),
+        record(
+            "HKQuantityTypeIdentifierRestingHeartRate",
+            "count/min",
+            58.0,
+            "2025-02-28T07:00:00Z",
+        ),
+        record(
+            "HKQuantityTypeIdentifierRestingHeartRate",
+            "count/min",
+            99.0,
+            "2025-02-01T07:00:00Z",
+        ),
+        record(
+            "HKQuantityTypeIdentifierBodyTemperature",
+            "degC",
+            36.6,
+            "2025-03-01T11:00:00Z",
+        ),
+        record(
+            "HKQuantityTypeIdentifierBloodPressureSystolic",
+            "mmHg",
+            121.0,
+            "2025-03-01T10:00:00Z",
+        ),
+        record(
+            "HKQuantityTypeIdentifierBloodPressureDiastolic",
+            "mmHg",
+            79.0,
+            "2025-03-01T10:00:03Z",
+        ),
+    ];
+    let body = json!({"provider": "apple", "sdkVersion": "1", "syncTimestamp": "2025-03-01T12:00:00Z", "data": {"records": records}});
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/sdk/users/{user}/sync"),
+            Auth::Key(&key),
+            Some(&body.to_string()),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["dropped_count"].as_i64()),
+        (StatusCode::ACCEPTED, Some(0)),
+        "{}",
+        r.body
+    );
+    let b = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/summaries/body"),
+            Auth::Key(&key),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(b["slow_changing"]["weight_kg"], 70.0);
+    assert_eq!(
+        b["slow_changing"]["height_cm"], 175.0,
+        "HealthKit metres become centimetres"
+    );
+    assert_eq!(
+        b["slow_changing"]["bmi"], 22.9,
+        "70 / 1.75^2 = 22.857 -> 22.9"
+    );
+    // The 7-day mean leaves out the reading of Feb 1: (55 + 58) / 2 = 56.5 -> 56 (half-even).
+    assert_eq!(b["averaged"]["resting_heart_rate_bpm"], 56);
+    assert_eq!(b["averaged"]["period_days"], 7);
+    assert_eq!(b["latest"]["body_temperature_celsius"], 36.6);
+    assert_eq!(b["latest"]["blood_pressure"]["avg_systolic_mmhg"], 121);
+    assert_eq!(b["latest"]["blood_pressure"]["avg_diastolic_mmhg"], 79);
+    assert_eq!(
+        b["latest"]["blood_pressure_measured_at"], "2025-03-01T10:00:03Z",
+        "the later of the pair"
+    );
+    // Outside the 4-hour window the latest values disappear.
+    let b = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/summaries/body?latest_window_hours=1"),
+            Auth::Key(&key),
+            None,
+        )
+        .await
+        .body;
+    assert!(b["latest"]["blood_pressure"].is_null());
+    assert_eq!(b["latest"]["body_temperature_celsius"], 36.6);
+    let bad = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/summaries/body?average_period=8"),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_recovery_summary_reads_recovery_scores_per_day() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    let uid = uuid::Uuid::parse_str(&user).expect("uuid");
+    for (day, value) in [(1, 66.0), (2, 81.0)] {
+        let at = chrono::DateTime::parse_from_rfc3339(&format!("2025-03-0{day}T07:00:00Z"))
+            .expect("t")
+            .to_utc();
+        let s = shared::repo::health::HealthScore {
+            id: uuid::Uuid::new_v4(),
+            user_id: uid,
+            data_source_id: None,
+            provider: "whoop".into(),
+            category: "recovery".into(),
+            value: Some(value),
+            qualifier: None,
+            recorded_at: at,
+            zone_offset: None,
+            components: Some(
+                json!({"resting_heart_rate": {"value": 52.7}, "hrv_rmssd_milli": {"value": 61.5}, "spo2_percentage": {"value": 96.1}}),
+            ),
+            sleep_record_id: None,
+            created_at: at,
+        };
+        assert!(app.state.db.insert_score(&s).await.expect("insert"));
+        assert!(
+            !app.state.db.insert_score(&s).await.expect("insert"),
+            "first write wins"
+        );
+    }
+    let r = app.call("GET", &format!("/api/v1/users/{user}/summaries/recovery?start_date=2025-03-01&end_date=2025-03-03&limit=1"), Auth::Key(&key), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let d = &r.body["data"][0];
+    assert_eq!(d["date"], "2025-03-01");
+    assert_eq!(d["recovery_score"], 66);
+    assert_eq!(d["resting_heart_rate_bpm"], 52, "truncated");
+    assert_eq!(d["avg_hrv_sdnn_ms"], 61.5);
+    assert_eq!(d["avg_spo2_percent"], 96.1);
+    assert_eq!(d["source"]["provider"], "whoop");
+    assert!(d["sleep_duration_seconds"].is_null());
+    assert_eq!(r.body["pagination"]["has_more"], true);
+    let next = r.body["pagination"]["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r2 = app.call("GET", &format!("/api/v1/users/{user}/summaries/recovery?start_date=2025-03-01&end_date=2025-03-03&limit=1&cursor={next}"), Auth::Key(&key), None).await;
+    assert_eq!(r2.body["data"][0]["recovery_score"], 81);
+    assert_eq!(r2.body["pagination"]["has_more"], false);
+}
