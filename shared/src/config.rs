@@ -33,6 +33,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// SQS queue for derived jobs (`OW_QUEUE_URL`); in-process when unset.
     pub queue_url: Option<String>,
+    /// OAuth clients of the providers whose credentials are configured.
+    pub oauth: std::collections::HashMap<&'static str, crate::providers::OAuthClient>,
+    /// Key material for provider tokens at rest (`TOKEN_ENCRYPTION_KEY`, else `SECRET_KEY`).
+    pub token_key: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -176,8 +180,12 @@ impl Config {
                 reason: "must be positive".into(),
             });
         }
+        let api_base_url = s
+            .get("API_BASE_URL")
+            .unwrap_or("http://localhost:8000")
+            .trim_end_matches('/')
+            .to_string();
         Ok(Self {
-            secret_key,
             access_token_expire_minutes: expire,
             min_password_length: s.parse("MIN_PASSWORD_LENGTH", 8)?,
             user_invitation_code_expire_days: s.parse("USER_INVITATION_CODE_EXPIRE_DAYS", 7)?,
@@ -189,21 +197,30 @@ impl Config {
                 .get("ADMIN_PASSWORD")
                 .unwrap_or("your-secure-password")
                 .to_string(),
-            api_base_url: s
-                .get("API_BASE_URL")
-                .unwrap_or("http://localhost:8000")
-                .trim_end_matches('/')
-                .to_string(),
+            api_base_url: api_base_url.clone(),
             store,
             data_dir,
             max_body_bytes: s.parse("OW_MAX_BODY_BYTES", 6 * 1024 * 1024)?,
             queue_url: s.get("OW_QUEUE_URL").map(str::to_string),
+            oauth: crate::providers::clients_from(s, &api_base_url),
+            token_key: s
+                .get("TOKEN_ENCRYPTION_KEY")
+                .map_or_else(|| secret_key.clone(), str::to_string),
+            secret_key,
         })
     }
 
     /// A configuration for tests: embedded store in `dir`, a fixed secret.
     pub fn for_tests(dir: &std::path::Path) -> Self {
+        Self::for_tests_with(dir, &[])
+    }
+
+    /// A test configuration with extra settings (e.g. provider credentials).
+    pub fn for_tests_with(dir: &std::path::Path, extra: &[(&str, &str)]) -> Self {
         let mut s = Settings::default();
+        for (k, v) in extra {
+            s.set(k, *v);
+        }
         s.set("SECRET_KEY", "test-secret-key-0123456789abcdef");
         s.set("OW_DATA_DIR", dir.to_string_lossy());
         s.set("ADMIN_EMAIL", "admin@example.com");

@@ -67,7 +67,46 @@ pub async fn ingest_sdk(
 ) -> Result<IngestOutcome, IngestError> {
     let batch = parse_sdk_payload(body, provider)
         .map_err(|e| IngestError::BadPayload(payload_error(&e)))?;
-    store_batch(state, user, batch).await
+    let sdk_provider = batch.provider.map(|p| p.as_str().to_string());
+    let outcome = store_batch(state, user, batch).await?;
+    if let Some(p) = sdk_provider {
+        touch_sdk_connection(state, user, &p).await?;
+    }
+    Ok(outcome)
+}
+
+/// The SDK "connection" of a user (data-model §1.10): created on the first push, re-activated
+/// and stamped with `last_synced_at` on every push.
+async fn touch_sdk_connection(
+    state: &AppState,
+    user: Uuid,
+    provider: &str,
+) -> Result<(), StoreError> {
+    let now = state.now();
+    let conn = match state.db.connection(user, provider).await? {
+        Some(mut c) => {
+            c.status = "active".into();
+            c.last_synced_at = Some(now);
+            c.updated_at = now;
+            c
+        }
+        None => crate::repo::connections::Connection {
+            id: Uuid::new_v4(),
+            user_id: user,
+            provider: provider.to_string(),
+            provider_user_id: None,
+            provider_username: None,
+            scope: None,
+            status: "active".into(),
+            access_token: None,
+            refresh_token: None,
+            token_expires_at: None,
+            last_synced_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        },
+    };
+    state.db.save_connection(&conn).await
 }
 
 /// Stores a parsed batch: data sources, sample chunks, workouts, sleep segments, then queues

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::api::{auth, data, root, sdk, settings, summaries, users};
+use crate::api::{auth, data, providers, root, sdk, settings, summaries, users};
 
 /// The API description served at `/openapi.json`.
 #[derive(OpenApi)]
@@ -61,6 +61,16 @@ use crate::api::{auth, data, root, sdk, settings, summaries, users};
         settings::dispatch_seed,
         settings::list_presets,
         settings::list_sleep_profiles,
+        providers::list_providers,
+        providers::update_provider,
+        providers::bulk_update_providers,
+        providers::authorize,
+        providers::callback,
+        providers::oauth_success,
+        providers::oauth_error,
+        providers::list_connections,
+        providers::disconnect,
+        providers::disconnect_and_delete,
     )
 )]
 pub struct ApiDoc;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod data;
 pub mod params;
+pub mod providers;
 pub mod root;
 pub mod sdk;
 pub mod settings;
@@ -39,6 +40,12 @@ pub struct AppState {
     pub queue: Arc<dyn JobQueue>,
     /// The in-process queue, when that is the one in use (to wait for it in tests and demos).
     pub local_queue: Option<Arc<InProcessQueue>>,
+    /// Configured provider OAuth clients.
+    pub oauth: Arc<std::collections::HashMap<&'static str, crate::providers::OAuthClient>>,
+    /// Provider tokens at rest.
+    pub cipher: crate::repo::connections::TokenCipher,
+    /// Outbound HTTP (provider APIs).
+    pub http: reqwest::Client,
 }
 
 /// The state as handlers receive it.
@@ -52,6 +59,13 @@ impl AppState {
         queue: Arc<dyn JobQueue>,
     ) -> Self {
         let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
+        let oauth = Arc::new(config.oauth.clone());
+        let cipher = crate::repo::connections::TokenCipher::new(&config.token_key);
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
         Self {
             db,
             config,
@@ -59,6 +73,9 @@ impl AppState {
             signer,
             queue,
             local_queue: None,
+            oauth,
+            cipher,
+            http,
         }
     }
 
@@ -89,16 +106,22 @@ pub enum Group {
     Data,
     /// Settings: synthetic data.
     Settings,
+    /// Provider list and settings, OAuth authorize, connections, provider icons.
+    Providers,
+    /// The OAuth callback the providers redirect to.
+    OAuthCallback,
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 8] = [
         Group::Root,
         Group::Auth,
         Group::Users,
         Group::Sdk,
         Group::Data,
         Group::Settings,
+        Group::Providers,
+        Group::OAuthCallback,
     ];
 
     fn routes(self) -> Router<State> {
@@ -109,6 +132,8 @@ impl Group {
             Group::Sdk => sdk::router(),
             Group::Data => data::router(),
             Group::Settings => settings::router(),
+            Group::Providers => providers::router(),
+            Group::OAuthCallback => providers::callback_router(),
         }
     }
 }

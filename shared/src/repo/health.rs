@@ -631,6 +631,60 @@ impl Db {
             .collect())
     }
 
+    /// Deletes everything one provider brought for a user: its data sources' chunks, roll-ups,
+    /// events (with their claims and scores) and health scores. Returns the local dates whose
+    /// roll-ups must be recomputed. A query over the user's own partition, not a scan.
+    pub async fn delete_provider_data(
+        &self,
+        user: Uuid,
+        provider: &str,
+    ) -> Result<BTreeSet<NaiveDate>, StoreError> {
+        let sources: BTreeSet<Uuid> = self
+            .data_sources(user)
+            .await?
+            .into_iter()
+            .filter(|d| d.provider == provider)
+            .map(|d| d.id)
+            .collect();
+        let items = query_all(
+            self.table.as_ref(),
+            Query::partition(Index::Primary, user_pk(user)),
+        )
+        .await?;
+        let mut doomed = Vec::new();
+        let mut days = BTreeSet::new();
+        let ds_of = |sk: &str| sk.rsplit('#').next().and_then(|s| Uuid::parse_str(s).ok());
+        for item in &items {
+            let sk = item.sk.as_str();
+            let hit = if sk.starts_with("TS#") || sk.starts_with("DS#") {
+                ds_of(sk).is_some_and(|d| sources.contains(&d))
+            } else if let Some(rest) = sk.strip_prefix("DAY#") {
+                let hit = ds_of(sk).is_some_and(|d| sources.contains(&d));
+                if hit && let Some(d) = rest.split('#').next().and_then(|d| d.parse().ok()) {
+                    days.insert(d);
+                }
+                hit
+            } else if sk.starts_with("EVKEY#") {
+                sk.split('#')
+                    .nth(1)
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .is_some_and(|d| sources.contains(&d))
+            } else if sk.starts_with("EV#") {
+                sources.contains(&decode::<EventRecord>(item)?.data_source_id)
+            } else if sk.starts_with("HS#") {
+                let s: HealthScore = decode(item)?;
+                s.provider == provider || s.data_source_id.is_some_and(|d| sources.contains(&d))
+            } else {
+                false
+            };
+            if hit {
+                doomed.push(item.key());
+            }
+        }
+        self.table.batch_delete(doomed).await?;
+        Ok(days)
+    }
+
     // ---------- health scores ----------
 
     /// Inserts a score unless (provider, category, recorded_at) exists (first write wins).

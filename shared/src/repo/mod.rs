@@ -15,6 +15,7 @@
 //! through gsi1, so deleting a user never needs a scan.
 
 pub mod chunk;
+pub mod connections;
 pub mod credentials;
 pub mod developers;
 pub mod health;

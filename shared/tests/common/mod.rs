@@ -44,8 +44,13 @@ impl Resp {
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::with_settings(&[]).await
+    }
+
+    /// An app whose configuration has extra settings.
+    pub async fn with_settings(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config::for_tests(dir.path());
+        let config = Config::for_tests_with(dir.path(), extra);
         let table: Arc<dyn Table> =
             Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));

@@ -1,0 +1,742 @@
+//! Providers, OAuth and connections (api.md §10–§11): the provider list and its settings,
+//! provider icons, the OAuth authorize/callback flow (random single-use state bound to user and
+//! provider, PKCE where the provider uses it, tokens encrypted at rest), and connections.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as St};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, put};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::params::Params;
+use super::wire::{ser_dt, ser_opt_dt};
+use super::{State, json_body, parse_uuid};
+use crate::auth::guard;
+use crate::error::{ApiError, ApiResult};
+use crate::providers::{self, ClientAuth, OAuthClient, ProviderInfo, REGISTRY};
+use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
+
+/// The routes of this group.
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/static/provider-icons/{name}", get(icon))
+        .route(
+            "/api/v1/oauth/providers",
+            get(list_providers).put(bulk_update_providers),
+        )
+        .route("/api/v1/oauth/providers/{provider}", put(update_provider))
+        .route("/api/v1/oauth/success", get(oauth_success))
+        .route("/api/v1/oauth/error", get(oauth_error))
+        .route("/api/v1/oauth/{provider}/authorize", get(authorize))
+        .route("/api/v1/users/{user_id}/connections", get(list_connections))
+        .route(
+            "/api/v1/users/{user_id}/connections/{provider}",
+            delete(disconnect),
+        )
+        .route(
+            "/api/v1/users/{user_id}/connections/{provider}/data",
+            delete(disconnect_and_delete),
+        )
+}
+
+/// The OAuth callback route (its own function in AWS).
+pub fn callback_router() -> Router<State> {
+    Router::new().route("/api/v1/oauth/{provider}/callback", get(callback))
+}
+
+/// OAuth states live 15 minutes.
+const STATE_TTL_SECONDS: i64 = 900;
+
+// ---------------------------------------------------------------------------------------------
+// Provider list and settings
+// ---------------------------------------------------------------------------------------------
+
+/// `ProviderSettingRead`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProviderSettingRead {
+    pub provider: &'static str,
+    pub name: &'static str,
+    pub has_cloud_api: bool,
+    pub is_enabled: bool,
+    pub icon_url: String,
+    pub live_sync_mode: Option<String>,
+    pub live_sync_configurable: bool,
+    pub data_granularity: Option<String>,
+}
+
+fn setting_read(
+    state: &State,
+    p: &ProviderInfo,
+    s: Option<&ProviderSetting>,
+) -> ProviderSettingRead {
+    let configured = !p.has_cloud_api || state.oauth.contains_key(p.key);
+    ProviderSettingRead {
+        provider: p.key,
+        name: p.name,
+        has_cloud_api: p.has_cloud_api,
+        is_enabled: configured && s.and_then(|s| s.is_enabled).unwrap_or(true),
+        icon_url: p.icon_url(),
+        live_sync_mode: s
+            .and_then(|s| s.live_sync_mode.clone())
+            .or_else(|| p.default_live_sync_mode().map(str::to_string)),
+        live_sync_configurable: p.live_sync_configurable(),
+        data_granularity: s.and_then(|s| s.data_granularity.clone()),
+    }
+}
+
+async fn all_settings(state: &State) -> ApiResult<Vec<ProviderSettingRead>> {
+    let stored = state.db.provider_settings().await?;
+    Ok(REGISTRY
+        .iter()
+        .map(|p| setting_read(state, p, stored.get(p.key)))
+        .collect())
+}
+
+/// Every provider with its settings; enabled only where credentials are configured.
+#[utoipa::path(get, path = "/api/v1/oauth/providers", tag = "providers",
+    params(("enabled_only" = Option<bool>, Query), ("cloud_only" = Option<bool>, Query)),
+    responses((status = 200, body = [ProviderSettingRead])))]
+pub async fn list_providers(
+    St(state): St<State>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<ProviderSettingRead>>> {
+    let p = Params::parse(q.as_deref())?;
+    let (enabled_only, cloud_only) = (p.bool("enabled_only", false)?, p.bool("cloud_only", false)?);
+    let mut list = all_settings(&state).await?;
+    list.retain(|s| (!enabled_only || s.is_enabled) && (!cloud_only || s.has_cloud_api));
+    Ok(Json(list))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProviderUpdate {
+    pub is_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub live_sync_mode: Option<Option<String>>,
+    pub data_granularity: Option<String>,
+}
+
+/// Distinguishes an explicit `null` from an absent field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Update one provider's settings.
+#[utoipa::path(put, path = "/api/v1/oauth/providers/{provider}", tag = "providers",
+    params(("provider" = String, Path)), request_body = ProviderUpdate,
+    responses((status = 200, body = ProviderSettingRead), (status = 400)))]
+pub async fn update_provider(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<ProviderSettingRead>> {
+    guard::developer(&state, &headers).await?;
+    let info = providers::info(&provider)
+        .ok_or_else(|| ApiError::bad_request(format!("Unknown provider: {provider}")))?;
+    let u: ProviderUpdate = json_body(&body)?;
+    let mode = match u.live_sync_mode {
+        Some(None) => {
+            return Err(ApiError::bad_request(
+                "Value error, live_sync_mode cannot be set to null; omit the field to leave it unchanged",
+            ));
+        }
+        Some(Some(m)) if m != "pull" && m != "webhook" => {
+            return Err(ApiError::bad_request("Input should be 'pull' or 'webhook'"));
+        }
+        Some(Some(m)) => Some(m),
+        None => None,
+    };
+    if mode.is_some() && !info.live_sync_configurable() {
+        return Err(ApiError::bad_request(format!(
+            "Provider '{provider}' does not support live sync mode configuration"
+        )));
+    }
+    if let Some(g) = &u.data_granularity
+        && !["raw", "hourly", "daily"].contains(&g.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "Input should be 'raw', 'hourly' or 'daily'",
+        ));
+    }
+    let stored = state.db.provider_settings().await?;
+    let old = stored.get(info.key).cloned().unwrap_or_default();
+    let new = ProviderSetting {
+        is_enabled: Some(u.is_enabled.or(old.is_enabled).unwrap_or(true)),
+        live_sync_mode: mode
+            .or(old.live_sync_mode)
+            .or_else(|| info.default_live_sync_mode().map(str::to_string)),
+        data_granularity: u.data_granularity.or(old.data_granularity),
+    };
+    state.db.save_provider_setting(info.key, &new).await?;
+    Ok(Json(setting_read(&state, info, Some(&new))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BulkProviders {
+    pub providers: HashMap<String, bool>,
+}
+
+/// Enable or disable several providers.
+#[utoipa::path(put, path = "/api/v1/oauth/providers", tag = "providers", request_body = BulkProviders,
+    responses((status = 200, body = [ProviderSettingRead]), (status = 400)))]
+pub async fn bulk_update_providers(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Vec<ProviderSettingRead>>> {
+    guard::developer(&state, &headers).await?;
+    let b: BulkProviders = json_body(&body)?;
+    for key in b.providers.keys() {
+        if providers::info(key).is_none() {
+            return Err(ApiError::bad_request(format!("Unknown provider: {key}")));
+        }
+    }
+    let stored = state.db.provider_settings().await?;
+    for (key, enabled) in &b.providers {
+        let mut s = stored.get(key).cloned().unwrap_or_default();
+        s.is_enabled = Some(*enabled);
+        state.db.save_provider_setting(key, &s).await?;
+    }
+    Ok(Json(all_settings(&state).await?))
+}
+
+/// Provider icons (simple monogram SVGs).
+pub async fn icon(Path(name): Path<String>) -> Response {
+    let Some(key) = name.strip_suffix(".svg") else {
+        return ApiError::not_found("Not Found").into_response();
+    };
+    let Some(p) = providers::info(key) else {
+        return ApiError::not_found("Not Found").into_response();
+    };
+    let letter: String = p.name.chars().take(1).collect();
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 64 64\" role=\"img\" aria-label=\"{name}\">\
+         <rect width=\"64\" height=\"64\" rx=\"14\" fill=\"#1f2937\"/>\
+         <text x=\"32\" y=\"42\" font-family=\"sans-serif\" font-size=\"30\" text-anchor=\"middle\" fill=\"#fff\">{letter}</text></svg>",
+        name = p.name
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("image/svg+xml"),
+        )],
+        svg,
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth
+// ---------------------------------------------------------------------------------------------
+
+fn oauth_provider(
+    state: &State,
+    provider: &str,
+) -> ApiResult<(&'static ProviderInfo, OAuthClient)> {
+    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+    if info.oauth.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "Provider '{provider}' does not support OAuth"
+        )));
+    }
+    let client = state.oauth.get(info.key).cloned().ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Provider '{provider}' is not configured: set {0}_CLIENT_ID and {0}_CLIENT_SECRET",
+            provider.to_uppercase()
+        ))
+    })?;
+    Ok((info, client))
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn random_b64url(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut buf);
+    b64url(&buf)
+}
+
+/// `{authorization_url, state}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeResponse {
+    pub authorization_url: String,
+    pub state: String,
+}
+
+/// Start an OAuth connection for a user.
+#[utoipa::path(get, path = "/api/v1/oauth/{provider}/authorize", tag = "oauth",
+    params(("provider" = String, Path), ("user_id" = Uuid, Query), ("redirect_uri" = Option<String>, Query)),
+    responses((status = 200, body = AuthorizeResponse), (status = 400), (status = 404)))]
+pub async fn authorize(
+    St(state): St<State>,
+    Path(provider): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<AuthorizeResponse>> {
+    let (info, client) = oauth_provider(&state, &provider)?;
+    let p = Params::parse(q.as_deref())?;
+    let user = parse_uuid(p.required("user_id")?)?;
+    let redirect_uri = p.get("redirect_uri").map(str::to_string);
+    if let Some(r) = &redirect_uri
+        && !(r.starts_with("https://") || r.starts_with("http://"))
+    {
+        return Err(ApiError::bad_request(
+            "redirect_uri must be an http or https URL",
+        ));
+    }
+    let settings = state.db.provider_settings().await?;
+    if settings.get(info.key).and_then(|s| s.is_enabled) == Some(false) {
+        return Err(ApiError::bad_request(format!(
+            "Provider '{provider}' is disabled"
+        )));
+    }
+    if !state.db.user_exists(user).await? {
+        return Err(ApiError::entity_not_found("User", user));
+    }
+    let st = random_b64url(32);
+    let verifier = info.pkce.then(|| random_b64url(43));
+    let now = state.now();
+    let record = OAuthState {
+        user_id: user,
+        provider: info.key.to_string(),
+        redirect_uri,
+        code_verifier: verifier.clone(),
+        created_at: now,
+    };
+    state
+        .db
+        .put_oauth_state(&st, &record, now.timestamp() + STATE_TTL_SECONDS)
+        .await?;
+    let mut query: Vec<(&str, String)> = vec![
+        ("response_type", "code".into()),
+        ("client_id", client.client_id.clone()),
+        ("redirect_uri", client.redirect_uri.clone()),
+        ("state", st.clone()),
+    ];
+    if let Some(v) = &verifier {
+        query.push(("code_challenge", b64url(&Sha256::digest(v.as_bytes()))));
+        query.push(("code_challenge_method", "S256".into()));
+    }
+    if !client.scope.is_empty() {
+        query.push(("scope", client.scope.clone()));
+    }
+    if info.key == "google" {
+        query.push(("access_type", "offline".into()));
+        query.push(("prompt", "consent".into()));
+    }
+    let qs = serde_urlencoded::to_string(&query).map_err(ApiError::internal)?;
+    Ok(Json(AuthorizeResponse {
+        authorization_url: format!("{}?{qs}", client.authorize_url),
+        state: st,
+    }))
+}
+
+fn see_other(location: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+fn error_redirect(message: &str) -> Response {
+    let q = serde_urlencoded::to_string([("message", message)]).unwrap_or_default();
+    see_other(&format!("/api/v1/oauth/error?{q}"))
+}
+
+/// A token endpoint answer.
+#[derive(Debug, Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: Option<i64>,
+    scope: Option<String>,
+    #[serde(flatten)]
+    extra: HashMap<String, Value>,
+}
+
+async fn exchange_code(
+    state: &State,
+    client: &OAuthClient,
+    auth: ClientAuth,
+    code: &str,
+    verifier: Option<&str>,
+) -> Result<TokenAnswer, String> {
+    let mut form: Vec<(&str, &str)> = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", &client.redirect_uri),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    if auth == ClientAuth::Body {
+        form.push(("client_id", &client.client_id));
+        form.push(("client_secret", &client.client_secret));
+    }
+    let mut req = state
+        .http
+        .post(&client.token_url)
+        .form(&form)
+        .timeout(std::time::Duration::from_secs(30));
+    if auth == ClientAuth::Basic {
+        req = req.basic_auth(&client.client_id, Some(&client.client_secret));
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("Token exchange failed: {e}"))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!(
+            "Failed to exchange authorization code: {}",
+            body.chars().take(300).collect::<String>()
+        ));
+    }
+    serde_json::from_str(&body)
+        .map_err(|e| format!("Token exchange failed: unexpected token response ({e})"))
+}
+
+/// Where each provider tells us who the user is: (path, id field, username field).
+fn user_info_endpoint(
+    provider: &str,
+) -> Option<(&'static str, &'static str, Option<&'static str>)> {
+    Some(match provider {
+        "oura" => ("/v2/usercollection/personal_info", "/id", None),
+        "whoop" => ("/developer/v2/user/profile/basic", "/user_id", None),
+        "strava" => ("/api/v3/athlete", "/id", Some("/username")),
+        "garmin" => ("/partner-gateway/rest/user/id", "/userId", None),
+        "ultrahuman" => ("/user_data/user_info", "/user_id", None),
+        "sensorbio" => ("/v1/user", "/data/id", None),
+        "google" => ("/v4/users/me/identity", "/healthUserId", None),
+        _ => return None,
+    })
+}
+
+fn json_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The provider account id and username (failures are tolerated: the ids stay empty).
+async fn provider_identity(
+    state: &State,
+    info: &ProviderInfo,
+    client: &OAuthClient,
+    token: &TokenAnswer,
+) -> (Option<String>, Option<String>) {
+    match info.key {
+        "polar" => return (json_text(token.extra.get("x_user_id")), None),
+        "fitbit" => return (json_text(token.extra.get("user_id")), None),
+        "suunto" => {
+            let claims = token
+                .access_token
+                .split('.')
+                .nth(1)
+                .and_then(|p| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(p.trim_end_matches('='))
+                        .ok()
+                })
+                .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok());
+            return (
+                json_text(claims.as_ref().and_then(|c| c.get("sub"))),
+                json_text(claims.as_ref().and_then(|c| c.get("user"))),
+            );
+        }
+        _ => {}
+    }
+    let Some((path, id, name)) = user_info_endpoint(info.key) else {
+        return (None, None);
+    };
+    let url = format!("{}{path}", client.api_base.trim_end_matches('/'));
+    let resp = state
+        .http
+        .get(url)
+        .bearer_auth(&token.access_token)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await;
+    let Ok(resp) = resp.and_then(|r| r.error_for_status()) else {
+        tracing::warn!(provider = info.key, "provider user info unavailable");
+        return (None, None);
+    };
+    let Ok(v) = resp.json::<Value>().await else {
+        return (None, None);
+    };
+    (
+        json_text(v.pointer(id)),
+        name.and_then(|n| json_text(v.pointer(n))),
+    )
+}
+
+/// The provider sends the browser back here.
+#[utoipa::path(get, path = "/api/v1/oauth/{provider}/callback", tag = "oauth",
+    params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query),
+        ("error" = Option<String>, Query)),
+    responses((status = 303, description = "to the redirect_uri, the success page or the error page"), (status = 400)))]
+pub async fn callback(
+    St(state): St<State>,
+    Path(provider): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref())?;
+    if let Some(err) = p.get("error") {
+        let desc = p.get("error_description").unwrap_or("Unknown error");
+        return Ok(error_redirect(&format!("{err}: {desc}")));
+    }
+    let (Some(code), Some(st)) = (p.get("code"), p.get("state")) else {
+        return Ok(error_redirect("Missing OAuth parameters"));
+    };
+    let (info, client) = oauth_provider(&state, &provider)?;
+    let now = state.now();
+    let record = state
+        .db
+        .take_oauth_state(st, now.timestamp())
+        .await?
+        .ok_or_else(|| ApiError::bad_request("Invalid or expired state parameter"))?;
+    if record.provider != info.key {
+        return Err(ApiError::bad_request("Provider mismatch in state"));
+    }
+    let token = match exchange_code(
+        &state,
+        &client,
+        info.client_auth,
+        code,
+        record.code_verifier.as_deref(),
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(message) => {
+            tracing::warn!(provider = info.key, "token exchange failed");
+            return Ok(error_redirect(&message));
+        }
+    };
+    let (puid, username) = provider_identity(&state, info, &client, &token).await;
+    let existing = state.db.connection(record.user_id, info.key).await?;
+    let cipher = &state.cipher;
+    let sealed_refresh = token
+        .refresh_token
+        .as_deref()
+        .map(|t| cipher.seal(t))
+        .transpose()?;
+    let conn = Connection {
+        id: existing.as_ref().map_or_else(Uuid::new_v4, |c| c.id),
+        user_id: record.user_id,
+        provider: info.key.to_string(),
+        provider_user_id: existing
+            .as_ref()
+            .and_then(|c| c.provider_user_id.clone())
+            .or(puid),
+        provider_username: existing
+            .as_ref()
+            .and_then(|c| c.provider_username.clone())
+            .or(username),
+        scope: token
+            .scope
+            .clone()
+            .or_else(|| Some(client.scope.clone()).filter(|s| !s.is_empty())),
+        status: "active".into(),
+        access_token: Some(cipher.seal(&token.access_token)?),
+        refresh_token: sealed_refresh
+            .or_else(|| existing.as_ref().and_then(|c| c.refresh_token.clone())),
+        token_expires_at: token.expires_in.map(|s| now + Duration::seconds(s)),
+        // The guide's contract: null until the first sync has finished.
+        last_synced_at: existing.as_ref().and_then(|c| c.last_synced_at),
+        created_at: existing.as_ref().map_or(now, |c| c.created_at),
+        updated_at: now,
+    };
+    state.db.save_connection(&conn).await?;
+    tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
+    Ok(match record.redirect_uri {
+        Some(uri) => see_other(&uri),
+        None => see_other(&format!(
+            "/api/v1/oauth/success?provider={}&user_id={}",
+            info.key, conn.user_id
+        )),
+    })
+}
+
+/// Default landing page after a successful connection.
+#[utoipa::path(get, path = "/api/v1/oauth/success", tag = "oauth",
+    params(("provider" = String, Query), ("user_id" = String, Query)), responses((status = 200)))]
+pub async fn oauth_success(RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref())?;
+    let (provider, user) = (p.required("provider")?, p.required("user_id")?);
+    Ok(Json(
+        json!({"success": true, "message": format!("Successfully connected to {provider}"), "user_id": user, "provider": provider}),
+    ))
+}
+
+/// Default landing page after a failed connection.
+#[utoipa::path(get, path = "/api/v1/oauth/error", tag = "oauth", params(("message" = Option<String>, Query)), responses((status = 200)))]
+pub async fn oauth_error(RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref())?;
+    Ok(Json(
+        json!({"success": false, "message": p.get("message").unwrap_or("OAuth authentication failed")}),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+// ---------------------------------------------------------------------------------------------
+
+/// `UserConnectionWithCapabilities` (tokens are never returned).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectionRead {
+    pub user_id: Uuid,
+    pub provider: String,
+    pub provider_user_id: Option<String>,
+    pub provider_username: Option<String>,
+    pub scope: Option<String>,
+    pub id: Uuid,
+    pub status: String,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub last_synced_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_dt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_dt")]
+    pub updated_at: DateTime<Utc>,
+    pub icon_url: Option<String>,
+    pub max_historical_days: Option<u32>,
+    pub rest_pull: bool,
+    pub webhook_stream: bool,
+    pub webhook_ping: bool,
+    pub webhook_callback: bool,
+    pub live_sync_mode: Option<String>,
+    pub linked_user_ids: Vec<Uuid>,
+}
+
+/// The user's provider connections, newest first (all statuses).
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/connections", tag = "connections",
+    params(("user_id" = Uuid, Path)), responses((status = 200, body = [ConnectionRead])))]
+pub async fn list_connections(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Vec<ConnectionRead>>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let user = parse_uuid(&user_id)?;
+    let settings = state.db.provider_settings().await?;
+    let mut conns = state.db.connections(user).await?;
+    conns.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+    let mut out = Vec::with_capacity(conns.len());
+    for c in conns {
+        let info = providers::info(&c.provider);
+        let mut linked = Vec::new();
+        if let (Some(puid), "active") = (&c.provider_user_id, c.status.as_str()) {
+            for other in state
+                .db
+                .connections_by_provider_user(&c.provider, puid)
+                .await?
+            {
+                if other.user_id != user && other.status == "active" {
+                    linked.push(other.user_id);
+                }
+            }
+        }
+        out.push(ConnectionRead {
+            user_id: c.user_id,
+            provider: c.provider.clone(),
+            provider_user_id: c.provider_user_id,
+            provider_username: c.provider_username,
+            scope: c.scope,
+            id: c.id,
+            status: c.status,
+            last_synced_at: c.last_synced_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            icon_url: info.map(ProviderInfo::icon_url),
+            max_historical_days: info.and_then(|i| i.max_historical_days),
+            rest_pull: info.is_some_and(|i| i.rest_pull),
+            webhook_stream: info.is_some_and(|i| i.webhook_stream),
+            webhook_ping: info.is_some_and(|i| i.webhook_ping),
+            webhook_callback: info.is_some_and(|i| i.webhook_callback),
+            live_sync_mode: info.and_then(|i| {
+                settings
+                    .get(i.key)
+                    .and_then(|s| s.live_sync_mode.clone())
+                    .or_else(|| i.default_live_sync_mode().map(str::to_string))
+            }),
+            linked_user_ids: linked,
+        });
+    }
+    Ok(Json(out))
+}
+
+async fn revoke_connection(
+    state: &State,
+    headers: &HeaderMap,
+    user_id: &str,
+    provider: &str,
+) -> ApiResult<(Uuid, &'static ProviderInfo)> {
+    guard::api_key_or_developer(state, headers).await?;
+    let user = parse_uuid(user_id)?;
+    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+    let mut conn = state
+        .db
+        .connection(user, info.key)
+        .await?
+        .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
+    if conn.status != "revoked" {
+        conn.status = "revoked".into();
+        conn.access_token = None;
+        conn.refresh_token = None;
+        conn.token_expires_at = None;
+        conn.updated_at = state.now();
+        state.db.save_connection(&conn).await?;
+    }
+    Ok((user, info))
+}
+
+/// Disconnect a provider (idempotent): tokens are dropped, the row stays `revoked`.
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}/connections/{provider}", tag = "connections",
+    params(("user_id" = Uuid, Path), ("provider" = String, Path)), responses((status = 204), (status = 404)))]
+pub async fn disconnect(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((user_id, provider)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    revoke_connection(&state, &headers, &user_id, &provider).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Disconnect and delete every sample, event and score that came from this provider.
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}/connections/{provider}/data", tag = "connections",
+    params(("user_id" = Uuid, Path), ("provider" = String, Path)), responses((status = 204), (status = 404)))]
+pub async fn disconnect_and_delete(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((user_id, provider)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (user, info) = revoke_connection(&state, &headers, &user_id, &provider).await?;
+    let days = state.db.delete_provider_data(user, info.key).await?;
+    let jobs: Vec<crate::jobs::Job> = days
+        .into_iter()
+        .map(|date| crate::jobs::Job::Rollup {
+            user_id: user,
+            date,
+        })
+        .collect();
+    if let Err(e) = state.queue.enqueue(jobs).await {
+        tracing::error!(error = %e, "roll-up refresh after a data deletion was not queued");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

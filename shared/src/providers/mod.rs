@@ -1,0 +1,405 @@
+//! The provider registry: which integrations exist, what they can do (api.md §4.7), and how to
+//! reach their OAuth endpoints. Every provider URL takes its origin from `<PROVIDER>_BASE_URL`
+//! when that is set, so tests and demos point the real client code at a local fake.
+
+use std::collections::HashMap;
+
+use crate::config::Settings;
+
+/// A provider path/query value (api.md §4.3), in listing order.
+pub const PROVIDERS: [&str; 12] = [
+    "apple",
+    "samsung",
+    "garmin",
+    "google",
+    "polar",
+    "suunto",
+    "whoop",
+    "strava",
+    "oura",
+    "fitbit",
+    "ultrahuman",
+    "sensorbio",
+];
+
+/// How the token endpoint authenticates the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(id:secret)`.
+    Basic,
+    /// `client_id` / `client_secret` form fields.
+    Body,
+}
+
+/// Static facts about one provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderInfo {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub has_cloud_api: bool,
+    pub rest_pull: bool,
+    pub webhook_stream: bool,
+    pub webhook_ping: bool,
+    pub webhook_callback: bool,
+    pub client_sdk: bool,
+    pub max_historical_days: Option<u32>,
+    /// `(authorize URL, token URL)`; `None` for SDK-only providers.
+    pub oauth: Option<(&'static str, &'static str)>,
+    pub pkce: bool,
+    pub client_auth: ClientAuth,
+    pub default_scope: &'static str,
+}
+
+impl ProviderInfo {
+    /// `pull` if REST pull, else `null` for SDK providers, else `webhook` (api.md §4.7).
+    pub fn default_live_sync_mode(&self) -> Option<&'static str> {
+        if self.rest_pull {
+            Some("pull")
+        } else if self.client_sdk && !self.has_cloud_api {
+            None
+        } else if self.webhook_stream || self.webhook_ping || self.webhook_callback {
+            Some("webhook")
+        } else {
+            None
+        }
+    }
+
+    /// REST pull and a webhook mode.
+    pub fn live_sync_configurable(&self) -> bool {
+        self.rest_pull && (self.webhook_stream || self.webhook_ping)
+    }
+
+    pub fn icon_url(&self) -> String {
+        format!("/static/provider-icons/{}.svg", self.key)
+    }
+}
+
+const fn p(
+    key: &'static str,
+    name: &'static str,
+    flags: (bool, bool, bool, bool, bool, bool),
+    oauth: Option<(&'static str, &'static str)>,
+    pkce: bool,
+    client_auth: ClientAuth,
+    default_scope: &'static str,
+) -> ProviderInfo {
+    let (has_cloud_api, rest_pull, webhook_stream, webhook_ping, webhook_callback, client_sdk) =
+        flags;
+    ProviderInfo {
+        key,
+        name,
+        has_cloud_api,
+        rest_pull,
+        webhook_stream,
+        webhook_ping,
+        webhook_callback,
+        client_sdk,
+        max_historical_days: None,
+        oauth,
+        pkce,
+        client_auth,
+        default_scope,
+    }
+}
+
+/// The twelve providers, in listing order. Flags: (cloud API, REST pull, stream, ping, callback, SDK).
+pub const REGISTRY: [ProviderInfo; 12] = [
+    p(
+        "apple",
+        "Apple Health",
+        (false, false, false, false, false, true),
+        None,
+        false,
+        ClientAuth::Body,
+        "",
+    ),
+    p(
+        "samsung",
+        "Samsung Health",
+        (false, false, false, false, false, true),
+        None,
+        false,
+        ClientAuth::Body,
+        "",
+    ),
+    ProviderInfo {
+        max_historical_days: Some(30),
+        ..p(
+            "garmin",
+            "Garmin",
+            (true, false, true, false, true, false),
+            Some((
+                "https://connect.garmin.com/oauth2Confirm",
+                "https://diauth.garmin.com/di-oauth2-service/oauth/token",
+            )),
+            true,
+            ClientAuth::Body,
+            "",
+        )
+    },
+    p(
+        "google",
+        "Google Health",
+        (true, true, false, true, false, true),
+        Some((
+            "https://accounts.google.com/o/oauth2/v2/auth",
+            "https://oauth2.googleapis.com/token",
+        )),
+        false,
+        ClientAuth::Body,
+        "openid email https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly https://www.googleapis.com/auth/googlehealth.sleep.readonly",
+    ),
+    p(
+        "polar",
+        "Polar",
+        (true, true, false, true, false, false),
+        Some((
+            "https://flow.polar.com/oauth2/authorization",
+            "https://polarremote.com/v2/oauth2/token",
+        )),
+        false,
+        ClientAuth::Basic,
+        "accesslink.read_all",
+    ),
+    p(
+        "suunto",
+        "Suunto",
+        (true, true, true, false, false, false),
+        Some((
+            "https://cloudapi-oauth.suunto.com/oauth/authorize",
+            "https://cloudapi-oauth.suunto.com/oauth/token",
+        )),
+        false,
+        ClientAuth::Basic,
+        "",
+    ),
+    p(
+        "whoop",
+        "Whoop",
+        (true, true, false, true, false, false),
+        Some((
+            "https://api.prod.whoop.com/oauth/oauth2/auth",
+            "https://api.prod.whoop.com/oauth/oauth2/token",
+        )),
+        false,
+        ClientAuth::Body,
+        "offline read:cycles read:sleep read:recovery read:workout",
+    ),
+    p(
+        "strava",
+        "Strava",
+        (true, true, false, true, false, false),
+        Some((
+            "https://www.strava.com/oauth/authorize",
+            "https://www.strava.com/oauth/token",
+        )),
+        false,
+        ClientAuth::Body,
+        "activity:read_all,profile:read_all",
+    ),
+    p(
+        "oura",
+        "Oura",
+        (true, true, false, true, false, false),
+        Some((
+            "https://cloud.ouraring.com/oauth/authorize",
+            "https://api.ouraring.com/oauth/token",
+        )),
+        false,
+        ClientAuth::Body,
+        "personal daily activity heartrate workout session spo2 ring_configuration heart_health",
+    ),
+    p(
+        "fitbit",
+        "Fitbit",
+        (true, true, false, false, false, false),
+        Some((
+            "https://www.fitbit.com/oauth2/authorize",
+            "https://api.fitbit.com/oauth2/token",
+        )),
+        true,
+        ClientAuth::Basic,
+        "activity heartrate sleep profile",
+    ),
+    p(
+        "ultrahuman",
+        "Ultrahuman",
+        (true, true, false, false, false, false),
+        Some((
+            "https://auth.ultrahuman.com/authorise",
+            "https://partner.ultrahuman.com/api/partners/oauth/token",
+        )),
+        false,
+        ClientAuth::Body,
+        "ring_data cgm_data profile",
+    ),
+    p(
+        "sensorbio",
+        "Sensor Bio",
+        (true, true, false, false, false, false),
+        Some((
+            "https://auth.sensorbio.com/authorize",
+            "https://auth.sensorbio.com/oauth/token",
+        )),
+        false,
+        ClientAuth::Body,
+        "",
+    ),
+];
+
+/// Looks a provider up by key (case-sensitive, like the reference's enum).
+pub fn info(key: &str) -> Option<&'static ProviderInfo> {
+    REGISTRY.iter().find(|p| p.key == key)
+}
+
+/// Validates a provider path value: the 12 providers plus the reference's sentinels, which are
+/// refused with a clear 400 instead of the reference's 500 (api.md §21 #1).
+pub fn parse_path(key: &str) -> Result<&'static ProviderInfo, String> {
+    match key {
+        "unknown" | "internal" => Err(format!("Unknown provider: {key}")),
+        k => info(k).ok_or_else(|| {
+            format!(
+                "Input should be {}",
+                PROVIDERS
+                    .iter()
+                    .map(|p| format!("'{p}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }),
+    }
+}
+
+/// OAuth client credentials and endpoints of one provider, from configuration.
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    /// Origin for API calls (user info, data, deregistration).
+    pub api_base: String,
+    pub scope: String,
+    pub redirect_uri: String,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.client_id)
+            .field("authorize_url", &self.authorize_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default API origins (user info etc.) when no `<PROVIDER>_BASE_URL` is set.
+fn default_api_base(key: &str) -> &'static str {
+    match key {
+        "garmin" => "https://apis.garmin.com",
+        "google" => "https://health.googleapis.com",
+        "polar" => "https://www.polaraccesslink.com",
+        "suunto" => "https://cloudapi.suunto.com",
+        "whoop" => "https://api.prod.whoop.com",
+        "strava" => "https://www.strava.com",
+        "oura" => "https://api.ouraring.com",
+        "fitbit" => "https://api.fitbit.com",
+        "ultrahuman" => "https://partner.ultrahuman.com",
+        "sensorbio" => "https://api.sensorbio.com",
+        _ => "",
+    }
+}
+
+/// Replaces the origin (scheme://host[:port]) of `url` with `base`.
+fn rebase(url: &str, base: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// The configured OAuth clients (providers with both `<P>_CLIENT_ID` and `<P>_CLIENT_SECRET`).
+pub fn clients_from(settings: &Settings, api_base_url: &str) -> HashMap<&'static str, OAuthClient> {
+    let mut out = HashMap::new();
+    for p in REGISTRY.iter().filter(|p| p.has_cloud_api) {
+        let up = p.key.to_uppercase();
+        let (Some(id), Some(secret)) = (
+            settings.get(&format!("{up}_CLIENT_ID")),
+            settings.get(&format!("{up}_CLIENT_SECRET")),
+        ) else {
+            continue;
+        };
+        let Some((auth, token)) = p.oauth else {
+            continue;
+        };
+        let base = settings.get(&format!("{up}_BASE_URL")).map(str::to_string);
+        let over = |u: &str| {
+            base.as_deref()
+                .map_or_else(|| u.to_string(), |b| rebase(u, b))
+        };
+        out.insert(
+            p.key,
+            OAuthClient {
+                client_id: id.to_string(),
+                client_secret: secret.to_string(),
+                authorize_url: over(auth),
+                token_url: over(token),
+                api_base: base
+                    .clone()
+                    .unwrap_or_else(|| default_api_base(p.key).to_string()),
+                scope: settings
+                    .get(&format!("{up}_DEFAULT_SCOPE"))
+                    .unwrap_or(p.default_scope)
+                    .to_string(),
+                redirect_uri: settings
+                    .get(&format!("{up}_REDIRECT_URI"))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{api_base_url}/api/v1/oauth/{}/callback", p.key)),
+            },
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_rules_match_the_reference_matrix() {
+        let mode = |k: &str| info(k).and_then(ProviderInfo::default_live_sync_mode);
+        assert_eq!(mode("garmin"), Some("webhook"));
+        assert_eq!(mode("polar"), Some("pull"));
+        assert_eq!(mode("apple"), None);
+        assert_eq!(mode("google"), Some("pull"));
+        let conf = |k: &str| info(k).is_some_and(ProviderInfo::live_sync_configurable);
+        assert!(conf("polar") && conf("oura") && conf("suunto") && conf("google"));
+        assert!(!conf("garmin") && !conf("fitbit") && !conf("apple") && !conf("ultrahuman"));
+        assert_eq!(info("garmin").and_then(|p| p.max_historical_days), Some(30));
+        assert!(parse_path("Garmin").is_err() && parse_path("internal").is_err());
+    }
+
+    #[test]
+    fn base_url_overrides_replace_the_origin_only() {
+        assert_eq!(
+            rebase(
+                "https://flow.polar.com/oauth2/authorization",
+                "http://127.0.0.1:9100"
+            ),
+            "http://127.0.0.1:9100/oauth2/authorization"
+        );
+        let s = Settings::from_pairs([
+            ("OURA_CLIENT_ID", "id"),
+            ("OURA_CLIENT_SECRET", "secret"),
+            ("OURA_BASE_URL", "http://127.0.0.1:9200/"),
+            ("POLAR_CLIENT_ID", "only-id"),
+        ]);
+        let clients = clients_from(&s, "http://localhost:8000");
+        assert_eq!(clients.len(), 1, "a provider needs both id and secret");
+        let oura = &clients["oura"];
+        assert_eq!(oura.authorize_url, "http://127.0.0.1:9200/oauth/authorize");
+        assert_eq!(oura.token_url, "http://127.0.0.1:9200/oauth/token");
+        assert_eq!(
+            oura.redirect_uri,
+            "http://localhost:8000/api/v1/oauth/oura/callback"
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Provider connections, provider settings and OAuth states.
+//!
+//! | item | pk | sk | gsi1 |
+//! |---|---|---|---|
+//! | connection | `USER#<uuid>` | `CONN#<provider>` | `PUID#<provider>#<provider user id>` / `<user uuid>` |
+//! | provider setting | `PSET` | `<provider>` | – |
+//! | OAuth state | `OAUTH#<state>` | `_` (TTL 15 min, deleted on use) | – |
+//!
+//! OAuth tokens are stored encrypted (AES-256-GCM, key from configuration).
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::users::user_pk;
+use super::{Db, ONE, decode, encode};
+use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, is_live, query_all};
+
+/// A user ↔ provider link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub provider_user_id: Option<String>,
+    pub provider_username: Option<String>,
+    pub scope: Option<String>,
+    /// `active`, `revoked`, `expired`.
+    pub status: String,
+    /// Encrypted access token.
+    pub access_token: Option<String>,
+    /// Encrypted refresh token.
+    pub refresh_token: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A provider setting row.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProviderSetting {
+    pub is_enabled: Option<bool>,
+    pub live_sync_mode: Option<String>,
+    pub data_granularity: Option<String>,
+}
+
+/// A pending OAuth authorization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuthState {
+    pub user_id: Uuid,
+    pub provider: String,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Encrypts and decrypts tokens at rest.
+#[derive(Clone)]
+pub struct TokenCipher {
+    cipher: Aes256Gcm,
+}
+
+impl TokenCipher {
+    /// A cipher keyed by SHA-256 of the configured secret.
+    pub fn new(secret: &str) -> Self {
+        let key = Sha256::digest(secret.as_bytes());
+        let cipher = Aes256Gcm::new_from_slice(&key).unwrap_or_else(|_| Aes256Gcm::new(&key));
+        Self { cipher }
+    }
+
+    /// `base64(nonce ‖ ciphertext)`.
+    pub fn seal(&self, plain: &str) -> Result<String, StoreError> {
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let ct = self
+            .cipher
+            .encrypt(&Nonce::from(nonce), plain.as_bytes())
+            .map_err(|_| StoreError::Backend("token encryption failed".into()))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode([nonce.as_slice(), &ct].concat()))
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<String, StoreError> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| StoreError::Backend("corrupt sealed token".into()))?;
+        if raw.len() < 12 {
+            return Err(StoreError::Backend("corrupt sealed token".into()));
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce
+            .try_into()
+            .map_err(|_| StoreError::Backend("corrupt sealed token".into()))?;
+        let plain = self
+            .cipher
+            .decrypt(&Nonce::from(nonce), ct)
+            .map_err(|_| StoreError::Backend("token decryption failed (wrong key?)".into()))?;
+        String::from_utf8(plain).map_err(|_| StoreError::Backend("corrupt sealed token".into()))
+    }
+}
+
+fn conn_item(c: &Connection) -> Result<Item, StoreError> {
+    let mut item = Item::new(
+        user_pk(c.user_id),
+        format!("CONN#{}", c.provider),
+        encode(c)?,
+    );
+    if let Some(puid) = &c.provider_user_id {
+        item = item.with_gsi1(format!("PUID#{}#{puid}", c.provider), c.user_id.to_string());
+    }
+    Ok(item)
+}
+
+impl Db {
+    pub async fn connection(
+        &self,
+        user: Uuid,
+        provider: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.table
+            .get(&Key::new(user_pk(user), format!("CONN#{provider}")))
+            .await?
+            .map(|i| decode(&i))
+            .transpose()
+    }
+
+    pub async fn connections(&self, user: Uuid) -> Result<Vec<Connection>, StoreError> {
+        let q =
+            Query::partition(Index::Primary, user_pk(user)).range(SkRange::Prefix("CONN#".into()));
+        query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    pub async fn save_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        self.table.put(conn_item(c)?, Condition::None).await
+    }
+
+    /// Connections of other users to the same provider account.
+    pub async fn connections_by_provider_user(
+        &self,
+        provider: &str,
+        puid: &str,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let q = Query::partition(Index::Gsi1, format!("PUID#{provider}#{puid}"));
+        query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    // ---------- provider settings ----------
+
+    pub async fn provider_settings(
+        &self,
+    ) -> Result<std::collections::HashMap<String, ProviderSetting>, StoreError> {
+        let items = query_all(
+            self.table.as_ref(),
+            Query::partition(Index::Primary, "PSET"),
+        )
+        .await?;
+        items
+            .iter()
+            .map(|i| decode(i).map(|s| (i.sk.clone(), s)))
+            .collect()
+    }
+
+    pub async fn save_provider_setting(
+        &self,
+        provider: &str,
+        s: &ProviderSetting,
+    ) -> Result<(), StoreError> {
+        self.table
+            .put(Item::new("PSET", provider, encode(s)?), Condition::None)
+            .await
+    }
+
+    // ---------- OAuth states ----------
+
+    pub async fn put_oauth_state(
+        &self,
+        state: &str,
+        s: &OAuthState,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let item = Item::new(format!("OAUTH#{state}"), ONE, encode(s)?).with_ttl(expires_at);
+        self.table.put(item, Condition::NotExists).await
+    }
+
+    /// Reads and deletes a state (single use). `None` when unknown, already used or expired.
+    pub async fn take_oauth_state(
+        &self,
+        state: &str,
+        now_epoch: i64,
+    ) -> Result<Option<OAuthState>, StoreError> {
+        let key = Key::new(format!("OAUTH#{state}"), ONE);
+        let Some(item) = self.table.get(&key).await? else {
+            return Ok(None);
+        };
+        // Deleting under a version condition makes concurrent replays lose.
+        match self
+            .table
+            .delete(&key, Condition::VersionIs(item.version))
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        if !is_live(&item, now_epoch) {
+            return Ok(None);
+        }
+        Ok(Some(decode(&item)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_need_the_key() {
+        let c = TokenCipher::new("a-secret-key-of-some-length");
+        let sealed = c.seal("access-123").expect("seal");
+        assert_ne!(sealed, "access-123");
+        assert_ne!(sealed, c.seal("access-123").expect("seal"), "random nonces");
+        assert_eq!(c.open(&sealed).expect("open"), "access-123");
+        assert!(
+            TokenCipher::new("another-key-entirely")
+                .open(&sealed)
+                .is_err()
+        );
+        assert!(c.open("garbage").is_err());
+    }
+}
