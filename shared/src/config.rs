@@ -35,6 +35,10 @@ pub struct Config {
     pub queue_url: Option<String>,
     /// OAuth clients of the providers whose credentials are configured.
     pub oauth: std::collections::HashMap<&'static str, crate::providers::OAuthClient>,
+    /// Queue a historical backfill when a provider connects (`HISTORICAL_SYNC_ON_CONNECT`).
+    pub historical_sync_on_connect: bool,
+    /// Seconds between scheduled pulls of one connection (`SYNC_INTERVAL_SECONDS`).
+    pub sync_interval_seconds: i64,
     /// Key material for provider tokens at rest (`TOKEN_ENCRYPTION_KEY`, else `SECRET_KEY`).
     pub token_key: String,
 }
@@ -203,6 +207,8 @@ impl Config {
             max_body_bytes: s.parse("OW_MAX_BODY_BYTES", 6 * 1024 * 1024)?,
             queue_url: s.get("OW_QUEUE_URL").map(str::to_string),
             oauth: crate::providers::clients_from(s, &api_base_url),
+            historical_sync_on_connect: s.parse("HISTORICAL_SYNC_ON_CONNECT", true)?,
+            sync_interval_seconds: s.parse("SYNC_INTERVAL_SECONDS", 3600)?,
             token_key: s
                 .get("TOKEN_ENCRYPTION_KEY")
                 .map_or_else(|| secret_key.clone(), str::to_string),

@@ -104,6 +104,7 @@ async fn touch_sdk_connection(
             last_synced_at: Some(now),
             created_at: now,
             updated_at: now,
+            next_poll_at: None,
         },
     };
     state.db.save_connection(&conn).await

@@ -18,6 +18,104 @@ use serde_json::{Value, json};
 struct Fake {
     codes: Arc<Mutex<HashMap<String, String>>>,
     deny: Arc<Mutex<bool>>,
+    /// Data calls answered 429 before the fake recovers.
+    throttle: Arc<Mutex<u32>>,
+    /// The access token and refresh grant are refused (the user revoked access).
+    revoked: Arc<Mutex<bool>>,
+    data_calls: Arc<Mutex<u32>>,
+}
+
+fn oura_items(kind: &str) -> Vec<Value> {
+    match kind {
+        "workout" => vec![
+            json!({"id":"wk-6f2d19c0","activity":"running","calories":412.0,"day":"2024-06-01","distance":6120.0,
+            "start_datetime":"2024-06-01T07:02:00+02:00","end_datetime":"2024-06-01T07:41:30+02:00","intensity":"moderate","source":"autodetected"}),
+        ],
+        "sleep" => vec![
+            json!({"id":"sl-19b7e4d2","day":"2024-06-01","type":"long_sleep","bedtime_start":"2024-05-31T23:12:30+02:00",
+            "bedtime_end":"2024-06-01T06:58:00+02:00","time_in_bed":27930,"total_sleep_duration":25110,"deep_sleep_duration":4830,
+            "light_sleep_duration":14460,"rem_sleep_duration":5820,"awake_time":2820,"efficiency":90,"average_breath":14.9,
+            "lowest_heart_rate":47,"sleep_phase_5_min":"4222211133322224",
+            "heart_rate":{"interval":300.0,"items":[58.0,null,55.0,53.0],"timestamp":"2024-05-31T23:12:30.000+02:00"}}),
+        ],
+        "daily_sleep" => vec![
+            json!({"id":"ds-1","day":"2024-06-01","score":82,"timestamp":"2024-06-01T00:00:00+02:00","contributors":{"deep_sleep":90}}),
+        ],
+        "daily_readiness" => vec![
+            json!({"id":"rd-77aa","day":"2024-06-01","score":84,"temperature_deviation":-0.12,"temperature_trend_deviation":0.04,
+            "timestamp":"2024-06-01T00:00:00+02:00","contributors":{"hrv_balance":88}}),
+        ],
+        "daily_activity" => vec![
+            json!({"id":"ac-11d3","day":"2024-06-01","score":77,"active_calories":486,"steps":10322,"equivalent_walking_distance":8211,
+            "high_activity_time":1380,"medium_activity_time":2940,"low_activity_time":15060,"timestamp":"2024-06-01T04:00:00+02:00"}),
+        ],
+        "daily_spo2" => vec![
+            json!({"id":"sp-90c4","day":"2024-06-01","spo2_percentage":{"average":96.4},"breathing_disturbance_index":6}),
+        ],
+        "heartrate" => vec![
+            json!({"bpm":61,"source":"awake","timestamp":"2024-06-01T10:00:12+00:00"}),
+            json!({"bpm":64,"source":"awake","timestamp":"2024-06-01T10:05:12+00:00"}),
+        ],
+        _ => vec![],
+    }
+}
+
+async fn fake_collection(
+    State(f): State<Fake>,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    *f.data_calls.lock().expect("lock") += 1;
+    if *f.revoked.lock().expect("lock")
+        || headers.get("authorization").and_then(|v| v.to_str().ok())
+            != Some("Bearer fake-access-token")
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    {
+        let mut t = f.throttle.lock().expect("lock");
+        if *t > 0 {
+            *t -= 1;
+            return (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response();
+        }
+    }
+    // Dates outside the asked range are not served.
+    let in_range = |day: &str| {
+        let from = q
+            .get("start_date")
+            .or(q.get("start_datetime"))
+            .map(|s| &s[..10])
+            .unwrap_or("0000");
+        let to = q
+            .get("end_date")
+            .or(q.get("end_datetime"))
+            .map(|s| &s[..10])
+            .unwrap_or("9999");
+        day >= from && day <= to
+    };
+    let items: Vec<Value> = oura_items(&kind)
+        .into_iter()
+        .filter(|i| {
+            in_range(
+                i.get("day")
+                    .and_then(Value::as_str)
+                    .or(i.get("timestamp").and_then(Value::as_str))
+                    .map(|s| &s[..10])
+                    .unwrap_or(""),
+            )
+        })
+        .collect();
+    // Two pages: the first item, then the rest, linked by next_token.
+    match q.get("next_token").map(String::as_str) {
+        None if items.len() > 1 => {
+            axum::Json(json!({"data": items[..1], "next_token": "page-2"})).into_response()
+        }
+        Some("page-2") => {
+            axum::Json(json!({"data": items[1..], "next_token": null})).into_response()
+        }
+        _ => axum::Json(json!({"data": items, "next_token": null})).into_response(),
+    }
 }
 
 async fn fake_authorize(
@@ -42,6 +140,16 @@ async fn fake_authorize(
 
 async fn fake_token(State(f): State<Fake>, headers: HeaderMap, body: String) -> Response {
     let form: HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
+    if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        if *f.revoked.lock().expect("lock") {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "invalid_grant"})),
+            )
+                .into_response();
+        }
+        return axum::Json(json!({"access_token": "fake-access-token", "token_type": "bearer", "expires_in": 86400})).into_response();
+    }
     let basic = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -78,6 +186,7 @@ async fn start_fake() -> (String, Fake) {
         .route("/oauth/token", post(fake_token))
         .route("/v2/oauth2/token", post(fake_token))
         .route("/v2/usercollection/personal_info", get(fake_personal_info))
+        .route("/v2/usercollection/{kind}", get(fake_collection))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -725,4 +834,192 @@ async fn disconnecting_is_idempotent_and_can_take_the_data_along() {
         )
         .await;
     assert_eq!(act.body["data"], json!([]), "roll-ups follow the deletion");
+}
+
+async fn connect_oura(app: &TestApp, user: &str) {
+    let a = authorize(app, "oura", user, None).await;
+    let r = app
+        .call(
+            "GET",
+            &consent(a.body["authorization_url"].as_str().expect("url")).await,
+            Auth::None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn connecting_oura_backfills_its_data_into_the_read_api() {
+    let (app, fake) = app_with_fake().await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2024-06-10T12:00:00Z")
+            .expect("t")
+            .to_utc(),
+    );
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    // The fake throttles the first data calls: the window is retried, never lost.
+    *fake.throttle.lock().expect("lock") = 2;
+    connect_oura(&app, &user).await;
+    app.state.jobs_idle().await;
+    let get = |path: &str| {
+        let url = format!("/api/v1/users/{user}/{path}");
+        let (app, key) = (&app, key.clone());
+        async move { app.call("GET", &url, Auth::Key(&key), None).await.body }
+    };
+    let w = get("events/workouts?start_date=2024-05-01&end_date=2024-06-10").await;
+    assert_eq!(w["pagination"]["total_count"], 1, "{w}");
+    let d = &w["data"][0];
+    assert_eq!(
+        (
+            d["type"].as_str(),
+            d["calories_kcal"].as_f64(),
+            d["distance_meters"].as_f64()
+        ),
+        (Some("running"), Some(412.0), Some(6120.0))
+    );
+    assert_eq!(
+        (d["start_time"].as_str(), d["zone_offset"].as_str()),
+        (Some("2024-06-01T05:02:00Z"), Some("+02:00"))
+    );
+    assert_eq!(d["source"]["provider"], "oura");
+    let s = get("events/sleep?start_date=2024-05-01&end_date=2024-06-10").await;
+    let night = &s["data"][0];
+    assert_eq!(night["sleep_duration_seconds"], (80 + 241 + 97) * 60);
+    assert_eq!(night["stages"]["deep_minutes"], 80);
+    assert_eq!(
+        night["sleep_stage_intervals"].as_array().map(Vec::len),
+        Some(6)
+    );
+    let a = get("summaries/activity?start_date=2024-06-01&end_date=2024-06-02").await;
+    assert_eq!(
+        a["data"][0]["steps"], 10322,
+        "daily totals win over samples"
+    );
+    assert_eq!(a["data"][0]["active_minutes"], (1380 + 2940 + 15060) / 60);
+    let scores = get("health-scores?provider=oura").await;
+    let cats: Vec<&str> = scores["data"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["category"].as_str()).collect())
+        .unwrap_or_default();
+    for c in ["sleep", "readiness", "activity"] {
+        assert!(cats.contains(&c), "{c} in {cats:?}");
+    }
+    let hr = get(
+        "timeseries?start_time=2024-06-01T10:00:00Z&end_time=2024-06-01T11:00:00Z&types=heart_rate",
+    )
+    .await;
+    assert_eq!(
+        hr["pagination"]["total_count"], 2,
+        "both pages of the heart-rate collection"
+    );
+    let conns = get("connections").await;
+    assert_eq!(
+        conns[0]["last_synced_at"], "2024-06-10T12:00:00Z",
+        "set once the windows synced"
+    );
+
+    // A re-sync of the same window stores nothing twice.
+    let again = shared::jobs::Job::ProviderSync {
+        user_id: uuid::Uuid::parse_str(&user).expect("uuid"),
+        provider: "oura".into(),
+        start: chrono::DateTime::parse_from_rfc3339("2024-05-15T00:00:00Z")
+            .expect("t")
+            .to_utc(),
+        end: chrono::DateTime::parse_from_rfc3339("2024-06-10T00:00:00Z")
+            .expect("t")
+            .to_utc(),
+    };
+    app.state.queue.enqueue(vec![again]).await.expect("enqueue");
+    app.state.jobs_idle().await;
+    assert_eq!(
+        get("events/workouts?start_date=2024-05-01&end_date=2024-06-10").await["pagination"]["total_count"],
+        1
+    );
+    assert_eq!(
+        get("health-scores?provider=oura").await["pagination"]["total_count"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_grant_marks_the_connection_revoked() {
+    let (app, fake) = app_with_fake().await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2024-06-10T12:00:00Z")
+            .expect("t")
+            .to_utc(),
+    );
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    *fake.revoked.lock().expect("lock") = true;
+    connect_oura(&app, &user).await;
+    app.state.jobs_idle().await;
+    let conns = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/connections"),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(conns.body[0]["status"], "revoked");
+    assert!(conns.body[0]["last_synced_at"].is_null(), "nothing synced");
+    let uid = uuid::Uuid::parse_str(&user).expect("uuid");
+    let stored = app
+        .state
+        .db
+        .connection(uid, "oura")
+        .await
+        .expect("db")
+        .expect("row");
+    assert!(
+        stored.access_token.is_none() && stored.refresh_token.is_none(),
+        "tokens are dropped"
+    );
+}
+
+#[tokio::test]
+async fn the_schedule_polls_due_pull_connections() {
+    let (app, fake) = app_with_fake().await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2024-06-10T12:00:00Z")
+            .expect("t")
+            .to_utc(),
+    );
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    connect_oura(&app, &user).await;
+    app.state.jobs_idle().await;
+    let calls = *fake.data_calls.lock().expect("lock");
+    assert_eq!(
+        shared::jobs::schedule::tick(&app.state)
+            .await
+            .expect("tick"),
+        0,
+        "not due yet"
+    );
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(
+        shared::jobs::schedule::tick(&app.state)
+            .await
+            .expect("tick"),
+        1
+    );
+    app.state.jobs_idle().await;
+    assert!(
+        *fake.data_calls.lock().expect("lock") > calls,
+        "the poll pulled from the provider"
+    );
+    assert_eq!(
+        shared::jobs::schedule::tick(&app.state)
+            .await
+            .expect("tick"),
+        0,
+        "next poll an hour later"
+    );
 }

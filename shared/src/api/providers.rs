@@ -562,9 +562,16 @@ pub async fn callback(
         last_synced_at: existing.as_ref().and_then(|c| c.last_synced_at),
         created_at: existing.as_ref().map_or(now, |c| c.created_at),
         updated_at: now,
+        next_poll_at: Some(now + Duration::seconds(state.config.sync_interval_seconds)),
     };
     state.db.save_connection(&conn).await?;
     tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
+    if state.config.historical_sync_on_connect && crate::providers::sync::supports_pull(info.key) {
+        let jobs = crate::providers::sync::backfill_jobs(conn.user_id, info.key, now);
+        if let Err(e) = state.queue.enqueue(jobs).await {
+            tracing::error!(error = %e, "historical backfill was not queued");
+        }
+    }
     Ok(match record.redirect_uri {
         Some(uri) => see_other(&uri),
         None => see_other(&format!(

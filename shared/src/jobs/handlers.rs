@@ -32,6 +32,18 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, StoreError>
             .await
             .map(|()| Vec::new()),
         Job::Sleep { user_id } => process_sleep(state, *user_id).await,
+        Job::ProviderSync {
+            user_id,
+            provider,
+            start,
+            end,
+        } => match crate::providers::sync::run(state, *user_id, provider, *start, *end).await {
+            Ok(jobs) => Ok(jobs),
+            Err(crate::providers::sync::SyncError::Store(e)) => Err(e),
+            Err(crate::providers::sync::SyncError::Retry(m)) => Err(StoreError::Backend(format!(
+                "provider sync will be retried: {m}"
+            ))),
+        },
         Job::Resilience { user_id, date } => resilience_day(state, *user_id, *date)
             .await
             .map(|()| Vec::new()),

@@ -25,6 +25,13 @@ pub enum Job {
     Sleep { user_id: Uuid },
     /// Recompute the internal resilience score of one reference date (UTC).
     Resilience { user_id: Uuid, date: NaiveDate },
+    /// Pull one window of one provider connection.
+    ProviderSync {
+        user_id: Uuid,
+        provider: String,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    },
     /// Generate synthetic users and data.
     Seed {
         task_id: Uuid,

@@ -4,23 +4,37 @@
 use super::{Job, QueueError};
 use crate::api::AppState;
 
-/// One tick: fans out a sleep job per user with an open session. Returns how many were queued.
+/// One tick: a sleep job per user with an open session, and a sync job per pull connection that
+/// is due (its window overlaps the last sync by an hour, so late provider data is picked up).
+/// Returns how many jobs were queued.
 pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
-    let users = state
-        .db
-        .users_with_open_sleep()
-        .await
-        .map_err(|e| QueueError(e.to_string()))?;
-    let n = users.len();
-    state
-        .queue
-        .enqueue(
-            users
-                .into_iter()
-                .map(|user_id| Job::Sleep { user_id })
-                .collect(),
-        )
-        .await?;
+    let err = |e: crate::store::StoreError| QueueError(e.to_string());
+    let users = state.db.users_with_open_sleep().await.map_err(err)?;
+    let mut jobs: Vec<Job> = users
+        .into_iter()
+        .map(|user_id| Job::Sleep { user_id })
+        .collect();
+    let now = state.now();
+    for mut c in state.db.due_connections(now).await.map_err(err)? {
+        if !crate::providers::sync::supports_pull(&c.provider) {
+            continue;
+        }
+        let start = c
+            .last_synced_at
+            .map_or(now - chrono::Duration::days(1), |t| {
+                t - chrono::Duration::hours(1)
+            });
+        jobs.push(Job::ProviderSync {
+            user_id: c.user_id,
+            provider: c.provider.clone(),
+            start,
+            end: now,
+        });
+        c.next_poll_at = Some(now + chrono::Duration::seconds(state.config.sync_interval_seconds));
+        state.db.save_connection(&c).await.map_err(err)?;
+    }
+    let n = jobs.len();
+    state.queue.enqueue(jobs).await?;
     Ok(n)
 }
 

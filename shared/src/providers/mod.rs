@@ -2,6 +2,9 @@
 //! reach their OAuth endpoints. Every provider URL takes its origin from `<PROVIDER>_BASE_URL`
 //! when that is set, so tests and demos point the real client code at a local fake.
 
+pub mod oura;
+pub mod sync;
+
 use std::collections::HashMap;
 
 use crate::config::Settings;

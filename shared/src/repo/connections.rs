@@ -40,6 +40,9 @@ pub struct Connection {
     pub last_synced_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the scheduler next pulls this connection.
+    #[serde(default)]
+    pub next_poll_at: Option<DateTime<Utc>>,
 }
 
 /// A provider setting row.
@@ -113,6 +116,14 @@ fn conn_item(c: &Connection) -> Result<Item, StoreError> {
     if let Some(puid) = &c.provider_user_id {
         item = item.with_gsi1(format!("PUID#{}#{puid}", c.provider), c.user_id.to_string());
     }
+    // Active pull connections are listed for the scheduler, ordered by when they are due.
+    if c.status == "active" && crate::providers::info(&c.provider).is_some_and(|p| p.rest_pull) {
+        let due = c.next_poll_at.unwrap_or(c.created_at);
+        item = item.with_gsi2(
+            "POLL",
+            format!("{}#{}#{}", super::sort_ts(due), c.user_id, c.provider),
+        );
+    }
     Ok(item)
 }
 
@@ -150,6 +161,17 @@ impl Db {
         puid: &str,
     ) -> Result<Vec<Connection>, StoreError> {
         let q = Query::partition(Index::Gsi1, format!("PUID#{provider}#{puid}"));
+        query_all(self.table.as_ref(), q)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    /// Active pull connections due at `now` (a gsi2 range query).
+    pub async fn due_connections(&self, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+        let q = Query::partition(Index::Gsi2, "POLL")
+            .range(SkRange::To(format!("{}~", super::sort_ts(now))));
         query_all(self.table.as_ref(), q)
             .await?
             .iter()

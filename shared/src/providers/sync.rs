@@ -1,0 +1,490 @@
+//! Pull sync of cloud providers: an authenticated fetcher (paging, error classes), token
+//! refresh before expiry and on 401, the windowed sync job, and the store of what was pulled.
+//!
+//! A window that fails with 429/5xx/timeouts is retried by the queue with backoff and never
+//! advances `last_synced_at`; a refused refresh marks the connection `revoked`.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{ClientAuth, OAuthClient};
+use crate::api::AppState;
+use crate::domain::sdk::WorkoutDetails;
+use crate::domain::series::SeriesType;
+use crate::domain::sleep::{SleepDetailsDraft, StageInterval};
+use crate::domain::time::local_date;
+use crate::jobs::Job;
+use crate::repo::chunk::Point;
+use crate::repo::connections::Connection;
+use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, chunk_sk, hour_key};
+use crate::store::StoreError;
+
+/// Why a provider call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// 401: the access token is no longer accepted.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 429, 5xx, timeouts, connection errors: retry the window later.
+    #[error("transient provider error: {0}")]
+    Transient(String),
+    /// Anything else (4xx, unreadable answers): the window cannot succeed as is.
+    #[error("provider error: {0}")]
+    Permanent(String),
+}
+
+/// Authenticated GETs against one provider.
+pub struct Fetcher<'a> {
+    pub http: &'a reqwest::Client,
+    pub base: &'a str,
+    pub token: &'a str,
+}
+
+impl Fetcher<'_> {
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, FetchError> {
+        let qs =
+            serde_urlencoded::to_string(query).map_err(|e| FetchError::Permanent(e.to_string()))?;
+        let sep = if qs.is_empty() { "" } else { "?" };
+        let url = format!("{}{path}{sep}{qs}", self.base.trim_end_matches('/'));
+        let resp = self
+            .http
+            .get(url)
+            .bearer_auth(self.token)
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| FetchError::Transient(e.to_string()))?;
+        let status = resp.status();
+        if status.as_u16() == 401 {
+            return Err(FetchError::Unauthorized);
+        }
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(FetchError::Transient(format!("{path}: HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(FetchError::Permanent(format!("{path}: HTTP {status}")));
+        }
+        resp.json()
+            .await
+            .map_err(|e| FetchError::Transient(format!("{path}: {e}")))
+    }
+
+    /// A `{data: [...], next_token}` collection, all pages.
+    pub async fn collection(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<Value>, FetchError> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..1000 {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            if let Some(t) = &next {
+                q.push(("next_token", t.clone()));
+            }
+            let page = self.get(path, &q).await?;
+            if let Some(items) = page.get("data").and_then(Value::as_array) {
+                out.extend(items.iter().cloned());
+            }
+            next = page
+                .get("next_token")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if next.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One pulled sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledSample {
+    pub series: SeriesType,
+    pub at: DateTime<Utc>,
+    pub value: f64,
+    pub zone: Option<String>,
+    pub daily_total: Option<bool>,
+}
+
+/// One pulled workout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledWorkout {
+    pub external_id: Option<String>,
+    pub workout_type: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub zone: Option<String>,
+    pub calories: Option<f64>,
+    pub distance: Option<f64>,
+    pub avg_hr: Option<f64>,
+    pub max_hr: Option<i64>,
+    pub elevation_gain: Option<f64>,
+}
+
+/// One pulled sleep session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledSleep {
+    pub external_id: Option<String>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub zone: Option<String>,
+    pub is_nap: bool,
+    pub total_sleep_minutes: i64,
+    pub time_in_bed_minutes: i64,
+    pub deep_minutes: i64,
+    pub light_minutes: i64,
+    pub rem_minutes: i64,
+    pub awake_minutes: i64,
+    pub efficiency: Option<f64>,
+    pub stages: Vec<StageInterval>,
+}
+
+/// One pulled provider score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledScore {
+    pub category: String,
+    pub value: Option<f64>,
+    pub recorded_at: DateTime<Utc>,
+    pub zone: Option<String>,
+    pub components: Option<Value>,
+}
+
+/// Everything one window of one provider produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pulled {
+    pub source_name: String,
+    pub device_model: Option<String>,
+    pub samples: Vec<PulledSample>,
+    pub workouts: Vec<PulledWorkout>,
+    pub sleeps: Vec<PulledSleep>,
+    pub scores: Vec<PulledScore>,
+}
+
+/// Days of history pulled on connect (pull providers).
+pub const BACKFILL_DAYS: i64 = 90;
+/// Largest window one sync job pulls.
+pub const WINDOW_DAYS: i64 = 30;
+
+/// Splits `[start, end)` into windows of at most [`WINDOW_DAYS`].
+pub fn windows(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    let mut from = start;
+    while from < end {
+        let to = (from + Duration::days(WINDOW_DAYS)).min(end);
+        out.push((from, to));
+        from = to;
+    }
+    out
+}
+
+/// The sync jobs of a historical backfill.
+pub fn backfill_jobs(user: Uuid, provider: &str, now: DateTime<Utc>) -> Vec<Job> {
+    windows(now - Duration::days(BACKFILL_DAYS), now)
+        .into_iter()
+        .map(|(start, end)| Job::ProviderSync {
+            user_id: user,
+            provider: provider.to_string(),
+            start,
+            end,
+        })
+        .collect()
+}
+
+/// A sync failure the queue should retry.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Retry(String),
+}
+
+async fn refresh(
+    state: &AppState,
+    client: &OAuthClient,
+    auth: ClientAuth,
+    conn: &mut Connection,
+) -> Result<bool, SyncError> {
+    let Some(sealed) = &conn.refresh_token else {
+        return Ok(false);
+    };
+    let refresh_token = state.cipher.open(sealed)?;
+    let mut form: Vec<(&str, &str)> = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", &refresh_token),
+    ];
+    if auth == ClientAuth::Body {
+        form.push(("client_id", &client.client_id));
+        form.push(("client_secret", &client.client_secret));
+    }
+    let mut req = state.http.post(&client.token_url).form(&form);
+    if auth == ClientAuth::Basic {
+        req = req.basic_auth(&client.client_id, Some(&client.client_secret));
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
+    let status = resp.status().as_u16();
+    if status == 400 || status == 401 {
+        return Ok(false);
+    }
+    if !resp.status().is_success() {
+        return Err(SyncError::Retry(format!("token refresh: HTTP {status}")));
+    }
+    let v: Value = resp
+        .json()
+        .await
+        .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
+    let Some(access) = v.get("access_token").and_then(Value::as_str) else {
+        return Ok(false);
+    };
+    let now = state.now();
+    conn.access_token = Some(state.cipher.seal(access)?);
+    if let Some(r) = v.get("refresh_token").and_then(Value::as_str) {
+        conn.refresh_token = Some(state.cipher.seal(r)?);
+    }
+    conn.token_expires_at = v
+        .get("expires_in")
+        .and_then(Value::as_i64)
+        .map(|s| now + Duration::seconds(s));
+    conn.updated_at = now;
+    state.db.save_connection(conn).await?;
+    Ok(true)
+}
+
+async fn mark_revoked(state: &AppState, conn: &mut Connection) -> Result<(), StoreError> {
+    tracing::warn!(provider = %conn.provider, user = %conn.user_id, "provider refused the refresh token: connection revoked");
+    conn.status = "revoked".into();
+    conn.access_token = None;
+    conn.refresh_token = None;
+    conn.token_expires_at = None;
+    conn.updated_at = state.now();
+    state.db.save_connection(conn).await
+}
+
+async fn pull(
+    state: &AppState,
+    provider: &str,
+    base: &str,
+    token: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Pulled, FetchError> {
+    let f = Fetcher {
+        http: &state.http,
+        base,
+        token,
+    };
+    match provider {
+        "oura" => super::oura::pull(&f, start, end).await,
+        other => Err(FetchError::Permanent(format!(
+            "pull sync for {other} is not implemented yet"
+        ))),
+    }
+}
+
+/// Whether this build can pull data from a provider.
+pub fn supports_pull(provider: &str) -> bool {
+    provider == "oura"
+}
+
+/// The sync job: pulls `[start, end)` for one connection and stores it.
+pub async fn run(
+    state: &AppState,
+    user: Uuid,
+    provider: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<Job>, SyncError> {
+    let Some(mut conn) = state.db.connection(user, provider).await? else {
+        return Ok(Vec::new());
+    };
+    if conn.status != "active" || !supports_pull(provider) {
+        return Ok(Vec::new());
+    }
+    let Some(client) = state.oauth.get(provider).cloned() else {
+        return Ok(Vec::new());
+    };
+    let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
+    let now = state.now();
+    if conn
+        .token_expires_at
+        .is_some_and(|t| t - now < Duration::minutes(5))
+        && !refresh(state, &client, auth, &mut conn).await?
+    {
+        mark_revoked(state, &mut conn).await?;
+        return Ok(Vec::new());
+    }
+    let mut refreshed = false;
+    let pulled = loop {
+        let Some(sealed) = conn.access_token.clone() else {
+            return Ok(Vec::new());
+        };
+        let token = state.cipher.open(&sealed)?;
+        match pull(state, provider, &client.api_base, &token, start, end).await {
+            Ok(p) => break p,
+            Err(FetchError::Unauthorized) if !refreshed => {
+                refreshed = true;
+                if !refresh(state, &client, auth, &mut conn).await? {
+                    mark_revoked(state, &mut conn).await?;
+                    return Ok(Vec::new());
+                }
+            }
+            Err(FetchError::Unauthorized) => {
+                mark_revoked(state, &mut conn).await?;
+                return Ok(Vec::new());
+            }
+            Err(FetchError::Transient(m)) => return Err(SyncError::Retry(m)),
+            Err(FetchError::Permanent(m)) => {
+                tracing::error!(provider, user = %user, "sync window failed permanently: {m}");
+                return Ok(Vec::new());
+            }
+        }
+    };
+    let days = store_pulled(state, user, provider, pulled).await?;
+    // Only a window that really synced moves last_synced_at.
+    if let Some(mut c) = state.db.connection(user, provider).await? {
+        c.last_synced_at = Some(c.last_synced_at.map_or(end, |t| t.max(end)));
+        c.updated_at = state.now();
+        state.db.save_connection(&c).await?;
+    }
+    Ok(days
+        .into_iter()
+        .map(|date| Job::Rollup {
+            user_id: user,
+            date,
+        })
+        .collect())
+}
+
+/// Stores a pull: data source, sample chunks, workouts and sleeps (first write wins), scores.
+/// Returns the local dates whose roll-ups need recomputing.
+pub async fn store_pulled(
+    state: &AppState,
+    user: Uuid,
+    provider: &str,
+    p: Pulled,
+) -> Result<BTreeSet<NaiveDate>, StoreError> {
+    let now = state.now();
+    let ds = DataSource {
+        id: Uuid::new_v5(
+            &user,
+            format!(
+                "{provider}\u{1f}{}\u{1f}{provider}",
+                p.device_model.clone().unwrap_or_default()
+            )
+            .as_bytes(),
+        ),
+        user_id: user,
+        provider: provider.to_string(),
+        user_connection_id: state.db.connection(user, provider).await?.map(|c| c.id),
+        device_model: p.device_model.clone(),
+        software_version: None,
+        source: Some(provider.to_string()),
+        device_type: None,
+        original_source_name: None,
+        created_at: now,
+    };
+    state.db.ensure_data_sources(user, vec![ds.clone()]).await?;
+    let mut days = BTreeSet::new();
+    let mut chunks: std::collections::BTreeMap<String, Vec<Point>> =
+        std::collections::BTreeMap::new();
+    let mut codes = BTreeSet::new();
+    for s in &p.samples {
+        codes.insert(s.series.code().to_string());
+        days.insert(local_date(s.at, s.zone.as_deref()));
+        chunks
+            .entry(chunk_sk(s.series, &hour_key(s.at), ds.id))
+            .or_default()
+            .push(Point {
+                t: s.at.timestamp_micros(),
+                milli: (s.value * 1000.0).round() as i64,
+                zone_offset: s.zone.clone(),
+                is_daily_total: s.daily_total.or(s.series.is_daily_total()),
+            });
+    }
+    state
+        .db
+        .merge_chunks(user, chunks.into_iter().collect())
+        .await?;
+    if !codes.is_empty() {
+        state.db.add_to_series_index(user, &codes).await?;
+    }
+    for w in p.workouts {
+        let e = EventRecord {
+            id: Uuid::new_v4(),
+            data_source_id: ds.id,
+            category: "workout".into(),
+            event_type: w.workout_type,
+            source_name: p.source_name.clone(),
+            duration_seconds: Some((w.end - w.start).num_seconds()),
+            start: w.start,
+            end: w.end,
+            zone_offset: w.zone.clone(),
+            external_id: w.external_id,
+            details: Some(EventDetails::Workout(WorkoutDetails {
+                energy_burned: w.calories.unwrap_or(0.0),
+                distance: w.distance,
+                heart_rate_avg: w.avg_hr,
+                heart_rate_max: w.max_hr,
+                total_elevation_gain: w.elevation_gain,
+                ..WorkoutDetails::default()
+            })),
+            created_at: now,
+        };
+        if state.db.insert_event(user, &e).await? {
+            days.insert(local_date(e.end, e.zone_offset.as_deref()));
+        }
+    }
+    for s in p.sleeps {
+        let e = EventRecord {
+            id: Uuid::new_v4(),
+            data_source_id: ds.id,
+            category: "sleep".into(),
+            event_type: Some("sleep_session".into()),
+            source_name: p.source_name.clone(),
+            duration_seconds: Some((s.end - s.start).num_seconds()),
+            start: s.start,
+            end: s.end,
+            zone_offset: s.zone.clone(),
+            external_id: s.external_id,
+            details: Some(EventDetails::Sleep(SleepDetailsDraft {
+                total_sleep_minutes: s.total_sleep_minutes,
+                time_in_bed_minutes: s.time_in_bed_minutes,
+                deep_minutes: s.deep_minutes,
+                rem_minutes: s.rem_minutes,
+                light_minutes: s.light_minutes,
+                awake_minutes: s.awake_minutes,
+                efficiency: s.efficiency,
+                is_nap: s.is_nap,
+                stages: s.stages,
+            })),
+            created_at: now,
+        };
+        state.db.insert_event(user, &e).await?;
+    }
+    for s in p.scores {
+        let score = HealthScore {
+            id: Uuid::new_v4(),
+            user_id: user,
+            data_source_id: Some(ds.id),
+            provider: provider.to_string(),
+            category: s.category,
+            value: s.value,
+            qualifier: None,
+            recorded_at: s.recorded_at,
+            zone_offset: s.zone,
+            components: s.components,
+            sleep_record_id: None,
+            created_at: now,
+        };
+        state.db.insert_score(&score).await?;
+    }
+    Ok(days)
+}
