@@ -9,14 +9,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::clock::ManualClock;
 use shared::config::Config;
-use shared::domain::sdk::{ParsedBatch, Sample, SampleOrigin, SdkProvider, SleepSegment, SourceInfo, WorkoutDetails, WorkoutEvent};
+use shared::domain::sdk::{
+    ParsedBatch, Sample, SampleOrigin, SdkProvider, SleepSegment, SourceInfo, WorkoutDetails,
+    WorkoutEvent,
+};
 use shared::domain::series::SeriesType;
 use shared::domain::sleep::SleepStage;
 use shared::domain::workout::WorkoutType;
 use shared::repo::chunk::Point;
 use shared::repo::users::User;
 use shared::store::embedded::EmbeddedTable;
-use shared::store::{Condition, Index, Item, Key, Page, Query, SkRange, StoreError, Table, WriteOp, query_all};
+use shared::store::{
+    Condition, Index, Item, Key, Page, Query, SkRange, StoreError, Table, WriteOp, query_all,
+};
 use uuid::Uuid;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -41,11 +46,20 @@ fn rcu_of(bytes: u64) -> u64 {
 
 impl Metered {
     pub fn new(inner: Arc<dyn Table>) -> Self {
-        Self { inner, wcu: AtomicU64::new(0), rcu: AtomicU64::new(0), items_written: AtomicU64::new(0) }
+        Self {
+            inner,
+            wcu: AtomicU64::new(0),
+            rcu: AtomicU64::new(0),
+            items_written: AtomicU64::new(0),
+        }
     }
 
     pub fn take(&self) -> (u64, u64, u64) {
-        (self.wcu.swap(0, Ordering::SeqCst), self.rcu.swap(0, Ordering::SeqCst), self.items_written.swap(0, Ordering::SeqCst))
+        (
+            self.wcu.swap(0, Ordering::SeqCst),
+            self.rcu.swap(0, Ordering::SeqCst),
+            self.items_written.swap(0, Ordering::SeqCst),
+        )
     }
 
     fn wrote(&self, item: &Item, factor: u64) {
@@ -106,7 +120,10 @@ impl Table for Metered {
         }
         self.inner.transact(ops).await
     }
-    async fn put_each(&self, items: Vec<(Item, Condition)>) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    async fn put_each(
+        &self,
+        items: Vec<(Item, Condition)>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         for (i, _) in &items {
             self.wrote(i, 1);
         }
@@ -144,13 +161,25 @@ pub fn reference_day(day: DateTime<Utc>) -> Vec<ParsedBatch> {
         let from = day + Duration::minutes(15 * p);
         let mut samples = Vec::new();
         for s in 0..900 {
-            samples.push(sample(SeriesType::HeartRate, from + Duration::seconds(s), 60.0 + (s % 40) as f64));
+            samples.push(sample(
+                SeriesType::HeartRate,
+                from + Duration::seconds(s),
+                60.0 + (s % 40) as f64,
+            ));
         }
         for m in 0..15 {
-            samples.push(sample(SeriesType::Steps, from + Duration::minutes(m), (m * 7 % 50) as f64));
+            samples.push(sample(
+                SeriesType::Steps,
+                from + Duration::minutes(m),
+                (m * 7 % 50) as f64,
+            ));
             samples.push(sample(SeriesType::Energy, from + Duration::minutes(m), 1.5));
         }
-        let mut batch = ParsedBatch { records_saved: samples.len(), samples, ..ParsedBatch::default() };
+        let mut batch = ParsedBatch {
+            records_saved: samples.len(),
+            samples,
+            ..ParsedBatch::default()
+        };
         if p == 30 {
             batch.workouts.push(WorkoutEvent {
                 external_id: Some("run".into()),
@@ -161,7 +190,11 @@ pub fn reference_day(day: DateTime<Utc>) -> Vec<ParsedBatch> {
                 source: src(),
                 source_name: "Ada's Apple Watch".into(),
                 duration_seconds: 840,
-                details: Some(WorkoutDetails { energy_burned: 150.0, distance: Some(2500.0), ..WorkoutDetails::default() }),
+                details: Some(WorkoutDetails {
+                    energy_burned: 150.0,
+                    distance: Some(2500.0),
+                    ..WorkoutDetails::default()
+                }),
             });
         }
         if p < 28 {
@@ -190,29 +223,57 @@ fn naive_item(user: Uuid, s: &Sample) -> Item {
         "id": Uuid::new_v4(), "data_source_id": ds, "value": s.value, "zone_offset": s.zone_offset,
         "is_daily_total": s.is_daily_total, "external_id": "C386BBC4-CD61-3E30-D8F1-6ADF91B7584A",
     });
-    Item::new(format!("DS#{ds}#T#{}", s.series.id()), ts.clone(), serde_json::to_vec(&body).unwrap_or_default())
-        .with_gsi1(format!("USER#{user}#T#{}", s.series.id()), ts)
+    Item::new(
+        format!("DS#{ds}#T#{}", s.series.id()),
+        ts.clone(),
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+    .with_gsi1(format!("USER#{user}#T#{}", s.series.id()), ts)
 }
 
-async fn state_over(table: Arc<dyn Table>, dir: &std::path::Path, now: DateTime<Utc>) -> Result<shared::api::State, BoxError> {
+async fn state_over(
+    table: Arc<dyn Table>,
+    dir: &std::path::Path,
+    now: DateTime<Utc>,
+) -> Result<shared::api::State, BoxError> {
     let clock = Arc::new(ManualClock::new(now));
-    Ok(shared::bootstrap::state_with(table, Config::for_tests(dir), clock).await.map_err(|e| e.to_string())?)
+    Ok(
+        shared::bootstrap::state_with(table, Config::for_tests(dir), clock)
+            .await
+            .map_err(|e| e.to_string())?,
+    )
 }
 
 /// Prints the capacity figures of the reference user-day.
 pub async fn user_day() -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
-    let day = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).single().ok_or("date")?;
+    let day = Utc
+        .with_ymd_and_hms(2025, 3, 1, 0, 0, 0)
+        .single()
+        .ok_or("date")?;
     let embedded: Arc<dyn Table> = Arc::new(EmbeddedTable::open(&dir.path().join("c.redb"))?);
     let metered = Arc::new(Metered::new(embedded));
     let state = state_over(metered.clone(), dir.path(), day + Duration::days(2)).await?;
     let user = Uuid::new_v4();
-    state.db.create_user(&User { id: user, created_at: day, first_name: None, last_name: None, email: None, external_user_id: None }).await.map_err(|e| e.to_string())?;
+    state
+        .db
+        .create_user(&User {
+            id: user,
+            created_at: day,
+            first_name: None,
+            last_name: None,
+            email: None,
+            external_user_id: None,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
     metered.take();
     let pushes = reference_day(day);
     let n_samples: usize = pushes.iter().map(|p| p.samples.len()).sum();
     for p in pushes.clone() {
-        shared::ingest::store_batch(&state, user, p).await.map_err(|e| e.to_string())?;
+        shared::ingest::store_batch(&state, user, p)
+            .await
+            .map_err(|e| e.to_string())?;
         state.jobs_idle().await;
     }
     let (w_ours, r_ingest, items_ours) = metered.take();
@@ -220,9 +281,19 @@ pub async fn user_day() -> Result<(), BoxError> {
     // Reads: one timeseries page over the day of heart rate (reads every chunk of the day, as
     // total_count needs), and a 30-day activity summary (30 roll-up items).
     let t0 = day;
-    let _ = state.db.chunks(user, SeriesType::HeartRate, t0, t0 + Duration::hours(23)).await?;
+    let _ = state
+        .db
+        .chunks(user, SeriesType::HeartRate, t0, t0 + Duration::hours(23))
+        .await?;
     let (_, r_ts, _) = metered.take();
-    let _ = state.db.rollups(user, (day - Duration::days(29)).date_naive(), (day + Duration::days(1)).date_naive()).await?;
+    let _ = state
+        .db
+        .rollups(
+            user,
+            (day - Duration::days(29)).date_naive(),
+            (day + Duration::days(1)).date_naive(),
+        )
+        .await?;
     let (_, r_sum, _) = metered.take();
 
     // The one-item-per-sample design, written and read through the same metered port.
@@ -235,8 +306,11 @@ pub async fn user_day() -> Result<(), BoxError> {
     }
     let (w_naive, _, items_naive) = naive.take();
     let ds = src().key().deterministic_id(user);
-    let q = Query::partition(Index::Primary, format!("DS#{ds}#T#{}", SeriesType::HeartRate.id()))
-        .range(SkRange::Between("2025-03-01".into(), "2025-03-02".into()));
+    let q = Query::partition(
+        Index::Primary,
+        format!("DS#{ds}#T#{}", SeriesType::HeartRate.id()),
+    )
+    .range(SkRange::Between("2025-03-01".into(), "2025-03-02".into()));
     let _ = query_all(&naive, q).await?;
     let (_, r_naive_ts, _) = naive.take();
     // A 30-day activity summary needs every activity sample of 30 days: 30x the day's
@@ -244,22 +318,34 @@ pub async fn user_day() -> Result<(), BoxError> {
     let mut day_bytes = 0u64;
     for series in [SeriesType::HeartRate, SeriesType::Steps, SeriesType::Energy] {
         let q = Query::partition(Index::Primary, format!("DS#{ds}#T#{}", series.id()));
-        day_bytes += query_all(&naive, q).await?.iter().map(|i| i.stored_size() as u64).sum::<u64>();
+        day_bytes += query_all(&naive, q)
+            .await?
+            .iter()
+            .map(|i| i.stored_size() as u64)
+            .sum::<u64>();
     }
     naive.take();
     let r_naive_sum = rcu_of(day_bytes * 30);
 
-    println!("== DynamoDB capacity, reference user-day ({n_samples} samples in 96 pushes, a workout, a night of sleep)");
-    println!("   design                      items written      WCU     RCU(day of HR page)   RCU(30-day activity)");
+    println!(
+        "== DynamoDB capacity, reference user-day ({n_samples} samples in 96 pushes, a workout, a night of sleep)"
+    );
+    println!(
+        "   design                      items written      WCU     RCU(day of HR page)   RCU(30-day activity)"
+    );
     println!("   chunks + roll-ups (ours)    {items_ours:>13} {w_ours:>8} {r_ts:>21} {r_sum:>22}");
-    println!("   one item per sample         {items_naive:>13} {w_naive:>8} {r_naive_ts:>21} {r_naive_sum:>22}");
+    println!(
+        "   one item per sample         {items_naive:>13} {w_naive:>8} {r_naive_ts:>21} {r_naive_sum:>22}"
+    );
     println!(
         "   ratio (one-per-sample / ours): writes {:.0}x, day-of-HR read {:.0}x, 30-day summary read {:.0}x  (budget: writes >= 50x)",
         w_naive as f64 / w_ours.max(1) as f64,
         r_naive_ts as f64 / r_ts.max(1) as f64,
         r_naive_sum as f64 / r_sum.max(1) as f64
     );
-    println!("   (ours includes the roll-up, sleep and score jobs' reads of {r_ingest} RCU during ingest)");
+    println!(
+        "   (ours includes the roll-up, sleep and score jobs' reads of {r_ingest} RCU during ingest)"
+    );
     println!();
     Ok(())
 }
@@ -267,9 +353,20 @@ pub async fn user_day() -> Result<(), BoxError> {
 /// Storage-layer ingest and read speed on the embedded store: chunks vs one item per sample.
 pub async fn storage_speed(quick: bool) -> Result<(), BoxError> {
     let hours = if quick { 6 } else { 24 };
-    let day = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).single().ok_or("date")?;
+    let day = Utc
+        .with_ymd_and_hms(2025, 3, 1, 0, 0, 0)
+        .single()
+        .ok_or("date")?;
     let user = Uuid::new_v4();
-    let samples: Vec<Sample> = (0..hours * 3600).map(|s| sample(SeriesType::HeartRate, day + Duration::seconds(s), 60.0 + (s % 40) as f64)).collect();
+    let samples: Vec<Sample> = (0..hours * 3600)
+        .map(|s| {
+            sample(
+                SeriesType::HeartRate,
+                day + Duration::seconds(s),
+                60.0 + (s % 40) as f64,
+            )
+        })
+        .collect();
     let n = samples.len();
 
     let dir = tempfile::tempdir()?;
@@ -278,9 +375,14 @@ pub async fn storage_speed(quick: bool) -> Result<(), BoxError> {
     let ds = src().key().deterministic_id(user);
     let t = Instant::now();
     for push in samples.chunks(900) {
-        let mut by_chunk: std::collections::BTreeMap<String, Vec<Point>> = std::collections::BTreeMap::new();
+        let mut by_chunk: std::collections::BTreeMap<String, Vec<Point>> =
+            std::collections::BTreeMap::new();
         for s in push {
-            let sk = shared::repo::health::chunk_sk(s.series, &shared::repo::health::hour_key(s.recorded_at), ds);
+            let sk = shared::repo::health::chunk_sk(
+                s.series,
+                &shared::repo::health::hour_key(s.recorded_at),
+                ds,
+            );
             by_chunk.entry(sk).or_default().push(Point {
                 t: s.recorded_at.timestamp_micros(),
                 milli: (s.value * 1000.0) as i64,
@@ -288,7 +390,8 @@ pub async fn storage_speed(quick: bool) -> Result<(), BoxError> {
                 is_daily_total: None,
             });
         }
-        db.merge_chunks(user, by_chunk.into_iter().collect()).await?;
+        db.merge_chunks(user, by_chunk.into_iter().collect())
+            .await?;
     }
     let ours_ingest = n as f64 / t.elapsed().as_secs_f64();
 
@@ -296,7 +399,9 @@ pub async fn storage_speed(quick: bool) -> Result<(), BoxError> {
     let naive: Arc<dyn Table> = Arc::new(EmbeddedTable::open(&dir2.path().join("n.redb"))?);
     let t = Instant::now();
     for push in samples.chunks(900) {
-        naive.batch_put(push.iter().map(|s| naive_item(user, s)).collect()).await?;
+        naive
+            .batch_put(push.iter().map(|s| naive_item(user, s)).collect())
+            .await?;
     }
     let naive_ingest = n as f64 / t.elapsed().as_secs_f64();
 
@@ -304,7 +409,14 @@ pub async fn storage_speed(quick: bool) -> Result<(), BoxError> {
     let reps = if quick { 20 } else { 50 };
     let t = Instant::now();
     for _ in 0..reps {
-        let chunks = db.chunks(user, SeriesType::HeartRate, day, day + Duration::hours(hours - 1)).await?;
+        let chunks = db
+            .chunks(
+                user,
+                SeriesType::HeartRate,
+                day,
+                day + Duration::hours(hours - 1),
+            )
+            .await?;
         let total: usize = chunks.iter().map(|c| c.points.len()).sum();
         assert_eq!(total, n);
     }
@@ -317,8 +429,14 @@ pub async fn storage_speed(quick: bool) -> Result<(), BoxError> {
     }
     let naive_read = reps as f64 / t.elapsed().as_secs_f64();
     println!("== Storage layer (embedded redb), {n} samples of 1 Hz heart rate, pushes of 900");
-    println!("   ingest: chunks {ours_ingest:>10.0} samples/s   one-per-sample {naive_ingest:>10.0} samples/s   ratio {:.1}x", ours_ingest / naive_ingest);
-    println!("   read of the range with total count: chunks {ours_read:>8.1}/s   one-per-sample {naive_read:>8.1}/s   ratio {:.1}x", ours_read / naive_read);
+    println!(
+        "   ingest: chunks {ours_ingest:>10.0} samples/s   one-per-sample {naive_ingest:>10.0} samples/s   ratio {:.1}x",
+        ours_ingest / naive_ingest
+    );
+    println!(
+        "   read of the range with total count: chunks {ours_read:>8.1}/s   one-per-sample {naive_read:>8.1}/s   ratio {:.1}x",
+        ours_read / naive_read
+    );
     println!();
     Ok(())
 }

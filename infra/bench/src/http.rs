@@ -43,10 +43,16 @@ async fn start() -> Result<Server, BoxError> {
     let exe = std::env::current_exe()?;
     let bin = exe.with_file_name("open-wearables");
     if !bin.exists() {
-        return Err(format!("{} not found: build it with `cargo build --release --bin open-wearables`", bin.display()).into());
+        return Err(format!(
+            "{} not found: build it with `cargo build --release --bin open-wearables`",
+            bin.display()
+        )
+        .into());
     }
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = Command::new(&bin)
         .env("OW_DATA_DIR", dir.path())
         .env("PORT", port.to_string())
@@ -59,7 +65,11 @@ async fn start() -> Result<Server, BoxError> {
         .stderr(Stdio::null())
         .spawn()?;
     let base = format!("http://127.0.0.1:{port}");
-    let server = Server { child, base, _dir: dir };
+    let server = Server {
+        child,
+        base,
+        _dir: dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while reqwest::get(format!("{}/", server.base)).await.is_err() {
         if Instant::now() > deadline {
@@ -99,7 +109,12 @@ async fn load(http: &reqwest::Client, url: String, key: &str, clients: usize, se
             let mut errors = 0;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match http.get(url.as_str()).header("X-Open-Wearables-API-Key", &key).send().await {
+                match http
+                    .get(url.as_str())
+                    .header("X-Open-Wearables-API-Key", &key)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -117,38 +132,79 @@ async fn load(http: &reqwest::Client, url: String, key: &str, clients: usize, se
         errors += e;
     }
     all.sort_by(f64::total_cmp);
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0.0);
-    Load { rps: all.len() as f64 / secs, p50: pct(0.5), p99: pct(0.99), errors }
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Load {
+        rps: all.len() as f64 / secs,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        errors,
+    }
 }
 
 pub async fn run(quick: bool) -> Result<(), BoxError> {
     let server = start().await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     let b = server.base.clone();
     let login: Value = http
         .post(format!("{b}/api/v1/auth/login"))
-        .form(&[("username", "bench@example.com"), ("password", "bench-password")])
+        .form(&[
+            ("username", "bench@example.com"),
+            ("password", "bench-password"),
+        ])
         .send()
         .await?
         .json()
         .await?;
     let jwt = login["access_token"].as_str().ok_or("login")?.to_string();
-    let key: Value = http.post(format!("{b}/api/v1/developer/api-keys")).bearer_auth(&jwt).send().await?.json().await?;
+    let key: Value = http
+        .post(format!("{b}/api/v1/developer/api-keys"))
+        .bearer_auth(&jwt)
+        .send()
+        .await?
+        .json()
+        .await?;
     let key = key["id"].as_str().ok_or("key")?.to_string();
-    let user: Value = http.post(format!("{b}/api/v1/users")).header("X-Open-Wearables-API-Key", &key).json(&json!({})).send().await?.json().await?;
+    let user: Value = http
+        .post(format!("{b}/api/v1/users"))
+        .header("X-Open-Wearables-API-Key", &key)
+        .json(&json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
     let user = user["id"].as_str().ok_or("user")?.to_string();
 
     // Ingest: a day of 1 Hz heart rate plus 30 days of per-minute steps, in batches of 5,000
     // records, 4 concurrent uploaders.
     let day0 = chrono::DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z")?.to_utc();
     let mut bodies = Vec::new();
-    let hr: Vec<Value> = (0..86_400).map(|s| record("HKQuantityTypeIdentifierHeartRate", 60.0 + (s % 40) as f64, day0 + chrono::Duration::seconds(s))).collect();
+    let hr: Vec<Value> = (0..86_400)
+        .map(|s| {
+            record(
+                "HKQuantityTypeIdentifierHeartRate",
+                60.0 + (s % 40) as f64,
+                day0 + chrono::Duration::seconds(s),
+            )
+        })
+        .collect();
     for c in hr.chunks(5000) {
         bodies.push(payload(c.to_vec()));
     }
     let days = if quick { 10 } else { 30 };
     let steps: Vec<Value> = (0..days * 1440)
-        .map(|m| record("HKQuantityTypeIdentifierStepCount", (m % 60) as f64, day0 - chrono::Duration::days(days - 1) + chrono::Duration::minutes(m)))
+        .map(|m| {
+            record(
+                "HKQuantityTypeIdentifierStepCount",
+                (m % 60) as f64,
+                day0 - chrono::Duration::days(days - 1) + chrono::Duration::minutes(m),
+            )
+        })
         .collect();
     for c in steps.chunks(5000) {
         bodies.push(payload(c.to_vec()));
@@ -158,11 +214,22 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
     let t = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for w in 0..4 {
-        let (http, bodies, url, key) = (http.clone(), bodies.clone(), format!("{b}/api/v1/sdk/users/{user}/sync"), key.clone());
+        let (http, bodies, url, key) = (
+            http.clone(),
+            bodies.clone(),
+            format!("{b}/api/v1/sdk/users/{user}/sync"),
+            key.clone(),
+        );
         set.spawn(async move {
             let mut ok = 0;
             for body in bodies.iter().skip(w).step_by(4) {
-                let r = http.post(&url).header("X-Open-Wearables-API-Key", &key).header("content-type", "application/json").body(body.clone()).send().await;
+                let r = http
+                    .post(&url)
+                    .header("X-Open-Wearables-API-Key", &key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
                 if r.is_ok_and(|r| r.status().as_u16() == 202) {
                     ok += 1;
                 }
@@ -183,29 +250,71 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
 
     let secs = if quick { 2.0 } else { 5.0 };
     let user_url = format!("{b}/api/v1/users/{user}");
-    let ts_url = format!("{b}/api/v1/users/{user}/timeseries?start_time=2025-03-01T00:00:00Z&end_time=2025-03-02T00:00:00Z&types=heart_rate&limit=100");
-    let sum_url = format!("{b}/api/v1/users/{user}/summaries/activity?start_date={}&end_date=2025-03-02", (day0 - chrono::Duration::days(29)).date_naive());
-    let check: Value = http.get(&sum_url).header("X-Open-Wearables-API-Key", &key).send().await?.json().await?;
+    let ts_url = format!(
+        "{b}/api/v1/users/{user}/timeseries?start_time=2025-03-01T00:00:00Z&end_time=2025-03-02T00:00:00Z&types=heart_rate&limit=100"
+    );
+    let sum_url = format!(
+        "{b}/api/v1/users/{user}/summaries/activity?start_date={}&end_date=2025-03-02",
+        (day0 - chrono::Duration::days(29)).date_naive()
+    );
+    let check: Value = http
+        .get(&sum_url)
+        .header("X-Open-Wearables-API-Key", &key)
+        .send()
+        .await?
+        .json()
+        .await?;
     let summary_days = check["data"].as_array().map_or(0, Vec::len);
-    let ts_check: Value = http.get(&ts_url).header("X-Open-Wearables-API-Key", &key).send().await?.json().await?;
+    let ts_check: Value = http
+        .get(&ts_url)
+        .header("X-Open-Wearables-API-Key", &key)
+        .send()
+        .await?
+        .json()
+        .await?;
     let results = [
         ("GET user", load(&http, user_url, &key, 32, secs).await),
-        ("timeseries page (day of 1 Hz HR)", load(&http, ts_url, &key, 32, secs).await),
-        ("30-day activity summary", load(&http, sum_url, &key, 32, secs).await),
+        (
+            "timeseries page (day of 1 Hz HR)",
+            load(&http, ts_url, &key, 32, secs).await,
+        ),
+        (
+            "30-day activity summary",
+            load(&http, sum_url, &key, 32, secs).await,
+        ),
     ];
-    println!("== HTTP, release server process, 32 concurrent clients (load generator on the same 2 cores)");
-    println!("   SDK ingest: {records} records in {} batches of 5,000 via 4 uploaders: {ingest:.0} records/s  (reference {:.0}/s: {:.0}x)", bodies.len(), REFERENCE[3].1, ingest / REFERENCE[3].1);
-    println!("   timeseries total_count = {}, activity summary days = {summary_days}", ts_check["pagination"]["total_count"]);
+    println!(
+        "== HTTP, release server process, 32 concurrent clients (load generator on the same 2 cores)"
+    );
+    println!(
+        "   SDK ingest: {records} records in {} batches of 5,000 via 4 uploaders: {ingest:.0} records/s  (reference {:.0}/s: {:.0}x)",
+        bodies.len(),
+        REFERENCE[3].1,
+        ingest / REFERENCE[3].1
+    );
+    println!(
+        "   timeseries total_count = {}, activity summary days = {summary_days}",
+        ts_check["pagination"]["total_count"]
+    );
     for (name, l) in &results {
-        let reference = REFERENCE.iter().find(|(n, _)| n == name).map_or(1.0, |r| r.1);
+        let reference = REFERENCE
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(1.0, |r| r.1);
         println!(
             "   {name:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  (reference {reference} req/s: {:.0}x)",
-            l.rps, l.p50, l.p99, l.errors, l.rps / reference
+            l.rps,
+            l.p50,
+            l.p99,
+            l.errors,
+            l.rps / reference
         );
     }
     if let Some(rss) = server.peak_rss_mb() {
         println!("   server peak RSS {rss:.1} MB (budget 40 MB; reference ~330 MB per process)");
     }
-    println!("   reference figures are design.md's measurements of FastAPI + PostgreSQL + Celery on this machine class, not from this run");
+    println!(
+        "   reference figures are design.md's measurements of FastAPI + PostgreSQL + Celery on this machine class, not from this run"
+    );
     Ok(())
 }

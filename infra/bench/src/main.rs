@@ -21,7 +21,12 @@ use std::time::Instant;
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let started = Instant::now();
-    println!("ow-bench (quick={quick}); machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "ow-bench (quick={quick}); machine: {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     println!();
     if let Err(e) = run(quick).await {
         eprintln!("bench failed: {e}");
