@@ -71,6 +71,8 @@ use crate::api::{auth, data, providers, root, sdk, settings, summaries, users};
         providers::list_connections,
         providers::disconnect,
         providers::disconnect_and_delete,
+        providers::trigger_sync,
+        providers::trigger_historical,
     )
 )]
 pub struct ApiDoc;

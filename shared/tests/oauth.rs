@@ -1023,3 +1023,118 @@ async fn the_schedule_polls_due_pull_connections() {
         "next poll an hour later"
     );
 }
+
+#[tokio::test]
+async fn sync_triggers_queue_windows_and_refuse_what_cannot_sync() {
+    let (app, fake) = app_with_fake().await;
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2024-06-10T12:00:00Z")
+            .expect("t")
+            .to_utc(),
+    );
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    let path = |p: &str, rest: &str| format!("/api/v1/providers/{p}/users/{user}/{rest}");
+    assert_eq!(
+        app.call("POST", &path("oura", "sync"), Auth::Key(&key), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "no connection yet"
+    );
+    connect_oura(&app, &user).await;
+    app.state.jobs_idle().await;
+    let calls = *fake.data_calls.lock().expect("lock");
+    let r = app
+        .call("POST", &path("oura", "sync"), Auth::Key(&key), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["async"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{}",
+        r.body
+    );
+    app.state.jobs_idle().await;
+    assert!(*fake.data_calls.lock().expect("lock") > calls);
+    let r = app
+        .call(
+            "POST",
+            &format!("{}?limit=5", path("oura", "sync")),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.detail()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Parameters ['limit'] are not supported in async mode. Use async=false or omit provider-specific parameters."
+        )
+    );
+    let r = app
+        .call(
+            "POST",
+            &format!("{}?async=false", path("oura", "sync")),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["success"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{}",
+        r.body
+    );
+    let h = app
+        .call(
+            "POST",
+            &format!("{}?days=30", path("oura", "sync/historical")),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (h.status, h.body["method"].as_str(), h.body["days"].as_i64()),
+        (StatusCode::OK, Some("pull_api"), Some(30))
+    );
+    assert_eq!(h.body["start_date"], "2024-05-11T12:00:00.000000+00:00");
+    let apple = app
+        .call(
+            "POST",
+            &path("apple", "sync/historical"),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (apple.status, apple.detail()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Provider 'apple' does not support historical sync."
+        )
+    );
+    assert_eq!(
+        app.call("POST", &path("polar", "sync"), Auth::Key(&key), None)
+            .await
+            .status,
+        StatusCode::NOT_IMPLEMENTED
+    );
+    assert_eq!(
+        app.call(
+            "POST",
+            &format!("{}?days=0", path("oura", "sync/historical")),
+            Auth::Key(&key),
+            None
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.call("POST", &path("oura", "sync"), Auth::None, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}

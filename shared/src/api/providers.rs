@@ -48,6 +48,14 @@ pub fn router() -> Router<State> {
             "/api/v1/users/{user_id}/connections/{provider}/data",
             delete(disconnect_and_delete),
         )
+        .route(
+            "/api/v1/providers/{provider}/users/{user_id}/sync",
+            axum::routing::post(trigger_sync),
+        )
+        .route(
+            "/api/v1/providers/{provider}/users/{user_id}/sync/historical",
+            axum::routing::post(trigger_historical),
+        )
 }
 
 /// The OAuth callback route (its own function in AWS).
@@ -746,4 +754,172 @@ pub async fn disconnect_and_delete(
         tracing::error!(error = %e, "roll-up refresh after a data deletion was not queued");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync triggers
+// ---------------------------------------------------------------------------------------------
+
+fn pull_provider(provider: &str) -> ApiResult<&'static ProviderInfo> {
+    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+    if !info.has_cloud_api {
+        return Err(ApiError::bad_request(format!(
+            "Provider '{provider}' does not support pull sync"
+        )));
+    }
+    if !crate::providers::sync::supports_pull(info.key) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Pull sync for '{provider}' is not implemented in this edition yet"),
+        ));
+    }
+    Ok(info)
+}
+
+/// Queue (default) or run a pull sync of one connection.
+#[utoipa::path(post, path = "/api/v1/providers/{provider}/users/{user_id}/sync", tag = "sync",
+    params(("provider" = String, Path), ("user_id" = Uuid, Path), ("async" = Option<bool>, Query),
+        ("summary_start_time" = Option<String>, Query), ("summary_end_time" = Option<String>, Query)),
+    responses((status = 200), (status = 400), (status = 404), (status = 501)))]
+pub async fn trigger_sync(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((provider, user_id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let user = parse_uuid(&user_id)?;
+    let info = pull_provider(&provider)?;
+    let p = Params::parse(q.as_deref())?;
+    let run_async = p.bool("async", true)?;
+    if run_async {
+        let custom: Vec<String> = [
+            "data_type",
+            "since",
+            "limit",
+            "offset",
+            "filter_by_modification_time",
+            "samples",
+            "zones",
+            "route",
+        ]
+        .iter()
+        .filter(|k| p.get(k).is_some())
+        .map(|k| format!("'{k}'"))
+        .collect();
+        if !custom.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "Parameters [{}] are not supported in async mode. Use async=false or omit provider-specific parameters.",
+                custom.join(", ")
+            )));
+        }
+    }
+    let conn = state
+        .db
+        .connection(user, info.key)
+        .await?
+        .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
+    let now = state.now();
+    let start = match p.opt_datetime("summary_start_time")? {
+        Some(d) => d.at,
+        None => conn
+            .last_synced_at
+            .map_or(now - Duration::days(1), |t| t - Duration::hours(1)),
+    };
+    let end = p.opt_datetime("summary_end_time")?.map_or(now, |d| d.at);
+    if start >= end {
+        return Err(ApiError::bad_request(
+            "summary_start_time must be before summary_end_time",
+        ));
+    }
+    let windows = crate::providers::sync::windows(start, end);
+    if run_async {
+        let jobs: Vec<crate::jobs::Job> = windows
+            .into_iter()
+            .map(|(a, b)| crate::jobs::Job::ProviderSync {
+                user_id: user,
+                provider: info.key.to_string(),
+                start: a,
+                end: b,
+            })
+            .collect();
+        state
+            .queue
+            .enqueue(jobs)
+            .await
+            .map_err(ApiError::internal)?;
+        return Ok(Json(json!({
+            "success": true, "async": true, "task_id": Uuid::new_v4(),
+            "message": format!("Sync task queued for {}. Check task status for results.", info.key),
+        })));
+    }
+    let mut follow_up = Vec::new();
+    for (a, b) in windows {
+        match crate::providers::sync::run(&state, user, info.key, a, b).await {
+            Ok(jobs) => follow_up.extend(jobs),
+            Err(crate::providers::sync::SyncError::Retry(m)) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!("The provider is unavailable, retry later: {m}"),
+                ));
+            }
+            Err(crate::providers::sync::SyncError::Store(e)) => return Err(e.into()),
+        }
+    }
+    if let Err(e) = state.queue.enqueue(follow_up).await {
+        tracing::error!(error = %e, "roll-ups after an inline sync were not queued");
+    }
+    let status = state
+        .db
+        .connection(user, info.key)
+        .await?
+        .map(|c| c.status)
+        .unwrap_or_default();
+    Ok(Json(
+        json!({"success": status == "active", "details": {"all": {"status": status}}}),
+    ))
+}
+
+/// Queue a historical backfill of `days` (default 90, 1–365).
+#[utoipa::path(post, path = "/api/v1/providers/{provider}/users/{user_id}/sync/historical", tag = "sync",
+    params(("provider" = String, Path), ("user_id" = Uuid, Path), ("days" = Option<i64>, Query)),
+    responses((status = 200), (status = 400), (status = 501)))]
+pub async fn trigger_historical(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((provider, user_id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let user = parse_uuid(&user_id)?;
+    let info = providers::parse_path(&provider).map_err(ApiError::bad_request)?;
+    if !info.has_cloud_api {
+        return Err(ApiError::bad_request(format!(
+            "Provider '{provider}' does not support historical sync."
+        )));
+    }
+    let info = pull_provider(&provider)?;
+    let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
+    let end = state.now();
+    let start = end - Duration::days(days);
+    let jobs: Vec<crate::jobs::Job> = crate::providers::sync::windows(start, end)
+        .into_iter()
+        .map(|(a, b)| crate::jobs::Job::ProviderSync {
+            user_id: user,
+            provider: info.key.to_string(),
+            start: a,
+            end: b,
+        })
+        .collect();
+    state
+        .queue
+        .enqueue(jobs)
+        .await
+        .map_err(ApiError::internal)?;
+    let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
+    Ok(Json(json!({
+        "success": true, "provider": info.key, "user_id": user, "method": "pull_api", "task_id": Uuid::new_v4(),
+        "message": format!("Historical sync queued for {days} days of {} data.", info.key),
+        "days": days, "start_date": iso(start), "end_date": iso(end),
+    })))
 }
