@@ -123,6 +123,48 @@ async fn the_guide_flow_works(storage: Storage) {
         .expect("json");
     assert_eq!(listed["total"], 3);
 
+    // SDK step 3: the mobile app pushes health data with its token, and the backend reads it.
+    let records: Vec<Value> = (0..120)
+        .map(|i| json!({"type": "HKQuantityTypeIdentifierHeartRate", "unit": "count/min", "value": 60 + i % 30,
+                        "startDate": format!("2025-03-01T10:{:02}:{:02}Z", i / 60, i % 60), "endDate": "2025-03-01T10:00:00Z",
+                        "zoneOffset": "+01:00", "source": {"name": "Watch", "deviceModel": "Watch"}}))
+        .collect();
+    let push = json!({"provider": "apple", "sdkVersion": "1", "syncTimestamp": "2025-03-02T00:00:00Z", "data": {"records": records}});
+    let pushed = http
+        .post(s.url(&format!("/api/v1/sdk/users/{user}/sync/apple/healthion")))
+        .bearer_auth(&sdk)
+        .json(&push)
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(pushed.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        pushed.json::<Value>().await.expect("json")["records_saved"],
+        120
+    );
+    let again = http
+        .post(s.url(&format!("/api/v1/sdk/users/{user}/sync")))
+        .bearer_auth(&sdk)
+        .json(&push)
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let ts: Value = http
+        .get(s.url(&format!("/api/v1/users/{user}/timeseries?start_time=2025-03-01&end_time=2025-03-01&types=heart_rate&limit=100")))
+        .header(KEY_HEADER, &key)
+        .send()
+        .await
+        .expect("timeseries")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ts["pagination"]["total_count"], 120,
+        "a re-sent batch stores nothing twice"
+    );
+    assert_eq!(ts["data"].as_array().map(Vec::len), Some(100));
+
     // Erasing a user from the backend with the API key.
     let del = http
         .delete(s.url(&format!("/api/v1/users/{user}")))
