@@ -110,6 +110,8 @@ pub async fn open_table(config: &Config) -> Result<Arc<dyn Table>, BootError> {
 
 /// Seeds the first developer from `ADMIN_EMAIL` / `ADMIN_PASSWORD` when none exists.
 pub async fn seed_admin(db: &Db, config: &Config, clock: &dyn Clock) -> Result<(), BootError> {
+    db.seed_device_priorities(crate::repo::truncate_micros(clock.now()))
+        .await?;
     if db.any_developer().await? {
         return Ok(());
     }

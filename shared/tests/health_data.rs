@@ -1190,3 +1190,135 @@ async fn the_recovery_summary_reads_recovery_scores_per_day() {
     assert_eq!(r2.body["data"][0]["recovery_score"], 81);
     assert_eq!(r2.body["pagination"]["has_more"], false);
 }
+
+#[tokio::test]
+async fn priorities_decide_which_source_a_day_shows() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    for (provider, steps) in [("apple", 1000.0), ("samsung", 2000.0)] {
+        let mut r = record(
+            "HKQuantityTypeIdentifierStepCount",
+            "count",
+            steps,
+            "2025-03-01T08:00:00Z",
+        );
+        r["type"] = json!(if provider == "apple" {
+            "HKQuantityTypeIdentifierStepCount"
+        } else {
+            "STEP_COUNT"
+        });
+        let body = json!({"provider": provider, "sdkVersion": "1", "syncTimestamp": "2025-03-02T00:00:00Z", "data": {"records": [r]}});
+        let resp = app
+            .call(
+                "POST",
+                &format!("/api/v1/sdk/users/{user}/sync"),
+                Auth::Key(&key),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(resp.status, StatusCode::ACCEPTED, "{}", resp.body);
+    }
+    app.state.jobs_idle().await;
+    let list = app
+        .call(
+            "GET",
+            "/api/v1/priorities/providers",
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
+    let rows: Vec<(String, i64)> = list.body["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    (
+                        r["provider"].as_str().unwrap_or("").to_string(),
+                        r["priority"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        rows,
+        vec![("apple".to_string(), 1), ("samsung".to_string(), 6)],
+        "created lazily on ingest"
+    );
+    let devices = app
+        .call(
+            "GET",
+            "/api/v1/priorities/device-types",
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
+    assert_eq!(devices.body["items"][0]["device_type"], "watch");
+    let url = format!(
+        "/api/v1/users/{user}/summaries/activity?start_date=2025-03-01&end_date=2025-03-02"
+    );
+    assert_eq!(
+        app.call("GET", &url, Auth::Key(&key), None).await.body["data"][0]["steps"],
+        1000,
+        "apple ranks first by default"
+    );
+    let r = app
+        .call(
+            "PUT",
+            "/api/v1/priorities/providers/samsung",
+            Auth::Bearer(&token),
+            Some(r#"{"priority": 1}"#),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["priority"].as_i64()),
+        (StatusCode::OK, Some(1))
+    );
+    let r = app
+        .call(
+            "PUT",
+            "/api/v1/priorities/providers",
+            Auth::Bearer(&token),
+            Some(r#"{"priorities": [{"provider": "apple", "priority": 2}]}"#),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.call("GET", &url, Auth::Key(&key), None).await.body["data"][0]["steps"],
+        2000,
+        "now samsung wins the day"
+    );
+    for bad in [r#"{"priority": 0}"#, r#"{"priority": 101}"#, "{}"] {
+        assert_eq!(
+            app.call(
+                "PUT",
+                "/api/v1/priorities/providers/apple",
+                Auth::Bearer(&token),
+                Some(bad)
+            )
+            .await
+            .status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        app.call(
+            "PUT",
+            "/api/v1/priorities/device-types/toaster",
+            Auth::Bearer(&token),
+            Some(r#"{"priority": 3}"#)
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.call("GET", "/api/v1/priorities/providers", Auth::Key(&key), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}

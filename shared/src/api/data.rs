@@ -30,6 +30,7 @@ use crate::domain::time::local_date;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::chunk::Point;
 use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore};
+use crate::repo::priorities::Priorities;
 
 /// The routes of this group (summaries are merged in from `summaries.rs`).
 pub fn router() -> Router<State> {
@@ -67,36 +68,33 @@ pub async fn user_route(state: &State, headers: &HeaderMap, user_id: &str) -> Ap
     parse_uuid(user_id)
 }
 
-/// Provider priority (no priority table yet: every provider ranks 99) and device priority.
-pub fn priority_key(ds: Option<&DataSource>) -> PriorityKey {
+/// Ranking key (flavour A): provider priority, device-type priority inferred from the model,
+/// device model.
+pub fn priority_key(pr: &Priorities, ds: Option<&DataSource>) -> PriorityKey {
     let model = ds.and_then(|d| d.device_model.clone()).unwrap_or_default();
     let device = if model.is_empty() {
         99
     } else {
-        infer_device_type(Some(&model)).default_priority()
+        pr.device(infer_device_type(Some(&model)))
     };
+    let provider = ds.map_or(99, |d| pr.provider(&d.provider));
     PriorityKey {
-        provider_priority: 99,
+        provider_priority: provider,
         device_priority: device,
         device_model: model,
     }
 }
 
-/// Priority from the stored device type (flavour B), inferred when absent.
-pub fn stored_priority_key(ds: Option<&DataSource>) -> PriorityKey {
-    let model = ds.and_then(|d| d.device_model.clone()).unwrap_or_default();
+/// Ranking key from the stored device type (flavour B), inferred when absent.
+pub fn stored_priority_key(pr: &Priorities, ds: Option<&DataSource>) -> PriorityKey {
     let stored = ds
         .and_then(|d| d.device_type.as_deref())
         .and_then(DeviceType::parse);
-    let device = stored.map_or_else(
-        || priority_key(ds).device_priority,
-        DeviceType::default_priority,
-    );
-    PriorityKey {
-        provider_priority: 99,
-        device_priority: device,
-        device_model: model,
+    let mut key = priority_key(pr, ds);
+    if let Some(d) = stored {
+        key.device_priority = pr.device(d);
     }
+    key
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -819,6 +817,7 @@ pub async fn list_sleep(
     let user = user_route(&state, &headers, &user_id).await?;
     let p = Params::parse(q.as_deref())?;
     let sources = state.db.data_source_map(user).await?;
+    let prio = state.db.priorities().await?;
     let by_priority = p.bool("filter_by_priority", false)?;
     let winners = if by_priority {
         let start = p.datetime("start_date")?;
@@ -829,7 +828,7 @@ pub async fn list_sleep(
             .await?;
         let mut best: HashMap<chrono::NaiveDate, PriorityKey> = HashMap::new();
         for e in &all {
-            let k = stored_priority_key(sources.get(&e.data_source_id));
+            let k = stored_priority_key(&prio, sources.get(&e.data_source_id));
             let date = local_date(e.end, e.zone_offset.as_deref());
             best.entry(date)
                 .and_modify(|b| {
@@ -847,7 +846,7 @@ pub async fn list_sleep(
         None => true,
         Some(best) => {
             best.get(&local_date(e.end, e.zone_offset.as_deref()))
-                == Some(&stored_priority_key(sources.get(&e.data_source_id)))
+                == Some(&stored_priority_key(&prio, sources.get(&e.data_source_id)))
         }
     })
     .await?;

@@ -26,6 +26,22 @@ pub fn router() -> Router<State> {
             "/api/v1/settings/seed/sleep-profiles",
             get(list_sleep_profiles),
         )
+        .route(
+            "/api/v1/priorities/providers",
+            get(list_provider_priorities).put(set_provider_priorities),
+        )
+        .route(
+            "/api/v1/priorities/providers/{provider}",
+            axum::routing::put(set_provider_priority),
+        )
+        .route(
+            "/api/v1/priorities/device-types",
+            get(list_device_priorities).put(set_device_priorities),
+        )
+        .route(
+            "/api/v1/priorities/device-types/{device_type}",
+            axum::routing::put(set_device_priority),
+        )
 }
 
 /// Queue synthetic users and data (202); the work runs as a background job.
@@ -76,4 +92,178 @@ pub async fn list_sleep_profiles(
 ) -> ApiResult<Json<Value>> {
     guard::developer(&state, &headers).await?;
     Ok(Json(Value::Array(sleep_profiles())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Priorities (#95–#100)
+// ---------------------------------------------------------------------------------------------
+
+fn priority_json(field: &str, p: &crate::repo::priorities::Priority) -> Value {
+    json!({field: p.key, "priority": p.priority, "id": p.id,
+           "created_at": super::wire::fmt_dt(&p.created_at), "updated_at": super::wire::fmt_dt(&p.updated_at)})
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PriorityBody {
+    priority: Option<i64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct BulkPriorities {
+    priorities: Vec<serde_json::Map<String, Value>>,
+}
+
+fn check_priority(p: Option<i64>) -> ApiResult<u32> {
+    match p {
+        None => Err(ApiError::bad_request("Field required: priority")),
+        Some(n) if !(1..=100).contains(&n) => {
+            Err(ApiError::bad_request("Input should be between 1 and 100"))
+        }
+        Some(n) => Ok(n as u32),
+    }
+}
+
+fn check_key(kind: char, key: &str) -> ApiResult<()> {
+    let ok = match kind {
+        'P' => crate::providers::info(key).is_some() || key == "unknown" || key == "internal",
+        _ => crate::domain::summary::DeviceType::parse(key).is_some(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Unknown {}: {key}",
+            if kind == 'P' {
+                "provider"
+            } else {
+                "device type"
+            }
+        )))
+    }
+}
+
+async fn list_of(state: &State, kind: char) -> ApiResult<Json<Value>> {
+    let (rows, field) = if kind == 'P' {
+        (state.db.provider_priorities().await?, "provider")
+    } else {
+        (state.db.device_priorities().await?, "device_type")
+    };
+    Ok(Json(
+        json!({"items": rows.iter().map(|r| priority_json(field, r)).collect::<Vec<_>>()}),
+    ))
+}
+
+/// Provider priorities, lowest (preferred) first.
+#[utoipa::path(get, path = "/api/v1/priorities/providers", tag = "settings", responses((status = 200)))]
+pub async fn list_provider_priorities(
+    St(state): St<State>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    guard::developer(&state, &headers).await?;
+    list_of(&state, 'P').await
+}
+
+/// Device-type priorities, lowest (preferred) first.
+#[utoipa::path(get, path = "/api/v1/priorities/device-types", tag = "settings", responses((status = 200)))]
+pub async fn list_device_priorities(
+    St(state): St<State>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    guard::developer(&state, &headers).await?;
+    list_of(&state, 'D').await
+}
+
+async fn set_one(
+    state: &State,
+    headers: &HeaderMap,
+    kind: char,
+    key: &str,
+    body: &Bytes,
+) -> ApiResult<Json<Value>> {
+    guard::developer(state, headers).await?;
+    check_key(kind, key)?;
+    let b: PriorityBody = json_body(body)?;
+    let p = check_priority(b.priority)?;
+    let row = state.db.set_priority(kind, key, p, state.now()).await?;
+    Ok(Json(priority_json(
+        if kind == 'P' {
+            "provider"
+        } else {
+            "device_type"
+        },
+        &row,
+    )))
+}
+
+/// Set one provider's priority (1–100, lower wins).
+#[utoipa::path(put, path = "/api/v1/priorities/providers/{provider}", tag = "settings", params(("provider" = String, Path)), responses((status = 200), (status = 400)))]
+pub async fn set_provider_priority(
+    St(state): St<State>,
+    headers: HeaderMap,
+    axum::extract::Path(p): axum::extract::Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    set_one(&state, &headers, 'P', &p, &body).await
+}
+
+/// Set one device type's priority (1–100, lower wins).
+#[utoipa::path(put, path = "/api/v1/priorities/device-types/{device_type}", tag = "settings", params(("device_type" = String, Path)), responses((status = 200), (status = 400)))]
+pub async fn set_device_priority(
+    St(state): St<State>,
+    headers: HeaderMap,
+    axum::extract::Path(d): axum::extract::Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    set_one(&state, &headers, 'D', &d, &body).await
+}
+
+async fn set_many(
+    state: &State,
+    headers: &HeaderMap,
+    kind: char,
+    body: &Bytes,
+) -> ApiResult<Json<Value>> {
+    guard::developer(state, headers).await?;
+    let b: BulkPriorities = json_body(body)?;
+    let field = if kind == 'P' {
+        "provider"
+    } else {
+        "device_type"
+    };
+    let mut parsed = Vec::new();
+    for entry in &b.priorities {
+        let key = entry
+            .get(field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("Field required: {field}")))?;
+        check_key(kind, key)?;
+        parsed.push((
+            key.to_string(),
+            check_priority(entry.get("priority").and_then(Value::as_i64))?,
+        ));
+    }
+    for (key, p) in parsed {
+        state.db.set_priority(kind, &key, p, state.now()).await?;
+    }
+    list_of(state, kind).await
+}
+
+/// Set several provider priorities.
+#[utoipa::path(put, path = "/api/v1/priorities/providers", tag = "settings", responses((status = 200), (status = 400)))]
+pub async fn set_provider_priorities(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    set_many(&state, &headers, 'P', &body).await
+}
+
+/// Set several device-type priorities.
+#[utoipa::path(put, path = "/api/v1/priorities/device-types", tag = "settings", responses((status = 200), (status = 400)))]
+pub async fn set_device_priorities(
+    St(state): St<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    set_many(&state, &headers, 'D', &body).await
 }

@@ -149,6 +149,7 @@ pub async fn activity(
     };
     let (from, to) = (start.date(), end.date());
     let sources = state.db.data_source_map(user).await?;
+    let prio = state.db.priorities().await?;
     let rollups = state.db.rollups(user, from, to).await?;
     let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
     for r in rollups {
@@ -156,7 +157,7 @@ pub async fn activity(
     }
     let winners: Vec<_> = by_date
         .into_values()
-        .filter_map(|c| select_best(c, |r| priority_key(sources.get(&r.data_source_id))))
+        .filter_map(|c| select_best(c, |r| priority_key(&prio, sources.get(&r.data_source_id))))
         .collect();
     // Workout elevation per (local end date, source).
     let mut elevation: HashMap<(NaiveDate, Uuid), f64> = HashMap::new();
@@ -345,6 +346,7 @@ pub async fn sleep(
     };
     let (from, to) = (start.date(), end.date());
     let sources = state.db.data_source_map(user).await?;
+    let prio = state.db.priorities().await?;
     let events = state
         .db
         .events(
@@ -390,7 +392,8 @@ pub async fn sleep(
     }
     let mut items = Vec::new();
     for (date, candidates) in by_date {
-        let Some((ds, rows)) = select_best(candidates, |(ds, _)| priority_key(sources.get(ds)))
+        let Some((ds, rows)) =
+            select_best(candidates, |(ds, _)| priority_key(&prio, sources.get(ds)))
         else {
             continue;
         };
@@ -498,6 +501,7 @@ pub async fn recovery(
         }
     };
     let sources = state.db.data_source_map(user).await?;
+    let prio = state.db.priorities().await?;
     let mut scores = state
         .db
         .health_scores(user, Some(start.at), Some(end.at))
@@ -515,8 +519,8 @@ pub async fn recovery(
         .into_iter()
         .filter_map(|(date, c)| {
             let best = select_best(c, |s| {
-                let mut k = priority_key(s.data_source_id.and_then(|d| sources.get(&d)));
-                k.provider_priority = 99;
+                let mut k = priority_key(&prio, s.data_source_id.and_then(|d| sources.get(&d)));
+                k.provider_priority = prio.provider(&s.provider);
                 k
             })?;
             let ds = best.data_source_id.and_then(|d| sources.get(&d));

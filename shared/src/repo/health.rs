@@ -295,6 +295,8 @@ impl Db {
                 Ok(()) | Err(StoreError::ConditionFailed) => {}
                 Err(e) => return Err(e),
             }
+            self.ensure_provider_priority(&d.provider, d.created_at)
+                .await?;
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ pub mod connections;
 pub mod credentials;
 pub mod developers;
 pub mod health;
+pub mod priorities;
 pub mod users;
 
 use std::sync::Arc;
