@@ -1,5 +1,8 @@
 //! Black-box test harness: starts the whole app on a free loopback port, over either table
-//! adapter, and hands out an HTTP client.
+//! adapter, and hands out an HTTP client; `lambda` runs the function binaries under a Lambda
+//! runtime API emulator.
+
+pub mod lambda;
 
 use std::sync::Arc;
 
@@ -11,6 +14,14 @@ use shared::store::embedded::EmbeddedTable;
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password";
+
+/// The DynamoDB emulator started by `infra/test.sh` (`OW_TEST_DYNAMODB_URL`).
+pub fn dynamodb_url() -> String {
+    std::env::var("OW_TEST_DYNAMODB_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .expect("OW_TEST_DYNAMODB_URL is not set: run the suite with infra/test.sh")
+}
 
 /// Which table adapter the app runs on.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +35,8 @@ pub enum Storage {
 pub struct Server {
     pub base: String,
     pub http: reqwest::Client,
+    /// The app's state (e.g. to wait for its in-process jobs).
+    pub state: shared::api::State,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -38,36 +51,57 @@ impl Drop for Server {
 
 impl Server {
     pub async fn start(storage: Storage) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config::for_tests(dir.path());
         let table: Arc<dyn Table> = match storage {
             Storage::Embedded => {
-                Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"))
+                let dir = tempfile::tempdir().expect("temp dir");
+                let table =
+                    Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
+                return Self::start_on(table, dir).await;
             }
             Storage::Dynamo => {
-                let url = std::env::var("OW_TEST_DYNAMODB_URL")
-                    .ok()
-                    .filter(|u| !u.is_empty())
-                    .expect("OW_TEST_DYNAMODB_URL is not set: run the suite with infra/test.sh");
-                let t = DynamoTable::for_endpoint(&url, format!("e2e-{}", uuid::Uuid::new_v4()));
+                let t = DynamoTable::for_endpoint(
+                    &dynamodb_url(),
+                    format!("e2e-{}", uuid::Uuid::new_v4()),
+                );
                 t.ensure_table().await.expect("create table");
                 Arc::new(t)
             }
         };
-        let state = shared::bootstrap::state_with(table, config, Arc::new(SystemClock))
-            .await
-            .expect("state");
+        Self::start_on(table, tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// The app over a given table (data directory `dir`, kept as long as the server), with
+    /// the in-process job queue.
+    pub async fn start_on(table: Arc<dyn Table>, dir: tempfile::TempDir) -> Self {
+        Self::start_with_queue(table, dir, None).await
+    }
+
+    /// The app over a given table and, if given, a remote job queue instead of the in-process
+    /// one (as the deployed functions run).
+    pub async fn start_with_queue(
+        table: Arc<dyn Table>,
+        dir: tempfile::TempDir,
+        queue: Option<Arc<dyn shared::jobs::JobQueue>>,
+    ) -> Self {
+        let config = Config::for_tests(dir.path());
+        let clock = Arc::new(SystemClock);
+        let state = match queue {
+            Some(q) => shared::bootstrap::state_with_queue(table, config, clock, q).await,
+            None => shared::bootstrap::state_with(table, config, clock).await,
+        }
+        .expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(shared::server::serve(listener, state, async {
+        tokio::spawn(shared::server::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
         Self {
             base,
             http: reqwest::Client::new(),
+            state,
             _dir: dir,
             stop: Some(tx),
         }
