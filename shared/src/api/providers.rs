@@ -834,15 +834,7 @@ pub async fn trigger_sync(
     }
     let windows = crate::providers::sync::windows(start, end);
     if run_async {
-        let jobs: Vec<crate::jobs::Job> = windows
-            .into_iter()
-            .map(|(a, b)| crate::jobs::Job::ProviderSync {
-                user_id: user,
-                provider: info.key.to_string(),
-                start: a,
-                end: b,
-            })
-            .collect();
+        let jobs = crate::providers::sync::window_jobs(user, info.key, start, end);
         state
             .queue
             .enqueue(jobs)
@@ -902,15 +894,7 @@ pub async fn trigger_historical(
     let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
     let end = state.now();
     let start = end - Duration::days(days);
-    let jobs: Vec<crate::jobs::Job> = crate::providers::sync::windows(start, end)
-        .into_iter()
-        .map(|(a, b)| crate::jobs::Job::ProviderSync {
-            user_id: user,
-            provider: info.key.to_string(),
-            start: a,
-            end: b,
-        })
-        .collect();
+    let jobs = crate::providers::sync::window_jobs(user, info.key, start, end);
     state
         .queue
         .enqueue(jobs)

@@ -182,9 +182,14 @@ pub fn windows(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(DateTime<Utc>, 
     out
 }
 
-/// The sync jobs of a historical backfill.
-pub fn backfill_jobs(user: Uuid, provider: &str, now: DateTime<Utc>) -> Vec<Job> {
-    windows(now - Duration::days(BACKFILL_DAYS), now)
+/// One sync job per window of `[start, end)`.
+pub fn window_jobs(
+    user: Uuid,
+    provider: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<Job> {
+    windows(start, end)
         .into_iter()
         .map(|(start, end)| Job::ProviderSync {
             user_id: user,
@@ -193,6 +198,11 @@ pub fn backfill_jobs(user: Uuid, provider: &str, now: DateTime<Utc>) -> Vec<Job>
             end,
         })
         .collect()
+}
+
+/// The sync jobs of a historical backfill.
+pub fn backfill_jobs(user: Uuid, provider: &str, now: DateTime<Utc>) -> Vec<Job> {
+    window_jobs(user, provider, now - Duration::days(BACKFILL_DAYS), now)
 }
 
 /// A sync failure the queue should retry.
