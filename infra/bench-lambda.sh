@@ -3,9 +3,10 @@
 # process start to the first answered invocation, and peak RSS over the function's requests
 # of the runtime-test scenario, as ratios to the budgets.
 #
-# Builds the deployable arm64 binaries (infra/check-sam.sh) and the same release build for this
-# machine's architecture (arm64 binaries do not run here), starts the emulator (moto) and runs
-# each function cold RUNS times (default 5) under the runtime API emulator of tests/src/lambda.
+# Builds the deployable arm64 binaries (infra/check-sam.sh) and the release profile for this
+# machine's architecture (arm64 binaries do not run here; same code and profile, minus
+# cargo-lambda's panic=abort), starts the emulator (moto) and runs each function cold RUNS times
+# (default 5) under the runtime API emulator of tests/src/lambda.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -17,9 +18,9 @@ mkdir -p "$LOGS"
 mapfile -t BINS < <(ls target/lambda-arm64)
 BIN_ARGS=()
 for b in "${BINS[@]}"; do BIN_ARGS+=(--bin "$b"); done
-printf '\n==> cargo lambda build --release (%s, to run here): %s\n' "$(uname -m)" "${BINS[*]}"
-PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --release --locked \
-  --lambda-dir target/lambda-native "${BIN_ARGS[@]}"
+printf '\n==> cargo build --release (%s, to run here): %s\n' "$(uname -m)" "${BINS[*]}"
+cargo build --release --locked "${BIN_ARGS[@]}"
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 [ -x .venv-test/bin/moto_server ] || {
   python3 -m venv .venv-test
@@ -38,4 +39,4 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AW
 
 printf '\n==> cold starts against the runtime API emulator (%s runs per function)\n' "$RUNS"
 cargo run --quiet --locked -p ow-e2e --bin bench-lambda -- \
-  target/lambda-native target/lambda-arm64 "$RUNS"
+  "$TARGET_DIR/release" target/lambda-arm64 "$RUNS"

@@ -2,8 +2,9 @@
 //! the first answered invocation (cold start), and peak memory over the scenario's requests.
 //! Run through `infra/bench-lambda.sh`, which builds the binaries and starts the emulator.
 //!
-//! Usage: bench-lambda RUNNABLE_LAMBDA_DIR DEPLOYED_LAMBDA_DIR [RUNS]
-//! (`<dir>/<function>/bootstrap`: the first built for this machine, the second for arm64).
+//! Usage: bench-lambda RUNNABLE_DIR DEPLOYED_LAMBDA_DIR [RUNS]
+//! (the first holds binaries built for this machine, as `<function>` or `<function>/bootstrap`;
+//! the second cargo-lambda's arm64 build, `<function>/bootstrap`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,7 +53,11 @@ async fn main() {
         let size = std::fs::metadata(deployed.join(name).join("bootstrap"))
             .map(|m| m.len() as f64)
             .unwrap_or(f64::NAN);
-        let binary = runnable.join(name).join("bootstrap");
+        // cargo-lambda's `<name>/bootstrap`, or cargo's `<name>`.
+        let binary = match runnable.join(name).join("bootstrap") {
+            b if b.is_file() => b,
+            _ => runnable.join(name),
+        };
         let (mut inits, mut firsts, mut rss, mut served) = (Vec::new(), Vec::new(), 0, 0);
         for _ in 0..runs {
             let report = ow_e2e::lambda::run(
