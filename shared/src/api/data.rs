@@ -15,10 +15,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::params::{
-    DtParam, Paginated, Pagination, Params, SourceMeta, cursor_time, cursor_ts, decode_cursor,
-    encode_cursor,
-};
+use super::params::{DtParam, Paginated, Pagination, Params, SourceMeta, cursor_ts, encode_cursor};
 use super::wire::ser_dt;
 use super::{State, parse_uuid};
 use crate::auth::guard;
@@ -311,21 +308,8 @@ pub async fn timeseries(
     };
     let mut types = parse_types(&p)?;
     let cursor = p
-        .get("cursor")
-        .map(|c| decode_cursor(c, 2).map(|d| (c.to_string(), d)))
-        .transpose()?;
-    let cursor = match cursor {
-        None => None,
-        Some((raw, c)) => {
-            let t = cursor_time(&raw, &c.fields[0])?.timestamp_micros();
-            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "Invalid cursor format: '{raw}'. Expected 'timestamp|id'."
-                ))
-            })?;
-            Some((t, id, c.backward))
-        }
-    };
+        .time_id_cursor()?
+        .map(|(t, id, back)| (t.timestamp_micros(), id, back));
     let end_at = if end.is_midnight() {
         end.at + Duration::days(1)
     } else {
@@ -636,10 +620,7 @@ async fn event_page(
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
-    let cursor = p
-        .get("cursor")
-        .map(|c| decode_cursor(c, 2).map(|d| (c.to_string(), d)))
-        .transpose()?;
+    let cursor = p.time_id_cursor()?;
     let upper = if end_filter { Some(end.at) } else { None };
     let mut events = state
         .db
@@ -663,14 +644,9 @@ async fn event_page(
             }
             events
         }
-        Some((raw, c)) => {
-            let t = cursor_time(raw, &c.fields[0])?;
-            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "Invalid cursor format: '{raw}'. Expected 'timestamp|id'."
-                ))
-            })?;
-            if c.backward {
+        Some((t, id, backward)) => {
+            let (t, id) = (*t, *id);
+            if *backward {
                 // Newer items than the cursor, closest first, then back in newest-first order.
                 let mut newer: Vec<EventRecord> = events
                     .into_iter()

@@ -74,6 +74,21 @@ impl Params {
         }
     }
 
+    /// The `cursor` parameter in its `<timestamp>|<uuid>` form: (instant, id, backward).
+    pub fn time_id_cursor(&self) -> ApiResult<Option<(DateTime<Utc>, uuid::Uuid, bool)>> {
+        let Some(raw) = self.get("cursor") else {
+            return Ok(None);
+        };
+        let c = decode_cursor(raw, 2)?;
+        let t = cursor_time(raw, &c.fields[0])?;
+        let id = uuid::Uuid::parse_str(&c.fields[1]).map_err(|_| {
+            ApiError::bad_request(format!(
+                "Invalid cursor format: '{raw}'. Expected 'timestamp|id'."
+            ))
+        })?;
+        Ok(Some((t, id, c.backward)))
+    }
+
     /// A datetime parameter (§4.1), required.
     pub fn datetime(&self, name: &str) -> ApiResult<DtParam> {
         DtParam::parse(self.required(name)?)

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::State;
 use super::data::{priority_key, user_route};
 use super::params::{
-    Paginated, Pagination, Params, SourceMeta, cursor_time, cursor_ts, decode_cursor, encode_cursor,
+    Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor,
 };
 use super::wire::ser_opt_dt;
 use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
@@ -335,15 +335,9 @@ pub async fn sleep(
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
-    let cursor = match p.get("cursor") {
-        None => None,
-        Some(raw) => {
-            let c = decode_cursor(raw, 2)?;
-            let d = cursor_time(raw, &c.fields[0])?.date_naive();
-            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| bad_cursor(raw))?;
-            Some(((d, id), c.backward))
-        }
-    };
+    let cursor = p
+        .time_id_cursor()?
+        .map(|(t, id, back)| ((t.date_naive(), id), back));
     let (from, to) = (start.date(), end.date());
     let sources = state.db.data_source_map(user).await?;
     let prio = state.db.priorities().await?;
@@ -491,15 +485,7 @@ pub async fn recovery(
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
-    let cursor = match p.get("cursor") {
-        None => None,
-        Some(raw) => {
-            let c = decode_cursor(raw, 2)?;
-            let t = cursor_time(raw, &c.fields[0])?;
-            let id = Uuid::parse_str(&c.fields[1]).map_err(|_| bad_cursor(raw))?;
-            Some(((t, id), c.backward))
-        }
-    };
+    let cursor = p.time_id_cursor()?.map(|(t, id, back)| ((t, id), back));
     let sources = state.db.data_source_map(user).await?;
     let prio = state.db.priorities().await?;
     let mut scores = state
