@@ -24,7 +24,7 @@ use super::wire::ser_opt_dt;
 use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
-use crate::domain::summary::{ActivityDay, assemble_activity, recovery_values, select_best};
+use crate::domain::summary::{assemble_activity, recovery_values, select_best};
 use crate::domain::time::{local_date, start_of_utc_day};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::EventDetails;
@@ -188,12 +188,11 @@ pub async fn activity(
         .iter()
         .map(|r| {
             let ds = sources.get(&r.data_source_id);
-            let day: ActivityDay = (&r.day).into();
             let v = assemble_activity(
-                &day,
+                &r.day,
                 elevation.get(&(r.date, r.data_source_id)).copied(),
-                r.step_minutes.map(Into::into),
-                r.intensity.map(Into::into),
+                r.step_minutes,
+                r.intensity,
             );
             ActivitySummary {
                 date: r.date,

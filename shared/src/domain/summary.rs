@@ -209,7 +209,7 @@ impl ActivitySample {
 }
 
 /// Normalised per-(local date, data source) activity totals (step 1).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActivityDay {
     /// Steps (truncated, 0 when absent).
     pub steps: i64,
@@ -287,7 +287,7 @@ fn normalise_day(rows: &DayRows) -> ActivityDay {
 }
 
 /// Step-based minutes of one local date (§3.2 step 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StepMinutes {
     /// Minute buckets with any steps row.
     pub tracked: i64,
@@ -369,7 +369,7 @@ impl IntensityThresholds {
 }
 
 /// Intensity minutes of one local date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct IntensityMinutes {
     /// `light_min ≤ m ≤ light_max`.
     pub light: i64,

@@ -116,11 +116,9 @@ pub async fn rollup_day(state: &AppState, user: Uuid, date: NaiveDate) -> Result
         let rollup = DayRollup {
             date,
             data_source_id: *ds,
-            day: (&day).into(),
-            step_minutes: step_minutes(samples).remove(&date).map(Into::into),
-            intensity: intensity_minutes(samples, thresholds)
-                .remove(&date)
-                .map(Into::into),
+            day,
+            step_minutes: step_minutes(samples).remove(&date),
+            intensity: intensity_minutes(samples, thresholds).remove(&date),
             counts: counts.remove(ds).unwrap_or_default(),
         };
         state.db.put_rollup(user, &rollup).await?;

@@ -91,114 +91,12 @@ pub struct HealthScore {
 pub struct DayRollup {
     pub date: NaiveDate,
     pub data_source_id: Uuid,
-    pub day: ActivityDaySer,
-    pub step_minutes: Option<StepMinutesSer>,
+    pub day: ActivityDay,
+    pub step_minutes: Option<StepMinutes>,
     /// With max HR 190 (no birth dates are stored).
-    pub intensity: Option<IntensitySer>,
+    pub intensity: Option<IntensityMinutes>,
     /// Samples per series code on this local day.
     pub counts: BTreeMap<String, u64>,
-}
-
-/// Serializable mirror of [`ActivityDay`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActivityDaySer {
-    pub steps: i64,
-    pub active_energy: f64,
-    pub basal_energy: f64,
-    pub distance: Option<f64>,
-    pub flights: Option<i64>,
-    pub active_time: Option<i64>,
-    pub hr_avg: Option<i64>,
-    pub hr_max: Option<i64>,
-    pub hr_min: Option<i64>,
-}
-
-impl From<&ActivityDay> for ActivityDaySer {
-    fn from(d: &ActivityDay) -> Self {
-        Self {
-            steps: d.steps,
-            active_energy: d.active_energy,
-            basal_energy: d.basal_energy,
-            distance: d.distance,
-            flights: d.flights,
-            active_time: d.active_time,
-            hr_avg: d.hr_avg,
-            hr_max: d.hr_max,
-            hr_min: d.hr_min,
-        }
-    }
-}
-
-impl From<&ActivityDaySer> for ActivityDay {
-    fn from(d: &ActivityDaySer) -> Self {
-        Self {
-            steps: d.steps,
-            active_energy: d.active_energy,
-            basal_energy: d.basal_energy,
-            distance: d.distance,
-            flights: d.flights,
-            active_time: d.active_time,
-            hr_avg: d.hr_avg,
-            hr_max: d.hr_max,
-            hr_min: d.hr_min,
-        }
-    }
-}
-
-/// Serializable mirror of [`StepMinutes`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct StepMinutesSer {
-    pub tracked: i64,
-    pub active: i64,
-    pub sedentary: i64,
-}
-
-impl From<StepMinutes> for StepMinutesSer {
-    fn from(s: StepMinutes) -> Self {
-        Self {
-            tracked: s.tracked,
-            active: s.active,
-            sedentary: s.sedentary,
-        }
-    }
-}
-
-impl From<StepMinutesSer> for StepMinutes {
-    fn from(s: StepMinutesSer) -> Self {
-        Self {
-            tracked: s.tracked,
-            active: s.active,
-            sedentary: s.sedentary,
-        }
-    }
-}
-
-/// Serializable mirror of [`IntensityMinutes`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IntensitySer {
-    pub light: i64,
-    pub moderate: i64,
-    pub vigorous: i64,
-}
-
-impl From<IntensityMinutes> for IntensitySer {
-    fn from(s: IntensityMinutes) -> Self {
-        Self {
-            light: s.light,
-            moderate: s.moderate,
-            vigorous: s.vigorous,
-        }
-    }
-}
-
-impl From<IntensitySer> for IntensityMinutes {
-    fn from(s: IntensitySer) -> Self {
-        Self {
-            light: s.light,
-            moderate: s.moderate,
-            vigorous: s.vigorous,
-        }
-    }
 }
 
 /// A decoded chunk with where it came from.
