@@ -41,6 +41,13 @@ pub struct Config {
     pub sync_interval_seconds: i64,
     /// Key material for provider tokens at rest (`TOKEN_ENCRYPTION_KEY`, else `SECRET_KEY`).
     pub token_key: String,
+    /// Timeout of one provider API call (`PROVIDER_HTTP_TIMEOUT_SECONDS`, default 30).
+    pub provider_timeout_seconds: u64,
+    /// Trailing window re-fetched by scheduled pulls (`PULL_SYNC_LOOKBACK`, e.g. `2d`, `1d12h`).
+    pub pull_sync_lookback_seconds: i64,
+    /// Provider-specific settings (webhook secrets, verify tokens, subscription keys), read by
+    /// name through [`Config::setting`].
+    pub provider_settings: HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -108,6 +115,20 @@ impl Settings {
     }
 
     /// A non-empty value.
+    /// Every setting whose name starts with a cloud provider's prefix (`POLAR_…`).
+    pub fn provider_values(&self) -> HashMap<String, String> {
+        self.values
+            .iter()
+            .filter(|(k, _)| {
+                crate::providers::REGISTRY
+                    .iter()
+                    .filter(|p| p.has_cloud_api)
+                    .any(|p| k.starts_with(&format!("{}_", p.key.to_uppercase())))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(key)
@@ -129,12 +150,42 @@ impl Settings {
     }
 }
 
+/// Parses `2d`, `20h`, `1d12h`, `90m`, `45s` (or bare seconds) into seconds.
+pub fn parse_duration(v: &str) -> Option<i64> {
+    let v = v.trim();
+    if let Ok(n) = v.parse::<i64>() {
+        return (n >= 0).then_some(n);
+    }
+    let (mut total, mut num) = (0i64, String::new());
+    for c in v.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total += num.parse::<i64>().ok()? * unit;
+        num.clear();
+    }
+    num.is_empty().then_some(total)
+}
+
 /// Whether this process runs inside AWS Lambda.
 pub fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
 impl Config {
+    /// A provider-specific setting (e.g. `STRAVA_WEBHOOK_VERIFY_TOKEN`).
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.provider_settings.get(name).map(String::as_str)
+    }
+
     /// Builds the configuration. `SECRET_KEY` is required unless `generated_secret` supplies
     /// one (the local server persists a generated key in its data directory).
     pub fn from_settings(
@@ -209,6 +260,15 @@ impl Config {
             oauth: crate::providers::clients_from(s, &api_base_url),
             historical_sync_on_connect: s.parse("HISTORICAL_SYNC_ON_CONNECT", true)?,
             sync_interval_seconds: s.parse("SYNC_INTERVAL_SECONDS", 3600)?,
+            provider_timeout_seconds: s.parse("PROVIDER_HTTP_TIMEOUT_SECONDS", 30)?,
+            pull_sync_lookback_seconds: match s.get("PULL_SYNC_LOOKBACK") {
+                None => 0,
+                Some(v) => parse_duration(v).ok_or_else(|| ConfigError::Invalid {
+                    name: "PULL_SYNC_LOOKBACK",
+                    reason: format!("'{v}' is not a duration like 2d, 20h, 1d12h or 90m"),
+                })?,
+            },
+            provider_settings: s.provider_values(),
             token_key: s
                 .get("TOKEN_ENCRYPTION_KEY")
                 .map_or_else(|| secret_key.clone(), str::to_string),

@@ -3,6 +3,7 @@
 //! runtime API emulator.
 
 pub mod lambda;
+pub mod providers;
 
 use std::sync::Arc;
 

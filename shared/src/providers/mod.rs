@@ -2,8 +2,18 @@
 //! reach their OAuth endpoints. Every provider URL takes its origin from `<PROVIDER>_BASE_URL`
 //! when that is set, so tests and demos point the real client code at a local fake.
 
+pub mod fitbit;
+pub mod garmin;
+pub mod google;
 pub mod oura;
+pub mod polar;
+pub mod sensorbio;
+pub mod strava;
+pub mod suunto;
 pub mod sync;
+pub mod ultrahuman;
+pub mod webhook;
+pub mod whoop;
 
 use std::collections::HashMap;
 
@@ -270,6 +280,71 @@ pub fn parse_path(key: &str) -> Result<&'static ProviderInfo, String> {
                     .join(", ")
             )
         }),
+    }
+}
+
+/// Pulls `[start, end)` of one connection through the provider's client.
+pub async fn pull(
+    provider: &str,
+    f: &sync::Fetcher<'_>,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> Result<sync::Pulled, sync::FetchError> {
+    match provider {
+        "garmin" => garmin::pull(f, start, end).await,
+        "polar" => polar::pull(f, start, end).await,
+        "suunto" => suunto::pull(f, start, end).await,
+        "whoop" => whoop::pull(f, start, end).await,
+        "oura" => oura::pull(f, start, end).await,
+        "strava" => strava::pull(f, start, end).await,
+        "fitbit" => fitbit::pull(f, start, end).await,
+        "google" => google::pull(f, start, end).await,
+        "ultrahuman" => ultrahuman::pull(f, start, end).await,
+        "sensorbio" => sensorbio::pull(f, start, end).await,
+        other => Err(sync::FetchError::Permanent(format!(
+            "{other} has no cloud API to pull from"
+        ))),
+    }
+}
+
+/// Provider-side deregistration on disconnect (best effort; providers without one do nothing).
+pub async fn deregister(provider: &str, f: &sync::Fetcher<'_>) -> Result<(), sync::FetchError> {
+    match provider {
+        "garmin" => garmin::deregister(f).await,
+        "polar" => polar::deregister(f).await,
+        "whoop" => whoop::deregister(f).await,
+        "oura" => oura::deregister(f).await,
+        "strava" => strava::deregister(f).await,
+        "fitbit" => fitbit::deregister(f).await,
+        "ultrahuman" => ultrahuman::deregister(f).await,
+        _ => Ok(()),
+    }
+}
+
+/// Providers with an inbound webhook handler (api.md §15.1).
+pub fn has_webhook(provider: &str) -> bool {
+    matches!(
+        provider,
+        "garmin" | "suunto" | "polar" | "whoop" | "oura" | "strava" | "google"
+    )
+}
+
+/// Verifies and parses one inbound webhook call of `provider`.
+pub fn webhook(
+    provider: &str,
+    req: &webhook::WebhookRequest<'_>,
+) -> Result<webhook::WebhookReply, webhook::WebhookError> {
+    match provider {
+        "garmin" => garmin::webhook(req),
+        "suunto" => suunto::webhook(req),
+        "polar" => polar::webhook(req),
+        "whoop" => whoop::webhook(req),
+        "oura" => oura::webhook(req),
+        "strava" => strava::webhook(req),
+        "google" => google::webhook(req),
+        other => Err(webhook::WebhookError::NotSupported(format!(
+            "Provider '{other}' has not implemented a webhook handler yet."
+        ))),
     }
 }
 

@@ -8,6 +8,8 @@ use serde_json::Value;
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
 };
+use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
 use crate::domain::workout::map_sdk_workout_type;
@@ -196,11 +198,11 @@ fn map_workout(v: &Value, out: &mut Pulled) {
         start: start.to_utc(),
         end: end.to_utc(),
         zone: Some(offset_of(&start)),
-        calories: num(v, "calories"),
-        distance: num(v, "distance"),
-        avg_hr: None,
-        max_hr: None,
-        elevation_gain: None,
+        details: WorkoutDetails {
+            energy_burned: num(v, "calories").unwrap_or(0.0),
+            distance: num(v, "distance"),
+            ..WorkoutDetails::default()
+        },
     });
 }
 
@@ -426,4 +428,23 @@ mod tests {
                 .any(|p| p.series == SeriesType::RestingHeartRate && p.value == 47.0)
         );
     }
+}
+
+/// Revokes the access token at Oura (`POST /oauth/revoke?access_token=…`).
+pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
+    f.send(
+        reqwest::Method::POST,
+        "/oauth/revoke",
+        &[("access_token", f.token.to_string())],
+        None,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Verifies and parses one inbound Oura webhook call.
+pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+    Err(WebhookError::NotSupported(
+        "webhooks for oura are not implemented yet".into(),
+    ))
 }

@@ -36,27 +36,102 @@ pub enum FetchError {
     Permanent(String),
 }
 
-/// Authenticated GETs against one provider.
+/// Authenticated calls against one provider's API for one connection.
 pub struct Fetcher<'a> {
     pub http: &'a reqwest::Client,
+    /// Origin of the data API (`<PROVIDER>_BASE_URL` or the provider's default).
     pub base: &'a str,
     pub token: &'a str,
+    /// The connection's provider account id (Polar paths, Garmin, ...).
+    pub provider_user_id: Option<&'a str>,
+    /// The connection's provider username.
+    pub provider_username: Option<&'a str>,
+    /// Extra headers on every call (Suunto's `Ocp-Apim-Subscription-Key`).
+    pub headers: Vec<(&'static str, String)>,
+    pub timeout: std::time::Duration,
+    /// The OAuth client (id and secret for provider calls that need them).
+    pub client: Option<&'a OAuthClient>,
+    /// Provider settings by name (`SUUNTO_SUBSCRIPTION_KEY`, ...).
+    pub settings: Option<&'a std::collections::HashMap<String, String>>,
 }
 
-impl Fetcher<'_> {
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, FetchError> {
+impl<'a> Fetcher<'a> {
+    /// A fetcher with no extras (tests and simple callers).
+    pub fn new(http: &'a reqwest::Client, base: &'a str, token: &'a str) -> Self {
+        Self {
+            http,
+            base,
+            token,
+            provider_user_id: None,
+            provider_username: None,
+            headers: Vec::new(),
+            timeout: std::time::Duration::from_secs(30),
+            client: None,
+            settings: None,
+        }
+    }
+
+    /// The same fetcher with one more header on every call.
+    pub fn with_header(&self, name: &'static str, value: String) -> Fetcher<'a> {
+        let mut headers = self.headers.clone();
+        headers.push((name, value));
+        Fetcher { headers, ..*self }
+    }
+
+    /// A provider setting by name.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings?.get(name).map(String::as_str)
+    }
+
+    /// `base + path`, or `path` itself when it is already absolute (next-page links).
+    pub fn url(&self, path: &str, query: &[(&str, String)]) -> Result<String, FetchError> {
         let qs =
             serde_urlencoded::to_string(query).map_err(|e| FetchError::Permanent(e.to_string()))?;
-        let sep = if qs.is_empty() { "" } else { "?" };
-        let url = format!("{}{path}{sep}{qs}", self.base.trim_end_matches('/'));
-        let resp = self
+        let root = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base.trim_end_matches('/'))
+        };
+        let sep = if qs.is_empty() {
+            ""
+        } else if root.contains('?') {
+            "&"
+        } else {
+            "?"
+        };
+        Ok(format!("{root}{sep}{qs}"))
+    }
+
+    /// GET a JSON document. 204 and empty bodies answer `Value::Null`.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, FetchError> {
+        self.send(reqwest::Method::GET, path, query, None).await
+    }
+
+    /// Any method, optional JSON body; the same error classes as [`Fetcher::get`].
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, FetchError> {
+        let url = self.url(path, query)?;
+        let mut req = self
             .http
-            .get(url)
+            .request(method, url)
             .bearer_auth(self.token)
-            .timeout(std::time::Duration::from_secs(30))
+            .header("accept", "application/json")
+            .timeout(self.timeout);
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
             .send()
             .await
-            .map_err(|e| FetchError::Transient(e.to_string()))?;
+            .map_err(|e| FetchError::Transient(format!("{path}: {e}")))?;
         let status = resp.status();
         if status.as_u16() == 401 {
             return Err(FetchError::Unauthorized);
@@ -67,9 +142,15 @@ impl Fetcher<'_> {
         if !status.is_success() {
             return Err(FetchError::Permanent(format!("{path}: HTTP {status}")));
         }
-        resp.json()
+        let bytes = resp
+            .bytes()
             .await
-            .map_err(|e| FetchError::Transient(format!("{path}: {e}")))
+            .map_err(|e| FetchError::Transient(format!("{path}: {e}")))?;
+        if status.as_u16() == 204 || bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| FetchError::Permanent(format!("{path}: unreadable JSON ({e})")))
     }
 
     /// A `{data: [...], next_token}` collection, all pages.
@@ -115,15 +196,13 @@ pub struct PulledSample {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulledWorkout {
     pub external_id: Option<String>,
+    /// A unified workout type code (`WorkoutType::code`).
     pub workout_type: Option<String>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub zone: Option<String>,
-    pub calories: Option<f64>,
-    pub distance: Option<f64>,
-    pub avg_hr: Option<f64>,
-    pub max_hr: Option<i64>,
-    pub elevation_gain: Option<f64>,
+    /// Energy (kcal), distance (m), heart rate, speed, power, elevation.
+    pub details: WorkoutDetails,
 }
 
 /// One pulled sleep session.
@@ -278,30 +357,29 @@ async fn mark_revoked(state: &AppState, conn: &mut Connection) -> Result<(), Sto
     state.db.save_connection(conn).await
 }
 
-async fn pull(
-    state: &AppState,
-    provider: &str,
-    base: &str,
-    token: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<Pulled, FetchError> {
-    let f = Fetcher {
+/// A fetcher for one connection's calls with `token`.
+pub fn fetcher<'a>(
+    state: &'a AppState,
+    client: &'a OAuthClient,
+    conn: &'a Connection,
+    token: &'a str,
+) -> Fetcher<'a> {
+    Fetcher {
         http: &state.http,
-        base,
+        base: &client.api_base,
         token,
-    };
-    match provider {
-        "oura" => super::oura::pull(&f, start, end).await,
-        other => Err(FetchError::Permanent(format!(
-            "pull sync for {other} is not implemented yet"
-        ))),
+        provider_user_id: conn.provider_user_id.as_deref(),
+        provider_username: conn.provider_username.as_deref(),
+        headers: Vec::new(),
+        timeout: std::time::Duration::from_secs(state.config.provider_timeout_seconds),
+        client: Some(client),
+        settings: Some(&state.config.provider_settings),
     }
 }
 
 /// Whether this build can pull data from a provider.
 pub fn supports_pull(provider: &str) -> bool {
-    provider == "oura"
+    super::info(provider).is_some_and(|i| i.rest_pull)
 }
 
 /// The sync job: pulls `[start, end)` for one connection and stores it.
@@ -337,7 +415,8 @@ pub async fn run(
             return Ok(Vec::new());
         };
         let token = state.cipher.open(&sealed)?;
-        match pull(state, provider, &client.api_base, &token, start, end).await {
+        let f = fetcher(state, &client, &conn, &token);
+        match super::pull(provider, &f, start, end).await {
             Ok(p) => break p,
             Err(FetchError::Unauthorized) if !refreshed => {
                 refreshed = true;
@@ -438,14 +517,7 @@ pub async fn store_pulled(
             end: w.end,
             zone_offset: w.zone.clone(),
             external_id: w.external_id,
-            details: Some(EventDetails::Workout(WorkoutDetails {
-                energy_burned: w.calories.unwrap_or(0.0),
-                distance: w.distance,
-                heart_rate_avg: w.avg_hr,
-                heart_rate_max: w.max_hr,
-                total_elevation_gain: w.elevation_gain,
-                ..WorkoutDetails::default()
-            })),
+            details: Some(EventDetails::Workout(w.details)),
             created_at: now,
         };
         if state.db.insert_event(user, &e).await? {

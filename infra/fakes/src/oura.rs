@@ -1,0 +1,161 @@
+//! Fake Oura API v2 (providers.md §4.5): OAuth at `/oauth/authorize` and `/oauth/token`,
+//! `personal_info`, the `usercollection` collections with `next_token` paging and date
+//! filters, and `POST /oauth/revoke`.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{Duration, NaiveDate};
+use serde_json::{Value, json};
+
+use crate::core::{Fake, Profile, no_extra, oauth_routes, opaque_token};
+
+pub const ACCOUNT_ID: &str = "oura-user-1";
+
+pub fn profile() -> Profile {
+    Profile {
+        provider: "oura",
+        account_id: ACCOUNT_ID,
+        routes,
+        seed,
+        token_extra: no_extra,
+        access_token: opaque_token,
+        webhooks: &[],
+        send_webhook: None,
+    }
+}
+
+fn routes() -> Router<Fake> {
+    oauth_routes("/oauth/authorize", "/oauth/token")
+        .route("/oauth/revoke", post(revoke))
+        .route("/v2/usercollection/personal_info", get(personal_info))
+        .route("/v2/usercollection/{kind}", get(collection))
+}
+
+/// One night, one run, daily scores and two heart-rate readings on the anchor day.
+pub fn seed(anchor: NaiveDate) -> HashMap<String, Vec<Value>> {
+    let d = anchor.format("%Y-%m-%d").to_string();
+    let prev = (anchor - Duration::days(1)).format("%Y-%m-%d").to_string();
+    let mut m = HashMap::new();
+    let mut put = |k: &str, v: Vec<Value>| {
+        m.insert(k.to_string(), v);
+    };
+    put(
+        "workout",
+        vec![
+            json!({"id":"wk-6f2d19c0","activity":"running","calories":412.0,"day":d,"distance":6120.0,
+        "start_datetime":format!("{d}T07:02:00+02:00"),"end_datetime":format!("{d}T07:41:30+02:00"),"intensity":"moderate","source":"autodetected"}),
+        ],
+    );
+    put(
+        "sleep",
+        vec![
+            json!({"id":"sl-19b7e4d2","day":d,"type":"long_sleep","bedtime_start":format!("{prev}T23:12:30+02:00"),
+        "bedtime_end":format!("{d}T06:58:00+02:00"),"time_in_bed":27930,"total_sleep_duration":25110,"deep_sleep_duration":4830,
+        "light_sleep_duration":14460,"rem_sleep_duration":5820,"awake_time":2820,"efficiency":90,"average_breath":14.9,
+        "lowest_heart_rate":47,"sleep_phase_5_min":"4222211133322224",
+        "heart_rate":{"interval":300.0,"items":[58.0,null,55.0,53.0],"timestamp":format!("{prev}T23:12:30.000+02:00")}}),
+        ],
+    );
+    put(
+        "daily_sleep",
+        vec![
+            json!({"id":"ds-1","day":d,"score":82,"timestamp":format!("{d}T00:00:00+02:00"),"contributors":{"deep_sleep":90}}),
+        ],
+    );
+    put(
+        "daily_readiness",
+        vec![
+            json!({"id":"rd-77aa","day":d,"score":84,"temperature_deviation":-0.12,"temperature_trend_deviation":0.04,
+        "timestamp":format!("{d}T00:00:00+02:00"),"contributors":{"hrv_balance":88}}),
+        ],
+    );
+    put(
+        "daily_activity",
+        vec![
+            json!({"id":"ac-11d3","day":d,"score":77,"active_calories":486,"steps":10322,"equivalent_walking_distance":8211,
+        "high_activity_time":1380,"medium_activity_time":2940,"low_activity_time":15060,"timestamp":format!("{d}T04:00:00+02:00")}),
+        ],
+    );
+    put(
+        "daily_spo2",
+        vec![
+            json!({"id":"sp-90c4","day":d,"spo2_percentage":{"average":96.4},"breathing_disturbance_index":6}),
+        ],
+    );
+    put(
+        "heartrate",
+        vec![
+            json!({"bpm":61,"source":"awake","timestamp":format!("{d}T10:00:12+00:00")}),
+            json!({"bpm":64,"source":"awake","timestamp":format!("{d}T10:05:12+00:00")}),
+        ],
+    );
+    m
+}
+
+async fn personal_info(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
+    crate::guard!(fake, uri, headers);
+    axum::Json(json!({"id": ACCOUNT_ID, "age": 35, "email": "ada@example.com"})).into_response()
+}
+
+async fn revoke(State(fake): State<Fake>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let token = q.get("access_token").cloned().unwrap_or_default();
+    let known = fake.with(|s| {
+        s.deregistrations += 1;
+        s.access_tokens.remove(&token)
+    });
+    if known {
+        StatusCode::OK.into_response()
+    } else {
+        StatusCode::BAD_REQUEST.into_response()
+    }
+}
+
+async fn collection(
+    State(fake): State<Fake>,
+    Path(kind): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    crate::guard!(fake, uri, headers);
+    // Items dated outside the asked range are not served.
+    let day_of = |i: &Value| {
+        i.get("day")
+            .and_then(Value::as_str)
+            .or(i.get("timestamp").and_then(Value::as_str))
+            .map(|s| s.chars().take(10).collect::<String>())
+            .unwrap_or_default()
+    };
+    let bound = |keys: [&str; 2], default: &str| {
+        keys.iter()
+            .find_map(|k| q.get(*k))
+            .map(|s| s.chars().take(10).collect::<String>())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let (from, to) = (
+        bound(["start_date", "start_datetime"], "0000"),
+        bound(["end_date", "end_datetime"], "9999"),
+    );
+    let items: Vec<Value> = fake
+        .items(&kind)
+        .into_iter()
+        .filter(|i| {
+            let d = day_of(i);
+            d >= from && d <= to
+        })
+        .collect();
+    // Pages of one item, linked by next_token.
+    let page: usize = q
+        .get("next_token")
+        .and_then(|t| t.strip_prefix("page-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let next = (page + 1 < items.len()).then(|| format!("page-{}", page + 1));
+    axum::Json(json!({"data": items.get(page).into_iter().collect::<Vec<_>>(), "next_token": next}))
+        .into_response()
+}

@@ -1,0 +1,173 @@
+//! Inbound provider webhooks (providers.md §2.5, api.md §15): each provider module verifies and
+//! parses its own requests into [`WebhookEvent`]s; this module resolves the provider account to
+//! our connections and acts on the events before the provider gets its acknowledgement.
+//!
+//! Data a webhook carries (Garmin push) is stored before the 200, so a failed store answers 5xx
+//! and the provider redelivers: nothing is lost. Ping notifications queue a sync window of the
+//! connection; the pull then fetches the data with the connection's own token.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::OAuthClient;
+use super::sync::Pulled;
+
+/// One inbound webhook call, as the provider module sees it.
+pub struct WebhookRequest<'a> {
+    pub method: &'a Method,
+    pub query: &'a HashMap<String, String>,
+    pub headers: &'a HeaderMap,
+    /// The raw body bytes (HMACs are computed over them).
+    pub body: &'a [u8],
+    pub now: DateTime<Utc>,
+    /// The provider's OAuth client, when configured (client secrets sign some webhooks).
+    pub client: Option<&'a OAuthClient>,
+    /// Provider settings by name (`OURA_WEBHOOK_VERIFICATION_TOKEN`, ...).
+    pub settings: &'a HashMap<String, String>,
+    /// `SECRET_KEY`: the default of every webhook secret and verify token.
+    pub secret_key: &'a str,
+}
+
+impl WebhookRequest<'_> {
+    /// A provider setting, else `SECRET_KEY` (the reference's default for webhook secrets).
+    pub fn secret_or_default(&self, name: &str) -> &str {
+        self.settings
+            .get(name)
+            .map_or(self.secret_key, String::as_str)
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as a JSON value, or the reference's 400.
+    pub fn json(&self) -> Result<Value, WebhookError> {
+        serde_json::from_slice(self.body)
+            .map_err(|_| WebhookError::BadRequest("Invalid JSON body".into()))
+    }
+}
+
+/// What a provider module answers.
+#[derive(Debug)]
+pub enum WebhookReply {
+    /// Act on these events, then answer 200 `{"status": "accepted"}`.
+    Accept(Vec<WebhookEvent>),
+    /// Answer this directly (challenges, pings): status and JSON body.
+    Respond(StatusCode, Value),
+}
+
+/// A refused webhook call.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// 401 (`Invalid webhook signature` and friends).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403 (Strava's verify token).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 501: this provider has no such webhook operation.
+    #[error("{0}")]
+    NotSupported(String),
+}
+
+impl WebhookError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+        }
+    }
+
+    /// The reference's 401 for a bad signature.
+    pub fn bad_signature() -> Self {
+        Self::Unauthorized("Invalid webhook signature".into())
+    }
+}
+
+/// What one webhook notification means for one provider account (`provider_user_id` as stored
+/// on the connection).
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookEvent {
+    /// New or changed data in `[start, end)`: pull that window for the account's connections.
+    Sync {
+        provider_user_id: String,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    /// The payload carries the data itself (Garmin push): store it for every active connection
+    /// of the account.
+    Data {
+        provider_user_id: String,
+        pulled: Pulled,
+    },
+    /// The user withdrew consent at the provider: the connections become `revoked`.
+    Deauthorized { provider_user_id: String },
+    /// The granted permissions changed: the connections' scope becomes this.
+    Scope {
+        provider_user_id: String,
+        scope: String,
+    },
+}
+
+/// Constant-time comparison of two byte strings.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// HMAC-SHA256 of `parts` concatenated, keyed with `key`.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The 200 every accepted webhook answers.
+pub fn accepted() -> Value {
+    json!({"status": "accepted"})
+}
+
+/// Counts of what a webhook did (logged, and returned to tests).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    pub connections: usize,
+    pub sync_windows: usize,
+    pub stored: usize,
+    pub revoked: usize,
+    pub unknown_users: BTreeSet<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
+    }
+}
