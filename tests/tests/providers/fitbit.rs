@@ -1,0 +1,1 @@
+//! fitbit end to end (not written yet).

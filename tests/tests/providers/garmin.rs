@@ -1,0 +1,1 @@
+//! garmin end to end (not written yet).

@@ -1,0 +1,1 @@
+//! google end to end (not written yet).

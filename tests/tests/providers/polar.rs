@@ -1,0 +1,1 @@
+//! polar end to end (not written yet).

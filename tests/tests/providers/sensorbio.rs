@@ -1,0 +1,1 @@
+//! sensorbio end to end (not written yet).

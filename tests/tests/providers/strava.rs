@@ -1,0 +1,1 @@
+//! strava end to end (not written yet).

@@ -1,0 +1,1 @@
+//! suunto end to end (not written yet).

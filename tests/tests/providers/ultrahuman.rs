@@ -1,0 +1,1 @@
+//! ultrahuman end to end (not written yet).
