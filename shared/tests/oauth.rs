@@ -1114,11 +1114,18 @@ async fn sync_triggers_queue_windows_and_refuse_what_cannot_sync() {
             "Provider 'apple' does not support historical sync."
         )
     );
+    let polar = app
+        .call("POST", &path("polar", "sync"), Auth::Key(&key), None)
+        .await;
     assert_eq!(
-        app.call("POST", &path("polar", "sync"), Auth::Key(&key), None)
-            .await
-            .status,
-        StatusCode::NOT_IMPLEMENTED
+        polar.status,
+        StatusCode::NOT_FOUND,
+        "a provider the user never connected"
+    );
+    assert!(
+        polar.detail().starts_with("Connection with ID"),
+        "{}",
+        polar.detail()
     );
     assert_eq!(
         app.call(
