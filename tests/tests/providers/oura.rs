@@ -187,3 +187,93 @@ async fn webhooks_of_unknown_providers_and_providers_without_handlers() {
         .await;
     assert_eq!(health.body["service"], "strava-webhooks");
 }
+
+#[tokio::test]
+async fn oura_outage_postpones_windows_until_the_schedule_retries_them() {
+    let rig = Rig::start("oura").await;
+    rig.fake.fake.throttle(10_000);
+    let user = rig.connected_user().await;
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "active");
+    assert!(c["last_synced_at"].is_null(), "nothing synced yet: {c}");
+    let runs = rig.user_get(&user, "sync/runs").await;
+    let runs = runs.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        runs.len(),
+        3,
+        "one run per 30-day window of the 90-day backfill: {runs:?}"
+    );
+    for r in &runs {
+        assert_eq!(
+            (
+                r["status"].as_str(),
+                r["stage"].as_str(),
+                r["provider"].as_str()
+            ),
+            (Some("in_progress"), Some("queued"), Some("oura")),
+            "{r}"
+        );
+        assert!(
+            r["message"].as_str().unwrap_or("").contains("retrying at"),
+            "{r}"
+        );
+    }
+    let recent = rig.user_get(&user, "sync/recent?limit=200").await;
+    assert_eq!(
+        recent.as_array().map(Vec::len),
+        Some(9),
+        "three attempts per window, one event each"
+    );
+
+    // The provider recovers; the schedule's next tick after the delay retries every window.
+    rig.fake.fake.throttle(0);
+    assert_eq!(
+        shared::jobs::schedule::tick(&rig.state)
+            .await
+            .expect("tick"),
+        0,
+        "the retry is not due yet"
+    );
+    rig.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(
+        shared::jobs::schedule::tick(&rig.state)
+            .await
+            .expect("tick"),
+        3
+    );
+    rig.idle().await;
+    let w = rig
+        .data(
+            &user,
+            "events/workouts?start_date=2024-05-01&end_date=2024-06-10",
+        )
+        .await;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(
+        rig.connection(&user).await["last_synced_at"],
+        "2024-06-10T12:00:00Z"
+    );
+    let all = rig
+        .call(
+            "GET",
+            &format!("/api/v1/sync/runs?user_id={user}&status=success"),
+            None,
+        )
+        .await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(3), "{:?}", all.body);
+    let none = rig
+        .call("GET", "/api/v1/sync/runs?provider=polar", None)
+        .await;
+    assert_eq!(none.body, serde_json::json!([]));
+    let missing = rig
+        .call(
+            "GET",
+            "/api/v1/users/00000000-0000-4000-8000-000000000000/sync/runs",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (missing.status.as_u16(), missing.body["detail"].as_str()),
+        (404, Some("User not found"))
+    );
+}
