@@ -508,3 +508,13 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
         end: (day + Duration::days(1)).min(req.now.max(at)),
     }]))
 }
+
+/// Webhook subscription management (api.md §15.3). Not implemented yet.
+pub async fn subscriptions(
+    _ctx: &super::subscriptions::SubscriptionCtx<'_>,
+    op: super::subscriptions::SubscriptionOp,
+) -> Result<super::subscriptions::SubscriptionResult, super::subscriptions::SubscriptionError> {
+    Err(super::subscriptions::SubscriptionError::NotSupported(
+        format!("subscription {} is not implemented yet", op.name()),
+    ))
+}
