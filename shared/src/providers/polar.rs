@@ -1823,3 +1823,13 @@ mod tests {
         }
     }
 }
+
+/// Webhook subscription management (api.md §15.3). Not implemented yet.
+pub async fn subscriptions(
+    _ctx: &super::subscriptions::SubscriptionCtx<'_>,
+    op: super::subscriptions::SubscriptionOp,
+) -> Result<super::subscriptions::SubscriptionResult, super::subscriptions::SubscriptionError> {
+    Err(super::subscriptions::SubscriptionError::NotSupported(
+        format!("subscription {} is not implemented yet", op.name()),
+    ))
+}
