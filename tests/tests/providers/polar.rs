@@ -367,3 +367,94 @@ async fn polar_deregister_needs_a_live_token_and_the_polar_user_id() {
         Err(shared::providers::sync::FetchError::Unauthorized)
     ));
 }
+
+#[tokio::test]
+async fn polar_webhook_registration_pings_us_and_stores_the_signing_secret() {
+    // No POLAR_WEBHOOK_SECRET configured: the secret comes from the registration.
+    let rig = Rig::start("polar").await;
+    let user = rig.connected_user().await;
+    let jwt = rig.developer_token().await;
+    let base = "/api/v1/providers/polar/webhooks/subscriptions";
+    let callback = format!("{}/api/v1/providers/polar/webhooks", rig.api);
+
+    // Polar PINGs the URL before creating the webhook: an unreachable one is refused.
+    let refused = rig
+        .dev_call(
+            &jwt,
+            "POST",
+            &format!("{base}?callback_url=http://127.0.0.1:1/nowhere"),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 502, "{:?}", refused.body);
+    assert_eq!(rig.fake.fake.with(|s| s.subscriptions.len()), 0);
+
+    let reg = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(reg.status.as_u16(), 200, "{:?}", reg.body);
+    assert_eq!(
+        reg.body["subscriptions"][0]["status"], "created",
+        "{:?}",
+        reg.body
+    );
+    let again = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(again.body["subscriptions"][0]["status"], "skipped");
+    let list = rig.dev_call(&jwt, "GET", base).await;
+    let subs = list.body["subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(subs.len(), 1, "{:?}", list.body);
+    assert_eq!(subs[0]["url"], callback.as_str());
+    assert_eq!(subs[0]["events"].as_array().map(Vec::len), Some(7));
+    let id = subs[0]["id"].as_str().expect("id").to_string();
+
+    // The stored secret verifies the fake's signed notifications.
+    assert_eq!(rig.webhook("exercise").await, 200);
+    assert!(
+        rig.data(&user, WORKOUTS)
+            .await
+            .iter()
+            .any(|w| w["calories_kcal"] == 802.0),
+        "the new run was pulled"
+    );
+
+    // URL changes are PINGed too; registering the old URL again patches it back.
+    let moved = rig
+        .dev_call(
+            &jwt,
+            "PUT",
+            &format!("{base}/{id}?callback_url={callback}%3Fv%3D2"),
+        )
+        .await;
+    assert_eq!(
+        moved.body["updated"]["status"], "updated",
+        "{:?}",
+        moved.body
+    );
+    let back = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(back.body["subscriptions"][0]["status"], "patched");
+    assert_eq!(
+        rig.dev_call(&jwt, "POST", &format!("{base}/renew"))
+            .await
+            .status
+            .as_u16(),
+        501
+    );
+    assert_eq!(
+        rig.dev_call(&jwt, "GET", &format!("{base}/{id}"))
+            .await
+            .status
+            .as_u16(),
+        501
+    );
+    let gone = rig.dev_call(&jwt, "DELETE", &format!("{base}/{id}")).await;
+    assert_eq!(gone.body["deleted"]["status"], "deleted", "{:?}", gone.body);
+    let twice = rig.dev_call(&jwt, "DELETE", &format!("{base}/{id}")).await;
+    assert_eq!(twice.body["deleted"]["status"], "error");
+    assert_eq!(rig.fake.fake.with(|s| s.subscriptions.len()), 0);
+}
