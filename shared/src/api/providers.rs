@@ -574,6 +574,14 @@ pub async fn callback(
     };
     state.db.save_connection(&conn).await?;
     tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
+    if info.key == "polar" {
+        // AccessLink serves data only to registered users (409 = already registered).
+        let f = crate::providers::sync::fetcher(&state, &client, &conn, &token.access_token);
+        let member = conn.user_id.to_string();
+        if let Err(e) = crate::providers::polar::register_user(&f, &member).await {
+            tracing::warn!(provider = info.key, error = %e, "user registration failed");
+        }
+    }
     if state.config.historical_sync_on_connect && crate::providers::sync::supports_pull(info.key) {
         let jobs = crate::providers::sync::backfill_jobs(conn.user_id, info.key, now);
         if let Err(e) = state.queue.enqueue(jobs).await {
