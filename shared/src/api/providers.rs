@@ -427,8 +427,12 @@ fn user_info_endpoint(
         "whoop" => ("/developer/v2/user/profile/basic", "/user_id", None),
         "strava" => ("/api/v3/athlete", "/id", Some("/username")),
         "garmin" => ("/partner-gateway/rest/user/id", "/userId", None),
-        "ultrahuman" => ("/user_data/user_info", "/user_id", None),
-        "sensorbio" => ("/v1/user", "/data/id", None),
+        "ultrahuman" => (
+            "/api/partners/v1/user_data/user_info",
+            "/user_id",
+            Some("/username"),
+        ),
+        "sensorbio" => ("/v1/user", "/data/id", Some("/data/name")),
         "google" => ("/v4/users/me/identity", "/healthUserId", None),
         _ => return None,
     })
