@@ -251,3 +251,21 @@ async fn sensorbio_faults_delay_but_never_lose_a_window() {
         .await;
     assert_eq!(a[0]["steps"], 9104, "{a:?}");
 }
+
+#[tokio::test]
+async fn sensorbio_disconnect_needs_no_provider_call() {
+    let rig = Rig::start("sensorbio").await;
+    let user = rig.connected_user().await;
+    let before = rig.fake.fake.calls().len();
+    let d = rig
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{user}/connections/sensorbio"),
+            None,
+        )
+        .await;
+    assert_eq!(d.status.as_u16(), 204);
+    assert_eq!(rig.connection(&user).await["status"], "revoked");
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 0);
+    assert_eq!(rig.fake.fake.calls().len(), before, "Sensor Bio has no deregistration");
+}

@@ -162,6 +162,37 @@ async fn ultrahuman_backfill_lands_in_the_read_api() {
 }
 
 #[tokio::test]
+async fn ultrahuman_disconnect_revokes_the_token_at_ultrahuman() {
+    let rig = Rig::start("ultrahuman").await;
+    let user = rig.connected_user().await;
+    let live = rig.fake.fake.with(|s| s.access_tokens.len());
+    assert_eq!(live, 1);
+    let d = rig
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{user}/connections/ultrahuman"),
+            None,
+        )
+        .await;
+    assert_eq!(d.status.as_u16(), 204);
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 1);
+    assert_eq!(
+        rig.fake.fake.with(|s| s.access_tokens.len()),
+        0,
+        "the stored access token was revoked at Ultrahuman"
+    );
+    assert_eq!(rig.connection(&user).await["status"], "revoked");
+    // Disconnecting again does not call Ultrahuman again.
+    rig.call(
+        "DELETE",
+        &format!("/api/v1/users/{user}/connections/ultrahuman"),
+        None,
+    )
+    .await;
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 1);
+}
+
+#[tokio::test]
 async fn ultrahuman_deregistration_revokes_the_token_with_form_credentials() {
     let rig = Rig::start("ultrahuman").await;
     let fake = &rig.fake.fake;
