@@ -149,8 +149,10 @@ fn bad_request(msg: &str) -> Response {
 
 async fn user(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
     crate::guard!(fake, uri, headers);
-    axum::Json(json!({"data": {"id": ACCOUNT_ID, "name": "Marta N.", "email": "marta@example.com"}}))
-        .into_response()
+    axum::Json(
+        json!({"data": {"id": ACCOUNT_ID, "name": "Marta N.", "email": "marta@example.com"}}),
+    )
+    .into_response()
 }
 
 /// Records of `kind` with `timestamp` after `last-timestamp`, ascending, at most `limit`.
@@ -175,7 +177,9 @@ fn cursor_page(fake: &Fake, path: &str, kind: &str, q: &HashMap<String, String>)
     let more = items.len() > limit;
     items.truncate(limit);
     let links = match items.last() {
-        Some(v) if more => json!({"next": format!("{path}?last-timestamp={}&limit={limit}", ts(v))}),
+        Some(v) if more => {
+            json!({"next": format!("{path}?last-timestamp={}&limit={limit}", ts(v))})
+        }
         _ => json!({}),
     };
     axum::Json(json!({"data": items, "links": links})).into_response()
@@ -201,13 +205,16 @@ async fn biometrics(
     cursor_page(&fake, "/v1/biometrics", "biometrics", &q)
 }
 
-/// The asked `date`, or the answer to send instead (400 without one, 404 on a failing date).
-fn asked_date(fake: &Fake, q: &HashMap<String, String>) -> Result<String, Response> {
+/// The asked `date`, or the error to answer instead (400 without one, 404 on a failing date).
+fn asked_date(fake: &Fake, q: &HashMap<String, String>) -> Result<String, (StatusCode, Value)> {
     let Some(date) = q
         .get("date")
         .filter(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
     else {
-        return Err(bad_request("date (YYYY-MM-DD) is required"));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            json!({"error": "date (YYYY-MM-DD) is required"}),
+        ));
     };
     if fake
         .items("failing_dates")
@@ -216,9 +223,8 @@ fn asked_date(fake: &Fake, q: &HashMap<String, String>) -> Result<String, Respon
     {
         return Err((
             StatusCode::NOT_FOUND,
-            axum::Json(json!({"error": "no record for this date"})),
-        )
-            .into_response());
+            json!({"error": "no record for this date"}),
+        ));
     }
     Ok(date.clone())
 }
@@ -240,7 +246,7 @@ async fn sleep(
     crate::guard!(fake, uri, headers);
     let date = match asked_date(&fake, &q) {
         Ok(d) => d,
-        Err(resp) => return resp,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
     };
     let data = on_date(&fake, "sleep", &date).unwrap_or_else(|| json!([]));
     axum::Json(json!({"data": data})).into_response()
@@ -255,7 +261,7 @@ async fn scores(
     crate::guard!(fake, uri, headers);
     let date = match asked_date(&fake, &q) {
         Ok(d) => d,
-        Err(resp) => return resp,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
     };
     let data = on_date(&fake, "scores", &date).unwrap_or(Value::Null);
     axum::Json(json!({"data": data})).into_response()
@@ -270,7 +276,7 @@ async fn step_details(
     crate::guard!(fake, uri, headers);
     let date = match asked_date(&fake, &q) {
         Ok(d) => d,
-        Err(resp) => return resp,
+        Err((status, body)) => return (status, axum::Json(body)).into_response(),
     };
     if q.get("granularity").map(String::as_str) != Some("day") {
         return bad_request("this fake serves granularity=day only");

@@ -90,15 +90,19 @@ pub fn seed(anchor: NaiveDate) -> HashMap<String, Vec<Value>> {
     );
     m.insert(
         "failing_dates".to_string(),
-        vec![json!((anchor - Duration::days(3)).format("%Y-%m-%d").to_string())],
+        vec![json!(
+            (anchor - Duration::days(3)).format("%Y-%m-%d").to_string()
+        )],
     );
     m
 }
 
 async fn user_info(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
     crate::guard!(fake, uri, headers);
-    axum::Json(json!({"user_id": ACCOUNT_ID, "username": "ring.user", "email": "ring.user@example.com"}))
-        .into_response()
+    axum::Json(
+        json!({"user_id": ACCOUNT_ID, "username": "ring.user", "email": "ring.user@example.com"}),
+    )
+    .into_response()
 }
 
 async fn metrics(

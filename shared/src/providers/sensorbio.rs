@@ -101,7 +101,8 @@ pub fn map_workout_stats(
         let to = instant(a.get("end_time"))
             .filter(|t| *t > from)
             .or_else(|| {
-                num(a, "duration").map(|s| from + chrono::Duration::milliseconds((s * 1000.0) as i64))
+                num(a, "duration")
+                    .map(|s| from + chrono::Duration::milliseconds((s * 1000.0) as i64))
             })
             .unwrap_or(from);
         let kind = a
@@ -187,7 +188,10 @@ fn component(value: Option<f64>, qualifier: Option<&str>) -> Value {
 /// and the night's resting heart rate, HRV (RMSSD) and SpO2 as samples.
 pub fn map_scores(v: &Value, asked: NaiveDate, out: &mut Pulled) {
     let at = midnight(record_date(v, asked));
-    let bio = v.pointer("/sleep/biometrics").cloned().unwrap_or(Value::Null);
+    let bio = v
+        .pointer("/sleep/biometrics")
+        .cloned()
+        .unwrap_or(Value::Null);
     let rhr = num(&bio, "resting_bpm");
     let hrv = num(&bio, "resting_hrv").or_else(|| num(&bio, "hrv"));
     let spo2 = num(&bio, "spo2");
@@ -394,7 +398,12 @@ pub async fn pull(
         let day = date.format("%Y-%m-%d").to_string();
         let q = [("date", day.clone())];
         let sleep = tolerate(&format!("sleep {day}"), f.get("/v1/sleep", &q).await)?;
-        for s in sleep.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for s in sleep
+            .get("data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             map_sleep(s, &mut out);
         }
         let scores = tolerate(&format!("scores {day}"), f.get("/v1/scores", &q).await)?;
@@ -453,7 +462,11 @@ mod tests {
             t("2024-06-10T00:00:00Z"),
             &mut p,
         );
-        assert_eq!(p.workouts.len(), 1, "the activity before the window is dropped");
+        assert_eq!(
+            p.workouts.len(),
+            1,
+            "the activity before the window is dropped"
+        );
         let w = &p.workouts[0];
         assert_eq!(w.external_id.as_deref(), Some("act_9f21"));
         assert_eq!(w.workout_type.as_deref(), Some("running"));
@@ -528,7 +541,10 @@ mod tests {
             (78, 221, 105, 36)
         );
         assert_eq!(s.total_sleep_minutes, 404);
-        assert_eq!(s.time_in_bed_minutes, 440, "end - start, not the total sleep");
+        assert_eq!(
+            s.time_in_bed_minutes, 440,
+            "end - start, not the total sleep"
+        );
         assert_eq!(s.efficiency, Some(86.0));
         assert!(!s.is_nap);
         // No id: the start timestamp is the external id.
@@ -589,7 +605,10 @@ mod tests {
             &mut q,
         );
         assert_eq!(q.samples[0].value, 47.0);
-        assert_eq!(q.samples[0].at, at, "the asked date when the record has none");
+        assert_eq!(
+            q.samples[0].at, at,
+            "the asked date when the record has none"
+        );
     }
 
     #[test]

@@ -247,7 +247,11 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     let resp = f
         .http
         .post(url)
-        .form(&[("token", f.token), ("client_id", id), ("client_secret", secret)])
+        .form(&[
+            ("token", f.token),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
         .header("accept", "application/json")
         .timeout(f.timeout)
         .send()
@@ -260,7 +264,9 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
         s if s == 429 || s >= 500 => Err(FetchError::Transient(format!(
             "{REVOKE_PATH}: HTTP {status}"
         ))),
-        _ => Err(FetchError::Permanent(format!("{REVOKE_PATH}: HTTP {status}"))),
+        _ => Err(FetchError::Permanent(format!(
+            "{REVOKE_PATH}: HTTP {status}"
+        ))),
     }
 }
 
@@ -334,7 +340,10 @@ mod tests {
         );
         assert_eq!(
             values(&p, SeriesType::Steps),
-            vec![(1717402005, 188.0, Some(false)), (1717372800, 9120.0, Some(true))],
+            vec![
+                (1717402005, 188.0, Some(false)),
+                (1717372800, 9120.0, Some(true))
+            ],
             "zero step readings are dropped; the day total is a daily-total row"
         );
         assert_eq!(

@@ -48,7 +48,8 @@ async fn sensorbio_backfill_lands_in_the_read_api() {
     let bio = calls_to(&rig, "/v1/biometrics");
     assert_eq!(bio.len(), 4, "{bio:?}");
     assert!(
-        bio.iter().all(|q| q.ends_with("&limit=50") && !q.starts_with("last-timestamp=0&")),
+        bio.iter()
+            .all(|q| q.ends_with("&limit=50") && !q.starts_with("last-timestamp=0&")),
         "{bio:?}"
     );
 
@@ -58,7 +59,11 @@ async fn sensorbio_backfill_lands_in_the_read_api() {
             "events/workouts?start_date=2024-01-01&end_date=2024-06-10",
         )
         .await;
-    assert_eq!(w.len(), 2, "the February walk is outside the backfill: {w:?}");
+    assert_eq!(
+        w.len(),
+        2,
+        "the February walk is outside the backfill: {w:?}"
+    );
     assert_eq!(
         (
             w[1]["type"].as_str(),
@@ -136,7 +141,12 @@ async fn sensorbio_backfill_lands_in_the_read_api() {
             a[0]["active_calories_kcal"].as_f64(),
             &a[1]["steps"]
         ),
-        (&Value::from(9104), Some(6800.0), Some(348.0), &Value::from(7311)),
+        (
+            &Value::from(9104),
+            Some(6800.0),
+            Some(348.0),
+            &Value::from(7311)
+        ),
         "{a:?}"
     );
 
@@ -160,7 +170,9 @@ async fn sensorbio_backfill_lands_in_the_read_api() {
         .await;
     let rr = rr["data"].as_array().cloned().unwrap_or_default();
     assert_eq!(
-        rr.iter().filter(|p| p["type"] == "respiratory_rate").count(),
+        rr.iter()
+            .filter(|p| p["type"] == "respiratory_rate")
+            .count(),
         72
     );
     assert!(
@@ -169,7 +181,9 @@ async fn sensorbio_backfill_lands_in_the_read_api() {
         "{rr:?}"
     );
 
-    let scores = rig.user_get(&user, "health-scores?provider=sensorbio").await;
+    let scores = rig
+        .user_get(&user, "health-scores?provider=sensorbio")
+        .await;
     let scores = scores["data"].as_array().cloned().unwrap_or_default();
     let mut got: Vec<(String, f64)> = scores
         .iter()
@@ -267,5 +281,9 @@ async fn sensorbio_disconnect_needs_no_provider_call() {
     assert_eq!(d.status.as_u16(), 204);
     assert_eq!(rig.connection(&user).await["status"], "revoked");
     assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 0);
-    assert_eq!(rig.fake.fake.calls().len(), before, "Sensor Bio has no deregistration");
+    assert_eq!(
+        rig.fake.fake.calls().len(),
+        before,
+        "Sensor Bio has no deregistration"
+    );
 }

@@ -69,7 +69,11 @@ async fn ultrahuman_backfill_lands_in_the_read_api() {
         ),
         "{s:?}"
     );
-    assert_eq!(s[1]["sleep_duration_seconds"], 395 * 60, "deep + light + rem");
+    assert_eq!(
+        s[1]["sleep_duration_seconds"],
+        395 * 60,
+        "deep + light + rem"
+    );
     let sleep = rig
         .data(
             &user,
