@@ -6,7 +6,8 @@
 //!
 //! Dataset collections: `activities` and `biometrics` (records), `sleep` and `scores`
 //! (`{"date", "data"}` per day), `step_details` (unwrapped answers, by `date`) and
-//! `failing_dates` (dates whose per-date calls answer 404). Served over HTTP/1.1: the fake
+//! `failing_dates` (dates whose per-date calls answer 404); `user_shape: ["unwrapped"]` makes
+//! `/v1/user` answer without its `data` envelope. Served over HTTP/1.1: the fake
 //! does not speak HTTP/2 (the reference's client asks for it; see the Sensor Bio module).
 
 use std::collections::HashMap;
@@ -149,10 +150,16 @@ fn bad_request(msg: &str) -> Response {
 
 async fn user(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
     crate::guard!(fake, uri, headers);
-    axum::Json(
-        json!({"data": {"id": ACCOUNT_ID, "name": "Marta N.", "email": "marta@example.com"}}),
-    )
-    .into_response()
+    let user = json!({"id": ACCOUNT_ID, "name": "Marta N.", "email": "marta@example.com"});
+    // `user_shape: ["unwrapped"]` answers the profile without the `data` envelope.
+    if fake
+        .items("user_shape")
+        .iter()
+        .any(|s| s.as_str() == Some("unwrapped"))
+    {
+        return axum::Json(user).into_response();
+    }
+    axum::Json(json!({"data": user})).into_response()
 }
 
 /// Records of `kind` with `timestamp` after `last-timestamp`, ascending, at most `limit`.

@@ -492,10 +492,14 @@ async fn provider_identity(
     let Ok(v) = resp.json::<Value>().await else {
         return (None, None);
     };
-    (
-        json_text(v.pointer(id)),
-        name.and_then(|n| json_text(v.pointer(n))),
-    )
+    // A `/data/...` field is also read unwrapped (Sensor Bio answers either shape).
+    let field = |p: &str| {
+        json_text(v.pointer(p)).or_else(|| {
+            p.strip_prefix("/data")
+                .and_then(|u| json_text(v.pointer(u)))
+        })
+    };
+    (field(id), name.and_then(field))
 }
 
 /// The provider sends the browser back here.

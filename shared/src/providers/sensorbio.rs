@@ -6,6 +6,10 @@
 //! workout `distance` (km, a 40-minute run reports `5.4`) are stored in metres (#22); a sleep's
 //! time in bed is `end − start`, not the total sleep (#23). Sensor Bio has no webhooks and no
 //! deregistration.
+//!
+//! Transport: the reference asks for HTTP/2. Our shared client is built without reqwest's
+//! `http2` feature, so these calls go out over HTTP/1.1 (enabling that feature makes the
+//! client negotiate h2 over TLS by ALPN, with no change here).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};

@@ -287,3 +287,21 @@ async fn sensorbio_disconnect_needs_no_provider_call() {
         "Sensor Bio has no deregistration"
     );
 }
+
+#[tokio::test]
+async fn sensorbio_user_id_is_read_from_an_unwrapped_profile_too() {
+    let rig = Rig::start("sensorbio").await;
+    rig.fake
+        .fake
+        .add_item("user_shape", serde_json::json!("unwrapped"));
+    let user = rig.connected_user().await;
+    let c = rig.connection(&user).await;
+    assert_eq!(
+        (
+            c["provider_user_id"].as_str(),
+            c["provider_username"].as_str()
+        ),
+        (Some("sb_u_71c2"), Some("Marta N.")),
+        "{c}"
+    );
+}
