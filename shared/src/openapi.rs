@@ -3,7 +3,8 @@
 use utoipa::OpenApi;
 
 use crate::api::{
-    auth, data, providers, root, sdk, settings, summaries, sync_status, users, webhooks,
+    auth, data, providers, root, sdk, settings, subscriptions, summaries, sync_status, users,
+    webhooks,
 };
 
 /// The API description served at `/openapi.json`.
@@ -84,6 +85,12 @@ use crate::api::{
         sync_status::recent,
         sync_status::user_runs,
         sync_status::all_runs,
+        subscriptions::list,
+        subscriptions::register,
+        subscriptions::renew,
+        subscriptions::get_one,
+        subscriptions::update,
+        subscriptions::delete_one,
         webhooks::unified,
         webhooks::garmin_ping,
         webhooks::garmin_alias,

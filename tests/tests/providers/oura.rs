@@ -277,3 +277,75 @@ async fn oura_outage_postpones_windows_until_the_schedule_retries_them() {
         (404, Some("User not found"))
     );
 }
+
+#[tokio::test]
+async fn oura_subscriptions_are_registered_once_renewed_updated_and_deleted() {
+    let rig = Rig::start("oura").await;
+    let jwt = rig.developer_token().await;
+    let base = "/api/v1/providers/oura/webhooks/subscriptions";
+    let callback = format!("{}/api/v1/providers/oura/webhooks", rig.api);
+    // Developer auth: an API key is not enough.
+    assert_eq!(rig.call("GET", base, None).await.status.as_u16(), 401);
+    let reg = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(reg.status.as_u16(), 200, "{:?}", reg.body);
+    let results = reg.body["subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 16, "create and update of eight data types");
+    assert!(
+        results.iter().all(|r| r["status"] == "created"),
+        "{results:?}"
+    );
+    // Oura verified our callback through its challenge before creating each one.
+    let again = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert!(
+        again.body["subscriptions"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|r| r["status"] == "skipped")),
+        "{:?}",
+        again.body
+    );
+    let list = rig.dev_call(&jwt, "GET", base).await;
+    let subs = list.body["subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(subs.len(), 16);
+    let id = subs[0]["id"].as_str().expect("id").to_string();
+    let one = rig.dev_call(&jwt, "GET", &format!("{base}/{id}")).await;
+    assert_eq!(one.body["subscription"]["callback_url"], callback.as_str());
+    let renewed = rig.dev_call(&jwt, "POST", &format!("{base}/renew")).await;
+    assert_eq!(renewed.body["renewed"].as_array().map(Vec::len), Some(16));
+    let moved = rig
+        .dev_call(
+            &jwt,
+            "PUT",
+            &format!("{base}/{id}?callback_url=https://hooks.example.com/oura"),
+        )
+        .await;
+    assert_eq!(
+        moved.body["updated"]["status"], "updated",
+        "{:?}",
+        moved.body
+    );
+    let gone = rig.dev_call(&jwt, "DELETE", &format!("{base}/{id}")).await;
+    assert_eq!(gone.body["deleted"]["status"], "deleted");
+    assert_eq!(rig.fake.fake.with(|s| s.subscriptions.len()), 15);
+    let bad = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url=ftp://x"))
+        .await;
+    assert_eq!(bad.status.as_u16(), 400);
+    let none = rig
+        .dev_call(
+            &jwt,
+            "GET",
+            "/api/v1/providers/whoop/webhooks/subscriptions",
+        )
+        .await;
+    assert_eq!(none.status.as_u16(), 501);
+}
