@@ -427,8 +427,12 @@ fn user_info_endpoint(
         "whoop" => ("/developer/v2/user/profile/basic", "/user_id", None),
         "strava" => ("/api/v3/athlete", "/id", Some("/username")),
         "garmin" => ("/partner-gateway/rest/user/id", "/userId", None),
-        "ultrahuman" => ("/user_data/user_info", "/user_id", None),
-        "sensorbio" => ("/v1/user", "/data/id", None),
+        "ultrahuman" => (
+            "/api/partners/v1/user_data/user_info",
+            "/user_id",
+            Some("/username"),
+        ),
+        "sensorbio" => ("/v1/user", "/data/id", Some("/data/name")),
         "google" => ("/v4/users/me/identity", "/healthUserId", None),
         _ => return None,
     })
@@ -488,10 +492,14 @@ async fn provider_identity(
     let Ok(v) = resp.json::<Value>().await else {
         return (None, None);
     };
-    (
-        json_text(v.pointer(id)),
-        name.and_then(|n| json_text(v.pointer(n))),
-    )
+    // A `/data/...` field is also read unwrapped (Sensor Bio answers either shape).
+    let field = |p: &str| {
+        json_text(v.pointer(p)).or_else(|| {
+            p.strip_prefix("/data")
+                .and_then(|u| json_text(v.pointer(u)))
+        })
+    };
+    (field(id), name.and_then(field))
 }
 
 /// The provider sends the browser back here.
