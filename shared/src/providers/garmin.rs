@@ -19,9 +19,7 @@ use serde_json::{Map, Value, json};
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
 };
-use super::webhook::{
-    WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq,
-};
+use super::webhook::{WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq};
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
@@ -177,8 +175,13 @@ fn workout_code(raw: &str) -> Option<&'static str> {
     let key = raw.trim().to_uppercase();
     let base = key.strip_suffix("_V2").unwrap_or(&key);
     Some(match base {
-        "RUNNING" | "OBSTACLE_RUN" | "STREET_RUNNING" | "TRACK_RUNNING" | "ULTRA_RUN"
-        | "VIRTUAL_RUN" | "WHEELCHAIR_PUSH_RUN" => "running",
+        "RUNNING"
+        | "OBSTACLE_RUN"
+        | "STREET_RUNNING"
+        | "TRACK_RUNNING"
+        | "ULTRA_RUN"
+        | "VIRTUAL_RUN"
+        | "WHEELCHAIR_PUSH_RUN" => "running",
         "INDOOR_RUNNING" | "TREADMILL_RUNNING" => "treadmill",
         "TRAIL_RUNNING" => "trail_running",
         "CYCLING" | "BMX" | "GRAVEL_CYCLING" | "RECUMBENT_CYCLING" | "ROAD_BIKING"
@@ -446,7 +449,12 @@ fn map_sleep(v: &Value, out: &mut Pulled) {
             components,
         });
     }
-    for nap in v.get("naps").and_then(Value::as_array).into_iter().flatten() {
+    for nap in v
+        .get("naps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let Some(s) = int(nap, "napStartTimeInSeconds").and_then(epoch) else {
             continue;
         };
@@ -458,7 +466,9 @@ fn map_sleep(v: &Value, out: &mut Pulled) {
             external_id: external_id.clone(),
             start: s,
             end: s + Duration::seconds(dur),
-            zone: int(nap, "napOffsetInSeconds").map(offset_text).or(zone.clone()),
+            zone: int(nap, "napOffsetInSeconds")
+                .map(offset_text)
+                .or(zone.clone()),
             is_nap: true,
             total_sleep_minutes: dur / 60,
             time_in_bed_minutes: dur / 60,
@@ -546,7 +556,8 @@ fn map_body_comp(v: &Value, out: &mut Pulled) {
         ("muscleMassInGrams", SeriesType::SkeletalMuscleMass, 1000.0),
     ] {
         if let Some(x) = num(v, key) {
-            out.samples.push(sample(series, at, x / divisor, &zone, None));
+            out.samples
+                .push(sample(series, at, x / divisor, &zone, None));
         }
     }
 }
@@ -723,7 +734,9 @@ fn map_health_snapshot(v: &Value, out: &mut Pulled) {
             Some("respiration") => SeriesType::RespiratoryRate,
             _ => continue,
         };
-        let Some(x) = num(s, "avgValue") else { continue };
+        let Some(x) = num(s, "avgValue") else {
+            continue;
+        };
         if series == SeriesType::GarminStressLevel && x < 0.0 {
             continue;
         }
@@ -803,11 +816,13 @@ pub fn parse_push(body: &Value, ingest_samples: bool) -> Vec<WebhookEvent> {
                     order.len() - 1
                 }
             };
-            let entry = groups.entry((idx, id.0, id.1.clone())).or_insert_with(|| Pulled {
-                source_name: id.1.clone().unwrap_or_else(|| "Garmin".into()),
-                device_model: id.1.clone(),
-                ..Pulled::default()
-            });
+            let entry = groups
+                .entry((idx, id.0, id.1.clone()))
+                .or_insert_with(|| Pulled {
+                    source_name: id.1.clone().unwrap_or_else(|| "Garmin".into()),
+                    device_model: id.1.clone(),
+                    ..Pulled::default()
+                });
             map_item(key, item, ingest_samples, entry);
         }
         for ((_, user, _), pulled) in groups {
@@ -858,7 +873,12 @@ pub fn parse_push(body: &Value, ingest_samples: bool) -> Vec<WebhookEvent> {
 }
 
 fn truthy(v: Option<&str>) -> bool {
-    v.is_some_and(|s| matches!(s.trim().to_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    v.is_some_and(|s| {
+        matches!(
+            s.trim().to_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 /// Verifies and parses one inbound Garmin push (api.md §15.1): the `garmin-client-id` header
@@ -867,8 +887,7 @@ fn truthy(v: Option<&str>) -> bool {
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
-            "Provider 'garmin' does not support webhook subscription verification via GET."
-                .into(),
+            "Provider 'garmin' does not support webhook subscription verification via GET.".into(),
         ));
     }
     let Some(client_id) = req.header(CLIENT_ID_HEADER) else {
@@ -1022,6 +1041,12 @@ pub async fn pull(
     })
 }
 
+/// The Garmin user id (`GET /partner-gateway/rest/user/id` → `userId`).
+pub async fn identify(f: &Fetcher<'_>) -> Result<Option<String>, FetchError> {
+    let v = f.get("/partner-gateway/rest/user/id", &[]).await?;
+    Ok(text(&v, "userId"))
+}
+
 /// Deregisters the user at Garmin (`DELETE /partner-gateway/rest/user/registration`).
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     f.send(
@@ -1077,27 +1102,87 @@ mod tests {
     #[test]
     fn every_table_entry_is_a_unified_type() {
         assert_eq!(map_workout_type("ROAD_BIKING"), WorkoutType::Cycling);
-        assert_eq!(map_workout_type(" trail_running "), WorkoutType::TrailRunning);
+        assert_eq!(
+            map_workout_type(" trail_running "),
+            WorkoutType::TrailRunning
+        );
         assert_eq!(map_workout_type("KAYAKING_V2"), WorkoutType::Kayaking);
         assert_eq!(map_workout_type("LAP_SWIMMING").code(), "pool_swimming");
         assert_eq!(map_workout_type("STOP_WATCH").code(), "generic");
         assert_eq!(map_workout_type("UNDERWATER_BASKET"), WorkoutType::Other);
         for raw in [
-            "RUNNING", "TREADMILL_RUNNING", "CYCLOCROSS", "ENDURO_MTB", "E_BIKE_FITNESS",
-            "VIRTUAL_RIDE", "FITNESS_EQUIPMENT", "BOULDERING", "ELLIPTICAL", "HIIT",
-            "INDOOR_ROWING", "BREATHWORK", "PILATES", "FLOOR_CLIMBING", "STRENGTH_TRAINING",
-            "YOGA", "SWIMMING", "OPEN_WATER_SWIMMING", "WHEELCHAIR_PUSH_WALK", "RUCKING",
-            "WINTER_SPORTS", "SNOWBOARDING_WS", "BACKCOUNTRY_SKIING", "SKATE_SKIING_WS",
-            "RESORT_SKIING", "SKATING_WS", "SNOW_SHOE_WS", "SNOWMOBILING_WS", "WATER_SPORTS",
-            "BOATING_V2", "FISHING", "WHITEWATER_RAFTING", "KITEBOARDING", "ONSHORE_GRINDING",
-            "PADDLING", "ROWING_V2", "SNORKELING", "STAND_UP_PADDLEBOARDING", "SURFING",
-            "WAKEBOARDING", "WATERSKIING", "WINDSURFING", "TRANSITION_V2",
-            "SWIM_TO_BIKE_TRANSITION", "TEAM_SPORTS", "AMERICAN_FOOTBALL", "SOFTBALL",
-            "BASKETBALL", "CRICKET", "ICE_HOCKEY", "LACROSSE", "RUGBY", "SOCCER", "DISC_GOLF",
-            "VOLLEYBALL", "RACKET_SPORTS", "BADMINTON", "PADDELBALL", "PICKLEBALL",
-            "PLATFORM_TENNIS", "RACQUETBALL", "SQUASH", "TABLE_TENNIS", "OTHER", "BOXING",
-            "DANCE", "GOLF", "INLINE_SKATING", "MIXED_MARTIAL_ARTS", "MOUNTAINEERING",
-            "ROCK_CLIMBING", "PARA_SPORTS",
+            "RUNNING",
+            "TREADMILL_RUNNING",
+            "CYCLOCROSS",
+            "ENDURO_MTB",
+            "E_BIKE_FITNESS",
+            "VIRTUAL_RIDE",
+            "FITNESS_EQUIPMENT",
+            "BOULDERING",
+            "ELLIPTICAL",
+            "HIIT",
+            "INDOOR_ROWING",
+            "BREATHWORK",
+            "PILATES",
+            "FLOOR_CLIMBING",
+            "STRENGTH_TRAINING",
+            "YOGA",
+            "SWIMMING",
+            "OPEN_WATER_SWIMMING",
+            "WHEELCHAIR_PUSH_WALK",
+            "RUCKING",
+            "WINTER_SPORTS",
+            "SNOWBOARDING_WS",
+            "BACKCOUNTRY_SKIING",
+            "SKATE_SKIING_WS",
+            "RESORT_SKIING",
+            "SKATING_WS",
+            "SNOW_SHOE_WS",
+            "SNOWMOBILING_WS",
+            "WATER_SPORTS",
+            "BOATING_V2",
+            "FISHING",
+            "WHITEWATER_RAFTING",
+            "KITEBOARDING",
+            "ONSHORE_GRINDING",
+            "PADDLING",
+            "ROWING_V2",
+            "SNORKELING",
+            "STAND_UP_PADDLEBOARDING",
+            "SURFING",
+            "WAKEBOARDING",
+            "WATERSKIING",
+            "WINDSURFING",
+            "TRANSITION_V2",
+            "SWIM_TO_BIKE_TRANSITION",
+            "TEAM_SPORTS",
+            "AMERICAN_FOOTBALL",
+            "SOFTBALL",
+            "BASKETBALL",
+            "CRICKET",
+            "ICE_HOCKEY",
+            "LACROSSE",
+            "RUGBY",
+            "SOCCER",
+            "DISC_GOLF",
+            "VOLLEYBALL",
+            "RACKET_SPORTS",
+            "BADMINTON",
+            "PADDELBALL",
+            "PICKLEBALL",
+            "PLATFORM_TENNIS",
+            "RACQUETBALL",
+            "SQUASH",
+            "TABLE_TENNIS",
+            "OTHER",
+            "BOXING",
+            "DANCE",
+            "GOLF",
+            "INLINE_SKATING",
+            "MIXED_MARTIAL_ARTS",
+            "MOUNTAINEERING",
+            "ROCK_CLIMBING",
+            "PARA_SPORTS",
         ] {
             let code = workout_code(raw).expect("in the table");
             assert!(
@@ -1176,9 +1261,17 @@ mod tests {
         assert_eq!(p.sleeps.len(), 2);
         let s = &p.sleeps[0];
         assert!(!s.is_nap);
-        assert_eq!((s.start, s.end), (t("2024-06-03T19:40:00Z"), t("2024-06-04T03:00:00Z")));
         assert_eq!(
-            (s.deep_minutes, s.light_minutes, s.rem_minutes, s.awake_minutes),
+            (s.start, s.end),
+            (t("2024-06-03T19:40:00Z"), t("2024-06-04T03:00:00Z"))
+        );
+        assert_eq!(
+            (
+                s.deep_minutes,
+                s.light_minutes,
+                s.rem_minutes,
+                s.awake_minutes
+            ),
             (85, 230, 100, 25)
         );
         assert_eq!((s.total_sleep_minutes, s.time_in_bed_minutes), (415, 440));
@@ -1186,7 +1279,12 @@ mod tests {
         let kinds: Vec<SleepStage> = s.stages.iter().map(|x| x.stage).collect();
         assert_eq!(
             kinds,
-            vec![SleepStage::Light, SleepStage::Deep, SleepStage::Rem, SleepStage::Awake],
+            vec![
+                SleepStage::Light,
+                SleepStage::Deep,
+                SleepStage::Rem,
+                SleepStage::Awake
+            ],
             "unknown stage keys are ignored, the rest sorted"
         );
         let nap = &p.sleeps[1];
@@ -1194,7 +1292,10 @@ mod tests {
         assert_eq!((nap.total_sleep_minutes, nap.time_in_bed_minutes), (25, 25));
         assert_eq!(nap.external_id, s.external_id);
         let score = &p.scores[0];
-        assert_eq!((score.category.as_str(), score.value), ("sleep", Some(84.0)));
+        assert_eq!(
+            (score.category.as_str(), score.value),
+            ("sleep", Some(84.0))
+        );
         assert_eq!(score.recorded_at, s.start);
         assert_eq!(
             score.components,
@@ -1242,25 +1343,42 @@ mod tests {
         let start = t("2024-06-03T22:00:00Z");
         assert_eq!(total(SeriesType::Steps), Some((11408.0, Some(true), start)));
         assert_eq!(total(SeriesType::Energy), Some((566.0, Some(true), start)));
-        assert_eq!(total(SeriesType::ActiveTime), Some((102.0, Some(true), start)));
-        assert_eq!(total(SeriesType::FlightsClimbed), Some((7.0, Some(true), start)));
+        assert_eq!(
+            total(SeriesType::ActiveTime),
+            Some((102.0, Some(true), start))
+        );
+        assert_eq!(
+            total(SeriesType::FlightsClimbed),
+            Some((7.0, Some(true), start))
+        );
         assert_eq!(
             total(SeriesType::DistanceWalkingRunning),
             Some((8735.0, Some(true), start))
         );
-        assert_eq!(total(SeriesType::RestingHeartRate), Some((49.0, None, start)));
+        assert_eq!(
+            total(SeriesType::RestingHeartRate),
+            Some((49.0, None, start))
+        );
         assert_eq!(values(daily, SeriesType::HeartRate), vec![56.0, 54.0, 55.0]);
         assert_eq!(daily.scores[0].category, "stress");
         assert_eq!(daily.scores[0].value, Some(31.0));
         let stress = d[1].1;
-        assert_eq!(values(stress, SeriesType::GarminStressLevel), vec![18.0, 27.0]);
+        assert_eq!(
+            values(stress, SeriesType::GarminStressLevel),
+            vec![18.0, 27.0]
+        );
         assert_eq!(
             values(stress, SeriesType::GarminBodyBattery),
             vec![71.0, 71.0, 70.0]
         );
         assert_eq!(stress.scores[0].category, "body_battery");
         assert_eq!(stress.scores[0].value, Some(71.0));
-        assert!(stress.samples.iter().all(|s| s.zone.as_deref() == Some("+02:00")));
+        assert!(
+            stress
+                .samples
+                .iter()
+                .all(|s| s.zone.as_deref() == Some("+02:00"))
+        );
     }
 
     #[test]
@@ -1292,7 +1410,10 @@ mod tests {
         let events = parse_push(&body, false);
         let all: Vec<&Pulled> = data(&events).into_iter().map(|(_, p)| p).collect();
         let find = |series| -> Vec<f64> { all.iter().flat_map(|p| values(p, series)).collect() };
-        assert_eq!(find(SeriesType::HeartRateVariabilityRmssd), vec![58.0, 54.0, 61.0, 57.0]);
+        assert_eq!(
+            find(SeriesType::HeartRateVariabilityRmssd),
+            vec![58.0, 54.0, 61.0, 57.0]
+        );
         assert_eq!(find(SeriesType::Weight), vec![71.85]);
         assert_eq!(find(SeriesType::SkeletalMuscleMass), vec![33.6]);
         assert_eq!(find(SeriesType::BodyFatPercentage), vec![17.2]);
@@ -1302,7 +1423,11 @@ mod tests {
         assert_eq!(find(SeriesType::GarminFitnessAge), vec![33.0]);
         assert_eq!(find(SeriesType::BloodPressureSystolic), vec![121.0]);
         assert_eq!(find(SeriesType::SkinTemperature), vec![33.4]);
-        assert_eq!(find(SeriesType::HeartRate), vec![62.0], "zero epoch HR skipped");
+        assert_eq!(
+            find(SeriesType::HeartRate),
+            vec![62.0],
+            "zero epoch HR skipped"
+        );
         assert_eq!(find(SeriesType::HeartRateVariabilitySdnn), vec![48.5]);
         assert!(find(SeriesType::GarminStressLevel).is_empty());
         let steps: Vec<Option<bool>> = all
@@ -1342,8 +1467,14 @@ mod tests {
         let events = parse_push(&body, false);
         let d = data(&events);
         assert_eq!(d.len(), 2);
-        assert_eq!((d[0].0, values(d[0].1, SeriesType::Steps)), (USER, vec![100.0, 300.0]));
-        assert_eq!((d[1].0, values(d[1].1, SeriesType::Steps)), (other, vec![200.0]));
+        assert_eq!(
+            (d[0].0, values(d[0].1, SeriesType::Steps)),
+            (USER, vec![100.0, 300.0])
+        );
+        assert_eq!(
+            (d[1].0, values(d[1].1, SeriesType::Steps)),
+            (other, vec![200.0])
+        );
         assert_eq!(
             events[2..],
             [
@@ -1416,7 +1547,8 @@ mod tests {
             })
         }
 
-        const BODY: &[u8] = br#"{"dailies":[{"userId":"u1","startTimeInSeconds":1717452000,"steps":5}]}"#;
+        const BODY: &[u8] =
+            br#"{"dailies":[{"userId":"u1","startTimeInSeconds":1717452000,"steps":5}]}"#;
 
         #[test]
         fn the_client_id_header_is_required_and_checked() {
@@ -1425,7 +1557,9 @@ mod tests {
             let WebhookReply::Accept(events) = ok else {
                 panic!("accept expected");
             };
-            assert!(matches!(&events[0], WebhookEvent::Data { provider_user_id, .. } if provider_user_id == "u1"));
+            assert!(
+                matches!(&events[0], WebhookEvent::Data { provider_user_id, .. } if provider_user_id == "u1")
+            );
             let missing = call(Method::POST, None, BODY, Some(&c)).expect_err("refused");
             assert_eq!(missing.status().as_u16(), 401);
             assert_eq!(missing.to_string(), "Invalid webhook signature");
