@@ -40,6 +40,7 @@ pub const PERMISSIONS: &str = "permissions";
 /// Longest range of one backfill request.
 pub const MAX_BACKFILL_SECONDS: i64 = 30 * 86_400;
 
+/// The Garmin fake's profile.
 pub fn profile() -> Profile {
     Profile {
         provider: "garmin",
