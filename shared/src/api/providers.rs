@@ -502,6 +502,43 @@ async fn provider_identity(
     (field(id), name.and_then(field))
 }
 
+/// Permissions the user granted, where the provider lists them apart from the token (Garmin's
+/// `GET /partner-gateway/rest/user/permissions`): sorted and space-joined; `None` on failure
+/// or when the user id is unknown (the reference then skips the lookup).
+async fn granted_scope(
+    state: &State,
+    info: &ProviderInfo,
+    client: &OAuthClient,
+    token: &TokenAnswer,
+    identified: bool,
+) -> Option<String> {
+    if info.key != "garmin" || !identified {
+        return None;
+    }
+    let url = format!(
+        "{}/partner-gateway/rest/user/permissions",
+        client.api_base.trim_end_matches('/')
+    );
+    let resp = state
+        .http
+        .get(url)
+        .bearer_auth(&token.access_token)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status());
+    let v: Value = resp.ok()?.json().await.ok()?;
+    let mut perms: Vec<&str> = v
+        .get("permissions")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    perms.sort_unstable();
+    perms.dedup();
+    Some(perms.join(" ")).filter(|s| !s.is_empty())
+}
+
 /// The provider sends the browser back here.
 #[utoipa::path(get, path = "/api/v1/oauth/{provider}/callback", tag = "oauth",
     params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query),
@@ -546,6 +583,7 @@ pub async fn callback(
         }
     };
     let (puid, username) = provider_identity(&state, info, &client, &token).await;
+    let granted = granted_scope(&state, info, &client, &token, puid.is_some()).await;
     let existing = state.db.connection(record.user_id, info.key).await?;
     let cipher = &state.cipher;
     let sealed_refresh = token
@@ -565,9 +603,8 @@ pub async fn callback(
             .as_ref()
             .and_then(|c| c.provider_username.clone())
             .or(username),
-        scope: token
-            .scope
-            .clone()
+        scope: granted
+            .or_else(|| token.scope.clone())
             .or_else(|| Some(client.scope.clone()).filter(|s| !s.is_empty())),
         status: "active".into(),
         access_token: Some(cipher.seal(&token.access_token)?),
@@ -934,6 +971,20 @@ pub async fn trigger_historical(
     }
     let info = pull_provider(&provider)?;
     let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
+    if info.webhook_callback && !info.rest_pull {
+        // Garmin ignores `days`: backfill requests for its 30 days, the data arrives by push.
+        let jobs = crate::providers::sync::backfill_jobs(user, info.key, state.now());
+        state
+            .queue
+            .enqueue(jobs)
+            .await
+            .map_err(ApiError::internal)?;
+        return Ok(Json(json!({
+            "success": true, "provider": info.key, "user_id": user, "method": "webhook_backfill",
+            "task_id": Uuid::new_v4(),
+            "message": "Garmin 30-day backfill started. Progress available via backfill/status.",
+        })));
+    }
     let end = state.now();
     let start = end - Duration::days(days);
     let jobs = crate::providers::sync::window_jobs(user, info.key, start, end);

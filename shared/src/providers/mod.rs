@@ -308,6 +308,18 @@ pub async fn pull(
     }
 }
 
+/// The provider account id, for connections whose OAuth callback could not learn it;
+/// `Ok(None)` where nothing needs looking up (pull providers do not depend on it).
+pub async fn identify(
+    provider: &str,
+    f: &sync::Fetcher<'_>,
+) -> Result<Option<String>, sync::FetchError> {
+    match provider {
+        "garmin" => garmin::identify(f).await,
+        _ => Ok(None),
+    }
+}
+
 /// Provider-side deregistration on disconnect (best effort; providers without one do nothing).
 pub async fn deregister(provider: &str, f: &sync::Fetcher<'_>) -> Result<(), sync::FetchError> {
     match provider {

@@ -111,7 +111,7 @@ pub enum WebhookEvent {
     },
     /// The user withdrew consent at the provider: the connections become `revoked`.
     Deauthorized { provider_user_id: String },
-    /// The granted permissions changed: the connections' scope becomes this.
+    /// The granted permissions changed: the connections' scope becomes this (empty: none).
     Scope {
         provider_user_id: String,
         scope: String,
@@ -231,7 +231,7 @@ pub async fn apply(
                     out.revoked += 1;
                 }
                 WebhookEvent::Scope { scope, .. } => {
-                    conn.scope = Some(scope.clone());
+                    conn.scope = Some(scope.clone()).filter(|s| !s.is_empty());
                     conn.updated_at = now;
                     state.db.save_connection(&conn).await?;
                 }
