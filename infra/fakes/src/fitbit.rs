@@ -53,16 +53,15 @@ fn routes() -> Router<Fake> {
 fn oauth_refusal(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
-        axum::Json(json!({"errors": [{"errorType": error, "message": description}], "success": false})),
+        axum::Json(
+            json!({"errors": [{"errorType": error, "message": description}], "success": false}),
+        ),
     )
         .into_response()
 }
 
 /// Fitbit requires PKCE: no `code_challenge`, no consent.
-async fn authorize(
-    State(fake): State<Fake>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn authorize(State(fake): State<Fake>, Query(q): Query<HashMap<String, String>>) -> Response {
     if q.get("code_challenge").is_none_or(String::is_empty) {
         return oauth_refusal(
             StatusCode::BAD_REQUEST,
@@ -260,7 +259,9 @@ async fn list(
     if used > RATE_LIMIT {
         let mut resp = (
             StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(json!({"errors": [{"errorType": "system", "message": "Too Many Requests"}]})),
+            axum::Json(
+                json!({"errors": [{"errorType": "system", "message": "Too Many Requests"}]}),
+            ),
         )
             .into_response();
         for (k, v) in [
@@ -333,7 +334,8 @@ async fn list(
     } else {
         String::new()
     };
-    let mut pagination = json!({"limit": limit, "next": next, "offset": offset, "previous": previous, "sort": sort});
+    let mut pagination =
+        json!({"limit": limit, "next": next, "offset": offset, "previous": previous, "sort": sort});
     pagination[key] = json!(value);
     axum::Json(json!({"activities": page, "pagination": pagination})).into_response()
 }

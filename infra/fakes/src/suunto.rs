@@ -78,8 +78,7 @@ pub fn jwt_token(fake: &Fake, n: u64) -> String {
 /// The next `n` data calls answer HTTP 200 with an error body.
 pub fn errors_in_body(fake: &Fake, n: u32) {
     fake.with(|s| {
-        s.items
-            .insert(IN_BODY_ERRORS.to_string(), vec![json!(n)]);
+        s.items.insert(IN_BODY_ERRORS.to_string(), vec![json!(n)]);
     });
 }
 
@@ -241,11 +240,7 @@ fn subscription_refused(headers: &HeaderMap) -> Option<Response> {
 
 fn in_body_error(fake: &Fake) -> Option<Response> {
     let due = fake.with(|s| {
-        let Some(n) = s
-            .items
-            .get_mut(IN_BODY_ERRORS)
-            .and_then(|v| v.first_mut())
-        else {
+        let Some(n) = s.items.get_mut(IN_BODY_ERRORS).and_then(|v| v.first_mut()) else {
             return false;
         };
         let left = n.as_u64().unwrap_or(0);
@@ -373,8 +368,7 @@ async fn samples(
         .items(&kind)
         .into_iter()
         .filter(|i| {
-            instant(i.get("timestamp").and_then(Value::as_str))
-                .is_some_and(|t| t >= from && t < to)
+            instant(i.get("timestamp").and_then(Value::as_str)).is_some_and(|t| t >= from && t < to)
         })
         .collect();
     axum::Json(Value::Array(items)).into_response()

@@ -235,7 +235,10 @@ mod tests {
             workout_type(Some(123456), Some(" Stair Climbing ")),
             WorkoutType::StairClimbing
         );
-        assert_eq!(workout_type(None, Some("Weights")), WorkoutType::StrengthTraining);
+        assert_eq!(
+            workout_type(None, Some("Weights")),
+            WorkoutType::StrengthTraining
+        );
         assert_eq!(workout_type(Some(90019), Some("Yoga")), WorkoutType::Other);
         assert_eq!(workout_type(None, Some("Juggling")), WorkoutType::Other);
         assert_eq!(workout_type(None, None), WorkoutType::Other);

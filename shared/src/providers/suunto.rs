@@ -407,7 +407,11 @@ fn chunks(
 fn tolerate(r: Result<(), FetchError>, what: &str) -> Result<(), FetchError> {
     match r {
         Err(FetchError::Permanent(m)) => {
-            tracing::warn!(provider = "suunto", what, "skipped after a permanent error: {m}");
+            tracing::warn!(
+                provider = "suunto",
+                what,
+                "skipped after a permanent error: {m}"
+            );
             Ok(())
         }
         other => other,
@@ -564,8 +568,7 @@ pub fn signature_ok(secret: &str, body: &[u8], signature: &str) -> bool {
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method != axum::http::Method::POST {
         return Err(WebhookError::NotSupported(
-            "Provider 'suunto' does not support webhook subscription verification via GET."
-                .into(),
+            "Provider 'suunto' does not support webhook subscription verification via GET.".into(),
         ));
     }
     let secret = req.secret_or_default(WEBHOOK_SECRET_SETTING);
@@ -606,7 +609,11 @@ pub fn events(v: &Value, now: DateTime<Utc>) -> Vec<WebhookEvent> {
         "SUUNTO_247_RECOVERY_CREATED" => map_recovery,
         "ROUTE_CREATED" => return Vec::new(),
         other => {
-            tracing::info!(provider = "suunto", kind = other, "unknown event type ignored");
+            tracing::info!(
+                provider = "suunto",
+                kind = other,
+                "unknown event type ignored"
+            );
             return Vec::new();
         }
     };
@@ -691,9 +698,11 @@ mod tests {
 
     #[test]
     fn a_workout_without_stop_time_ends_after_its_total_time() {
-        let w = map_workout(&json!({"workoutKey":"665694d8a1c2e31f0d7b4a55","activityId":1,
+        let w = map_workout(
+            &json!({"workoutKey":"665694d8a1c2e31f0d7b4a55","activityId":1,
             "startTime":1716971400000_i64,"totalTime":600.5,"timeOffsetInMinutes":-330,
-            "hrdata":{"workoutAvgHR":150,"workoutMaxHR":171}}))
+            "hrdata":{"workoutAvgHR":150,"workoutMaxHR":171}}),
+        )
         .expect("mapped");
         assert_eq!(w.end - w.start, Duration::milliseconds(600_500));
         assert_eq!(w.zone.as_deref(), Some("-05:30"));
