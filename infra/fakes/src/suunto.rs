@@ -35,6 +35,14 @@ pub const MAX_RANGE_DAYS: i64 = 28;
 /// The dataset key counting pending "HTTP 200 + error body" answers.
 const IN_BODY_ERRORS: &str = "_in_body_errors";
 
+/// What our app must be configured with to talk to this fake.
+pub fn app_settings() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SUUNTO_SUBSCRIPTION_KEY", SUBSCRIPTION_KEY),
+        ("SUUNTO_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ]
+}
+
 pub fn profile() -> Profile {
     Profile {
         provider: "suunto",

@@ -75,6 +75,11 @@ async fn start_demo_fakes(
         settings.set(&format!("{up}_CLIENT_ID"), opts.client_id.clone());
         settings.set(&format!("{up}_CLIENT_SECRET"), opts.client_secret.clone());
         settings.set(&format!("{up}_BASE_URL"), fake.base_url.clone());
+        for (k, v) in ow_fakes::app_settings(provider) {
+            if settings.get(k).is_none() {
+                settings.set(k, v);
+            }
+        }
         tracing::info!(provider, url = %fake.base_url, "demo fake provider started");
         running.push(fake);
     }

@@ -11,15 +11,7 @@ use serde_json::{Value, json};
 const WORKOUTS: &str = "events/workouts?start_date=2024-03-01&end_date=2024-06-10&limit=100";
 
 async fn rig() -> Rig {
-    Rig::start_with(
-        "suunto",
-        FakeOptions::default(),
-        &[
-            ("SUUNTO_SUBSCRIPTION_KEY", fake::SUBSCRIPTION_KEY),
-            ("SUUNTO_WEBHOOK_SECRET", fake::WEBHOOK_SECRET),
-        ],
-    )
-    .await
+    Rig::start_with("suunto", FakeOptions::default(), &fake::app_settings()).await
 }
 
 fn by_type<'a>(items: &'a [Value], t: &str) -> Vec<&'a Value> {
