@@ -48,6 +48,15 @@ pub fn profile(provider: &str) -> Option<Profile> {
     })
 }
 
+/// Settings our app needs, besides the client credentials and `<PROVIDER>_BASE_URL`, to work
+/// with the fake of `provider` (Suunto's subscription key and notification secret).
+pub fn app_settings(provider: &str) -> Vec<(&'static str, &'static str)> {
+    match provider {
+        "suunto" => suunto::app_settings(),
+        _ => Vec::new(),
+    }
+}
+
 /// Starts the fake of `provider` on loopback.
 pub async fn start(provider: &str, opts: FakeOptions) -> std::io::Result<RunningFake> {
     let profile = profile(provider).ok_or_else(|| {

@@ -80,6 +80,11 @@ async fn start_demo_fakes(
             let api = settings.get("API_BASE_URL").unwrap_or_default().to_string();
             ow_fakes::garmin::set_webhook_target(&fake.fake, &api);
         }
+        for (k, v) in ow_fakes::app_settings(provider) {
+            if settings.get(k).is_none() {
+                settings.set(k, v);
+            }
+        }
         tracing::info!(provider, url = %fake.base_url, "demo fake provider started");
         running.push(fake);
     }

@@ -467,10 +467,10 @@ async fn provider_identity(
                         .ok()
                 })
                 .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok());
-            return (
-                json_text(claims.as_ref().and_then(|c| c.get("sub"))),
-                json_text(claims.as_ref().and_then(|c| c.get("user"))),
-            );
+            // Webhooks name the account by username: the `user` claim is the account id we
+            // resolve them by (the `sub` claim is not carried by any notification).
+            let user = json_text(claims.as_ref().and_then(|c| c.get("user")));
+            return (user.clone(), user);
         }
         _ => {}
     }
