@@ -342,6 +342,7 @@ pub async fn authorize(
     }
     if info.key == "google" {
         query.push(("access_type", "offline".into()));
+        query.push(("include_granted_scopes", "true".into()));
         query.push(("prompt", "consent".into()));
     }
     let qs = serde_urlencoded::to_string(&query).map_err(ApiError::internal)?;
@@ -488,10 +489,14 @@ async fn provider_identity(
     let Ok(v) = resp.json::<Value>().await else {
         return (None, None);
     };
-    (
-        json_text(v.pointer(id)),
-        name.and_then(|n| json_text(v.pointer(n))),
-    )
+    let username = match info.key {
+        "google" => {
+            crate::providers::google::username(&state.http, &client.api_base, &token.access_token)
+                .await
+        }
+        _ => name.and_then(|n| json_text(v.pointer(n))),
+    };
+    (json_text(v.pointer(id)), username)
 }
 
 /// The provider sends the browser back here.
