@@ -765,6 +765,27 @@ pub fn chunks(
     out
 }
 
+/// `[start, end)` widened to multiples of `window_seconds` since the epoch (UTC).
+pub fn align(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    window_seconds: i64,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let w = window_seconds.max(1);
+    let floor = |t: DateTime<Utc>| t.timestamp().div_euclid(w) * w;
+    let lo = floor(start);
+    let hi = floor(end)
+        + if end.timestamp().rem_euclid(w) == 0 {
+            0
+        } else {
+            w
+        };
+    (
+        DateTime::from_timestamp(lo, 0).unwrap_or(start),
+        DateTime::from_timestamp(hi, 0).unwrap_or(end),
+    )
+}
+
 async fn rollup_samples(
     f: &Fetcher<'_>,
     m: &Metric,
@@ -778,6 +799,9 @@ async fn rollup_samples(
     };
     let path = points_path(m.data_type, ":rollUp");
     let page_size = (spec.max_days * (86_400 / window_seconds)).min(MAX_ROLLUP_PAGE);
+    // Whole windows on UTC boundaries: an hour / a day is always rolled up complete, and a
+    // later sync of the same window overwrites it with the newer total.
+    let (start, end) = align(start, end, window_seconds);
     let mut out = Vec::new();
     for (from, to) in chunks(start, end, spec.max_days) {
         let mut body = json!({
@@ -1302,6 +1326,18 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].1, t("2024-05-15T00:00:00Z"));
         assert_eq!(c[2], (t("2024-05-29T00:00:00Z"), t("2024-05-31T00:00:00Z")));
+    }
+
+    #[test]
+    fn rollup_ranges_align_to_whole_windows() {
+        assert_eq!(
+            align(t("2024-05-12T12:00:00Z"), t("2024-06-10T12:30:00Z"), 86_400),
+            (t("2024-05-12T00:00:00Z"), t("2024-06-11T00:00:00Z"))
+        );
+        assert_eq!(
+            align(t("2024-06-10T12:00:00Z"), t("2024-06-10T13:00:00Z"), 3600),
+            (t("2024-06-10T12:00:00Z"), t("2024-06-10T13:00:00Z"))
+        );
     }
 
     #[test]
