@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::api::{auth, data, providers, root, sdk, settings, summaries, users};
+use crate::api::{auth, data, providers, root, sdk, settings, summaries, users, webhooks};
 
 /// The API description served at `/openapi.json`.
 #[derive(OpenApi)]
@@ -79,6 +79,15 @@ use crate::api::{auth, data, providers, root, sdk, settings, summaries, users};
         providers::disconnect_and_delete,
         providers::trigger_sync,
         providers::trigger_historical,
+        webhooks::unified,
+        webhooks::garmin_ping,
+        webhooks::garmin_alias,
+        webhooks::oura_alias,
+        webhooks::oura_health,
+        webhooks::strava_alias,
+        webhooks::strava_health,
+        webhooks::strava_singular,
+        webhooks::strava_singular_health,
     )
 )]
 pub struct ApiDoc;

@@ -24,8 +24,8 @@ pub fn profile() -> Profile {
         seed,
         token_extra: no_extra,
         access_token: opaque_token,
-        webhooks: &[],
-        send_webhook: None,
+        webhooks: &["workout"],
+        send_webhook: Some(|fake, target, kind| Box::pin(send_webhook(fake, target, kind))),
     }
 }
 
@@ -158,4 +158,44 @@ async fn collection(
     let next = (page + 1 < items.len()).then(|| format!("page-{}", page + 1));
     axum::Json(json!({"data": items.get(page).into_iter().collect::<Vec<_>>(), "next_token": next}))
         .into_response()
+}
+
+/// A new workout two days after the anchor appears in the dataset, and Oura notifies: a
+/// signed `create` event (hex HMAC-SHA256 of timestamp ‖ body with the client secret, sent
+/// upper-case as Oura does).
+async fn send_webhook(fake: Fake, target: String, kind: String) -> Result<u16, String> {
+    if kind != "workout" {
+        return Err(format!(
+            "the Oura fake sends 'workout' webhooks, not '{kind}'"
+        ));
+    }
+    let d = (fake.anchor() + Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    fake.add_item(
+        "workout",
+        json!({"id":"wk-a81c5e07","activity":"cycling","calories":655.0,"day":d,"distance":24310.0,
+            "start_datetime":format!("{d}T17:30:00+02:00"),"end_datetime":format!("{d}T18:42:00+02:00"),
+            "intensity":"hard","source":"manual"}),
+    );
+    let body = serde_json::to_vec(&json!({
+        "event_type": "create",
+        "data_type": "workout",
+        "object_id": "wk-a81c5e07",
+        "event_time": format!("{d}T18:45:00+00:00"),
+        "user_id": ACCOUNT_ID,
+    }))
+    .map_err(|e| e.to_string())?;
+    let stamp = chrono::Utc::now().timestamp().to_string();
+    let sig = crate::core::hmac_hex(
+        fake.options().client_secret.as_bytes(),
+        &[stamp.as_bytes(), &body],
+    )
+    .to_uppercase();
+    crate::core::post_webhook(
+        &format!("{target}/api/v1/providers/oura/webhooks"),
+        &[("x-oura-signature", sig), ("x-oura-timestamp", stamp)],
+        body,
+    )
+    .await
 }

@@ -10,6 +10,7 @@ pub mod sdk;
 pub mod settings;
 pub mod summaries;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -110,10 +111,12 @@ pub enum Group {
     Providers,
     /// The OAuth callback the providers redirect to.
     OAuthCallback,
+    /// Inbound provider webhooks.
+    Webhooks,
 }
 
 impl Group {
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 9] = [
         Group::Root,
         Group::Auth,
         Group::Users,
@@ -122,6 +125,7 @@ impl Group {
         Group::Settings,
         Group::Providers,
         Group::OAuthCallback,
+        Group::Webhooks,
     ];
 
     fn routes(self) -> Router<State> {
@@ -134,6 +138,7 @@ impl Group {
             Group::Settings => settings::router(),
             Group::Providers => providers::router(),
             Group::OAuthCallback => providers::callback_router(),
+            Group::Webhooks => webhooks::router(),
         }
     }
 }

@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
 };
-use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use super::webhook::{
+    WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hex, hmac_sha256,
+};
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
@@ -442,9 +444,67 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     .map(|_| ())
 }
 
-/// Verifies and parses one inbound Oura webhook call.
-pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    Err(WebhookError::NotSupported(
-        "webhooks for oura are not implemented yet".into(),
-    ))
+/// Verifies and parses one inbound Oura webhook call (api.md §15.1): the GET challenge checks
+/// `verification_token`; a POST carries `x-oura-signature` = hex HMAC-SHA256(client secret,
+/// `x-oura-timestamp` ‖ body), compared case-insensitively. A create/update notification
+/// becomes a sync window around its event time; deletes are ignored.
+pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+    if req.method == axum::http::Method::GET {
+        let expected = req.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+        let given = req
+            .query
+            .get("verification_token")
+            .map_or("", String::as_str);
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Err(WebhookError::Unauthorized(
+                "Invalid verification token".into(),
+            ));
+        }
+        let challenge = req.query.get("challenge").cloned().unwrap_or_default();
+        return Ok(WebhookReply::Respond(
+            axum::http::StatusCode::OK,
+            serde_json::json!({ "challenge": challenge }),
+        ));
+    }
+    let (Some(sig), Some(stamp), Some(client)) = (
+        req.header("x-oura-signature"),
+        req.header("x-oura-timestamp"),
+        req.client,
+    ) else {
+        return Err(WebhookError::bad_signature());
+    };
+    let expected = hex(&hmac_sha256(
+        client.client_secret.as_bytes(),
+        &[stamp.as_bytes(), req.body],
+    ));
+    if !constant_time_eq(sig.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+        return Err(WebhookError::bad_signature());
+    }
+    let v = req.json()?;
+    if !v.is_object() {
+        return Err(WebhookError::BadRequest(
+            "Invalid payload: expected a JSON object".into(),
+        ));
+    }
+    let event = v.get("event_type").and_then(Value::as_str).unwrap_or("");
+    let (Some(user), true) = (
+        v.get("user_id").and_then(Value::as_str),
+        matches!(event, "create" | "update"),
+    ) else {
+        return Ok(WebhookReply::Accept(Vec::new()));
+    };
+    let at = v
+        .get("event_time")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(req.now, |t| t.to_utc());
+    let day = at
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(at, |d| d.and_utc());
+    Ok(WebhookReply::Accept(vec![WebhookEvent::Sync {
+        provider_user_id: user.to_string(),
+        start: day - Duration::days(2),
+        end: (day + Duration::days(1)).min(req.now.max(at)),
+    }]))
 }
