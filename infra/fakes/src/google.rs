@@ -25,6 +25,9 @@ pub const EMAIL: &str = "ada.lovelace@example.com";
 /// The bearer secret webhooks carry: our app's default (`SECRET_KEY` in tests), since
 /// `GOOGLE_WEBHOOK_SECRET` falls back to it.
 pub const WEBHOOK_SECRET: &str = "test-secret-key-0123456789abcdef";
+/// The collection naming data types whose scope the user did not grant: calls on them answer
+/// 403 `PERMISSION_DENIED` (`fake.add_item(DENIED, json!("sleep"))`).
+pub const DENIED: &str = "_denied";
 /// Most items one page holds whatever `pageSize` asks (Google may return fewer than asked;
 /// a small page makes clients follow `nextPageToken`).
 pub const PAGE_CAP: usize = 3;
@@ -219,6 +222,21 @@ const KINDS: [Kind; 16] = [
 
 fn find_kind(data_type: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.data_type == data_type)
+}
+
+/// 403 when the user did not grant the data type's scope.
+fn denied(fake: &Fake, data_type: &str) -> Option<Response> {
+    fake.items(DENIED)
+        .iter()
+        .any(|d| d.as_str() == Some(data_type))
+        .then(|| {
+            (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({"error": {"code": 403, "status": "PERMISSION_DENIED",
+                    "message": format!("The caller does not have access to {data_type}")}})),
+            )
+                .into_response()
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -903,6 +921,9 @@ async fn list_points(
     let Some(k) = find_kind(&data_type) else {
         return (StatusCode::NOT_FOUND, "unknown data type").into_response();
     };
+    if let Some(r) = denied(&fake, &data_type) {
+        return r;
+    }
     let reconcile = match op.as_str() {
         "dataPoints" => false,
         "dataPoints:reconcile" => true,
@@ -985,6 +1006,9 @@ async fn roll_up(
     let Some(k) = find_kind(&data_type) else {
         return (StatusCode::NOT_FOUND, "unknown data type").into_response();
     };
+    if let Some(r) = denied(&fake, &data_type) {
+        return r;
+    }
     let Some((field, out_field, agg, max_days, as_string)) = k.rollup else {
         return bad_request(
             "UNSUPPORTED_OPERATION",

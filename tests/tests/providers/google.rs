@@ -236,6 +236,44 @@ async fn google_daily_granularity_and_list_mode_use_rollup_and_list() {
 }
 
 #[tokio::test]
+async fn google_a_refused_data_type_does_not_lose_the_others() {
+    let rig = Rig::start("google").await;
+    for t in ["heart-rate", "sleep", "total-calories"] {
+        rig.fake
+            .fake
+            .add_item(ow_fakes::google::DENIED, serde_json::json!(t));
+    }
+    let user = rig.connected_user().await;
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "active", "{c}");
+    assert!(!c["last_synced_at"].is_null(), "the windows synced: {c}");
+    assert_eq!(rig.data(&user, WORKOUTS).await.len(), 2);
+    assert!(rig.data(&user, SLEEP).await.is_empty());
+    assert!(series(&rig, &user, "heart_rate").await.is_empty());
+    assert_eq!(
+        values(&series(&rig, &user, "steps").await),
+        vec![1184.0, 402.0, 2210.0]
+    );
+
+    // When every data type is refused the window fails and nothing is marked synced.
+    let rig = Rig::start("google").await;
+    for m in shared::providers::google::METRICS {
+        rig.fake
+            .fake
+            .add_item(ow_fakes::google::DENIED, serde_json::json!(m.data_type));
+    }
+    for t in ["exercise", "sleep"] {
+        rig.fake
+            .fake
+            .add_item(ow_fakes::google::DENIED, serde_json::json!(t));
+    }
+    let user = rig.connected_user().await;
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "active", "{c}");
+    assert!(c["last_synced_at"].is_null(), "{c}");
+}
+
+#[tokio::test]
 async fn google_revoked_grant_marks_the_connection_revoked() {
     Rig::start("google")
         .await
