@@ -56,6 +56,16 @@ fn routes() -> Router<Fake> {
             "/v4/users/me/dataTypes/{data_type}/{op}",
             get(list_points).post(roll_up),
         )
+        .route(
+            "/v4/projects/{project}/subscribers",
+            get(list_subscribers).post(create_subscriber),
+        )
+        .route(
+            "/v4/projects/{project}/subscribers/{id}",
+            get(get_subscriber)
+                .delete(delete_subscriber)
+                .patch(patch_subscriber),
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,6 +662,9 @@ async fn token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Re
         );
     }
     let form: HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
+    if form.get("grant_type").map(String::as_str) == Some(JWT_BEARER) {
+        return service_account_token(&fake, &form);
+    }
     if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
         return crate::core::token(State(fake), headers, body).await;
     }
@@ -685,6 +698,27 @@ async fn token(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Re
         "scope": "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly",
     }))
     .into_response()
+}
+
+/// The service-account grant (a signed JWT assertion → a `cloud-platform` token).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The collection holding issued service-account tokens.
+const SA_TOKENS: &str = "_service_account_tokens";
+
+fn service_account_token(fake: &Fake, form: &HashMap<String, String>) -> Response {
+    let assertion = form.get("assertion").map(String::as_str).unwrap_or("");
+    if assertion.split('.').count() != 3 {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "assertion must be a signed JWT",
+        );
+    }
+    let n = fake.with(|s| s.items.get(SA_TOKENS).map_or(0, Vec::len)) + 1;
+    let token = format!("google-service-account-{n}");
+    fake.add_item(SA_TOKENS, json!(token));
+    axum::Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 3599}))
+        .into_response()
 }
 
 async fn identity(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
@@ -1089,6 +1123,240 @@ async fn roll_up(
         }
         Err(e) => bad_request("INVALID_ARGUMENT", e),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscribers (project-level webhook registration, service-account auth)
+// ---------------------------------------------------------------------------------------------
+
+/// Only service-account tokens may manage subscribers (user tokens get 403).
+/// `Some(refusal)` unless the bearer is a service-account token.
+fn service_account(fake: &Fake, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    fake.with(|s| {
+        s.calls.push(format!(
+            "{} {}",
+            uri.path(),
+            uri.query().unwrap_or_default()
+        ))
+    });
+    let known = fake
+        .items(SA_TOKENS)
+        .iter()
+        .any(|t| t.as_str() == Some(token));
+    if known {
+        return None;
+    }
+    let user_token = fake.with(|s| s.access_tokens.contains(token));
+    let (status, message) = if user_token {
+        (
+            StatusCode::FORBIDDEN,
+            "subscribers need a service-account token with the cloud-platform scope",
+        )
+    } else {
+        (StatusCode::UNAUTHORIZED, "invalid credentials")
+    };
+    Some(
+        (
+            status,
+            axum::Json(json!({"error": {"code": status.as_u16(), "message": message}})),
+        )
+            .into_response(),
+    )
+}
+
+/// Google's endpoint verification: 2xx with the configured authorization, 4xx without it.
+async fn verify_endpoint(uri: &str, secret: &str) -> Result<(), String> {
+    let body = br#"{"type":"verification"}"#.to_vec();
+    let with = post_webhook(uri, &[("authorization", secret.to_string())], body.clone()).await?;
+    let without = post_webhook(uri, &[], body).await?;
+    if (200..300).contains(&with) && (400..500).contains(&without) {
+        Ok(())
+    } else {
+        Err(format!(
+            "endpoint verification failed: {with} with the secret, {without} without it"
+        ))
+    }
+}
+
+fn subscriber_name(project: &str, id: &str) -> String {
+    format!("projects/{project}/subscribers/{id}")
+}
+
+fn find_subscriber(fake: &Fake, name: &str) -> Option<Value> {
+    fake.with(|s| s.subscriptions.iter().find(|x| x["name"] == name).cloned())
+}
+
+fn public(sub: &Value) -> Value {
+    let mut v = sub.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("endpointAuthorization");
+    }
+    v
+}
+
+async fn create_subscriber(
+    State(fake): State<Fake>,
+    Path(project): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    if let Some(r) = service_account(&fake, &uri, &headers) {
+        return r;
+    }
+    let Ok(req) = serde_json::from_str::<Value>(&body) else {
+        return bad_request("INVALID_ARGUMENT", "the body must be JSON");
+    };
+    let id = q
+        .get("subscriberId")
+        .cloned()
+        .unwrap_or_else(|| "subscriber".into());
+    let name = subscriber_name(&project, &id);
+    if find_subscriber(&fake, &name).is_some() {
+        return (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"error": {"code": 409, "status": "ALREADY_EXISTS", "message": format!("{name} exists")}})),
+        )
+            .into_response();
+    }
+    let (Some(endpoint), Some(secret)) = (
+        req.get("endpointUri").and_then(Value::as_str),
+        req.pointer("/endpointAuthorization/secret")
+            .and_then(Value::as_str),
+    ) else {
+        return bad_request(
+            "INVALID_ARGUMENT",
+            "endpointUri and endpointAuthorization.secret are required",
+        );
+    };
+    if let Err(e) = verify_endpoint(endpoint, secret).await {
+        return bad_request("FAILED_PRECONDITION", e);
+    }
+    let sub = json!({"name": name, "endpointUri": endpoint,
+        "subscriberConfigs": req.get("subscriberConfigs").cloned().unwrap_or(json!([])),
+        "endpointAuthorization": {"secret": secret}});
+    fake.with(|s| s.subscriptions.push(sub.clone()));
+    axum::Json(public(&sub)).into_response()
+}
+
+async fn list_subscribers(
+    State(fake): State<Fake>,
+    Path(project): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = service_account(&fake, &uri, &headers) {
+        return r;
+    }
+    let prefix = format!("projects/{project}/subscribers/");
+    let subs: Vec<Value> = fake.with(|s| {
+        s.subscriptions
+            .iter()
+            .filter(|x| x["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+            .map(public)
+            .collect()
+    });
+    axum::Json(json!({"subscribers": subs})).into_response()
+}
+
+async fn get_subscriber(
+    State(fake): State<Fake>,
+    Path((project, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = service_account(&fake, &uri, &headers) {
+        return r;
+    }
+    match find_subscriber(&fake, &subscriber_name(&project, &id)) {
+        Some(s) => axum::Json(public(&s)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {"code": 404}})),
+        )
+            .into_response(),
+    }
+}
+
+async fn delete_subscriber(
+    State(fake): State<Fake>,
+    Path((project, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = service_account(&fake, &uri, &headers) {
+        return r;
+    }
+    let name = subscriber_name(&project, &id);
+    let removed = fake.with(|s| {
+        let before = s.subscriptions.len();
+        s.subscriptions.retain(|x| x["name"] != name);
+        before != s.subscriptions.len()
+    });
+    if removed {
+        axum::Json(json!({})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {"code": 404}})),
+        )
+            .into_response()
+    }
+}
+
+/// `PATCH …/subscribers/{id}?updateMask=endpointUri`: a new endpoint is verified again.
+async fn patch_subscriber(
+    State(fake): State<Fake>,
+    Path((project, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Response {
+    if let Some(r) = service_account(&fake, &uri, &headers) {
+        return r;
+    }
+    let name = subscriber_name(&project, &id);
+    let Some(mut sub) = find_subscriber(&fake, &name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {"code": 404}})),
+        )
+            .into_response();
+    };
+    if q.get("updateMask").map(String::as_str) != Some("endpointUri") {
+        return bad_request("INVALID_ARGUMENT", "updateMask must be endpointUri");
+    }
+    let Some(endpoint) = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
+        v.get("endpointUri")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }) else {
+        return bad_request("INVALID_ARGUMENT", "endpointUri is required");
+    };
+    let secret = sub
+        .pointer("/endpointAuthorization/secret")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Err(e) = verify_endpoint(&endpoint, &secret).await {
+        return bad_request("FAILED_PRECONDITION", e);
+    }
+    sub["endpointUri"] = Value::String(endpoint);
+    fake.with(|s| {
+        for x in &mut s.subscriptions {
+            if x["name"] == name {
+                *x = sub.clone();
+            }
+        }
+    });
+    axum::Json(public(&sub)).into_response()
 }
 
 // ---------------------------------------------------------------------------------------------

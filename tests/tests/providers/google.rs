@@ -432,3 +432,67 @@ async fn google_disconnect_revokes_locally_without_a_provider_call() {
     assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 0);
     assert_eq!(rig.fake.fake.calls().len(), calls);
 }
+
+#[tokio::test]
+async fn google_subscriber_registration_verifies_our_endpoint() {
+    let rig = Rig::start("google").await;
+    let http = reqwest::Client::new();
+    let base = &rig.fake.base_url;
+    let sa: Value = http
+        .post(format!("{base}/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", "header.claims.signature"),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let sa = sa["access_token"].as_str().expect("service-account token");
+    let subscribers = format!("{base}/v4/projects/123456789/subscribers");
+    let create = |secret: &str| {
+        http.post(format!("{subscribers}?subscriberId=open-wearables"))
+            .bearer_auth(sa)
+            .json(&serde_json::json!({
+                "endpointUri": rig.url("/api/v1/providers/google/webhooks"),
+                "subscriberConfigs": [{"dataTypes": ["steps", "sleep", "exercise"], "subscriptionCreatePolicy": "AUTOMATIC"}],
+                "endpointAuthorization": {"secret": secret},
+            }))
+            .send()
+    };
+    // Our endpoint answers the handshake only for the right secret.
+    let wrong = create("Bearer not-our-secret").await.expect("create");
+    assert_eq!(wrong.status().as_u16(), 400);
+    let ok = create("Bearer test-secret-key-0123456789abcdef")
+        .await
+        .expect("create");
+    assert_eq!(ok.status().as_u16(), 200);
+    let again = create("Bearer test-secret-key-0123456789abcdef")
+        .await
+        .expect("create");
+    assert_eq!(again.status().as_u16(), 409);
+    let list: Value = http
+        .get(&subscribers)
+        .bearer_auth(sa)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        list["subscribers"][0]["name"],
+        "projects/123456789/subscribers/open-wearables"
+    );
+    // A user's token cannot manage subscribers.
+    let (user_token, _) = rig.fake.fake.issue_tokens();
+    let denied = http
+        .get(&subscribers)
+        .bearer_auth(user_token)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(denied.status().as_u16(), 403);
+}
