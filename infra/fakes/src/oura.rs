@@ -34,6 +34,20 @@ fn routes() -> Router<Fake> {
         .route("/oauth/revoke", post(revoke))
         .route("/v2/usercollection/personal_info", get(personal_info))
         .route("/v2/usercollection/{kind}", get(collection))
+        .route(
+            "/v2/webhook/subscription",
+            get(list_subscriptions).post(create_subscription),
+        )
+        .route(
+            "/v2/webhook/subscription/{id}",
+            get(get_subscription)
+                .put(update_subscription)
+                .delete(delete_subscription),
+        )
+        .route(
+            "/v2/webhook/subscription/renew/{id}",
+            axum::routing::put(renew_subscription),
+        )
 }
 
 /// One night, one run, daily scores and two heart-rate readings on the anchor day.
@@ -198,4 +212,166 @@ async fn send_webhook(fake: Fake, target: String, kind: String) -> Result<u16, S
         body,
     )
     .await
+}
+
+fn app_credentials_ok(fake: &Fake, headers: &HeaderMap) -> bool {
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+    h("x-client-id") == fake.options().client_id
+        && h("x-client-secret") == fake.options().client_secret
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({"detail": "invalid client credentials"})),
+    )
+        .into_response()
+}
+
+fn expiration() -> String {
+    (chrono::Utc::now() + Duration::days(90)).to_rfc3339()
+}
+
+async fn list_subscriptions(State(fake): State<Fake>, headers: HeaderMap) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    axum::Json(Value::Array(fake.with(|s| s.subscriptions.clone()))).into_response()
+}
+
+/// Oura verifies the callback before it creates the subscription: a GET with the
+/// verification token and a challenge that must be echoed.
+async fn create_subscription(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (url, token, event, data) = (
+        field("callback_url"),
+        field("verification_token"),
+        field("event_type"),
+        field("data_type"),
+    );
+    let exists = fake.with(|s| {
+        s.subscriptions
+            .iter()
+            .any(|x| x["event_type"] == event.as_str() && x["data_type"] == data.as_str())
+    });
+    if exists {
+        return (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"detail": "subscription exists"})),
+        )
+            .into_response();
+    }
+    let challenge = format!("challenge-{}", uuid::Uuid::new_v4().simple());
+    let check = reqwest::Client::new()
+        .get(crate::core::with_query(
+            &url,
+            &[("verification_token", &token), ("challenge", &challenge)],
+        ))
+        .send()
+        .await;
+    let echoed = match check {
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|v| {
+            v.get("challenge")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
+        _ => None,
+    };
+    if echoed.as_deref() != Some(challenge.as_str()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"detail": "callback verification failed"})),
+        )
+            .into_response();
+    }
+    let sub = json!({"id": format!("sub-{}", uuid::Uuid::new_v4().simple()), "callback_url": url,
+        "event_type": event, "data_type": data, "expiration_time": expiration()});
+    fake.with(|s| s.subscriptions.push(sub.clone()));
+    (StatusCode::CREATED, axum::Json(sub)).into_response()
+}
+
+fn find(fake: &Fake, id: &str) -> Option<usize> {
+    fake.with(|s| s.subscriptions.iter().position(|x| x["id"] == id))
+}
+
+async fn get_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    match find(&fake, &id) {
+        Some(i) => axum::Json(fake.with(|s| s.subscriptions[i].clone())).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn update_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    let Some(i) = find(&fake, &id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let v = fake.with(|s| {
+        if let Some(url) = body.get("callback_url") {
+            s.subscriptions[i]["callback_url"] = url.clone();
+        }
+        s.subscriptions[i].clone()
+    });
+    axum::Json(v).into_response()
+}
+
+async fn renew_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    let Some(i) = find(&fake, &id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let v = fake.with(|s| {
+        s.subscriptions[i]["expiration_time"] = Value::String(expiration());
+        s.subscriptions[i].clone()
+    });
+    axum::Json(v).into_response()
+}
+
+async fn delete_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    match find(&fake, &id) {
+        Some(i) => {
+            fake.with(|s| s.subscriptions.remove(i));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

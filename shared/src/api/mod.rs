@@ -8,7 +8,9 @@ pub mod providers;
 pub mod root;
 pub mod sdk;
 pub mod settings;
+pub mod subscriptions;
 pub mod summaries;
+pub mod sync_status;
 pub mod users;
 pub mod webhooks;
 pub mod wire;
@@ -136,7 +138,9 @@ impl Group {
             Group::Sdk => sdk::router(),
             Group::Data => data::router(),
             Group::Settings => settings::router(),
-            Group::Providers => providers::router(),
+            Group::Providers => providers::router()
+                .merge(sync_status::router())
+                .merge(subscriptions::router()),
             Group::OAuthCallback => providers::callback_router(),
             Group::Webhooks => webhooks::router(),
         }

@@ -428,8 +428,12 @@ fn user_info_endpoint(
         "whoop" => ("/developer/v2/user/profile/basic", "/user_id", None),
         "strava" => ("/api/v3/athlete", "/id", Some("/username")),
         "garmin" => ("/partner-gateway/rest/user/id", "/userId", None),
-        "ultrahuman" => ("/user_data/user_info", "/user_id", None),
-        "sensorbio" => ("/v1/user", "/data/id", None),
+        "ultrahuman" => (
+            "/api/partners/v1/user_data/user_info",
+            "/user_id",
+            Some("/username"),
+        ),
+        "sensorbio" => ("/v1/user", "/data/id", Some("/data/name")),
         "google" => ("/v4/users/me/identity", "/healthUserId", None),
         _ => return None,
     })
@@ -489,14 +493,21 @@ async fn provider_identity(
     let Ok(v) = resp.json::<Value>().await else {
         return (None, None);
     };
+    // A `/data/...` field is also read unwrapped (Sensor Bio answers either shape).
+    let field = |p: &str| {
+        json_text(v.pointer(p)).or_else(|| {
+            p.strip_prefix("/data")
+                .and_then(|u| json_text(v.pointer(u)))
+        })
+    };
     let username = match info.key {
         "google" => {
             crate::providers::google::username(&state.http, &client.api_base, &token.access_token)
                 .await
         }
-        _ => name.and_then(|n| json_text(v.pointer(n))),
+        _ => name.and_then(field),
     };
-    (json_text(v.pointer(id)), username)
+    (field(id), username)
 }
 
 /// The provider sends the browser back here.
@@ -579,6 +590,14 @@ pub async fn callback(
     };
     state.db.save_connection(&conn).await?;
     tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
+    if info.key == "polar" {
+        // AccessLink serves data only to registered users (409 = already registered).
+        let f = crate::providers::sync::fetcher(&state, &client, &conn, &token.access_token);
+        let member = conn.user_id.to_string();
+        if let Err(e) = crate::providers::polar::register_user(&f, &member).await {
+            tracing::warn!(provider = info.key, error = %e, "user registration failed");
+        }
+    }
     if state.config.historical_sync_on_connect && crate::providers::sync::supports_pull(info.key) {
         let jobs = crate::providers::sync::backfill_jobs(conn.user_id, info.key, now);
         if let Err(e) = state.queue.enqueue(jobs).await {

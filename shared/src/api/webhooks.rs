@@ -80,6 +80,17 @@ async fn handle(
     }
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    // A signing secret stored by subscription registration (Polar) stands in for
+    // `<PROVIDER>_WEBHOOK_SECRET` unless that is configured.
+    let secret_name = format!("{}_WEBHOOK_SECRET", info.key.to_uppercase());
+    let mut settings = std::borrow::Cow::Borrowed(&state.config.provider_settings);
+    if !settings.contains_key(&secret_name)
+        && let Some(sealed) = state.db.webhook_secret(info.key).await?
+    {
+        settings
+            .to_mut()
+            .insert(secret_name, state.cipher.open(&sealed)?);
+    }
     let req = WebhookRequest {
         method: &method,
         query: &query,
@@ -87,7 +98,7 @@ async fn handle(
         body: &body,
         now: state.now(),
         client: state.oauth.get(info.key),
-        settings: &state.config.provider_settings,
+        settings: &settings,
         secret_key: &state.config.secret_key,
     };
     let reply = providers::webhook(info.key, &req).map_err(|e| {

@@ -46,6 +46,21 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
         c.next_poll_at = Some(now + chrono::Duration::seconds(state.config.sync_interval_seconds));
         state.db.save_connection(&c).await.map_err(err)?;
     }
+    // Windows whose retry is due go back on the queue; the lease keeps the next ticks from
+    // queueing them again before they ran (a run that fails again sets a later time).
+    for mut r in state.db.due_sync_retries(now).await.map_err(err)? {
+        let (Some(start), Some(end)) = (r.window_start, r.window_end) else {
+            continue;
+        };
+        jobs.push(Job::ProviderSync {
+            user_id: r.user_id,
+            provider: r.provider.clone(),
+            start,
+            end,
+        });
+        r.next_attempt_at = Some(now + chrono::Duration::minutes(10));
+        state.db.save_sync_run(&r).await.map_err(err)?;
+    }
     let n = jobs.len();
     state.queue.enqueue(jobs).await?;
     Ok(n)

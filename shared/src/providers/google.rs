@@ -1071,6 +1071,16 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     ))
 }
 
+/// Webhook subscription management (api.md §15.3). Not implemented yet.
+pub async fn subscriptions(
+    _ctx: &super::subscriptions::SubscriptionCtx<'_>,
+    op: super::subscriptions::SubscriptionOp,
+) -> Result<super::subscriptions::SubscriptionResult, super::subscriptions::SubscriptionError> {
+    Err(super::subscriptions::SubscriptionError::NotSupported(
+        format!("subscription {} is not implemented yet", op.name()),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

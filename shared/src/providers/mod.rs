@@ -9,6 +9,7 @@ pub mod oura;
 pub mod polar;
 pub mod sensorbio;
 pub mod strava;
+pub mod subscriptions;
 pub mod suunto;
 pub mod sync;
 pub mod ultrahuman;
@@ -252,7 +253,7 @@ pub const REGISTRY: [ProviderInfo; 12] = [
         (true, true, false, false, false, false),
         Some((
             "https://auth.sensorbio.com/authorize",
-            "https://auth.sensorbio.com/oauth/token",
+            "https://auth.sensorbio.com/token",
         )),
         false,
         ClientAuth::Body,

@@ -5,6 +5,9 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::subscriptions::{
+    SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
+};
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
 };
@@ -368,70 +371,6 @@ pub async fn pull(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_hypnogram_becomes_merged_stage_intervals() {
-        let start = DateTime::parse_from_rfc3339("2024-05-31T21:12:30Z")
-            .expect("t")
-            .to_utc();
-        let st = hypnogram("4222211133322224", start, 300);
-        let kinds: Vec<(SleepStage, i64)> = st
-            .iter()
-            .map(|s| (s.stage, (s.end - s.start).num_minutes()))
-            .collect();
-        assert_eq!(
-            kinds,
-            vec![
-                (SleepStage::Awake, 5),
-                (SleepStage::Light, 20),
-                (SleepStage::Deep, 15),
-                (SleepStage::Rem, 15),
-                (SleepStage::Light, 20),
-                (SleepStage::Awake, 5)
-            ]
-        );
-    }
-
-    #[test]
-    fn a_sleep_period_maps_to_a_session_and_interval_samples() {
-        let v = json!({"id":"sl-1","type":"long_sleep","bedtime_start":"2024-05-31T23:12:30+02:00","bedtime_end":"2024-06-01T06:58:00+02:00",
-            "time_in_bed":27930,"deep_sleep_duration":4830,"light_sleep_duration":14460,"rem_sleep_duration":5820,"awake_time":2820,
-            "efficiency":90,"average_breath":14.9,"lowest_heart_rate":47,"sleep_phase_5_min":"4222",
-            "heart_rate":{"interval":300.0,"items":[58.0,null,55.0],"timestamp":"2024-05-31T23:12:30.000+02:00"}});
-        let mut out = Pulled::default();
-        map_sleep(&v, &mut out);
-        let s = &out.sleeps[0];
-        assert_eq!(
-            (
-                s.deep_minutes,
-                s.light_minutes,
-                s.rem_minutes,
-                s.awake_minutes
-            ),
-            (80, 241, 97, 47)
-        );
-        assert_eq!(s.total_sleep_minutes, 418);
-        assert_eq!(s.zone.as_deref(), Some("+02:00"));
-        assert!(!s.is_nap);
-        let hr: Vec<f64> = out
-            .samples
-            .iter()
-            .filter(|p| p.series == SeriesType::HeartRate)
-            .map(|p| p.value)
-            .collect();
-        assert_eq!(hr, vec![58.0, 55.0], "null items are skipped");
-        assert!(
-            out.samples
-                .iter()
-                .any(|p| p.series == SeriesType::RestingHeartRate && p.value == 47.0)
-        );
-    }
-}
-
 /// Revokes the access token at Oura (`POST /oauth/revoke?access_token=…`).
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     f.send(
@@ -507,4 +446,234 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
         start: day - Duration::days(2),
         end: (day + Duration::days(1)).min(req.now.max(at)),
     }]))
+}
+
+/// The data types Oura notifies about, each subscribed for `create` and `update`.
+pub const WEBHOOK_DATA_TYPES: [&str; 8] = [
+    "workout",
+    "sleep",
+    "daily_sleep",
+    "daily_readiness",
+    "daily_activity",
+    "daily_spo2",
+    "daily_cardiovascular_age",
+    "vo2_max",
+];
+
+async fn oura_call(
+    ctx: &SubscriptionCtx<'_>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), SubscriptionError> {
+    let mut req = ctx
+        .http
+        .request(method, ctx.url(path))
+        .header("x-client-id", &ctx.client.client_id)
+        .header("x-client-secret", &ctx.client.client_secret)
+        .timeout(ctx.timeout);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| SubscriptionError::Upstream(format!("Oura subscription API: {e}")))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status >= 400 && status != 409 {
+        return Err(SubscriptionError::Upstream(format!(
+            "Oura subscription API answered HTTP {status}: {}",
+            text.chars().take(200).collect::<String>()
+        )));
+    }
+    Ok((status, v))
+}
+
+fn subscription_list(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        Value::Object(mut o) => match o.remove("data") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Webhook subscription management (api.md §15.3, providers.md §4.5.4): app-level calls with
+/// `x-client-id`/`x-client-secret`. Registering subscribes `create` and `update` of every
+/// data type: same callback → skipped, another callback → updated, none → created.
+pub async fn subscriptions(
+    ctx: &SubscriptionCtx<'_>,
+    op: SubscriptionOp,
+) -> Result<SubscriptionResult, SubscriptionError> {
+    const BASE: &str = "/v2/webhook/subscription";
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    match op {
+        SubscriptionOp::List => {
+            let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
+            Ok(SubscriptionResult::of(Value::Array(subscription_list(v))))
+        }
+        SubscriptionOp::Register { callback_url } => {
+            let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
+            let existing = subscription_list(v);
+            let token = ctx.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+            let mut results = Vec::new();
+            for event_type in ["create", "update"] {
+                for data_type in WEBHOOK_DATA_TYPES {
+                    let found = existing.iter().find(|s| {
+                        field(s, "event_type") == event_type && field(s, "data_type") == data_type
+                    });
+                    let body = serde_json::json!({"callback_url": callback_url,
+                        "verification_token": token, "event_type": event_type, "data_type": data_type});
+                    let (status, id) = match found {
+                        Some(s) if field(s, "callback_url") == callback_url => {
+                            ("skipped", field(s, "id"))
+                        }
+                        Some(s) => {
+                            let id = field(s, "id");
+                            oura_call(
+                                ctx,
+                                reqwest::Method::PUT,
+                                &format!("{BASE}/{id}"),
+                                Some(&serde_json::json!({"callback_url": callback_url,
+                                    "verification_token": token})),
+                            )
+                            .await?;
+                            ("updated", id)
+                        }
+                        None => {
+                            let (code, v) =
+                                oura_call(ctx, reqwest::Method::POST, BASE, Some(&body)).await?;
+                            if code == 409 {
+                                ("skipped", field(&v, "id"))
+                            } else {
+                                ("created", field(&v, "id"))
+                            }
+                        }
+                    };
+                    results.push(serde_json::json!({"event_type": event_type,
+                        "data_type": data_type, "subscription_id": id, "status": status}));
+                }
+            }
+            Ok(SubscriptionResult::of(Value::Array(results)))
+        }
+        SubscriptionOp::Renew => {
+            let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
+            let mut results = Vec::new();
+            for s in subscription_list(v) {
+                let id = field(&s, "id");
+                let r = oura_call(
+                    ctx,
+                    reqwest::Method::PUT,
+                    &format!("{BASE}/renew/{id}"),
+                    None,
+                )
+                .await;
+                results.push(match r {
+                    Ok(_) => op_status(&id, "updated", None),
+                    Err(e) => op_status(&id, "error", Some(e.to_string())),
+                });
+            }
+            Ok(SubscriptionResult::of(Value::Array(results)))
+        }
+        SubscriptionOp::Get { id } => {
+            let (code, v) =
+                oura_call(ctx, reqwest::Method::GET, &format!("{BASE}/{id}"), None).await?;
+            Ok(SubscriptionResult::of(if code == 200 {
+                v
+            } else {
+                Value::Null
+            }))
+        }
+        SubscriptionOp::Update { id, callback_url } => {
+            let token = ctx.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+            let r = oura_call(
+                ctx,
+                reqwest::Method::PUT,
+                &format!("{BASE}/{id}"),
+                Some(
+                    &serde_json::json!({"callback_url": callback_url, "verification_token": token}),
+                ),
+            )
+            .await;
+            Ok(SubscriptionResult::of(match r {
+                Ok(_) => op_status(&id, "updated", None),
+                Err(e) => op_status(&id, "error", Some(e.to_string())),
+            }))
+        }
+        SubscriptionOp::Delete { id } => {
+            let r = oura_call(ctx, reqwest::Method::DELETE, &format!("{BASE}/{id}"), None).await;
+            Ok(SubscriptionResult::of(match r {
+                Ok(_) => op_status(&id, "deleted", None),
+                Err(e) => op_status(&id, "error", Some(e.to_string())),
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_hypnogram_becomes_merged_stage_intervals() {
+        let start = DateTime::parse_from_rfc3339("2024-05-31T21:12:30Z")
+            .expect("t")
+            .to_utc();
+        let st = hypnogram("4222211133322224", start, 300);
+        let kinds: Vec<(SleepStage, i64)> = st
+            .iter()
+            .map(|s| (s.stage, (s.end - s.start).num_minutes()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (SleepStage::Awake, 5),
+                (SleepStage::Light, 20),
+                (SleepStage::Deep, 15),
+                (SleepStage::Rem, 15),
+                (SleepStage::Light, 20),
+                (SleepStage::Awake, 5)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sleep_period_maps_to_a_session_and_interval_samples() {
+        let v = json!({"id":"sl-1","type":"long_sleep","bedtime_start":"2024-05-31T23:12:30+02:00","bedtime_end":"2024-06-01T06:58:00+02:00",
+            "time_in_bed":27930,"deep_sleep_duration":4830,"light_sleep_duration":14460,"rem_sleep_duration":5820,"awake_time":2820,
+            "efficiency":90,"average_breath":14.9,"lowest_heart_rate":47,"sleep_phase_5_min":"4222",
+            "heart_rate":{"interval":300.0,"items":[58.0,null,55.0],"timestamp":"2024-05-31T23:12:30.000+02:00"}});
+        let mut out = Pulled::default();
+        map_sleep(&v, &mut out);
+        let s = &out.sleeps[0];
+        assert_eq!(
+            (
+                s.deep_minutes,
+                s.light_minutes,
+                s.rem_minutes,
+                s.awake_minutes
+            ),
+            (80, 241, 97, 47)
+        );
+        assert_eq!(s.total_sleep_minutes, 418);
+        assert_eq!(s.zone.as_deref(), Some("+02:00"));
+        assert!(!s.is_nap);
+        let hr: Vec<f64> = out
+            .samples
+            .iter()
+            .filter(|p| p.series == SeriesType::HeartRate)
+            .map(|p| p.value)
+            .collect();
+        assert_eq!(hr, vec![58.0, 55.0], "null items are skipped");
+        assert!(
+            out.samples
+                .iter()
+                .any(|p| p.series == SeriesType::RestingHeartRate && p.value == 47.0)
+        );
+    }
 }
