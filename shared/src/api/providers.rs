@@ -342,6 +342,7 @@ pub async fn authorize(
     }
     if info.key == "google" {
         query.push(("access_type", "offline".into()));
+        query.push(("include_granted_scopes", "true".into()));
         query.push(("prompt", "consent".into()));
     }
     let qs = serde_urlencoded::to_string(&query).map_err(ApiError::internal)?;
@@ -499,7 +500,14 @@ async fn provider_identity(
                 .and_then(|u| json_text(v.pointer(u)))
         })
     };
-    (field(id), name.and_then(field))
+    let username = match info.key {
+        "google" => {
+            crate::providers::google::username(&state.http, &client.api_base, &token.access_token)
+                .await
+        }
+        _ => name.and_then(field),
+    };
+    (field(id), username)
 }
 
 /// Permissions the user granted, where the provider lists them apart from the token (Garmin's
