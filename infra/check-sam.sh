@@ -4,7 +4,11 @@
 # as `sam build` would run it. Tools come from PyPI into .venv-sam on first use.
 #   infra/check-sam.sh             validate + lint + build
 #   infra/check-sam.sh --no-build  validate + lint only (a few seconds)
-# Binaries land in target/lambda-arm64/<bin>/bootstrap (infra/bench-lambda.sh reads them).
+#   infra/check-sam.sh --quick     validate + lint + an arm64 build without LTO at opt-level 1:
+#                                  proves every function compiles and links for arm64 in a
+#                                  fraction of the time (the test suite uses it)
+# Deploy-profile binaries land in target/lambda-arm64/<bin>/bootstrap (infra/bench-lambda.sh
+# reads them); --quick ones in target/lambda-arm64-quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +16,10 @@ VENV=.venv-sam
 LAMBDA_DIR=target/lambda-arm64
 BUILD=1
 [ "${1:-}" = "--no-build" ] && BUILD=0
+if [ "${1:-}" = "--quick" ]; then
+  LAMBDA_DIR=target/lambda-arm64-quick
+  export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: sets up the DynamoDB emulator (moto server, from
 # PyPI, in .venv-test), starts it on a free loopback port, runs every check and test, stops it,
-# then the serverless packaging checks (infra/check-sam.sh: SAM validation, cfn-lint, release
-# arm64 build of every function; OW_SKIP_LAMBDA_BUILD=1 skips that build for quick runs).
+# then the serverless packaging checks (infra/check-sam.sh --quick: SAM validation, cfn-lint,
+# an arm64 build of every function without LTO; OW_SKIP_LAMBDA_BUILD=1 skips that build).
 # Extra arguments go to `cargo test` (e.g. a test-name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +47,7 @@ kill "$MOTO_PID" 2>/dev/null || true
 if [ "${OW_SKIP_LAMBDA_BUILD:-}" = 1 ]; then
   ./infra/check-sam.sh --no-build
 else
-  ./infra/check-sam.sh
+  ./infra/check-sam.sh --quick
 fi
 
 step "all tests passed"

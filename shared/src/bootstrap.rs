@@ -166,7 +166,11 @@ pub async fn state_with_queue(
 
 /// Everything from the environment: settings, secrets, table, admin seed.
 pub async fn state_from_env() -> Result<State, BootError> {
-    let settings = load_settings().await?;
+    state_from_settings(load_settings().await?).await
+}
+
+/// Everything from given settings: table, admin seed, queue.
+pub async fn state_from_settings(settings: Settings) -> Result<State, BootError> {
     let generated = if settings.get("SECRET_KEY").is_none() && !in_lambda() {
         let dir = settings
             .get("OW_DATA_DIR")

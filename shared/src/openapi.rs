@@ -2,7 +2,10 @@
 
 use utoipa::OpenApi;
 
-use crate::api::{auth, data, providers, root, sdk, settings, summaries, users};
+use crate::api::{
+    auth, data, providers, root, sdk, settings, subscriptions, summaries, sync_status, users,
+    webhooks,
+};
 
 /// The API description served at `/openapi.json`.
 #[derive(OpenApi)]
@@ -79,6 +82,24 @@ use crate::api::{auth, data, providers, root, sdk, settings, summaries, users};
         providers::disconnect_and_delete,
         providers::trigger_sync,
         providers::trigger_historical,
+        sync_status::recent,
+        sync_status::user_runs,
+        sync_status::all_runs,
+        subscriptions::list,
+        subscriptions::register,
+        subscriptions::renew,
+        subscriptions::get_one,
+        subscriptions::update,
+        subscriptions::delete_one,
+        webhooks::unified,
+        webhooks::garmin_ping,
+        webhooks::garmin_alias,
+        webhooks::oura_alias,
+        webhooks::oura_health,
+        webhooks::strava_alias,
+        webhooks::strava_health,
+        webhooks::strava_singular,
+        webhooks::strava_singular_health,
     )
 )]
 pub struct ApiDoc;

@@ -1022,6 +1022,25 @@ async fn the_schedule_polls_due_pull_connections() {
         0,
         "next poll an hour later"
     );
+    // In webhook live mode the provider pushes: the schedule stops polling it.
+    let token = app.admin_token().await;
+    let r = app
+        .call(
+            "PUT",
+            "/api/v1/oauth/providers/oura",
+            Auth::Bearer(&token),
+            Some(r#"{"live_sync_mode": "webhook"}"#),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(
+        shared::jobs::schedule::tick(&app.state)
+            .await
+            .expect("tick"),
+        0,
+        "webhook mode is not polled"
+    );
 }
 
 #[tokio::test]
@@ -1114,11 +1133,18 @@ async fn sync_triggers_queue_windows_and_refuse_what_cannot_sync() {
             "Provider 'apple' does not support historical sync."
         )
     );
+    let polar = app
+        .call("POST", &path("polar", "sync"), Auth::Key(&key), None)
+        .await;
     assert_eq!(
-        app.call("POST", &path("polar", "sync"), Auth::Key(&key), None)
-            .await
-            .status,
-        StatusCode::NOT_IMPLEMENTED
+        polar.status,
+        StatusCode::NOT_FOUND,
+        "a provider the user never connected"
+    );
+    assert!(
+        polar.detail().starts_with("Connection with ID"),
+        "{}",
+        polar.detail()
     );
     assert_eq!(
         app.call(

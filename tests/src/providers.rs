@@ -182,6 +182,33 @@ impl Rig {
         Self::answer(req.send().await.expect("request")).await
     }
 
+    /// A developer's bearer token (the admin's).
+    pub async fn developer_token(&self) -> String {
+        let login = self
+            .http
+            .post(self.url("/api/v1/auth/login"))
+            .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .expect("login");
+        login.json::<Value>().await.expect("json")["access_token"]
+            .as_str()
+            .expect("jwt")
+            .to_string()
+    }
+
+    /// `method path` on our API as a developer (bearer token).
+    pub async fn dev_call(&self, jwt: &str, method: &str, path: &str) -> Answer {
+        let req = self
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                self.url(path),
+            )
+            .bearer_auth(jwt);
+        Self::answer(req.send().await.expect("request")).await
+    }
+
     /// `GET /api/v1/users/{user}/{rest}`, body only (asserting 200).
     pub async fn user_get(&self, user: &str, rest: &str) -> Value {
         let a = self

@@ -24,8 +24,8 @@ pub fn profile() -> Profile {
         seed,
         token_extra: no_extra,
         access_token: opaque_token,
-        webhooks: &[],
-        send_webhook: None,
+        webhooks: &["workout"],
+        send_webhook: Some(|fake, target, kind| Box::pin(send_webhook(fake, target, kind))),
     }
 }
 
@@ -34,6 +34,20 @@ fn routes() -> Router<Fake> {
         .route("/oauth/revoke", post(revoke))
         .route("/v2/usercollection/personal_info", get(personal_info))
         .route("/v2/usercollection/{kind}", get(collection))
+        .route(
+            "/v2/webhook/subscription",
+            get(list_subscriptions).post(create_subscription),
+        )
+        .route(
+            "/v2/webhook/subscription/{id}",
+            get(get_subscription)
+                .put(update_subscription)
+                .delete(delete_subscription),
+        )
+        .route(
+            "/v2/webhook/subscription/renew/{id}",
+            axum::routing::put(renew_subscription),
+        )
 }
 
 /// One night, one run, daily scores and two heart-rate readings on the anchor day.
@@ -158,4 +172,206 @@ async fn collection(
     let next = (page + 1 < items.len()).then(|| format!("page-{}", page + 1));
     axum::Json(json!({"data": items.get(page).into_iter().collect::<Vec<_>>(), "next_token": next}))
         .into_response()
+}
+
+/// A new workout two days after the anchor appears in the dataset, and Oura notifies: a
+/// signed `create` event (hex HMAC-SHA256 of timestamp ‖ body with the client secret, sent
+/// upper-case as Oura does).
+async fn send_webhook(fake: Fake, target: String, kind: String) -> Result<u16, String> {
+    if kind != "workout" {
+        return Err(format!(
+            "the Oura fake sends 'workout' webhooks, not '{kind}'"
+        ));
+    }
+    let d = (fake.anchor() + Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    fake.add_item(
+        "workout",
+        json!({"id":"wk-a81c5e07","activity":"cycling","calories":655.0,"day":d,"distance":24310.0,
+            "start_datetime":format!("{d}T17:30:00+02:00"),"end_datetime":format!("{d}T18:42:00+02:00"),
+            "intensity":"hard","source":"manual"}),
+    );
+    let body = serde_json::to_vec(&json!({
+        "event_type": "create",
+        "data_type": "workout",
+        "object_id": "wk-a81c5e07",
+        "event_time": format!("{d}T18:45:00+00:00"),
+        "user_id": ACCOUNT_ID,
+    }))
+    .map_err(|e| e.to_string())?;
+    let stamp = chrono::Utc::now().timestamp().to_string();
+    let sig = crate::core::hmac_hex(
+        fake.options().client_secret.as_bytes(),
+        &[stamp.as_bytes(), &body],
+    )
+    .to_uppercase();
+    crate::core::post_webhook(
+        &format!("{target}/api/v1/providers/oura/webhooks"),
+        &[("x-oura-signature", sig), ("x-oura-timestamp", stamp)],
+        body,
+    )
+    .await
+}
+
+fn app_credentials_ok(fake: &Fake, headers: &HeaderMap) -> bool {
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+    h("x-client-id") == fake.options().client_id
+        && h("x-client-secret") == fake.options().client_secret
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({"detail": "invalid client credentials"})),
+    )
+        .into_response()
+}
+
+fn expiration() -> String {
+    (chrono::Utc::now() + Duration::days(90)).to_rfc3339()
+}
+
+async fn list_subscriptions(State(fake): State<Fake>, headers: HeaderMap) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    axum::Json(Value::Array(fake.with(|s| s.subscriptions.clone()))).into_response()
+}
+
+/// Oura verifies the callback before it creates the subscription: a GET with the
+/// verification token and a challenge that must be echoed.
+async fn create_subscription(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (url, token, event, data) = (
+        field("callback_url"),
+        field("verification_token"),
+        field("event_type"),
+        field("data_type"),
+    );
+    let exists = fake.with(|s| {
+        s.subscriptions
+            .iter()
+            .any(|x| x["event_type"] == event.as_str() && x["data_type"] == data.as_str())
+    });
+    if exists {
+        return (
+            StatusCode::CONFLICT,
+            axum::Json(json!({"detail": "subscription exists"})),
+        )
+            .into_response();
+    }
+    let challenge = format!("challenge-{}", uuid::Uuid::new_v4().simple());
+    let check = reqwest::Client::new()
+        .get(crate::core::with_query(
+            &url,
+            &[("verification_token", &token), ("challenge", &challenge)],
+        ))
+        .send()
+        .await;
+    let echoed = match check {
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|v| {
+            v.get("challenge")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
+        _ => None,
+    };
+    if echoed.as_deref() != Some(challenge.as_str()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"detail": "callback verification failed"})),
+        )
+            .into_response();
+    }
+    let sub = json!({"id": format!("sub-{}", uuid::Uuid::new_v4().simple()), "callback_url": url,
+        "event_type": event, "data_type": data, "expiration_time": expiration()});
+    fake.with(|s| s.subscriptions.push(sub.clone()));
+    (StatusCode::CREATED, axum::Json(sub)).into_response()
+}
+
+fn find(fake: &Fake, id: &str) -> Option<usize> {
+    fake.with(|s| s.subscriptions.iter().position(|x| x["id"] == id))
+}
+
+async fn get_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    match find(&fake, &id) {
+        Some(i) => axum::Json(fake.with(|s| s.subscriptions[i].clone())).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn update_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    let Some(i) = find(&fake, &id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let v = fake.with(|s| {
+        if let Some(url) = body.get("callback_url") {
+            s.subscriptions[i]["callback_url"] = url.clone();
+        }
+        s.subscriptions[i].clone()
+    });
+    axum::Json(v).into_response()
+}
+
+async fn renew_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    let Some(i) = find(&fake, &id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let v = fake.with(|s| {
+        s.subscriptions[i]["expiration_time"] = Value::String(expiration());
+        s.subscriptions[i].clone()
+    });
+    axum::Json(v).into_response()
+}
+
+async fn delete_subscription(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !app_credentials_ok(&fake, &headers) {
+        return forbidden();
+    }
+    match find(&fake, &id) {
+        Some(i) => {
+            fake.with(|s| s.subscriptions.remove(i));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

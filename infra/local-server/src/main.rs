@@ -13,12 +13,23 @@ async fn main() {
 }
 
 async fn run() -> Result<(), bootstrap::BootError> {
-    let state = bootstrap::state_from_env().await?;
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8000".into());
+    let mut settings = bootstrap::load_settings().await?;
+    let host = settings.get("HOST").unwrap_or("127.0.0.1").to_string();
+    let port = settings.get("PORT").unwrap_or("8000").to_string();
     let listener = tokio::net::TcpListener::bind(format!("{host}:{port}"))
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    let demo = std::env::args().any(|a| a == "--demo-fakes")
+        || settings
+            .get("OW_DEMO_FAKES")
+            .is_some_and(|v| v == "1" || v == "true");
+    // Kept alive for the server's lifetime.
+    let _fakes = if demo {
+        start_demo_fakes(&mut settings, &listener.local_addr()?.to_string()).await?
+    } else {
+        Vec::new()
+    };
+    let state = bootstrap::state_from_settings(settings).await?;
     tracing::info!(
         "Open Wearables listening on http://{} (data in {}, docs at /docs)",
         listener.local_addr()?,
@@ -28,6 +39,46 @@ async fn run() -> Result<(), bootstrap::BootError> {
     shared::server::serve(listener, state, shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the fake of every provider cloud on consecutive loopback ports (from
+/// `OW_DEMO_FAKES_PORT`, default 9100) and points each provider that has no credentials of its
+/// own at its fake. The fakes' data starts a week ago.
+async fn start_demo_fakes(
+    settings: &mut shared::config::Settings,
+    api_addr: &str,
+) -> Result<Vec<ow_fakes::RunningFake>, bootstrap::BootError> {
+    let first: u16 = settings
+        .get("OW_DEMO_FAKES_PORT")
+        .unwrap_or("9100")
+        .parse()
+        .map_err(|e| format!("OW_DEMO_FAKES_PORT: {e}"))?;
+    if settings.get("API_BASE_URL").is_none() {
+        settings.set("API_BASE_URL", format!("http://{api_addr}"));
+    }
+    let anchor = chrono::Utc::now().date_naive() - chrono::Duration::days(7);
+    let mut running = Vec::new();
+    for (i, provider) in ow_fakes::PROVIDERS.iter().enumerate() {
+        let up = provider.to_uppercase();
+        if settings.get(&format!("{up}_CLIENT_ID")).is_some() {
+            tracing::info!(provider, "demo: real credentials configured, no fake");
+            continue;
+        }
+        let opts = ow_fakes::FakeOptions {
+            anchor,
+            port: first + i as u16,
+            ..ow_fakes::FakeOptions::default()
+        };
+        let fake = ow_fakes::start(provider, opts.clone())
+            .await
+            .map_err(|e| format!("demo fake for {provider} on port {}: {e}", opts.port))?;
+        settings.set(&format!("{up}_CLIENT_ID"), opts.client_id.clone());
+        settings.set(&format!("{up}_CLIENT_SECRET"), opts.client_secret.clone());
+        settings.set(&format!("{up}_BASE_URL"), fake.base_url.clone());
+        tracing::info!(provider, url = %fake.base_url, "demo fake provider started");
+        running.push(fake);
+    }
+    Ok(running)
 }
 
 async fn shutdown() {

@@ -8,8 +8,11 @@ pub mod providers;
 pub mod root;
 pub mod sdk;
 pub mod settings;
+pub mod subscriptions;
 pub mod summaries;
+pub mod sync_status;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -110,10 +113,12 @@ pub enum Group {
     Providers,
     /// The OAuth callback the providers redirect to.
     OAuthCallback,
+    /// Inbound provider webhooks.
+    Webhooks,
 }
 
 impl Group {
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 9] = [
         Group::Root,
         Group::Auth,
         Group::Users,
@@ -122,6 +127,7 @@ impl Group {
         Group::Settings,
         Group::Providers,
         Group::OAuthCallback,
+        Group::Webhooks,
     ];
 
     fn routes(self) -> Router<State> {
@@ -132,8 +138,11 @@ impl Group {
             Group::Sdk => sdk::router(),
             Group::Data => data::router(),
             Group::Settings => settings::router(),
-            Group::Providers => providers::router(),
+            Group::Providers => providers::router()
+                .merge(sync_status::router())
+                .merge(subscriptions::router()),
             Group::OAuthCallback => providers::callback_router(),
+            Group::Webhooks => webhooks::router(),
         }
     }
 }

@@ -696,6 +696,31 @@ pub async fn list_connections(
     Ok(Json(out))
 }
 
+/// Best-effort provider deregistration with the stored token: failures are only logged.
+async fn deregister_at_provider(state: &State, conn: &Connection) {
+    let (Some(client), Some(sealed)) =
+        (state.oauth.get(conn.provider.as_str()), &conn.access_token)
+    else {
+        return;
+    };
+    let token = match state.cipher.open(sealed) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(provider = %conn.provider, error = %e, "stored token unreadable: no deregistration");
+            return;
+        }
+    };
+    let f = crate::providers::sync::fetcher(state, client, conn, &token);
+    match providers::deregister(&conn.provider, &f).await {
+        Ok(()) => {
+            tracing::info!(provider = %conn.provider, user = %conn.user_id, "deregistered at the provider")
+        }
+        Err(e) => {
+            tracing::warn!(provider = %conn.provider, user = %conn.user_id, error = %e, "provider deregistration failed")
+        }
+    }
+}
+
 async fn revoke_connection(
     state: &State,
     headers: &HeaderMap,
@@ -711,6 +736,7 @@ async fn revoke_connection(
         .await?
         .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
     if conn.status != "revoked" {
+        deregister_at_provider(state, &conn).await;
         conn.status = "revoked".into();
         conn.access_token = None;
         conn.refresh_token = None;

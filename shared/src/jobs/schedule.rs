@@ -15,15 +15,28 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
         .map(|user_id| Job::Sleep { user_id })
         .collect();
     let now = state.now();
+    let settings = state.db.provider_settings().await.map_err(err)?;
+    // A scheduled pull re-fetches `PULL_SYNC_LOOKBACK` (at least an hour) before the last sync,
+    // so data the provider publishes late is picked up.
+    let lookback = chrono::Duration::seconds(state.config.pull_sync_lookback_seconds.max(3600));
     for mut c in state.db.due_connections(now).await.map_err(err)? {
-        if !crate::providers::sync::supports_pull(&c.provider) {
+        let Some(info) = crate::providers::info(&c.provider) else {
+            continue;
+        };
+        // Only providers in `pull` live mode are polled; webhook-mode ones get their data pushed.
+        let mode = settings
+            .get(info.key)
+            .and_then(|s| s.live_sync_mode.clone())
+            .or_else(|| info.default_live_sync_mode().map(str::to_string));
+        if !info.rest_pull || mode.as_deref() != Some("pull") {
             continue;
         }
-        let start = c
+        let mut start = c
             .last_synced_at
-            .map_or(now - chrono::Duration::days(1), |t| {
-                t - chrono::Duration::hours(1)
-            });
+            .map_or(now - chrono::Duration::days(1), |t| t - lookback);
+        if let Some(days) = info.max_historical_days {
+            start = start.max(now - chrono::Duration::days(i64::from(days)));
+        }
         jobs.push(Job::ProviderSync {
             user_id: c.user_id,
             provider: c.provider.clone(),
@@ -32,6 +45,21 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
         });
         c.next_poll_at = Some(now + chrono::Duration::seconds(state.config.sync_interval_seconds));
         state.db.save_connection(&c).await.map_err(err)?;
+    }
+    // Windows whose retry is due go back on the queue; the lease keeps the next ticks from
+    // queueing them again before they ran (a run that fails again sets a later time).
+    for mut r in state.db.due_sync_retries(now).await.map_err(err)? {
+        let (Some(start), Some(end)) = (r.window_start, r.window_end) else {
+            continue;
+        };
+        jobs.push(Job::ProviderSync {
+            user_id: r.user_id,
+            provider: r.provider.clone(),
+            start,
+            end,
+        });
+        r.next_attempt_at = Some(now + chrono::Duration::minutes(10));
+        state.db.save_sync_run(&r).await.map_err(err)?;
     }
     let n = jobs.len();
     state.queue.enqueue(jobs).await?;

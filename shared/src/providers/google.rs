@@ -29,3 +29,13 @@ pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> 
         "webhooks for google are not implemented yet".into(),
     ))
 }
+
+/// Webhook subscription management (api.md §15.3). Not implemented yet.
+pub async fn subscriptions(
+    _ctx: &super::subscriptions::SubscriptionCtx<'_>,
+    op: super::subscriptions::SubscriptionOp,
+) -> Result<super::subscriptions::SubscriptionResult, super::subscriptions::SubscriptionError> {
+    Err(super::subscriptions::SubscriptionError::NotSupported(
+        format!("subscription {} is not implemented yet", op.name()),
+    ))
+}

@@ -9,6 +9,7 @@ pub mod oura;
 pub mod polar;
 pub mod sensorbio;
 pub mod strava;
+pub mod subscriptions;
 pub mod suunto;
 pub mod sync;
 pub mod ultrahuman;

@@ -5,10 +5,15 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::subscriptions::{
+    SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
+};
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
 };
-use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use super::webhook::{
+    WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hex, hmac_sha256,
+};
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
@@ -442,9 +447,233 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     .map(|_| ())
 }
 
-/// Verifies and parses one inbound Oura webhook call.
-pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    Err(WebhookError::NotSupported(
-        "webhooks for oura are not implemented yet".into(),
-    ))
+/// Verifies and parses one inbound Oura webhook call (api.md §15.1): the GET challenge checks
+/// `verification_token`; a POST carries `x-oura-signature` = hex HMAC-SHA256(client secret,
+/// `x-oura-timestamp` ‖ body), compared case-insensitively. A create/update notification
+/// becomes a sync window around its event time; deletes are ignored.
+pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+    if req.method == axum::http::Method::GET {
+        let expected = req.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+        let given = req
+            .query
+            .get("verification_token")
+            .map_or("", String::as_str);
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Err(WebhookError::Unauthorized(
+                "Invalid verification token".into(),
+            ));
+        }
+        let challenge = req.query.get("challenge").cloned().unwrap_or_default();
+        return Ok(WebhookReply::Respond(
+            axum::http::StatusCode::OK,
+            serde_json::json!({ "challenge": challenge }),
+        ));
+    }
+    let (Some(sig), Some(stamp), Some(client)) = (
+        req.header("x-oura-signature"),
+        req.header("x-oura-timestamp"),
+        req.client,
+    ) else {
+        return Err(WebhookError::bad_signature());
+    };
+    let expected = hex(&hmac_sha256(
+        client.client_secret.as_bytes(),
+        &[stamp.as_bytes(), req.body],
+    ));
+    if !constant_time_eq(sig.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+        return Err(WebhookError::bad_signature());
+    }
+    let v = req.json()?;
+    if !v.is_object() {
+        return Err(WebhookError::BadRequest(
+            "Invalid payload: expected a JSON object".into(),
+        ));
+    }
+    let event = v.get("event_type").and_then(Value::as_str).unwrap_or("");
+    let (Some(user), true) = (
+        v.get("user_id").and_then(Value::as_str),
+        matches!(event, "create" | "update"),
+    ) else {
+        return Ok(WebhookReply::Accept(Vec::new()));
+    };
+    let at = v
+        .get("event_time")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(req.now, |t| t.to_utc());
+    let day = at
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(at, |d| d.and_utc());
+    Ok(WebhookReply::Accept(vec![WebhookEvent::Sync {
+        provider_user_id: user.to_string(),
+        start: day - Duration::days(2),
+        end: (day + Duration::days(1)).min(req.now.max(at)),
+    }]))
+}
+
+/// The data types Oura notifies about, each subscribed for `create` and `update`.
+pub const WEBHOOK_DATA_TYPES: [&str; 8] = [
+    "workout",
+    "sleep",
+    "daily_sleep",
+    "daily_readiness",
+    "daily_activity",
+    "daily_spo2",
+    "daily_cardiovascular_age",
+    "vo2_max",
+];
+
+async fn oura_call(
+    ctx: &SubscriptionCtx<'_>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), SubscriptionError> {
+    let mut req = ctx
+        .http
+        .request(method, ctx.url(path))
+        .header("x-client-id", &ctx.client.client_id)
+        .header("x-client-secret", &ctx.client.client_secret)
+        .timeout(ctx.timeout);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| SubscriptionError::Upstream(format!("Oura subscription API: {e}")))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status >= 400 && status != 409 {
+        return Err(SubscriptionError::Upstream(format!(
+            "Oura subscription API answered HTTP {status}: {}",
+            text.chars().take(200).collect::<String>()
+        )));
+    }
+    Ok((status, v))
+}
+
+fn subscription_list(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        Value::Object(mut o) => match o.remove("data") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Webhook subscription management (api.md §15.3, providers.md §4.5.4): app-level calls with
+/// `x-client-id`/`x-client-secret`. Registering subscribes `create` and `update` of every
+/// data type: same callback → skipped, another callback → updated, none → created.
+pub async fn subscriptions(
+    ctx: &SubscriptionCtx<'_>,
+    op: SubscriptionOp,
+) -> Result<SubscriptionResult, SubscriptionError> {
+    const BASE: &str = "/v2/webhook/subscription";
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    match op {
+        SubscriptionOp::List => {
+            let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
+            Ok(SubscriptionResult::of(Value::Array(subscription_list(v))))
+        }
+        SubscriptionOp::Register { callback_url } => {
+            let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
+            let existing = subscription_list(v);
+            let token = ctx.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+            let mut results = Vec::new();
+            for event_type in ["create", "update"] {
+                for data_type in WEBHOOK_DATA_TYPES {
+                    let found = existing.iter().find(|s| {
+                        field(s, "event_type") == event_type && field(s, "data_type") == data_type
+                    });
+                    let body = serde_json::json!({"callback_url": callback_url,
+                        "verification_token": token, "event_type": event_type, "data_type": data_type});
+                    let (status, id) = match found {
+                        Some(s) if field(s, "callback_url") == callback_url => {
+                            ("skipped", field(s, "id"))
+                        }
+                        Some(s) => {
+                            let id = field(s, "id");
+                            oura_call(
+                                ctx,
+                                reqwest::Method::PUT,
+                                &format!("{BASE}/{id}"),
+                                Some(&serde_json::json!({"callback_url": callback_url,
+                                    "verification_token": token})),
+                            )
+                            .await?;
+                            ("updated", id)
+                        }
+                        None => {
+                            let (code, v) =
+                                oura_call(ctx, reqwest::Method::POST, BASE, Some(&body)).await?;
+                            if code == 409 {
+                                ("skipped", field(&v, "id"))
+                            } else {
+                                ("created", field(&v, "id"))
+                            }
+                        }
+                    };
+                    results.push(serde_json::json!({"event_type": event_type,
+                        "data_type": data_type, "subscription_id": id, "status": status}));
+                }
+            }
+            Ok(SubscriptionResult::of(Value::Array(results)))
+        }
+        SubscriptionOp::Renew => {
+            let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
+            let mut results = Vec::new();
+            for s in subscription_list(v) {
+                let id = field(&s, "id");
+                let r = oura_call(
+                    ctx,
+                    reqwest::Method::PUT,
+                    &format!("{BASE}/renew/{id}"),
+                    None,
+                )
+                .await;
+                results.push(match r {
+                    Ok(_) => op_status(&id, "updated", None),
+                    Err(e) => op_status(&id, "error", Some(e.to_string())),
+                });
+            }
+            Ok(SubscriptionResult::of(Value::Array(results)))
+        }
+        SubscriptionOp::Get { id } => {
+            let (code, v) =
+                oura_call(ctx, reqwest::Method::GET, &format!("{BASE}/{id}"), None).await?;
+            Ok(SubscriptionResult::of(if code == 200 {
+                v
+            } else {
+                Value::Null
+            }))
+        }
+        SubscriptionOp::Update { id, callback_url } => {
+            let token = ctx.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+            let r = oura_call(
+                ctx,
+                reqwest::Method::PUT,
+                &format!("{BASE}/{id}"),
+                Some(
+                    &serde_json::json!({"callback_url": callback_url, "verification_token": token}),
+                ),
+            )
+            .await;
+            Ok(SubscriptionResult::of(match r {
+                Ok(_) => op_status(&id, "updated", None),
+                Err(e) => op_status(&id, "error", Some(e.to_string())),
+            }))
+        }
+        SubscriptionOp::Delete { id } => {
+            let r = oura_call(ctx, reqwest::Method::DELETE, &format!("{BASE}/{id}"), None).await;
+            Ok(SubscriptionResult::of(match r {
+                Ok(_) => op_status(&id, "deleted", None),
+                Err(e) => op_status(&id, "error", Some(e.to_string())),
+            }))
+        }
+    }
 }

@@ -668,3 +668,13 @@ mod tests {
         assert!(matches!(run(&foreign), Ok(WebhookReply::Accept(e)) if e.is_empty()));
     }
 }
+
+/// Webhook subscription management (api.md §15.3). Not implemented yet.
+pub async fn subscriptions(
+    _ctx: &super::subscriptions::SubscriptionCtx<'_>,
+    op: super::subscriptions::SubscriptionOp,
+) -> Result<super::subscriptions::SubscriptionResult, super::subscriptions::SubscriptionError> {
+    Err(super::subscriptions::SubscriptionError::NotSupported(
+        format!("subscription {} is not implemented yet", op.name()),
+    ))
+}

@@ -20,6 +20,7 @@ use crate::jobs::Job;
 use crate::repo::chunk::Point;
 use crate::repo::connections::Connection;
 use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, chunk_sk, hour_key};
+use crate::repo::sync_runs::{SyncRun, window_run_id};
 use crate::store::StoreError;
 
 /// Why a provider call failed.
@@ -382,7 +383,27 @@ pub fn supports_pull(provider: &str) -> bool {
     super::info(provider).is_some_and(|i| i.rest_pull)
 }
 
-/// The sync job: pulls `[start, end)` for one connection and stores it.
+/// Attempts of a window retried by the queue itself before the retry is handed to the schedule.
+pub const QUICK_ATTEMPTS: u32 = 3;
+/// Longest wait between scheduled retries of a window.
+pub const MAX_RETRY_MINUTES: i64 = 60;
+
+/// How one attempt at a window ended.
+enum Attempt {
+    /// Stored: the days to roll up and how many records the provider gave.
+    Synced(BTreeSet<NaiveDate>, usize),
+    /// Nothing to do (no active connection, provider not configured...).
+    Skipped(&'static str),
+    /// The grant was refused: the connection is now `revoked`.
+    Revoked,
+    /// The provider refused the request for good.
+    Failed(String),
+}
+
+/// The sync job: pulls `[start, end)` for one connection and stores it, recording the run
+/// (#55–#57). A window that meets 429/5xx/timeouts is retried by the queue
+/// [`QUICK_ATTEMPTS`] times, then by the schedule with a growing delay, as long as the
+/// connection stays active: it never advances `last_synced_at` until it really synced.
 pub async fn run(
     state: &AppState,
     user: Uuid,
@@ -390,14 +411,120 @@ pub async fn run(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<Job>, SyncError> {
-    let Some(mut conn) = state.db.connection(user, provider).await? else {
-        return Ok(Vec::new());
+    let run_id = window_run_id(user, provider, start, end);
+    let now = state.now();
+    let mut rec = match state.db.sync_run(user, &run_id).await? {
+        Some(r) => r,
+        None => SyncRun {
+            run_id,
+            user_id: user,
+            provider: provider.to_string(),
+            source: "pull".into(),
+            stage: "queued".into(),
+            status: "in_progress".into(),
+            message: None,
+            error: None,
+            progress: None,
+            items_processed: None,
+            items_total: None,
+            primary_user_id: None,
+            window_start: Some(start),
+            window_end: Some(end),
+            attempts: 0,
+            next_attempt_at: None,
+            started_at: None,
+            ended_at: None,
+            last_update: now,
+        },
     };
-    if conn.status != "active" || !supports_pull(provider) {
-        return Ok(Vec::new());
+    rec.attempts += 1;
+    rec.started_at.get_or_insert(now);
+    let attempt = attempt_window(state, user, provider, start, end).await;
+    let now = state.now();
+    rec.last_update = now;
+    rec.next_attempt_at = None;
+    let mut jobs = Vec::new();
+    match attempt {
+        Ok(Attempt::Synced(days, items)) => {
+            rec.stage = "completed".into();
+            rec.status = "success".into();
+            rec.progress = Some(1.0);
+            rec.items_processed = Some(items as i64);
+            rec.items_total = Some(items as i64);
+            rec.message = Some(format!("{items} records synced"));
+            rec.error = None;
+            rec.ended_at = Some(now);
+            jobs.extend(days.into_iter().map(|date| Job::Rollup {
+                user_id: user,
+                date,
+            }));
+        }
+        Ok(Attempt::Skipped(why)) => {
+            rec.stage = "completed".into();
+            rec.status = "skipped".into();
+            rec.message = Some(why.into());
+            rec.ended_at = Some(now);
+        }
+        Ok(Attempt::Revoked) => {
+            rec.stage = "failed".into();
+            rec.status = "failed".into();
+            rec.error = Some("the provider refused the grant: the connection is revoked".into());
+            rec.ended_at = Some(now);
+        }
+        Ok(Attempt::Failed(m)) => {
+            tracing::error!(provider, user = %user, "sync window failed permanently: {m}");
+            rec.stage = "failed".into();
+            rec.status = "failed".into();
+            rec.error = Some(m);
+            rec.ended_at = Some(now);
+        }
+        Err(SyncError::Retry(m)) => {
+            rec.stage = "fetching".into();
+            rec.status = "in_progress".into();
+            rec.error = Some(m.clone());
+            if rec.attempts < QUICK_ATTEMPTS {
+                rec.message = Some(format!("attempt {} failed, retrying", rec.attempts));
+                state.db.record_sync(&rec, serde_json::json!({})).await?;
+                return Err(SyncError::Retry(m));
+            }
+            let wait = Duration::minutes(
+                (1i64 << (rec.attempts - QUICK_ATTEMPTS).min(6)).min(MAX_RETRY_MINUTES),
+            );
+            rec.stage = "queued".into();
+            rec.next_attempt_at = Some(now + wait);
+            rec.message = Some(format!(
+                "provider unavailable after {} attempts; retrying at {}",
+                rec.attempts,
+                (now + wait).to_rfc3339()
+            ));
+            tracing::warn!(provider, user = %user, attempts = rec.attempts, "sync window postponed: {m}");
+        }
+        Err(e @ SyncError::Store(_)) => return Err(e),
+    }
+    state.db.record_sync(&rec, serde_json::json!({})).await?;
+    Ok(jobs)
+}
+
+/// One attempt at a window: token refresh when due, the pull (refreshing once on 401), the
+/// store, and `last_synced_at`.
+async fn attempt_window(
+    state: &AppState,
+    user: Uuid,
+    provider: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Attempt, SyncError> {
+    let Some(mut conn) = state.db.connection(user, provider).await? else {
+        return Ok(Attempt::Skipped("no connection"));
+    };
+    if conn.status != "active" {
+        return Ok(Attempt::Skipped("the connection is not active"));
+    }
+    if !supports_pull(provider) {
+        return Ok(Attempt::Skipped("the provider has no pull API"));
     }
     let Some(client) = state.oauth.get(provider).cloned() else {
-        return Ok(Vec::new());
+        return Ok(Attempt::Skipped("the provider is not configured"));
     };
     let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
     let now = state.now();
@@ -407,12 +534,12 @@ pub async fn run(
         && !refresh(state, &client, auth, &mut conn).await?
     {
         mark_revoked(state, &mut conn).await?;
-        return Ok(Vec::new());
+        return Ok(Attempt::Revoked);
     }
     let mut refreshed = false;
     let pulled = loop {
         let Some(sealed) = conn.access_token.clone() else {
-            return Ok(Vec::new());
+            return Ok(Attempt::Skipped("no access token"));
         };
         let token = state.cipher.open(&sealed)?;
         let f = fetcher(state, &client, &conn, &token);
@@ -422,20 +549,19 @@ pub async fn run(
                 refreshed = true;
                 if !refresh(state, &client, auth, &mut conn).await? {
                     mark_revoked(state, &mut conn).await?;
-                    return Ok(Vec::new());
+                    return Ok(Attempt::Revoked);
                 }
             }
             Err(FetchError::Unauthorized) => {
                 mark_revoked(state, &mut conn).await?;
-                return Ok(Vec::new());
+                return Ok(Attempt::Revoked);
             }
             Err(FetchError::Transient(m)) => return Err(SyncError::Retry(m)),
-            Err(FetchError::Permanent(m)) => {
-                tracing::error!(provider, user = %user, "sync window failed permanently: {m}");
-                return Ok(Vec::new());
-            }
+            Err(FetchError::Permanent(m)) => return Ok(Attempt::Failed(m)),
         }
     };
+    let items =
+        pulled.samples.len() + pulled.workouts.len() + pulled.sleeps.len() + pulled.scores.len();
     let days = store_pulled(state, user, provider, pulled).await?;
     // Only a window that really synced moves last_synced_at.
     if let Some(mut c) = state.db.connection(user, provider).await? {
@@ -443,13 +569,7 @@ pub async fn run(
         c.updated_at = state.now();
         state.db.save_connection(&c).await?;
     }
-    Ok(days
-        .into_iter()
-        .map(|date| Job::Rollup {
-            user_id: user,
-            date,
-        })
-        .collect())
+    Ok(Attempt::Synced(days, items))
 }
 
 /// Stores a pull: data source, sample chunks, workouts and sleeps (first write wins), scores.

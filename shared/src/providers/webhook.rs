@@ -171,3 +171,95 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
     }
 }
+
+/// Acts on verified events: queues sync windows, stores carried data, revokes or re-scopes
+/// connections. Every active connection of the provider account is served (profiles linked to
+/// one provider account all get the data). Unknown accounts are logged and skipped: the
+/// provider still gets its 200, as processing would be asynchronous in the reference.
+pub async fn apply(
+    state: &crate::api::AppState,
+    provider: &str,
+    events: Vec<WebhookEvent>,
+) -> Result<WebhookOutcome, crate::store::StoreError> {
+    let mut out = WebhookOutcome::default();
+    let mut jobs = Vec::new();
+    for event in events {
+        let puid = match &event {
+            WebhookEvent::Sync {
+                provider_user_id, ..
+            }
+            | WebhookEvent::Data {
+                provider_user_id, ..
+            }
+            | WebhookEvent::Deauthorized { provider_user_id }
+            | WebhookEvent::Scope {
+                provider_user_id, ..
+            } => provider_user_id.clone(),
+        };
+        let mut conns: Vec<_> = state
+            .db
+            .connections_by_provider_user(provider, &puid)
+            .await?
+            .into_iter()
+            .filter(|c| c.status == "active")
+            .collect();
+        if conns.is_empty() {
+            tracing::info!(provider, provider_user_id = %puid, "webhook for an unknown or inactive provider user: skipped");
+            out.unknown_users.insert(puid);
+            continue;
+        }
+        conns.sort_by_key(|c| c.created_at);
+        out.connections += conns.len();
+        for mut conn in conns {
+            let now = state.now();
+            match &event {
+                WebhookEvent::Sync { start, end, .. } => {
+                    let w = super::sync::window_jobs(conn.user_id, provider, *start, *end);
+                    out.sync_windows += w.len();
+                    jobs.extend(w);
+                }
+                WebhookEvent::Data { pulled, .. } => {
+                    let n = pulled.samples.len()
+                        + pulled.workouts.len()
+                        + pulled.sleeps.len()
+                        + pulled.scores.len();
+                    let days =
+                        super::sync::store_pulled(state, conn.user_id, provider, pulled.clone())
+                            .await?;
+                    out.stored += n;
+                    jobs.extend(days.into_iter().map(|date| crate::jobs::Job::Rollup {
+                        user_id: conn.user_id,
+                        date,
+                    }));
+                    conn.last_synced_at = Some(now);
+                    conn.updated_at = now;
+                    state.db.save_connection(&conn).await?;
+                }
+                WebhookEvent::Deauthorized { .. } => {
+                    tracing::info!(provider, user = %conn.user_id, "provider reports deauthorization: connection revoked");
+                    conn.status = "revoked".into();
+                    conn.access_token = None;
+                    conn.refresh_token = None;
+                    conn.token_expires_at = None;
+                    conn.updated_at = now;
+                    state.db.save_connection(&conn).await?;
+                    out.revoked += 1;
+                }
+                WebhookEvent::Scope { scope, .. } => {
+                    conn.scope = Some(scope.clone());
+                    conn.updated_at = now;
+                    state.db.save_connection(&conn).await?;
+                }
+            }
+        }
+    }
+    if !jobs.is_empty()
+        && let Err(e) = state.queue.enqueue(jobs).await
+    {
+        // The data is stored; a lost sync window would be lost data, so the provider retries.
+        return Err(crate::store::StoreError::Backend(format!(
+            "webhook jobs were not queued: {e}"
+        )));
+    }
+    Ok(out)
+}

@@ -5,6 +5,7 @@
 //! | connection | `USER#<uuid>` | `CONN#<provider>` | `PUID#<provider>#<provider user id>` / `<user uuid>` |
 //! | provider setting | `PSET` | `<provider>` | – |
 //! | OAuth state | `OAUTH#<state>` | `_` (TTL 15 min, deleted on use) | – |
+//! | webhook signing secret | `WHSECRET` | `<provider>` (encrypted) | – |
 //!
 //! OAuth tokens are stored encrypted (AES-256-GCM, key from configuration).
 
@@ -177,6 +178,26 @@ impl Db {
             .iter()
             .map(decode)
             .collect()
+    }
+
+    // ---------- webhook signing secrets ----------
+
+    /// Stores a provider's webhook signing secret (sealed by the caller).
+    pub async fn save_webhook_secret(
+        &self,
+        provider: &str,
+        sealed: &str,
+    ) -> Result<(), StoreError> {
+        let item = Item::new("WHSECRET", provider, encode(&sealed)?);
+        self.table.put(item, Condition::None).await
+    }
+
+    /// A provider's stored webhook signing secret (sealed).
+    pub async fn webhook_secret(&self, provider: &str) -> Result<Option<String>, StoreError> {
+        match self.table.get(&Key::new("WHSECRET", provider)).await? {
+            Some(i) => decode(&i).map(Some),
+            None => Ok(None),
+        }
     }
 
     // ---------- provider settings ----------

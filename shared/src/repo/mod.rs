@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod developers;
 pub mod health;
 pub mod priorities;
+pub mod sync_runs;
 pub mod users;
 
 use std::sync::Arc;

@@ -25,6 +25,7 @@ pub fn function_name(group: Group) -> &'static str {
         Group::Settings => "ow-api-settings",
         Group::Providers => "ow-api-providers",
         Group::OAuthCallback => "ow-oauth-callback",
+        Group::Webhooks => "ow-webhooks",
     }
 }
 

@@ -69,3 +69,283 @@ async fn oura_faults_delay_but_never_lose_a_window() {
         .await;
     assert_eq!(w.len(), 1, "{w:?}");
 }
+
+#[tokio::test]
+async fn oura_webhooks_add_new_data_and_bad_signatures_change_nothing() {
+    let rig = Rig::start("oura").await;
+    let user = rig.connected_user().await;
+    let range = "events/workouts?start_date=2024-05-01&end_date=2024-06-10";
+    assert_eq!(rig.data(&user, range).await.len(), 1);
+
+    // A forged notification is refused and queues nothing.
+    let calls = rig.fake.fake.calls().len();
+    let body = r#"{"event_type":"create","data_type":"workout","object_id":"x","event_time":"2024-06-03T18:45:00+00:00","user_id":"oura-user-1"}"#;
+    let bad = rig
+        .post_webhook(
+            &[
+                ("x-oura-signature", "00ff"),
+                ("x-oura-timestamp", "1717440000"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 401, "{:?}", bad.body);
+    assert_eq!(bad.body["detail"], "Invalid webhook signature");
+    let unsigned = rig.post_webhook(&[], body).await;
+    assert_eq!(unsigned.status.as_u16(), 401);
+    rig.idle().await;
+    assert_eq!(rig.fake.fake.calls().len(), calls, "no pull was triggered");
+
+    // The fake's signed notification pulls the new workout.
+    assert_eq!(rig.webhook("workout").await, 200);
+    let w = rig.data(&user, range).await;
+    assert_eq!(w.len(), 2, "{w:?}");
+    let new = w
+        .iter()
+        .find(|x| x["type"] == "cycling")
+        .expect("the new ride");
+    assert_eq!(
+        (
+            new["calories_kcal"].as_f64(),
+            new["distance_meters"].as_f64()
+        ),
+        (Some(655.0), Some(24310.0))
+    );
+
+    // The subscription challenge, on the unified and the legacy path.
+    for path in ["/api/v1/providers/oura/webhooks", "/api/v1/oura/webhooks"] {
+        let ok = rig
+            .call(
+                "GET",
+                &format!(
+                    "{path}?verification_token=test-secret-key-0123456789abcdef&challenge=c-42"
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (ok.status.as_u16(), &ok.body["challenge"]),
+            (200, &serde_json::json!("c-42"))
+        );
+        let no = rig
+            .call(
+                "GET",
+                &format!("{path}?verification_token=wrong&challenge=c-42"),
+                None,
+            )
+            .await;
+        assert_eq!(no.status.as_u16(), 401);
+    }
+}
+
+#[tokio::test]
+async fn oura_disconnect_revokes_the_token_at_oura() {
+    let rig = Rig::start("oura").await;
+    let user = rig.connected_user().await;
+    let d = rig
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{user}/connections/oura"),
+            None,
+        )
+        .await;
+    assert_eq!(d.status.as_u16(), 204);
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 1);
+    assert_eq!(rig.connection(&user).await["status"], "revoked");
+    // Disconnecting again does not call Oura again.
+    rig.call(
+        "DELETE",
+        &format!("/api/v1/users/{user}/connections/oura"),
+        None,
+    )
+    .await;
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 1);
+}
+
+#[tokio::test]
+async fn webhooks_of_unknown_providers_and_providers_without_handlers() {
+    let rig = Rig::start("oura").await;
+    let unknown = rig
+        .call(
+            "POST",
+            "/api/v1/providers/nokia/webhooks",
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(unknown.status.as_u16(), 404);
+    assert_eq!(unknown.body["detail"], "Unknown provider: 'nokia'");
+    let none = rig
+        .call(
+            "POST",
+            "/api/v1/providers/fitbit/webhooks",
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(none.status.as_u16(), 501, "{:?}", none.body);
+    let health = rig
+        .call("GET", "/api/v1/strava/webhooks/health", None)
+        .await;
+    assert_eq!(health.body["service"], "strava-webhooks");
+}
+
+#[tokio::test]
+async fn oura_outage_postpones_windows_until_the_schedule_retries_them() {
+    let rig = Rig::start("oura").await;
+    rig.fake.fake.throttle(10_000);
+    let user = rig.connected_user().await;
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "active");
+    assert!(c["last_synced_at"].is_null(), "nothing synced yet: {c}");
+    let runs = rig.user_get(&user, "sync/runs").await;
+    let runs = runs.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        runs.len(),
+        3,
+        "one run per 30-day window of the 90-day backfill: {runs:?}"
+    );
+    for r in &runs {
+        assert_eq!(
+            (
+                r["status"].as_str(),
+                r["stage"].as_str(),
+                r["provider"].as_str()
+            ),
+            (Some("in_progress"), Some("queued"), Some("oura")),
+            "{r}"
+        );
+        assert!(
+            r["message"].as_str().unwrap_or("").contains("retrying at"),
+            "{r}"
+        );
+    }
+    let recent = rig.user_get(&user, "sync/recent?limit=200").await;
+    assert_eq!(
+        recent.as_array().map(Vec::len),
+        Some(9),
+        "three attempts per window, one event each"
+    );
+
+    // The provider recovers; the schedule's next tick after the delay retries every window.
+    rig.fake.fake.throttle(0);
+    assert_eq!(
+        shared::jobs::schedule::tick(&rig.state)
+            .await
+            .expect("tick"),
+        0,
+        "the retry is not due yet"
+    );
+    rig.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(
+        shared::jobs::schedule::tick(&rig.state)
+            .await
+            .expect("tick"),
+        3
+    );
+    rig.idle().await;
+    let w = rig
+        .data(
+            &user,
+            "events/workouts?start_date=2024-05-01&end_date=2024-06-10",
+        )
+        .await;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(
+        rig.connection(&user).await["last_synced_at"],
+        "2024-06-10T12:00:00Z"
+    );
+    let all = rig
+        .call(
+            "GET",
+            &format!("/api/v1/sync/runs?user_id={user}&status=success"),
+            None,
+        )
+        .await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(3), "{:?}", all.body);
+    let none = rig
+        .call("GET", "/api/v1/sync/runs?provider=polar", None)
+        .await;
+    assert_eq!(none.body, serde_json::json!([]));
+    let missing = rig
+        .call(
+            "GET",
+            "/api/v1/users/00000000-0000-4000-8000-000000000000/sync/runs",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (missing.status.as_u16(), missing.body["detail"].as_str()),
+        (404, Some("User not found"))
+    );
+}
+
+#[tokio::test]
+async fn oura_subscriptions_are_registered_once_renewed_updated_and_deleted() {
+    let rig = Rig::start("oura").await;
+    let jwt = rig.developer_token().await;
+    let base = "/api/v1/providers/oura/webhooks/subscriptions";
+    let callback = format!("{}/api/v1/providers/oura/webhooks", rig.api);
+    // Developer auth: an API key is not enough.
+    assert_eq!(rig.call("GET", base, None).await.status.as_u16(), 401);
+    let reg = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(reg.status.as_u16(), 200, "{:?}", reg.body);
+    let results = reg.body["subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 16, "create and update of eight data types");
+    assert!(
+        results.iter().all(|r| r["status"] == "created"),
+        "{results:?}"
+    );
+    // Oura verified our callback through its challenge before creating each one.
+    let again = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert!(
+        again.body["subscriptions"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|r| r["status"] == "skipped")),
+        "{:?}",
+        again.body
+    );
+    let list = rig.dev_call(&jwt, "GET", base).await;
+    let subs = list.body["subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(subs.len(), 16);
+    let id = subs[0]["id"].as_str().expect("id").to_string();
+    let one = rig.dev_call(&jwt, "GET", &format!("{base}/{id}")).await;
+    assert_eq!(one.body["subscription"]["callback_url"], callback.as_str());
+    let renewed = rig.dev_call(&jwt, "POST", &format!("{base}/renew")).await;
+    assert_eq!(renewed.body["renewed"].as_array().map(Vec::len), Some(16));
+    let moved = rig
+        .dev_call(
+            &jwt,
+            "PUT",
+            &format!("{base}/{id}?callback_url=https://hooks.example.com/oura"),
+        )
+        .await;
+    assert_eq!(
+        moved.body["updated"]["status"], "updated",
+        "{:?}",
+        moved.body
+    );
+    let gone = rig.dev_call(&jwt, "DELETE", &format!("{base}/{id}")).await;
+    assert_eq!(gone.body["deleted"]["status"], "deleted");
+    assert_eq!(rig.fake.fake.with(|s| s.subscriptions.len()), 15);
+    let bad = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url=ftp://x"))
+        .await;
+    assert_eq!(bad.status.as_u16(), 400);
+    let none = rig
+        .dev_call(
+            &jwt,
+            "GET",
+            "/api/v1/providers/whoop/webhooks/subscriptions",
+        )
+        .await;
+    assert_eq!(none.status.as_u16(), 501);
+}

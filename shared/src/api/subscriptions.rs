@@ -1,0 +1,189 @@
+//! Webhook subscription management (api.md §15.3, developer auth): our callback URL registered
+//! at Polar, Oura, Strava and Google. A signing secret the provider hands out (Polar) is kept
+//! encrypted and verifies that provider's webhooks from then on.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State as St};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::State;
+use super::params::Params;
+use crate::auth::guard;
+use crate::error::{ApiError, ApiResult};
+use crate::providers::subscriptions::{self, SubscriptionCtx, SubscriptionError, SubscriptionOp};
+use crate::providers::{self};
+
+/// The routes (served with the provider routes).
+pub fn router() -> Router<State> {
+    Router::new()
+        .route(
+            "/api/v1/providers/{provider}/webhooks/subscriptions",
+            get(list).post(register),
+        )
+        .route(
+            "/api/v1/providers/{provider}/webhooks/subscriptions/renew",
+            post(renew),
+        )
+        .route(
+            "/api/v1/providers/{provider}/webhooks/subscriptions/{id}",
+            get(get_one).put(update).delete(delete_one),
+        )
+}
+
+async fn run(
+    state: &State,
+    headers: &HeaderMap,
+    provider: &str,
+    op: SubscriptionOp,
+) -> ApiResult<Value> {
+    guard::developer(state, headers).await?;
+    let info = providers::info(provider)
+        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
+    if !subscriptions::supported(info.key) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Provider does not support webhook subscription management",
+        ));
+    }
+    let client = state.oauth.get(info.key).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Provider '{}' is not configured: set {}_CLIENT_ID and {}_CLIENT_SECRET",
+            info.key,
+            info.key.to_uppercase(),
+            info.key.to_uppercase()
+        ))
+    })?;
+    let ctx = SubscriptionCtx {
+        http: &state.http,
+        client,
+        settings: &state.config.provider_settings,
+        secret_key: &state.config.secret_key,
+        timeout: std::time::Duration::from_secs(state.config.provider_timeout_seconds),
+    };
+    let op_name = op.name();
+    let result = subscriptions::run(info.key, &ctx, op).await.map_err(|e| {
+        tracing::warn!(
+            provider = info.key,
+            op = op_name,
+            "subscription call failed: {e}"
+        );
+        match e {
+            SubscriptionError::NotSupported(m) => ApiError::new(StatusCode::NOT_IMPLEMENTED, m),
+            SubscriptionError::Config(m) => ApiError::bad_request(m),
+            SubscriptionError::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
+        }
+    })?;
+    if let Some(secret) = &result.signing_secret {
+        state
+            .db
+            .save_webhook_secret(info.key, &state.cipher.seal(secret)?)
+            .await?;
+        tracing::info!(provider = info.key, "webhook signing secret stored");
+    }
+    Ok(result.body)
+}
+
+fn callback_url(q: Option<&str>) -> ApiResult<String> {
+    let p = Params::parse(q)?;
+    let url = p.required("callback_url")?.to_string();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ApiError::bad_request(
+            "callback_url must be an http or https URL",
+        ));
+    }
+    Ok(url)
+}
+
+/// The provider's subscriptions.
+#[utoipa::path(get, path = "/api/v1/providers/{provider}/webhooks/subscriptions", tag = "webhooks",
+    params(("provider" = String, Path)),
+    responses((status = 200, description = "{subscriptions: [...]}"), (status = 404), (status = 501)))]
+pub async fn list(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let body = run(&state, &headers, &provider, SubscriptionOp::List).await?;
+    Ok(Json(json!({ "subscriptions": body })))
+}
+
+/// Registers `callback_url` for the provider's notifications.
+#[utoipa::path(post, path = "/api/v1/providers/{provider}/webhooks/subscriptions", tag = "webhooks",
+    params(("provider" = String, Path), ("callback_url" = String, Query)),
+    responses((status = 200, description = "{subscriptions: <provider result>}"), (status = 400), (status = 501)))]
+pub async fn register(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let callback_url = callback_url(q.as_deref())?;
+    let body = run(
+        &state,
+        &headers,
+        &provider,
+        SubscriptionOp::Register { callback_url },
+    )
+    .await?;
+    Ok(Json(json!({ "subscriptions": body })))
+}
+
+/// Renews expiring subscriptions (Oura).
+#[utoipa::path(post, path = "/api/v1/providers/{provider}/webhooks/subscriptions/renew", tag = "webhooks",
+    params(("provider" = String, Path)), responses((status = 200), (status = 501)))]
+pub async fn renew(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let body = run(&state, &headers, &provider, SubscriptionOp::Renew).await?;
+    Ok(Json(json!({ "renewed": body })))
+}
+
+/// One subscription.
+#[utoipa::path(get, path = "/api/v1/providers/{provider}/webhooks/subscriptions/{id}", tag = "webhooks",
+    params(("provider" = String, Path), ("id" = String, Path)), responses((status = 200), (status = 501)))]
+pub async fn get_one(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((provider, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let body = run(&state, &headers, &provider, SubscriptionOp::Get { id }).await?;
+    Ok(Json(json!({ "subscription": body })))
+}
+
+/// Points a subscription at a new callback URL.
+#[utoipa::path(put, path = "/api/v1/providers/{provider}/webhooks/subscriptions/{id}", tag = "webhooks",
+    params(("provider" = String, Path), ("id" = String, Path), ("callback_url" = String, Query)),
+    responses((status = 200), (status = 400), (status = 501)))]
+pub async fn update(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((provider, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let callback_url = callback_url(q.as_deref())?;
+    let body = run(
+        &state,
+        &headers,
+        &provider,
+        SubscriptionOp::Update { id, callback_url },
+    )
+    .await?;
+    Ok(Json(json!({ "updated": body })))
+}
+
+/// Deletes a subscription.
+#[utoipa::path(delete, path = "/api/v1/providers/{provider}/webhooks/subscriptions/{id}", tag = "webhooks",
+    params(("provider" = String, Path), ("id" = String, Path)), responses((status = 200), (status = 501)))]
+pub async fn delete_one(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((provider, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let body = run(&state, &headers, &provider, SubscriptionOp::Delete { id }).await?;
+    Ok(Json(json!({ "deleted": body })))
+}

@@ -1,0 +1,203 @@
+//! Sync status (api.md §12, #55–#57): the status events of a user's recent syncs and one
+//! summary per run, kept 24 hours (runs with a pending retry are kept until they ran).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State as St};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::State;
+use super::params::Params;
+use super::parse_uuid;
+use super::wire::{ser_dt, ser_opt_dt};
+use crate::auth::guard;
+use crate::error::{ApiError, ApiResult};
+use crate::repo::sync_runs::{SyncEvent, SyncRun};
+
+/// The routes of this group (served with the provider routes).
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/api/v1/users/{user_id}/sync/recent", get(recent))
+        .route("/api/v1/users/{user_id}/sync/runs", get(user_runs))
+        .route("/api/v1/sync/runs", get(all_runs))
+}
+
+/// `SyncRunSummary`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SyncRunSummary {
+    pub run_id: String,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub source: String,
+    pub stage: String,
+    pub status: String,
+    pub message: Option<String>,
+    pub progress: Option<f64>,
+    pub items_processed: Option<i64>,
+    pub items_total: Option<i64>,
+    pub error: Option<String>,
+    pub primary_user_id: Option<Uuid>,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_dt")]
+    pub last_update: DateTime<Utc>,
+}
+
+/// `SyncStatusEvent`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SyncStatusEvent {
+    pub event_id: Uuid,
+    pub run_id: String,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub source: String,
+    pub stage: String,
+    pub status: String,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub progress: Option<f64>,
+    pub items_processed: Option<i64>,
+    pub items_total: Option<i64>,
+    pub primary_user_id: Option<Uuid>,
+    pub metadata: serde_json::Value,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_opt_dt")]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_dt")]
+    pub timestamp: DateTime<Utc>,
+}
+
+impl From<SyncEvent> for SyncStatusEvent {
+    fn from(e: SyncEvent) -> Self {
+        Self {
+            event_id: e.event_id,
+            run_id: e.run_id,
+            user_id: e.user_id,
+            provider: e.provider,
+            source: e.source,
+            stage: e.stage,
+            status: e.status,
+            message: e.message,
+            error: e.error,
+            progress: e.progress,
+            items_processed: e.items_processed,
+            items_total: e.items_total,
+            primary_user_id: e.primary_user_id,
+            metadata: e.metadata,
+            started_at: e.started_at,
+            ended_at: e.ended_at,
+            timestamp: e.timestamp,
+        }
+    }
+}
+
+impl From<SyncRun> for SyncRunSummary {
+    fn from(r: SyncRun) -> Self {
+        Self {
+            run_id: r.run_id,
+            user_id: r.user_id,
+            provider: r.provider,
+            source: r.source,
+            stage: r.stage,
+            status: r.status,
+            message: r.message,
+            progress: r.progress,
+            items_processed: r.items_processed,
+            items_total: r.items_total,
+            error: r.error,
+            primary_user_id: r.primary_user_id,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            last_update: r.last_update,
+        }
+    }
+}
+
+async fn existing_user(state: &State, user_id: &str) -> ApiResult<Uuid> {
+    let user = parse_uuid(user_id)?;
+    if state.db.user(user).await?.is_none() {
+        return Err(ApiError::not_found("User not found"));
+    }
+    Ok(user)
+}
+
+/// The user's most recent sync status events, newest first.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/sync/recent", tag = "sync",
+    params(("user_id" = Uuid, Path), ("limit" = Option<i64>, Query, description = "1–200, default 50")),
+    responses((status = 200, description = "SyncStatusEvent[]"), (status = 404, description = "User not found")))]
+pub async fn recent(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<SyncStatusEvent>>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let p = Params::parse(q.as_deref())?;
+    let limit = p.int("limit", 50, 1, 200)?;
+    let user = existing_user(&state, &user_id).await?;
+    let events = state
+        .db
+        .recent_sync_events(user, limit as usize, state.now())
+        .await?;
+    Ok(Json(
+        events.into_iter().map(SyncStatusEvent::from).collect(),
+    ))
+}
+
+/// One summary per sync run of the user, most recently updated first.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/sync/runs", tag = "sync",
+    params(("user_id" = Uuid, Path), ("limit" = Option<i64>, Query, description = "1–200, default 20")),
+    responses((status = 200, body = [SyncRunSummary]), (status = 404, description = "User not found")))]
+pub async fn user_runs(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<SyncRunSummary>>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let p = Params::parse(q.as_deref())?;
+    let limit = p.int("limit", 20, 1, 200)?;
+    let user = existing_user(&state, &user_id).await?;
+    let runs = state.db.user_sync_runs(user, state.now()).await?;
+    Ok(Json(
+        runs.into_iter()
+            .take(limit as usize)
+            .map(SyncRunSummary::from)
+            .collect(),
+    ))
+}
+
+/// Sync runs of every user, most recently updated first, with exact-match filters.
+#[utoipa::path(get, path = "/api/v1/sync/runs", tag = "sync",
+    params(("limit" = Option<i64>, Query, description = "1–10000, default 50"), ("user_id" = Option<Uuid>, Query),
+        ("provider" = Option<String>, Query), ("status" = Option<String>, Query), ("source" = Option<String>, Query)),
+    responses((status = 200, body = [SyncRunSummary])))]
+pub async fn all_runs(
+    St(state): St<State>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<SyncRunSummary>>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let p = Params::parse(q.as_deref())?;
+    let limit = p.int("limit", 50, 1, 10_000)?;
+    let user = p.get("user_id").map(parse_uuid).transpose()?;
+    let (provider, status, source) = (p.get("provider"), p.get("status"), p.get("source"));
+    let runs = state
+        .db
+        .all_sync_runs(state.now(), limit as usize, |r| {
+            user.is_none_or(|u| r.user_id == u)
+                && provider.is_none_or(|v| r.provider == v)
+                && status.is_none_or(|v| r.status == v)
+                && source.is_none_or(|v| r.source == v)
+        })
+        .await?;
+    Ok(Json(runs.into_iter().map(SyncRunSummary::from).collect()))
+}

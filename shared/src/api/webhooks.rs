@@ -1,0 +1,215 @@
+//! Inbound provider webhooks (api.md §15): the unified `/api/v1/providers/{provider}/webhooks`
+//! (POST data, GET subscription challenge) and the legacy Garmin, Oura and Strava paths.
+//!
+//! Each provider module verifies its signature on the raw body and parses its payload; what the
+//! events mean (sync windows, stored data, revocations) is applied before the 200, so a failure
+//! answers 5xx and the provider redelivers.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State as St};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::State;
+use crate::error::{ApiError, ApiResult};
+use crate::providers::webhook::{WebhookReply, WebhookRequest, accepted, apply};
+use crate::providers::{self, ProviderInfo};
+
+/// The webhook routes (their own function in AWS: providers call them, not our users).
+pub fn router() -> Router<State> {
+    Router::new()
+        .route(
+            "/api/v1/providers/{provider}/webhooks",
+            get(unified).post(unified),
+        )
+        .route(
+            "/api/v1/garmin/webhooks/ping",
+            axum::routing::post(garmin_ping),
+        )
+        .route(
+            "/api/v1/garmin/webhooks/push",
+            axum::routing::post(garmin_alias),
+        )
+        .route("/api/v1/oura/webhooks", get(oura_alias).post(oura_alias))
+        .route("/api/v1/oura/webhooks/health", get(oura_health))
+        .route(
+            "/api/v1/strava/webhooks",
+            get(strava_alias).post(strava_alias),
+        )
+        .route("/api/v1/strava/webhooks/health", get(strava_health))
+        .route(
+            "/api/v1/strava/webhook",
+            get(strava_singular).post(strava_singular),
+        )
+        .route("/api/v1/strava/webhook/health", get(strava_singular_health))
+}
+
+fn capabilities(p: &ProviderInfo) -> String {
+    format!(
+        "rest_pull={}, webhook_stream={}, webhook_ping={}, webhook_callback={}, client_sdk={}",
+        p.rest_pull, p.webhook_stream, p.webhook_ping, p.webhook_callback, p.client_sdk
+    )
+}
+
+/// Verifies, parses and applies one webhook call of `provider`.
+async fn handle(
+    state: State,
+    provider: &str,
+    method: Method,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let info = providers::info(provider)
+        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
+    if !providers::has_webhook(info.key) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "Provider '{}' has not implemented a webhook handler yet. Capabilities: {}",
+                info.key,
+                capabilities(info)
+            ),
+        ));
+    }
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    // A signing secret stored by subscription registration (Polar) stands in for
+    // `<PROVIDER>_WEBHOOK_SECRET` unless that is configured.
+    let secret_name = format!("{}_WEBHOOK_SECRET", info.key.to_uppercase());
+    let mut settings = std::borrow::Cow::Borrowed(&state.config.provider_settings);
+    if !settings.contains_key(&secret_name)
+        && let Some(sealed) = state.db.webhook_secret(info.key).await?
+    {
+        settings
+            .to_mut()
+            .insert(secret_name, state.cipher.open(&sealed)?);
+    }
+    let req = WebhookRequest {
+        method: &method,
+        query: &query,
+        headers: &headers,
+        body: &body,
+        now: state.now(),
+        client: state.oauth.get(info.key),
+        settings: &settings,
+        secret_key: &state.config.secret_key,
+    };
+    let reply = providers::webhook(info.key, &req).map_err(|e| {
+        tracing::warn!(provider = info.key, %method, "webhook refused: {e}");
+        ApiError::new(e.status(), e.to_string())
+    })?;
+    match reply {
+        WebhookReply::Respond(status, body) => Ok((status, Json(body)).into_response()),
+        WebhookReply::Accept(events) => {
+            let outcome = apply(&state, info.key, events).await?;
+            tracing::info!(provider = info.key, ?outcome, "webhook applied");
+            Ok(Json(accepted()).into_response())
+        }
+    }
+}
+
+/// Provider notifications (POST) and subscription challenges (GET).
+#[utoipa::path(method(get, post), path = "/api/v1/providers/{provider}/webhooks", tag = "webhooks",
+    params(("provider" = String, Path)),
+    responses((status = 200, description = "accepted"), (status = 400), (status = 401),
+        (status = 404, description = "unknown provider"), (status = 501, description = "no webhook handler")))]
+pub async fn unified(
+    St(state): St<State>,
+    Path(provider): Path<String>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, &provider, method, q, headers, body).await
+}
+
+/// Legacy Garmin ping path (deprecated): the unified Garmin POST.
+#[utoipa::path(post, path = "/api/v1/garmin/webhooks/ping", tag = "webhooks",
+    responses((status = 200), (status = 401)))]
+pub async fn garmin_ping(
+    St(state): St<State>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, "garmin", method, q, headers, body).await
+}
+
+/// Legacy Strava singular path (deprecated): the unified Strava GET/POST.
+#[utoipa::path(method(get, post), path = "/api/v1/strava/webhook", tag = "webhooks",
+    responses((status = 200), (status = 400), (status = 403)))]
+pub async fn strava_singular(
+    St(state): St<State>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, "strava", method, q, headers, body).await
+}
+
+/// Liveness of the deprecated Strava webhook path.
+#[utoipa::path(get, path = "/api/v1/strava/webhook/health", tag = "webhooks", responses((status = 200)))]
+pub async fn strava_singular_health() -> Json<Value> {
+    strava_health().await
+}
+
+/// Legacy Garmin push path: the unified Garmin POST.
+#[utoipa::path(post, path = "/api/v1/garmin/webhooks/push", tag = "webhooks",
+    responses((status = 200), (status = 401)))]
+pub async fn garmin_alias(
+    St(state): St<State>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, "garmin", method, q, headers, body).await
+}
+
+/// Legacy Oura path: the unified Oura GET/POST.
+#[utoipa::path(method(get, post), path = "/api/v1/oura/webhooks", tag = "webhooks",
+    responses((status = 200), (status = 401)))]
+pub async fn oura_alias(
+    St(state): St<State>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, "oura", method, q, headers, body).await
+}
+
+/// Legacy Strava paths: the unified Strava GET/POST.
+#[utoipa::path(method(get, post), path = "/api/v1/strava/webhooks", tag = "webhooks",
+    responses((status = 200), (status = 400), (status = 403)))]
+pub async fn strava_alias(
+    St(state): St<State>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, "strava", method, q, headers, body).await
+}
+
+/// Liveness of the Oura webhook endpoint.
+#[utoipa::path(get, path = "/api/v1/oura/webhooks/health", tag = "webhooks", responses((status = 200)))]
+pub async fn oura_health() -> Json<Value> {
+    Json(json!({"status": "ok", "service": "oura-webhooks"}))
+}
+
+/// Liveness of the Strava webhook endpoint.
+#[utoipa::path(get, path = "/api/v1/strava/webhooks/health", tag = "webhooks", responses((status = 200)))]
+pub async fn strava_health() -> Json<Value> {
+    Json(json!({"status": "ok", "service": "strava-webhooks"}))
+}

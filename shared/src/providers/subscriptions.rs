@@ -1,0 +1,125 @@
+//! Webhook subscription management at the provider (api.md §15.3): registering our callback
+//! URL with Polar, Oura, Strava and Google, listing, renewing, updating and deleting those
+//! subscriptions. These are app-level calls made with the client credentials, not user tokens.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::OAuthClient;
+
+/// What a subscription call needs.
+pub struct SubscriptionCtx<'a> {
+    pub http: &'a reqwest::Client,
+    /// The provider's OAuth client (credentials and API origin).
+    pub client: &'a OAuthClient,
+    /// Provider settings by name (`STRAVA_WEBHOOK_VERIFY_TOKEN`, `GOOGLE_PROJECT_ID`, ...).
+    pub settings: &'a HashMap<String, String>,
+    /// `SECRET_KEY`, the default of every webhook secret and verify token.
+    pub secret_key: &'a str,
+    pub timeout: std::time::Duration,
+}
+
+impl SubscriptionCtx<'_> {
+    /// A provider setting, else `SECRET_KEY`.
+    pub fn secret_or_default(&self, name: &str) -> &str {
+        self.settings
+            .get(name)
+            .map_or(self.secret_key, String::as_str)
+    }
+
+    /// `client.api_base + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.client.api_base.trim_end_matches('/'))
+    }
+}
+
+/// One subscription operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionOp {
+    List,
+    Register { callback_url: String },
+    Renew,
+    Get { id: String },
+    Update { id: String, callback_url: String },
+    Delete { id: String },
+}
+
+impl SubscriptionOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Register { .. } => "register",
+            Self::Renew => "renew",
+            Self::Get { .. } => "get",
+            Self::Update { .. } => "update",
+            Self::Delete { .. } => "delete",
+        }
+    }
+}
+
+/// The provider's answer to an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionResult {
+    /// The response's payload: a subscription list for `list`, the provider result for
+    /// `register`/`renew`, a subscription or null for `get`, `{subscription_id, status[, error]}`
+    /// for `update`/`delete`.
+    pub body: Value,
+    /// A webhook signing secret the provider handed out (Polar): kept encrypted and used to
+    /// verify its webhooks.
+    pub signing_secret: Option<String>,
+}
+
+impl SubscriptionResult {
+    pub fn of(body: Value) -> Self {
+        Self {
+            body,
+            signing_secret: None,
+        }
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    /// 501: the provider has no such operation.
+    #[error("{0}")]
+    NotSupported(String),
+    /// 400: missing configuration (e.g. `GOOGLE_PROJECT_ID`).
+    #[error("{0}")]
+    Config(String),
+    /// 502: the provider refused or failed.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+/// `{subscription_id, status[, error]}`, the result shape of update and delete.
+pub fn op_status(id: &str, status: &str, error: Option<String>) -> Value {
+    let mut v = serde_json::json!({"subscription_id": id, "status": status});
+    if let Some(e) = error {
+        v["error"] = Value::String(e);
+    }
+    v
+}
+
+/// Runs `op` against the provider.
+pub async fn run(
+    provider: &str,
+    ctx: &SubscriptionCtx<'_>,
+    op: SubscriptionOp,
+) -> Result<SubscriptionResult, SubscriptionError> {
+    match provider {
+        "polar" => super::polar::subscriptions(ctx, op).await,
+        "oura" => super::oura::subscriptions(ctx, op).await,
+        "strava" => super::strava::subscriptions(ctx, op).await,
+        "google" => super::google::subscriptions(ctx, op).await,
+        _ => Err(SubscriptionError::NotSupported(
+            "Provider does not support webhook subscription management".into(),
+        )),
+    }
+}
+
+/// Providers with a subscription service.
+pub fn supported(provider: &str) -> bool {
+    matches!(provider, "polar" | "oura" | "strava" | "google")
+}
