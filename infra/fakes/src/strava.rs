@@ -512,7 +512,9 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
                 calories: 905.0,
                 device: "COROS VERTIX 2",
             };
-            fake.add_item("activities", run.json());
+            if find(&fake, WEBHOOK_ACTIVITY_ID).is_none() {
+                fake.add_item("activities", run.json());
+            }
             ("activity", WEBHOOK_ACTIVITY_ID, "create", json!({}))
         }
         "activity.delete" => {

@@ -351,6 +351,14 @@ async fn revoke_access(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Adds `item` to `kind` unless an item with its id is there already.
+fn add_once(fake: &Fake, kind: &str, item: Value) {
+    let id = item.get("id").cloned();
+    if !fake.items(kind).iter().any(|v| v.get("id") == id.as_ref()) {
+        fake.add_item(kind, item);
+    }
+}
+
 /// Sends one notification. Kinds: `workout.updated` (adds a scored run on the scenario day
 /// first), `sleep.updated` (adds last night), `workout.deleted` (drops the cycling workout);
 /// suffix `#bad-signature` signs with the wrong key, `#stale` stamps it 10 minutes old.
@@ -360,7 +368,8 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
     let today = now.date_naive();
     let id = match event {
         "workout.updated" => {
-            fake.add_item(
+            add_once(
+                &fake,
                 "workout",
                 workout(
                     WEBHOOK_WORKOUT_ID,
@@ -377,7 +386,8 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
             WEBHOOK_WORKOUT_ID.to_string()
         }
         "sleep.updated" => {
-            fake.add_item(
+            add_once(
+                &fake,
                 "sleep",
                 night(
                     WEBHOOK_SLEEP_ID,

@@ -8,6 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledWorkout};
+use super::subscriptions::{
+    SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
+};
 use super::webhook::{
     WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq,
 };
@@ -403,6 +406,120 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     Ok(WebhookReply::Accept(events))
 }
 
+/// The push subscription collection (one subscription per application).
+pub const PUSH_SUBSCRIPTIONS: &str = "/api/v3/push_subscriptions";
+
+/// One app-level call with the client credentials (query for GET/DELETE, form for POST).
+async fn strava_call(
+    ctx: &SubscriptionCtx<'_>,
+    method: reqwest::Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Result<Value, SubscriptionError> {
+    let creds = [
+        ("client_id", ctx.client.client_id.as_str()),
+        ("client_secret", ctx.client.client_secret.as_str()),
+    ];
+    let req = if method == reqwest::Method::POST {
+        let mut all = creds.to_vec();
+        all.extend_from_slice(form);
+        ctx.http.request(method, ctx.url(path)).form(&all)
+    } else {
+        let qs = serde_urlencoded::to_string(creds)
+            .map_err(|e| SubscriptionError::Config(e.to_string()))?;
+        ctx.http
+            .request(method, format!("{}?{qs}", ctx.url(path)))
+    }
+    .timeout(ctx.timeout);
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| SubscriptionError::Upstream(format!("Strava {path}: {e}")))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(SubscriptionError::Upstream(format!(
+            "Strava {path}: HTTP {} {}",
+            status.as_u16(),
+            text.chars().take(300).collect::<String>()
+        )));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn subscription_id(v: &Value) -> String {
+    id_text(v.get("id")).unwrap_or_default()
+}
+
+/// Webhook subscription management (api.md §15.3): list, register (same URL → `skipped`,
+/// another URL → the old one is deleted, then ours created; Strava verifies it with the GET
+/// challenge before answering) and delete. Strava has no renew, get or update.
+pub async fn subscriptions(
+    ctx: &SubscriptionCtx<'_>,
+    op: SubscriptionOp,
+) -> Result<SubscriptionResult, SubscriptionError> {
+    match op {
+        SubscriptionOp::List => {
+            let v = strava_call(ctx, reqwest::Method::GET, PUSH_SUBSCRIPTIONS, &[]).await?;
+            Ok(SubscriptionResult::of(match v {
+                Value::Array(a) => Value::Array(a),
+                _ => Value::Array(Vec::new()),
+            }))
+        }
+        SubscriptionOp::Register { callback_url } => {
+            let existing = strava_call(ctx, reqwest::Method::GET, PUSH_SUBSCRIPTIONS, &[]).await?;
+            let existing = existing.as_array().cloned().unwrap_or_default();
+            if let Some(same) = existing
+                .iter()
+                .find(|s| s.get("callback_url").and_then(Value::as_str) == Some(&callback_url))
+            {
+                let id = subscription_id(same);
+                return Ok(SubscriptionResult::of(json!({
+                    "subscription_id": id, "status": "skipped", "callback_url": callback_url
+                })));
+            }
+            for old in &existing {
+                let id = subscription_id(old);
+                strava_call(
+                    ctx,
+                    reqwest::Method::DELETE,
+                    &format!("{PUSH_SUBSCRIPTIONS}/{id}"),
+                    &[],
+                )
+                .await?;
+            }
+            let token = ctx.secret_or_default("STRAVA_WEBHOOK_VERIFY_TOKEN");
+            let v = strava_call(
+                ctx,
+                reqwest::Method::POST,
+                PUSH_SUBSCRIPTIONS,
+                &[("callback_url", &callback_url), ("verify_token", token)],
+            )
+            .await?;
+            Ok(SubscriptionResult::of(json!({
+                "subscription_id": subscription_id(&v), "status": "created", "callback_url": callback_url
+            })))
+        }
+        SubscriptionOp::Delete { id } => {
+            let r = strava_call(
+                ctx,
+                reqwest::Method::DELETE,
+                &format!("{PUSH_SUBSCRIPTIONS}/{id}"),
+                &[],
+            )
+            .await;
+            Ok(SubscriptionResult::of(match r {
+                Ok(_) => op_status(&id, "deleted", None),
+                Err(e) => op_status(&id, "error", Some(e.to_string())),
+            }))
+        }
+        other => Err(SubscriptionError::NotSupported(format!(
+            "Strava does not support the '{}' subscription operation",
+            other.name()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -667,14 +784,4 @@ mod tests {
             .insert("STRAVA_WEBHOOK_SUBSCRIPTION_ID".into(), "999".into());
         assert!(matches!(run(&foreign), Ok(WebhookReply::Accept(e)) if e.is_empty()));
     }
-}
-
-/// Webhook subscription management (api.md §15.3). Not implemented yet.
-pub async fn subscriptions(
-    _ctx: &super::subscriptions::SubscriptionCtx<'_>,
-    op: super::subscriptions::SubscriptionOp,
-) -> Result<super::subscriptions::SubscriptionResult, super::subscriptions::SubscriptionError> {
-    Err(super::subscriptions::SubscriptionError::NotSupported(
-        format!("subscription {} is not implemented yet", op.name()),
-    ))
 }

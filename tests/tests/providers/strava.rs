@@ -155,6 +155,156 @@ async fn strava_faults_delay_but_never_lose_a_window() {
 }
 
 #[tokio::test]
+async fn strava_disconnect_deauthorizes_the_token() {
+    let rig = Rig::start("strava").await;
+    let user = rig.connected_user().await;
+    let path = format!("/api/v1/users/{user}/connections/strava");
+    let d = rig.call("DELETE", &path, None).await;
+    assert_eq!(d.status.as_u16(), 204, "{:?}", d.body);
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 1);
+    assert_eq!(rig.connection(&user).await["status"], "revoked");
+    assert!(
+        rig.fake.fake.with(|s| s.access_tokens.is_empty()),
+        "the grant's token was deauthorized"
+    );
+}
+
+#[tokio::test]
+async fn strava_events_pull_new_activities_and_deauthorizations_revoke() {
+    let rig = Rig::start("strava").await;
+    let user = rig.connected_user().await;
+    let workouts = format!("events/workouts?{WINDOW}");
+    assert_eq!(rig.data(&user, &workouts).await.len(), 3);
+
+    // Events without a fresh X-Strava-Signature timestamp are refused; nothing is pulled.
+    let calls = rig.fake.fake.calls().len();
+    assert_eq!(rig.webhook("activity.create#unsigned").await, 401);
+    assert_eq!(rig.webhook("activity.create#stale").await, 401);
+    let bad_schema = rig
+        .post_webhook(
+            &[("X-Strava-Signature", "t=1718020800,v1=00")],
+            r#"{"object_type":"club","object_id":1,"aspect_type":"create","owner_id":73014522,"subscription_id":1,"event_time":1718020800}"#,
+        )
+        .await;
+    assert_eq!(
+        (bad_schema.status.as_u16(), bad_schema.body["detail"].as_str()),
+        (400, Some("Invalid JSON body"))
+    );
+    rig.idle().await;
+    assert_eq!(rig.fake.fake.calls().len(), calls, "no pull was triggered");
+    assert_eq!(rig.data(&user, &workouts).await.len(), 3);
+
+    // A signed create event pulls the new activity.
+    assert_eq!(rig.webhook("activity.create").await, 200);
+    let w = rig.data(&user, &workouts).await;
+    assert_eq!(w.len(), 4, "{w:?}");
+    assert_eq!(
+        (
+            w[0]["type"].as_str(),
+            w[0]["start_time"].as_str(),
+            w[0]["distance_meters"].as_f64(),
+            w[0]["elevation_gain_meters"].as_f64()
+        ),
+        (
+            Some("trail_running"),
+            Some("2024-06-10T05:30:00Z"),
+            Some(12840.0),
+            Some(388.0)
+        ),
+        "{w:?}"
+    );
+
+    // The athlete deauthorizes us at Strava: the connection is revoked, no call back to Strava.
+    assert_eq!(rig.webhook("athlete.deauthorize").await, 200);
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "revoked", "{c}");
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 0);
+}
+
+#[tokio::test]
+async fn strava_challenge_answers_on_the_unified_and_legacy_paths() {
+    let rig = Rig::start("strava").await;
+    for path in [
+        "/api/v1/providers/strava/webhooks",
+        "/api/v1/strava/webhooks",
+        "/api/v1/strava/webhook",
+    ] {
+        let ok = rig
+            .call(
+                "GET",
+                &format!("{path}?hub.mode=subscribe&hub.challenge=15f7d1a9&hub.verify_token=test-secret-key-0123456789abcdef"),
+                None,
+            )
+            .await;
+        assert_eq!(ok.status.as_u16(), 200, "{path}: {:?}", ok.body);
+        assert_eq!(ok.body, serde_json::json!({"hub.challenge": "15f7d1a9"}));
+        let mode = rig
+            .call(
+                "GET",
+                &format!("{path}?hub.mode=unsubscribe&hub.challenge=x&hub.verify_token=test-secret-key-0123456789abcdef"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (mode.status.as_u16(), mode.body["detail"].as_str()),
+            (400, Some("Invalid hub.mode"))
+        );
+        let token = rig
+            .call(
+                "GET",
+                &format!("{path}?hub.mode=subscribe&hub.challenge=x&hub.verify_token=guess"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (token.status.as_u16(), token.body["detail"].as_str()),
+            (403, Some("Invalid verify token"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn strava_subscription_is_registered_once_after_the_challenge() {
+    let rig = Rig::start("strava").await;
+    let jwt = rig.developer_token().await;
+    let base = "/api/v1/providers/strava/webhooks/subscriptions";
+    let callback = format!("{}/api/v1/providers/strava/webhooks", rig.api);
+    let reg = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(reg.status.as_u16(), 200, "{:?}", reg.body);
+    assert_eq!(reg.body["subscriptions"]["status"], "created", "{:?}", reg.body);
+    assert_eq!(reg.body["subscriptions"]["subscription_id"], "260114");
+    // The fake created it only after our endpoint answered its challenge.
+    let subs = rig.fake.fake.with(|s| s.subscriptions.clone());
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0]["callback_url"], callback.as_str());
+    let again = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(again.body["subscriptions"]["status"], "skipped", "{:?}", again.body);
+    let list = rig.dev_call(&jwt, "GET", base).await;
+    assert_eq!(list.body["subscriptions"][0]["id"], 260114, "{:?}", list.body);
+    assert_eq!(
+        rig.dev_call(&jwt, "POST", &format!("{base}/renew"))
+            .await
+            .status
+            .as_u16(),
+        501
+    );
+    let del = rig.dev_call(&jwt, "DELETE", &format!("{base}/260114")).await;
+    assert_eq!(del.body["deleted"]["status"], "deleted", "{:?}", del.body);
+    assert!(rig.fake.fake.with(|s| s.subscriptions.is_empty()));
+    // A callback that fails the challenge is not registered.
+    let elsewhere = format!("{}/api/v1/nowhere", rig.api);
+    let refused = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={elsewhere}"))
+        .await;
+    assert_eq!(refused.status.as_u16(), 502, "{:?}", refused.body);
+    assert!(rig.fake.fake.with(|s| s.subscriptions.is_empty()));
+}
+
+#[tokio::test]
 async fn strava_deregistration_deauthorizes_the_token() {
     let rig = Rig::start("strava").await;
     let (token, _) = rig.fake.fake.issue_tokens();

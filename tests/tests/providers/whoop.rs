@@ -185,20 +185,92 @@ async fn whoop_faults_delay_but_never_lose_a_window() {
 }
 
 #[tokio::test]
-async fn whoop_deregistration_revokes_access_at_whoop() {
+async fn whoop_disconnect_revokes_access_at_whoop() {
     let rig = Rig::start("whoop").await;
+    let user = rig.connected_user().await;
+    let path = format!("/api/v1/users/{user}/connections/whoop");
+    let d = rig.call("DELETE", &path, None).await;
+    assert_eq!(d.status.as_u16(), 204, "{:?}", d.body);
+    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 1);
+    assert!(
+        rig.fake
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("/developer/v2/user/access")),
+        "DELETE /developer/v2/user/access was called"
+    );
+    assert_eq!(rig.connection(&user).await["status"], "revoked");
+    // The deregistered token no longer works at Whoop.
     let (token, _) = rig.fake.fake.issue_tokens();
     let http = reqwest::Client::new();
     let f = shared::providers::sync::Fetcher::new(&http, &rig.fake.base_url, &token);
     shared::providers::whoop::deregister(&f)
         .await
         .expect("deregistered");
-    assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 1);
-    assert!(
-        matches!(
-            shared::providers::whoop::deregister(&f).await,
-            Err(shared::providers::sync::FetchError::Unauthorized)
-        ),
-        "the token no longer works"
+    assert!(matches!(
+        shared::providers::whoop::deregister(&f).await,
+        Err(shared::providers::sync::FetchError::Unauthorized)
+    ));
+}
+
+#[tokio::test]
+async fn whoop_webhooks_pull_new_data_and_bad_signatures_change_nothing() {
+    let rig = Rig::start("whoop").await;
+    let user = rig.connected_user().await;
+    let workouts = format!("events/workouts?{WINDOW}");
+    assert_eq!(rig.data(&user, &workouts).await.len(), 2);
+
+    // Forged, stale and unsigned notifications are refused and trigger no pull.
+    let calls = rig.fake.fake.calls().len();
+    assert_eq!(rig.webhook("workout.updated#bad-signature").await, 401);
+    assert_eq!(rig.webhook("workout.updated#stale").await, 401);
+    let body = r#"{"user_id":20931,"id":"x","type":"workout.updated","trace_id":"t"}"#;
+    let unsigned = rig.post_webhook(&[], body).await;
+    assert_eq!(
+        (unsigned.status.as_u16(), unsigned.body["detail"].as_str()),
+        (401, Some("Invalid webhook signature"))
     );
+    let forged = rig
+        .post_webhook(
+            &[
+                ("X-WHOOP-Signature", "bm90IGEgc2lnbmF0dXJl"),
+                ("X-WHOOP-Signature-Timestamp", "1718020800000"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(forged.status.as_u16(), 401);
+    rig.idle().await;
+    assert_eq!(rig.fake.fake.calls().len(), calls, "no pull was triggered");
+    assert_eq!(rig.data(&user, &workouts).await.len(), 2);
+
+    // The signed notification pulls the new workout.
+    assert_eq!(rig.webhook("workout.updated").await, 200);
+    let w = rig.data(&user, &workouts).await;
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert_eq!(
+        (
+            w[0]["type"].as_str(),
+            w[0]["start_time"].as_str(),
+            w[0]["distance_meters"].as_f64()
+        ),
+        (Some("running"), Some("2024-06-10T07:10:00Z"), Some(7520.0)),
+        "{w:?}"
+    );
+    // ... and the sleep notification last night's sleep.
+    assert_eq!(rig.webhook("sleep.updated").await, 200);
+    let s = rig.data(&user, &format!("events/sleep?{WINDOW}")).await;
+    assert!(
+        s.iter().any(|x| x["start_time"] == "2024-06-09T22:30:00Z"
+            && x["stages"]["deep_minutes"] == 100),
+        "{s:?}"
+    );
+    // Deletions are acknowledged (nothing to pull).
+    assert_eq!(rig.webhook("workout.deleted").await, 200);
+    // Whoop has no subscription challenge.
+    let get = rig
+        .call("GET", "/api/v1/providers/whoop/webhooks", None)
+        .await;
+    assert_eq!(get.status.as_u16(), 501, "{:?}", get.body);
 }
