@@ -38,13 +38,9 @@ pub fn profile() -> Profile {
         seed,
         token_extra,
         access_token: opaque_token,
-        webhooks: &[
-            "activity.create",
-            "activity.delete",
-            "athlete.deauthorize",
-            "activity.create#unsigned",
-            "activity.create#stale",
-        ],
+        // The data kind (also `activity.delete`, `athlete.deauthorize` and the `#unsigned` /
+        // `#stale` modes).
+        webhooks: &["activity.create"],
         send_webhook: Some(|fake, target, kind| Box::pin(send(fake, target, kind))),
     }
 }
@@ -67,14 +63,27 @@ fn routes() -> Router<Fake> {
         )
 }
 
-/// The scenario clock: anchor + 9 days, 12:00Z.
+/// The scenario clock of a dataset: anchor + 9 days, 12:00Z (the e2e rig's manual clock).
 pub fn scenario_now(anchor: NaiveDate) -> DateTime<Utc> {
     anchor.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc() + Duration::days(9)
 }
 
+/// The fake's clock (webhook timestamps, new items): the real time while the dataset is
+/// current (the demo anchors it a week back), else the dataset's [`scenario_now`] (tests
+/// anchor it on a fixed past day and run our API on a manual clock at that instant).
+pub fn fake_now(anchor: NaiveDate) -> DateTime<Utc> {
+    let real = Utc::now();
+    let today = real.date_naive();
+    if today >= anchor && today <= anchor + Duration::days(30) {
+        real
+    } else {
+        scenario_now(anchor)
+    }
+}
+
 /// Strava's token answer adds `expires_at` and the athlete summary.
 fn token_extra(fake: &Fake) -> Value {
-    let expires_at = scenario_now(fake.anchor()).timestamp() + fake.options().expires_in;
+    let expires_at = fake_now(fake.anchor()).timestamp() + fake.options().expires_in;
     json!({"token_type": "Bearer", "expires_at": expires_at,
         "athlete": {"id": ATHLETE_ID, "username": "hillclimber", "firstname": "Jo", "lastname": "Berg"}})
 }
@@ -431,7 +440,7 @@ async fn create_subscription(State(fake): State<Fake>, uri: Uri, body: String) -
     if fake.with(|s| !s.subscriptions.is_empty()) {
         return fault(StatusCode::BAD_REQUEST, "Bad Request", "", "already exists");
     }
-    let challenge = format!("challenge-{}", scenario_now(fake.anchor()).timestamp());
+    let challenge = format!("challenge-{}", fake_now(fake.anchor()).timestamp());
     let url = crate::core::with_query(
         callback,
         &[
@@ -451,7 +460,7 @@ async fn create_subscription(State(fake): State<Fake>, uri: Uri, body: String) -
     if echoed.as_deref() != Some(challenge.as_str()) {
         return fault(StatusCode::BAD_REQUEST, "Bad Request", "callback url", "not verifiable");
     }
-    let now = stamp(scenario_now(fake.anchor()));
+    let now = stamp(fake_now(fake.anchor()));
     let sub = json!({"id": SUBSCRIPTION_ID, "application_id": APPLICATION_ID, "callback_url": callback,
         "created_at": now, "updated_at": now, "resource_state": 2});
     fake.with(|s| s.subscriptions.push(sub));
@@ -495,13 +504,14 @@ async fn delete_subscription(
 /// `X-Strava-Signature`, `#stale` dates it 10 minutes back.
 async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
     let (event, mode) = kind.split_once('#').unwrap_or((kind.as_str(), ""));
-    let now = scenario_now(fake.anchor());
+    let now = fake_now(fake.anchor());
     let (object_type, object_id, aspect, updates) = match event {
         "activity.create" => {
             let run = Activity {
                 id: WEBHOOK_ACTIVITY_ID,
                 sport: ("Run", "TrailRun"),
-                start: now.date_naive().and_hms_opt(5, 30, 0).unwrap_or_default().and_utc(),
+                // Started 6 h 30 min ago (05:30Z at the scenario clock).
+                start: now - Duration::seconds(now.timestamp() % 60) - Duration::minutes(390),
                 elapsed: 4210,
                 moving: 3980,
                 distance: 12840.0,

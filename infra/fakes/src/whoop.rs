@@ -38,13 +38,8 @@ pub fn profile() -> Profile {
         seed,
         token_extra: no_extra,
         access_token: opaque_token,
-        webhooks: &[
-            "workout.updated",
-            "sleep.updated",
-            "workout.deleted",
-            "workout.updated#bad-signature",
-            "workout.updated#stale",
-        ],
+        // The data kinds (also `workout.deleted` and the `#bad-signature` / `#stale` modes).
+        webhooks: &["workout.updated", "sleep.updated"],
         send_webhook: Some(|fake, target, kind| Box::pin(send(fake, target, kind))),
     }
 }
@@ -61,9 +56,26 @@ fn routes() -> Router<Fake> {
         .route("/developer/v2/cycle/{id}/recovery", get(cycle_recovery))
 }
 
-/// The scenario clock: anchor + 9 days, 12:00Z.
+/// The scenario clock of a dataset: anchor + 9 days, 12:00Z (the e2e rig's manual clock).
 pub fn scenario_now(anchor: NaiveDate) -> DateTime<Utc> {
     anchor.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc() + Duration::days(9)
+}
+
+/// The fake's clock (webhook timestamps, new items): the real time while the dataset is
+/// current (the demo anchors it a week back), else the dataset's [`scenario_now`] (tests
+/// anchor it on a fixed past day and run our API on a manual clock at that instant).
+pub fn fake_now(anchor: NaiveDate) -> DateTime<Utc> {
+    let real = Utc::now();
+    let today = real.date_naive();
+    if today >= anchor && today <= anchor + Duration::days(30) {
+        real
+    } else {
+        scenario_now(anchor)
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 fn at(day: NaiveDate, hms: &str) -> String {
@@ -74,8 +86,7 @@ fn at(day: NaiveDate, hms: &str) -> String {
 #[allow(clippy::too_many_arguments)]
 fn workout(
     id: &str,
-    day: NaiveDate,
-    (start, end): (&str, &str),
+    (start, end): (String, String),
     sport: &str,
     strain: f64,
     (avg_hr, max_hr): (i64, i64),
@@ -84,8 +95,8 @@ fn workout(
     altitude_gain: Option<f64>,
 ) -> Value {
     json!({"id": id, "v1_id": 1_043_352_211, "user_id": USER_ID,
-        "created_at": at(day, end), "updated_at": at(day, end),
-        "start": at(day, start), "end": at(day, end), "timezone_offset": "+02:00",
+        "created_at": end, "updated_at": end,
+        "start": start, "end": end, "timezone_offset": "+02:00",
         "sport_name": sport, "sport_id": 1, "score_state": "SCORED",
         "score": {"strain": strain, "average_heart_rate": avg_hr, "max_heart_rate": max_hr,
             "kilojoule": kilojoule, "percent_recorded": 100, "distance_meter": distance,
@@ -121,8 +132,7 @@ pub fn seed(anchor: NaiveDate) -> HashMap<String, Vec<Value>> {
         vec![
             workout(
                 "3b1d9f6e-0c4a-4e7b-9a21-6f8e2d5c4b10",
-                d,
-                ("16:05:00.000", "17:20:30.000"),
+                (at(d, "16:05:00.000"), at(d, "17:20:30.000")),
                 "Cycling",
                 13.7,
                 (139, 174),
@@ -132,8 +142,7 @@ pub fn seed(anchor: NaiveDate) -> HashMap<String, Vec<Value>> {
             ),
             workout(
                 "8f4b2a10-3c5d-4e6f-9a7b-2c1d0e9f8a7b",
-                next,
-                ("04:10:00.000", "04:58:20.000"),
+                (at(next, "04:10:00.000"), at(next, "04:58:20.000")),
                 "Running",
                 9.8,
                 (151, 178),
@@ -364,8 +373,12 @@ fn add_once(fake: &Fake, kind: &str, item: Value) {
 /// suffix `#bad-signature` signs with the wrong key, `#stale` stamps it 10 minutes old.
 async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
     let (event, mode) = kind.split_once('#').unwrap_or((kind.as_str(), ""));
-    let now = scenario_now(fake.anchor());
-    let today = now.date_naive();
+    let now = fake_now(fake.anchor());
+    // This morning's run ended 4 h 08 min ago; last night's sleep ended 5 h 45 min ago (at
+    // the scenario clock: a 07:10Z run and a 22:30Z–06:15Z night).
+    let minute = now - Duration::seconds(now.timestamp() % 60);
+    let start = minute - Duration::minutes(290);
+    let woke = minute - Duration::minutes(345);
     let id = match event {
         "workout.updated" => {
             add_once(
@@ -373,8 +386,7 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
                 "workout",
                 workout(
                     WEBHOOK_WORKOUT_ID,
-                    today,
-                    ("07:10:00.000", "07:52:00.000"),
+                    (iso(start), iso(start + Duration::minutes(42))),
                     "Running",
                     11.2,
                     (156, 183),
@@ -392,8 +404,8 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
                 night(
                     WEBHOOK_SLEEP_ID,
                     558_120_080,
-                    at(today - Duration::days(1), "22:30:00.000"),
-                    at(today, "06:15:00.000"),
+                    iso(woke - Duration::minutes(465)),
+                    iso(woke),
                     [27_900_000, 1_800_000, 14_400_000, 6_000_000, 5_700_000],
                 ),
             );
