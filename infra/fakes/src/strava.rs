@@ -262,8 +262,10 @@ fn start_epoch(v: &Value) -> i64 {
 
 async fn athlete(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
     crate::guard!(fake, uri, headers);
-    axum::Json(json!({"id": ATHLETE_ID, "username": "hillclimber", "resource_state": 2,
-        "firstname": "Jo", "lastname": "Berg", "city": "Kraków", "country": "Poland", "sex": "F"}))
+    axum::Json(
+        json!({"id": ATHLETE_ID, "username": "hillclimber", "resource_state": 2,
+        "firstname": "Jo", "lastname": "Berg", "city": "Kraków", "country": "Poland", "sex": "F"}),
+    )
     .into_response()
 }
 
@@ -277,10 +279,23 @@ async fn activities(
     let int = |k: &str| q.get(k).map(|s| s.parse::<i64>());
     let (after, before, page, per_page) =
         match (int("after"), int("before"), int("page"), int("per_page")) {
-            (Some(Err(_)), ..) => return fault(StatusCode::BAD_REQUEST, "Bad Request", "after", "invalid"),
-            (_, Some(Err(_)), ..) => return fault(StatusCode::BAD_REQUEST, "Bad Request", "before", "invalid"),
-            (_, _, Some(Err(_)), _) => return fault(StatusCode::BAD_REQUEST, "Bad Request", "page", "invalid"),
-            (_, _, _, Some(Err(_))) => return fault(StatusCode::BAD_REQUEST, "Bad Request", "per_page", "invalid"),
+            (Some(Err(_)), ..) => {
+                return fault(StatusCode::BAD_REQUEST, "Bad Request", "after", "invalid");
+            }
+            (_, Some(Err(_)), ..) => {
+                return fault(StatusCode::BAD_REQUEST, "Bad Request", "before", "invalid");
+            }
+            (_, _, Some(Err(_)), _) => {
+                return fault(StatusCode::BAD_REQUEST, "Bad Request", "page", "invalid");
+            }
+            (_, _, _, Some(Err(_))) => {
+                return fault(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request",
+                    "per_page",
+                    "invalid",
+                );
+            }
             (a, b, p, pp) => (
                 a.and_then(Result::ok),
                 b.and_then(Result::ok),
@@ -289,7 +304,12 @@ async fn activities(
             ),
         };
     if !(1..=200).contains(&per_page) || page < 1 {
-        return fault(StatusCode::BAD_REQUEST, "Bad Request", "per_page", "invalid");
+        return fault(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "per_page",
+            "invalid",
+        );
     }
     let mut items: Vec<Value> = fake
         .items("activities")
@@ -404,7 +424,12 @@ async fn deauthorize(
     if end_grant(&fake, &token) {
         axum::Json(json!({"access_token": token})).into_response()
     } else {
-        fault(StatusCode::UNAUTHORIZED, "Authorization Error", "access_token", "invalid")
+        fault(
+            StatusCode::UNAUTHORIZED,
+            "Authorization Error",
+            "access_token",
+            "invalid",
+        )
     }
 }
 
@@ -431,11 +456,21 @@ async fn create_subscription(State(fake): State<Fake>, uri: Uri, body: String) -
         pairs.extend(serde_urlencoded::from_str::<HashMap<String, String>>(q).unwrap_or_default());
     }
     if !client_ok(&fake, &pairs) {
-        return fault(StatusCode::UNAUTHORIZED, "Authorization Error", "client_id", "invalid");
+        return fault(
+            StatusCode::UNAUTHORIZED,
+            "Authorization Error",
+            "client_id",
+            "invalid",
+        );
     }
     let (Some(callback), Some(verify)) = (pairs.get("callback_url"), pairs.get("verify_token"))
     else {
-        return fault(StatusCode::BAD_REQUEST, "Bad Request", "callback_url", "missing");
+        return fault(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "callback_url",
+            "missing",
+        );
     };
     if fake.with(|s| !s.subscriptions.is_empty()) {
         return fault(StatusCode::BAD_REQUEST, "Bad Request", "", "already exists");
@@ -450,21 +485,30 @@ async fn create_subscription(State(fake): State<Fake>, uri: Uri, body: String) -
         ],
     );
     let echoed = match reqwest::Client::new().get(&url).send().await {
-        Ok(r) if r.status().is_success() => r
-            .json::<Value>()
-            .await
-            .ok()
-            .and_then(|v| v.get("hub.challenge").and_then(Value::as_str).map(str::to_string)),
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|v| {
+            v.get("hub.challenge")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
         _ => None,
     };
     if echoed.as_deref() != Some(challenge.as_str()) {
-        return fault(StatusCode::BAD_REQUEST, "Bad Request", "callback url", "not verifiable");
+        return fault(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "callback url",
+            "not verifiable",
+        );
     }
     let now = stamp(fake_now(fake.anchor()));
     let sub = json!({"id": SUBSCRIPTION_ID, "application_id": APPLICATION_ID, "callback_url": callback,
         "created_at": now, "updated_at": now, "resource_state": 2});
     fake.with(|s| s.subscriptions.push(sub));
-    (StatusCode::CREATED, axum::Json(json!({"id": SUBSCRIPTION_ID}))).into_response()
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"id": SUBSCRIPTION_ID})),
+    )
+        .into_response()
 }
 
 async fn list_subscriptions(
@@ -472,7 +516,12 @@ async fn list_subscriptions(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if !client_ok(&fake, &q) {
-        return fault(StatusCode::UNAUTHORIZED, "Authorization Error", "client_id", "invalid");
+        return fault(
+            StatusCode::UNAUTHORIZED,
+            "Authorization Error",
+            "client_id",
+            "invalid",
+        );
     }
     axum::Json(Value::Array(fake.with(|s| s.subscriptions.clone()))).into_response()
 }
@@ -483,7 +532,12 @@ async fn delete_subscription(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if !client_ok(&fake, &q) {
-        return fault(StatusCode::UNAUTHORIZED, "Authorization Error", "client_id", "invalid");
+        return fault(
+            StatusCode::UNAUTHORIZED,
+            "Authorization Error",
+            "client_id",
+            "invalid",
+        );
     }
     let removed = fake.with(|s| {
         let before = s.subscriptions.len();
@@ -538,13 +592,20 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
         }
         "athlete.deauthorize" => {
             fake.revoke();
-            ("athlete", ATHLETE_ID, "update", json!({"authorized": "false"}))
+            (
+                "athlete",
+                ATHLETE_ID,
+                "update",
+                json!({"authorized": "false"}),
+            )
         }
         other => return Err(format!("strava sends no '{other}' event")),
     };
-    let body = serde_json::to_vec(&json!({"aspect_type": aspect, "event_time": now.timestamp() - 30,
+    let body = serde_json::to_vec(
+        &json!({"aspect_type": aspect, "event_time": now.timestamp() - 30,
         "object_id": object_id, "object_type": object_type, "owner_id": ATHLETE_ID,
-        "subscription_id": SUBSCRIPTION_ID, "updates": updates}))
+        "subscription_id": SUBSCRIPTION_ID, "updates": updates}),
+    )
     .map_err(|e| e.to_string())?;
     let t = if mode == "stale" {
         now - Duration::minutes(10)

@@ -232,11 +232,11 @@ fn page(fake: &Fake, kind: &str, q: &HashMap<String, String>) -> Response {
         None => Ok(None),
         Some(s) => parse_time(s)
             .map(Some)
-            .ok_or_else(|| bad_request(&format!("{k} must be an ISO 8601 date-time"))),
+            .ok_or_else(|| format!("{k} must be an ISO 8601 date-time")),
     };
     let (start, end) = match (bound("start"), bound("end")) {
         (Ok(s), Ok(e)) => (s, e),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(m), _) | (_, Err(m)) => return bad_request(&m),
     };
     let offset = match q.get("nextToken") {
         None => 0,
@@ -256,7 +256,7 @@ fn page(fake: &Fake, kind: &str, q: &HashMap<String, String>) -> Response {
         .filter_map(|v| time_of(kind, &v).map(|t| (t, v)))
         .filter(|(t, _)| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t < e))
         .collect();
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
     let size = limit.min(PAGE_SIZE);
     let records: Vec<Value> = items
         .iter()

@@ -7,13 +7,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledWorkout};
 use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
-use super::webhook::{
-    WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq,
-};
+use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledWorkout};
+use super::webhook::{WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq};
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::workout::WorkoutType;
@@ -216,11 +214,20 @@ pub async fn pull(
             Ok(Value::Array(items)) => items,
             Ok(Value::Null) => Vec::new(),
             Ok(other) => {
-                tracing::warn!(provider = "strava", page, "unexpected activities answer: {other}");
+                tracing::warn!(
+                    provider = "strava",
+                    page,
+                    "unexpected activities answer: {other}"
+                );
                 break;
             }
             Err(FetchError::Permanent(m)) => {
-                tracing::warn!(provider = "strava", page, kept = activities.len(), "activities page failed: {m}");
+                tracing::warn!(
+                    provider = "strava",
+                    page,
+                    kept = activities.len(),
+                    "activities page failed: {m}"
+                );
                 break;
             }
             Err(e) => return Err(e),
@@ -236,14 +243,19 @@ pub async fn pull(
         let Some(w) = map_activity(a) else { continue };
         if streams && let Some(id) = w.external_id.as_deref() {
             let q = [
-                ("keys", "time,heartrate,velocity_smooth,cadence,watts".to_string()),
+                (
+                    "keys",
+                    "time,heartrate,velocity_smooth,cadence,watts".to_string(),
+                ),
                 ("key_by_type", "true".to_string()),
             ];
             // Streams never fail the workout.
             match f.get(&format!("/api/v3/activities/{id}/streams"), &q).await {
                 Ok(s) => map_streams(&s, w.start, w.zone.as_deref(), &mut out.samples),
                 Err(FetchError::Unauthorized) => return Err(FetchError::Unauthorized),
-                Err(e) => tracing::warn!(provider = "strava", activity = id, "streams skipped: {e}"),
+                Err(e) => {
+                    tracing::warn!(provider = "strava", activity = id, "streams skipped: {e}")
+                }
             }
         }
         out.workouts.push(w);
@@ -283,10 +295,7 @@ fn challenge(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
         return Err(WebhookError::BadRequest("Invalid hub.mode".into()));
     }
     let expected = req.secret_or_default("STRAVA_WEBHOOK_VERIFY_TOKEN");
-    let given = req
-        .query
-        .get("hub.verify_token")
-        .map_or("", String::as_str);
+    let given = req.query.get("hub.verify_token").map_or("", String::as_str);
     if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(WebhookError::Forbidden("Invalid verify token".into()));
     }
@@ -370,7 +379,11 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
         .and_then(|s| s.trim().parse::<i64>().ok())
         && expected != e.subscription_id
     {
-        tracing::warn!(provider = "strava", subscription = e.subscription_id, "event of a foreign subscription ignored");
+        tracing::warn!(
+            provider = "strava",
+            subscription = e.subscription_id,
+            "event of a foreign subscription ignored"
+        );
         return Ok(WebhookReply::Accept(Vec::new()));
     }
     let owner = e.owner_id.to_string();
@@ -399,7 +412,12 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
             }]
         }
         (_, aspect) => {
-            tracing::info!(provider = "strava", activity = e.object_id, aspect, "activity event ignored");
+            tracing::info!(
+                provider = "strava",
+                activity = e.object_id,
+                aspect,
+                "activity event ignored"
+            );
             Vec::new()
         }
     };
@@ -427,8 +445,7 @@ async fn strava_call(
     } else {
         let qs = serde_urlencoded::to_string(creds)
             .map_err(|e| SubscriptionError::Config(e.to_string()))?;
-        ctx.http
-            .request(method, format!("{}?{qs}", ctx.url(path)))
+        ctx.http.request(method, format!("{}?{qs}", ctx.url(path)))
     }
     .timeout(ctx.timeout);
     let resp = req
@@ -549,7 +566,10 @@ mod tests {
         assert_eq!(w.end, utc("2024-06-02T05:48:11Z") + Duration::seconds(6412));
         assert_eq!(w.zone.as_deref(), Some("+02:00"));
         let d = &w.details;
-        assert!((d.energy_burned - 1024.6 * 0.239006).abs() < 1e-9, "kJ → kcal");
+        assert!(
+            (d.energy_burned - 1024.6 * 0.239006).abs() < 1e-9,
+            "kJ → kcal"
+        );
         assert_eq!(
             (d.distance, d.heart_rate_avg, d.heart_rate_max),
             (Some(48231.6), Some(137.4), Some(172))
@@ -572,7 +592,11 @@ mod tests {
         v["utc_offset"] = json!(-16200.0);
         let w = map_activity(&v).expect("workout");
         assert_eq!(w.details.energy_burned, 1105.0);
-        assert_eq!(w.workout_type.as_deref(), Some("cycling"), "legacy type Ride");
+        assert_eq!(
+            w.workout_type.as_deref(),
+            Some("cycling"),
+            "legacy type Ride"
+        );
         assert_eq!(w.zone.as_deref(), Some("-04:30"));
         v["type"] = json!("Unknown");
         v["calories"] = json!(0.0);
@@ -609,8 +633,14 @@ mod tests {
             .map(|p| ((p.at - start).num_seconds(), p.value))
             .collect();
         assert_eq!(hr, vec![(0, 118.0), (1, 121.0), (2, 125.0), (3, 127.0)]);
-        assert!(out.iter().any(|p| p.series == SeriesType::Power && p.value == 201.0));
-        assert!(out.iter().any(|p| p.series == SeriesType::Speed && p.value == 6.3));
+        assert!(
+            out.iter()
+                .any(|p| p.series == SeriesType::Power && p.value == 201.0)
+        );
+        assert!(
+            out.iter()
+                .any(|p| p.series == SeriesType::Speed && p.value == 6.3)
+        );
     }
 
     struct Call {
@@ -688,14 +718,17 @@ mod tests {
             ("hub.verify_token", "the-secret-key-0123"),
             ("hub.challenge", "x"),
         ]);
-        let e = run(&wrong_mode).err().expect("400");
-        assert_eq!((e.status().as_u16(), e.to_string().as_str()), (400, "Invalid hub.mode"));
+        let e = run(&wrong_mode).expect_err("400");
+        assert_eq!(
+            (e.status().as_u16(), e.to_string().as_str()),
+            (400, "Invalid hub.mode")
+        );
         let wrong_token = get(&[
             ("hub.mode", "subscribe"),
             ("hub.verify_token", "guess"),
             ("hub.challenge", "x"),
         ]);
-        let e = run(&wrong_token).err().expect("403");
+        let e = run(&wrong_token).expect_err("403");
         assert_eq!(
             (e.status().as_u16(), e.to_string().as_str()),
             (403, "Invalid verify token")
@@ -775,7 +808,10 @@ mod tests {
         let no_owner = CREATE.replace("\"owner_id\":73014522,", "");
         assert_eq!(status(&post(&no_owner, Some(NOW))), Some(400));
         let no_updates = CREATE.replace("\"updates\":{},", "");
-        assert!(run(&post(&no_updates, Some(NOW))).is_ok(), "updates is optional");
+        assert!(
+            run(&post(&no_updates, Some(NOW))).is_ok(),
+            "updates is optional"
+        );
         assert_eq!(status(&post("nope", Some(NOW))), Some(400));
         assert_eq!(status(&post("[]", Some(NOW))), Some(400));
         let mut foreign = post(CREATE, Some(NOW));

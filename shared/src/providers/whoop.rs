@@ -58,7 +58,9 @@ pub fn workout_type(sport_name: &str) -> WorkoutType {
         "water skiing" => W::WaterSkiing,
         "wakeboarding" => W::Wakeboarding,
         "kite boarding" => W::Kitesurfing,
-        "operations - water" | "operations - tactical" | "operations - medical"
+        "operations - water"
+        | "operations - tactical"
+        | "operations - medical"
         | "operations - flying" => W::Operations,
         "weightlifting" | "powerlifting" | "strength trainer" => W::StrengthTraining,
         "functional fitness" | "hiit" | "jumping rope" | "obstacle course racing" => {
@@ -114,7 +116,10 @@ pub fn workout_type(sport_name: &str) -> WorkoutType {
             W::Recovery
         }
         "manual labor" | "high stress work" | "coaching" => W::Work,
-        "watching sports" | "commuting" | "public speaking" | "musical performance"
+        "watching sports"
+        | "commuting"
+        | "public speaking"
+        | "musical performance"
         | "dedicated parenting" => W::Lifestyle,
         "gaming" => W::Gaming,
         "yard work" | "cooking" | "cleaning" => W::Chores,
@@ -491,8 +496,7 @@ pub fn notification_window(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) 
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
-            "Provider 'whoop' does not support webhook subscription verification via GET."
-                .into(),
+            "Provider 'whoop' does not support webhook subscription verification via GET.".into(),
         ));
     }
     let (Some(sig), Some(stamp)) = (
@@ -526,7 +530,11 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     };
     let kind = obj.get("type").and_then(Value::as_str).unwrap_or("");
     let Some(user) = text(obj.get("user_id")) else {
-        tracing::warn!(provider = "whoop", kind, "notification without user_id ignored");
+        tracing::warn!(
+            provider = "whoop",
+            kind,
+            "notification without user_id ignored"
+        );
         return Ok(WebhookReply::Accept(Vec::new()));
     };
     let events = match kind {
@@ -638,7 +646,10 @@ mod tests {
         assert_eq!(s.zone.as_deref(), Some("+02:00"), "App. C #14");
         assert!(!s.is_nap && s.stages.is_empty());
         let score = &out.scores[0];
-        assert_eq!((score.category.as_str(), score.value), ("sleep", Some(91.0)));
+        assert_eq!(
+            (score.category.as_str(), score.value),
+            ("sleep", Some(91.0))
+        );
         let c = score.components.as_ref().expect("components");
         assert_eq!(c["sleep_consistency_percentage"]["value"], 78);
         assert_eq!(c["respiratory_rate"]["value"], 15.2);
@@ -715,7 +726,10 @@ mod tests {
         assert_eq!(workout_type("football"), WorkoutType::AmericanFootball);
         assert_eq!(workout_type("operations - flying"), WorkoutType::Operations);
         assert_eq!(workout_type("activity"), WorkoutType::Generic);
-        assert_eq!(workout_type("underwater basket weaving"), WorkoutType::Other);
+        assert_eq!(
+            workout_type("underwater basket weaving"),
+            WorkoutType::Other
+        );
     }
 
     struct Call {
@@ -813,12 +827,12 @@ mod tests {
             run(&signed(&del, ms, now)),
             Ok(WebhookReply::Accept(e)) if e.is_empty()
         ));
-        let err = run(&signed("{not json", ms, now)).err().expect("400");
+        let err = run(&signed("{not json", ms, now)).expect_err("400");
         assert_eq!(
             (err.status().as_u16(), err.to_string().as_str()),
             (400, "Invalid JSON body")
         );
-        let err = run(&signed("[1]", ms, now)).err().expect("400");
+        let err = run(&signed("[1]", ms, now)).expect_err("400");
         assert_eq!(err.status().as_u16(), 400);
     }
 }

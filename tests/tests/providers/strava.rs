@@ -26,9 +26,7 @@ async fn strava_backfill_lands_in_the_read_api() {
         "{c}"
     );
     // The three activities of the last 90 days, newest first; the one from January is not.
-    let w = rig
-        .data(&user, &format!("events/workouts?{WINDOW}"))
-        .await;
+    let w = rig.data(&user, &format!("events/workouts?{WINDOW}")).await;
     let types: Vec<&str> = w.iter().map(|x| x["type"].as_str().unwrap_or("")).collect();
     assert_eq!(
         types,
@@ -100,9 +98,7 @@ async fn strava_pages_short_and_ingests_streams_when_asked() {
     )
     .await;
     let user = rig.connected_user().await;
-    let w = rig
-        .data(&user, &format!("events/workouts?{WINDOW}"))
-        .await;
+    let w = rig.data(&user, &format!("events/workouts?{WINDOW}")).await;
     assert_eq!(w.len(), 3, "all pages were read: {w:?}");
     let calls = rig.fake.fake.calls();
     assert!(
@@ -148,9 +144,7 @@ async fn strava_revoked_grant_marks_the_connection_revoked() {
 async fn strava_faults_delay_but_never_lose_a_window() {
     let rig = Rig::start("strava").await;
     let user = rig.connect_through_faults().await;
-    let w = rig
-        .data(&user, &format!("events/workouts?{WINDOW}"))
-        .await;
+    let w = rig.data(&user, &format!("events/workouts?{WINDOW}")).await;
     assert_eq!(w.len(), 3, "{w:?}");
 }
 
@@ -187,7 +181,10 @@ async fn strava_events_pull_new_activities_and_deauthorizations_revoke() {
         )
         .await;
     assert_eq!(
-        (bad_schema.status.as_u16(), bad_schema.body["detail"].as_str()),
+        (
+            bad_schema.status.as_u16(),
+            bad_schema.body["detail"].as_str()
+        ),
         (400, Some("Invalid JSON body"))
     );
     rig.idle().await;
@@ -273,7 +270,11 @@ async fn strava_subscription_is_registered_once_after_the_challenge() {
         .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
         .await;
     assert_eq!(reg.status.as_u16(), 200, "{:?}", reg.body);
-    assert_eq!(reg.body["subscriptions"]["status"], "created", "{:?}", reg.body);
+    assert_eq!(
+        reg.body["subscriptions"]["status"], "created",
+        "{:?}",
+        reg.body
+    );
     assert_eq!(reg.body["subscriptions"]["subscription_id"], "260114");
     // The fake created it only after our endpoint answered its challenge.
     let subs = rig.fake.fake.with(|s| s.subscriptions.clone());
@@ -282,9 +283,17 @@ async fn strava_subscription_is_registered_once_after_the_challenge() {
     let again = rig
         .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
         .await;
-    assert_eq!(again.body["subscriptions"]["status"], "skipped", "{:?}", again.body);
+    assert_eq!(
+        again.body["subscriptions"]["status"], "skipped",
+        "{:?}",
+        again.body
+    );
     let list = rig.dev_call(&jwt, "GET", base).await;
-    assert_eq!(list.body["subscriptions"][0]["id"], 260114, "{:?}", list.body);
+    assert_eq!(
+        list.body["subscriptions"][0]["id"], 260114,
+        "{:?}",
+        list.body
+    );
     assert_eq!(
         rig.dev_call(&jwt, "POST", &format!("{base}/renew"))
             .await
@@ -292,7 +301,9 @@ async fn strava_subscription_is_registered_once_after_the_challenge() {
             .as_u16(),
         501
     );
-    let del = rig.dev_call(&jwt, "DELETE", &format!("{base}/260114")).await;
+    let del = rig
+        .dev_call(&jwt, "DELETE", &format!("{base}/260114"))
+        .await;
     assert_eq!(del.body["deleted"]["status"], "deleted", "{:?}", del.body);
     assert!(rig.fake.fake.with(|s| s.subscriptions.is_empty()));
     // A callback that fails the challenge is not registered.

@@ -22,9 +22,7 @@ async fn whoop_backfill_lands_in_the_read_api() {
     );
 
     // Workouts: the two scored ones (the pending one is skipped), newest first.
-    let w = rig
-        .data(&user, &format!("events/workouts?{WINDOW}"))
-        .await;
+    let w = rig.data(&user, &format!("events/workouts?{WINDOW}")).await;
     assert_eq!(w.len(), 2, "{w:?}");
     let ride = &w[1];
     assert_eq!(
@@ -54,10 +52,7 @@ async fn whoop_backfill_lands_in_the_read_api() {
     // Sleep: the scored night with Whoop's stage summary, and the pending nap.
     let s = rig.data(&user, &format!("events/sleep?{WINDOW}")).await;
     assert_eq!(s.len(), 2, "{s:?}");
-    let night = s
-        .iter()
-        .find(|x| x["is_nap"] == false)
-        .expect("the night");
+    let night = s.iter().find(|x| x["is_nap"] == false).expect("the night");
     assert_eq!(night["start_time"], "2024-05-31T21:58:00Z");
     assert_eq!(night["zone_offset"], "+02:00");
     assert_eq!(
@@ -104,7 +99,10 @@ async fn whoop_backfill_lands_in_the_read_api() {
             && ts.starts_with("2024-06-01T05:52:03")),
         "{rhr:?}"
     );
-    assert!(got.iter().any(|(t, v, _)| *t == "heart_rate_variability_rmssd" && *v == 58.4));
+    assert!(
+        got.iter()
+            .any(|(t, v, _)| *t == "heart_rate_variability_rmssd" && *v == 58.4)
+    );
     let scores = rig
         .user_get(&user, "health-scores?provider=whoop&limit=100")
         .await;
@@ -120,7 +118,11 @@ async fn whoop_backfill_lands_in_the_read_api() {
     };
     assert_eq!(pick("recovery"), vec![67.0], "{scores:?}");
     assert_eq!(pick("sleep"), vec![91.0], "{scores:?}");
-    assert_eq!(pick("strain"), vec![9.8, 13.7, 15.2], "workouts + day: {scores:?}");
+    assert_eq!(
+        pick("strain"),
+        vec![9.8, 13.7, 15.2],
+        "workouts + day: {scores:?}"
+    );
     let recovery = scores
         .iter()
         .find(|s| s["category"] == "recovery")
@@ -161,7 +163,11 @@ async fn whoop_backfill_lands_in_the_read_api() {
             .any(|c| c.starts_with("/developer/v2/activity/workout ") && c.contains("nextToken=")),
         "{calls:?}"
     );
-    assert!(calls.iter().all(|c| !c.contains("limit=") || c.contains("limit=25")));
+    assert!(
+        calls
+            .iter()
+            .all(|c| !c.contains("limit=") || c.contains("limit=25"))
+    );
 }
 
 #[tokio::test]
@@ -176,9 +182,7 @@ async fn whoop_revoked_grant_marks_the_connection_revoked() {
 async fn whoop_faults_delay_but_never_lose_a_window() {
     let rig = Rig::start("whoop").await;
     let user = rig.connect_through_faults().await;
-    let w = rig
-        .data(&user, &format!("events/workouts?{WINDOW}"))
-        .await;
+    let w = rig.data(&user, &format!("events/workouts?{WINDOW}")).await;
     assert_eq!(w.len(), 2, "{w:?}");
     let s = rig.data(&user, &format!("events/sleep?{WINDOW}")).await;
     assert_eq!(s.len(), 2, "{s:?}");
@@ -262,8 +266,9 @@ async fn whoop_webhooks_pull_new_data_and_bad_signatures_change_nothing() {
     assert_eq!(rig.webhook("sleep.updated").await, 200);
     let s = rig.data(&user, &format!("events/sleep?{WINDOW}")).await;
     assert!(
-        s.iter().any(|x| x["start_time"] == "2024-06-09T22:30:00Z"
-            && x["stages"]["deep_minutes"] == 100),
+        s.iter().any(
+            |x| x["start_time"] == "2024-06-09T22:30:00Z" && x["stages"]["deep_minutes"] == 100
+        ),
         "{s:?}"
     );
     // Deletions are acknowledged (nothing to pull).
