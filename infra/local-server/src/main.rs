@@ -75,6 +75,11 @@ async fn start_demo_fakes(
         settings.set(&format!("{up}_CLIENT_ID"), opts.client_id.clone());
         settings.set(&format!("{up}_CLIENT_SECRET"), opts.client_secret.clone());
         settings.set(&format!("{up}_BASE_URL"), fake.base_url.clone());
+        if *provider == "garmin" {
+            // Garmin pushes its data: the fake delivers backfills to our webhook.
+            let api = settings.get("API_BASE_URL").unwrap_or_default().to_string();
+            ow_fakes::garmin::set_webhook_target(&fake.fake, &api);
+        }
         tracing::info!(provider, url = %fake.base_url, "demo fake provider started");
         running.push(fake);
     }

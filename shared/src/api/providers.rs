@@ -427,8 +427,12 @@ fn user_info_endpoint(
         "whoop" => ("/developer/v2/user/profile/basic", "/user_id", None),
         "strava" => ("/api/v3/athlete", "/id", Some("/username")),
         "garmin" => ("/partner-gateway/rest/user/id", "/userId", None),
-        "ultrahuman" => ("/user_data/user_info", "/user_id", None),
-        "sensorbio" => ("/v1/user", "/data/id", None),
+        "ultrahuman" => (
+            "/api/partners/v1/user_data/user_info",
+            "/user_id",
+            Some("/username"),
+        ),
+        "sensorbio" => ("/v1/user", "/data/id", Some("/data/name")),
         "google" => ("/v4/users/me/identity", "/healthUserId", None),
         _ => return None,
     })
@@ -488,10 +492,51 @@ async fn provider_identity(
     let Ok(v) = resp.json::<Value>().await else {
         return (None, None);
     };
-    (
-        json_text(v.pointer(id)),
-        name.and_then(|n| json_text(v.pointer(n))),
-    )
+    // A `/data/...` field is also read unwrapped (Sensor Bio answers either shape).
+    let field = |p: &str| {
+        json_text(v.pointer(p)).or_else(|| {
+            p.strip_prefix("/data")
+                .and_then(|u| json_text(v.pointer(u)))
+        })
+    };
+    (field(id), name.and_then(field))
+}
+
+/// Permissions the user granted, where the provider lists them apart from the token (Garmin's
+/// `GET /partner-gateway/rest/user/permissions`): sorted and space-joined; `None` on failure
+/// or when the user id is unknown (the reference then skips the lookup).
+async fn granted_scope(
+    state: &State,
+    info: &ProviderInfo,
+    client: &OAuthClient,
+    token: &TokenAnswer,
+    identified: bool,
+) -> Option<String> {
+    if info.key != "garmin" || !identified {
+        return None;
+    }
+    let url = format!(
+        "{}/partner-gateway/rest/user/permissions",
+        client.api_base.trim_end_matches('/')
+    );
+    let resp = state
+        .http
+        .get(url)
+        .bearer_auth(&token.access_token)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status());
+    let v: Value = resp.ok()?.json().await.ok()?;
+    let mut perms: Vec<&str> = v
+        .get("permissions")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    perms.sort_unstable();
+    perms.dedup();
+    Some(perms.join(" ")).filter(|s| !s.is_empty())
 }
 
 /// The provider sends the browser back here.
@@ -538,6 +583,7 @@ pub async fn callback(
         }
     };
     let (puid, username) = provider_identity(&state, info, &client, &token).await;
+    let granted = granted_scope(&state, info, &client, &token, puid.is_some()).await;
     let existing = state.db.connection(record.user_id, info.key).await?;
     let cipher = &state.cipher;
     let sealed_refresh = token
@@ -557,9 +603,8 @@ pub async fn callback(
             .as_ref()
             .and_then(|c| c.provider_username.clone())
             .or(username),
-        scope: token
-            .scope
-            .clone()
+        scope: granted
+            .or_else(|| token.scope.clone())
             .or_else(|| Some(client.scope.clone()).filter(|s| !s.is_empty())),
         status: "active".into(),
         access_token: Some(cipher.seal(&token.access_token)?),
@@ -574,6 +619,14 @@ pub async fn callback(
     };
     state.db.save_connection(&conn).await?;
     tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
+    if info.key == "polar" {
+        // AccessLink serves data only to registered users (409 = already registered).
+        let f = crate::providers::sync::fetcher(&state, &client, &conn, &token.access_token);
+        let member = conn.user_id.to_string();
+        if let Err(e) = crate::providers::polar::register_user(&f, &member).await {
+            tracing::warn!(provider = info.key, error = %e, "user registration failed");
+        }
+    }
     if state.config.historical_sync_on_connect && crate::providers::sync::supports_pull(info.key) {
         let jobs = crate::providers::sync::backfill_jobs(conn.user_id, info.key, now);
         if let Err(e) = state.queue.enqueue(jobs).await {
@@ -918,6 +971,20 @@ pub async fn trigger_historical(
     }
     let info = pull_provider(&provider)?;
     let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
+    if info.webhook_callback && !info.rest_pull {
+        // Garmin ignores `days`: backfill requests for its 30 days, the data arrives by push.
+        let jobs = crate::providers::sync::backfill_jobs(user, info.key, state.now());
+        state
+            .queue
+            .enqueue(jobs)
+            .await
+            .map_err(ApiError::internal)?;
+        return Ok(Json(json!({
+            "success": true, "provider": info.key, "user_id": user, "method": "webhook_backfill",
+            "task_id": Uuid::new_v4(),
+            "message": "Garmin 30-day backfill started. Progress available via backfill/status.",
+        })));
+    }
     let end = state.now();
     let start = end - Duration::days(days);
     let jobs = crate::providers::sync::window_jobs(user, info.key, start, end);

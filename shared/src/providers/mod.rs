@@ -253,7 +253,7 @@ pub const REGISTRY: [ProviderInfo; 12] = [
         (true, true, false, false, false, false),
         Some((
             "https://auth.sensorbio.com/authorize",
-            "https://auth.sensorbio.com/oauth/token",
+            "https://auth.sensorbio.com/token",
         )),
         false,
         ClientAuth::Body,
@@ -305,6 +305,18 @@ pub async fn pull(
         other => Err(sync::FetchError::Permanent(format!(
             "{other} has no cloud API to pull from"
         ))),
+    }
+}
+
+/// The provider account id, for connections whose OAuth callback could not learn it;
+/// `Ok(None)` where nothing needs looking up (pull providers do not depend on it).
+pub async fn identify(
+    provider: &str,
+    f: &sync::Fetcher<'_>,
+) -> Result<Option<String>, sync::FetchError> {
+    match provider {
+        "garmin" => garmin::identify(f).await,
+        _ => Ok(None),
     }
 }
 

@@ -371,70 +371,6 @@ pub async fn pull(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_hypnogram_becomes_merged_stage_intervals() {
-        let start = DateTime::parse_from_rfc3339("2024-05-31T21:12:30Z")
-            .expect("t")
-            .to_utc();
-        let st = hypnogram("4222211133322224", start, 300);
-        let kinds: Vec<(SleepStage, i64)> = st
-            .iter()
-            .map(|s| (s.stage, (s.end - s.start).num_minutes()))
-            .collect();
-        assert_eq!(
-            kinds,
-            vec![
-                (SleepStage::Awake, 5),
-                (SleepStage::Light, 20),
-                (SleepStage::Deep, 15),
-                (SleepStage::Rem, 15),
-                (SleepStage::Light, 20),
-                (SleepStage::Awake, 5)
-            ]
-        );
-    }
-
-    #[test]
-    fn a_sleep_period_maps_to_a_session_and_interval_samples() {
-        let v = json!({"id":"sl-1","type":"long_sleep","bedtime_start":"2024-05-31T23:12:30+02:00","bedtime_end":"2024-06-01T06:58:00+02:00",
-            "time_in_bed":27930,"deep_sleep_duration":4830,"light_sleep_duration":14460,"rem_sleep_duration":5820,"awake_time":2820,
-            "efficiency":90,"average_breath":14.9,"lowest_heart_rate":47,"sleep_phase_5_min":"4222",
-            "heart_rate":{"interval":300.0,"items":[58.0,null,55.0],"timestamp":"2024-05-31T23:12:30.000+02:00"}});
-        let mut out = Pulled::default();
-        map_sleep(&v, &mut out);
-        let s = &out.sleeps[0];
-        assert_eq!(
-            (
-                s.deep_minutes,
-                s.light_minutes,
-                s.rem_minutes,
-                s.awake_minutes
-            ),
-            (80, 241, 97, 47)
-        );
-        assert_eq!(s.total_sleep_minutes, 418);
-        assert_eq!(s.zone.as_deref(), Some("+02:00"));
-        assert!(!s.is_nap);
-        let hr: Vec<f64> = out
-            .samples
-            .iter()
-            .filter(|p| p.series == SeriesType::HeartRate)
-            .map(|p| p.value)
-            .collect();
-        assert_eq!(hr, vec![58.0, 55.0], "null items are skipped");
-        assert!(
-            out.samples
-                .iter()
-                .any(|p| p.series == SeriesType::RestingHeartRate && p.value == 47.0)
-        );
-    }
-}
-
 /// Revokes the access token at Oura (`POST /oauth/revoke?access_token=…`).
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     f.send(
@@ -675,5 +611,69 @@ pub async fn subscriptions(
                 Err(e) => op_status(&id, "error", Some(e.to_string())),
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_hypnogram_becomes_merged_stage_intervals() {
+        let start = DateTime::parse_from_rfc3339("2024-05-31T21:12:30Z")
+            .expect("t")
+            .to_utc();
+        let st = hypnogram("4222211133322224", start, 300);
+        let kinds: Vec<(SleepStage, i64)> = st
+            .iter()
+            .map(|s| (s.stage, (s.end - s.start).num_minutes()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (SleepStage::Awake, 5),
+                (SleepStage::Light, 20),
+                (SleepStage::Deep, 15),
+                (SleepStage::Rem, 15),
+                (SleepStage::Light, 20),
+                (SleepStage::Awake, 5)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sleep_period_maps_to_a_session_and_interval_samples() {
+        let v = json!({"id":"sl-1","type":"long_sleep","bedtime_start":"2024-05-31T23:12:30+02:00","bedtime_end":"2024-06-01T06:58:00+02:00",
+            "time_in_bed":27930,"deep_sleep_duration":4830,"light_sleep_duration":14460,"rem_sleep_duration":5820,"awake_time":2820,
+            "efficiency":90,"average_breath":14.9,"lowest_heart_rate":47,"sleep_phase_5_min":"4222",
+            "heart_rate":{"interval":300.0,"items":[58.0,null,55.0],"timestamp":"2024-05-31T23:12:30.000+02:00"}});
+        let mut out = Pulled::default();
+        map_sleep(&v, &mut out);
+        let s = &out.sleeps[0];
+        assert_eq!(
+            (
+                s.deep_minutes,
+                s.light_minutes,
+                s.rem_minutes,
+                s.awake_minutes
+            ),
+            (80, 241, 97, 47)
+        );
+        assert_eq!(s.total_sleep_minutes, 418);
+        assert_eq!(s.zone.as_deref(), Some("+02:00"));
+        assert!(!s.is_nap);
+        let hr: Vec<f64> = out
+            .samples
+            .iter()
+            .filter(|p| p.series == SeriesType::HeartRate)
+            .map(|p| p.value)
+            .collect();
+        assert_eq!(hr, vec![58.0, 55.0], "null items are skipped");
+        assert!(
+            out.samples
+                .iter()
+                .any(|p| p.series == SeriesType::RestingHeartRate && p.value == 47.0)
+        );
     }
 }

@@ -280,9 +280,13 @@ pub fn window_jobs(
         .collect()
 }
 
-/// The sync jobs of a historical backfill.
+/// The sync jobs of a historical backfill: [`BACKFILL_DAYS`], or less when the provider keeps
+/// less history (Garmin: 30 days).
 pub fn backfill_jobs(user: Uuid, provider: &str, now: DateTime<Utc>) -> Vec<Job> {
-    window_jobs(user, provider, now - Duration::days(BACKFILL_DAYS), now)
+    let days = super::info(provider)
+        .and_then(|i| i.max_historical_days)
+        .map_or(BACKFILL_DAYS, |d| BACKFILL_DAYS.min(i64::from(d)));
+    window_jobs(user, provider, now - Duration::days(days), now)
 }
 
 /// A sync failure the queue should retry.
@@ -378,9 +382,35 @@ pub fn fetcher<'a>(
     }
 }
 
-/// Whether this build can pull data from a provider.
+/// Whether sync windows of a provider can run: REST pull, or a backfill request whose data
+/// the provider pushes to our webhook (Garmin's Backfill API). Scheduled polling decides
+/// separately (live sync mode `pull` only), so Garmin is never polled.
 pub fn supports_pull(provider: &str) -> bool {
-    super::info(provider).is_some_and(|i| i.rest_pull)
+    super::info(provider).is_some_and(|i| i.rest_pull || i.webhook_callback)
+}
+
+/// Learns a provider account id the OAuth callback could not (its lookup failed): push
+/// providers attribute their webhooks by it, so their windows must not run without it.
+async fn learn_identity(
+    state: &AppState,
+    provider: &str,
+    client: &OAuthClient,
+    conn: &mut Connection,
+    token: &str,
+) -> Result<(), FetchError> {
+    if conn.provider_user_id.is_some() {
+        return Ok(());
+    }
+    if let Some(id) = super::identify(provider, &fetcher(state, client, conn, token)).await? {
+        conn.provider_user_id = Some(id);
+        conn.updated_at = state.now();
+        state
+            .db
+            .save_connection(conn)
+            .await
+            .map_err(|e| FetchError::Transient(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Attempts of a window retried by the queue itself before the retry is handed to the schedule.
@@ -542,8 +572,19 @@ async fn attempt_window(
             return Ok(Attempt::Skipped("no access token"));
         };
         let token = state.cipher.open(&sealed)?;
-        let f = fetcher(state, &client, &conn, &token);
-        match super::pull(provider, &f, start, end).await {
+        let result = match learn_identity(state, provider, &client, &mut conn, &token).await {
+            Ok(()) => {
+                super::pull(
+                    provider,
+                    &fetcher(state, &client, &conn, &token),
+                    start,
+                    end,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(p) => break p,
             Err(FetchError::Unauthorized) if !refreshed => {
                 refreshed = true;

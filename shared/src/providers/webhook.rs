@@ -111,7 +111,7 @@ pub enum WebhookEvent {
     },
     /// The user withdrew consent at the provider: the connections become `revoked`.
     Deauthorized { provider_user_id: String },
-    /// The granted permissions changed: the connections' scope becomes this.
+    /// The granted permissions changed: the connections' scope becomes this (empty: none).
     Scope {
         provider_user_id: String,
         scope: String,
@@ -155,21 +155,6 @@ pub struct WebhookOutcome {
     pub stored: usize,
     pub revoked: usize,
     pub unknown_users: BTreeSet<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hmac_matches_rfc_4231_case_2() {
-        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
-        assert_eq!(
-            hex(&mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
-    }
 }
 
 /// Acts on verified events: queues sync windows, stores carried data, revokes or re-scopes
@@ -246,7 +231,7 @@ pub async fn apply(
                     out.revoked += 1;
                 }
                 WebhookEvent::Scope { scope, .. } => {
-                    conn.scope = Some(scope.clone());
+                    conn.scope = Some(scope.clone()).filter(|s| !s.is_empty());
                     conn.updated_at = now;
                     state.db.save_connection(&conn).await?;
                 }
@@ -262,4 +247,19 @@ pub async fn apply(
         )));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
+    }
 }

@@ -197,7 +197,7 @@ impl Db {
             .filter(|i| is_live(i, now.timestamp()))
             .map(decode)
             .collect::<Result<_, _>>()?;
-        runs.sort_by(|a, b| b.last_update.cmp(&a.last_update));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.last_update));
         Ok(runs)
     }
 
