@@ -197,7 +197,7 @@ pub const REGISTRY: [ProviderInfo; 12] = [
         )),
         false,
         ClientAuth::Body,
-        "offline read:cycles read:sleep read:recovery read:workout",
+        "offline read:cycles read:sleep read:recovery read:workout read:body_measurement read:profile",
     ),
     p(
         "strava",
