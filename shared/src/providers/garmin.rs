@@ -442,6 +442,7 @@ fn map_sleep(v: &Value, out: &mut Pulled) {
     });
     if value.is_some() || components.is_some() {
         out.scores.push(PulledScore {
+            qualifier: None,
             category: "sleep".into(),
             value,
             recorded_at: start,
@@ -517,6 +518,7 @@ fn map_daily(v: &Value, out: &mut Pulled) {
     }
     if let Some(stress) = num(v, "averageStressLevel").filter(|x| *x >= 0.0) {
         out.scores.push(PulledScore {
+            qualifier: None,
             category: "stress".into(),
             value: Some(stress),
             recorded_at: at,
@@ -612,6 +614,7 @@ fn map_stress(v: &Value, out: &mut Pulled) {
     }
     if let Some(value) = best {
         out.scores.push(PulledScore {
+            qualifier: None,
             category: "body_battery".into(),
             value: Some(value),
             recorded_at: at,

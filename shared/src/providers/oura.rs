@@ -214,6 +214,7 @@ fn map_workout(v: &Value, out: &mut Pulled) {
 fn score(v: &Value, category: &str, out: &mut Pulled) {
     let Some((at, zone)) = stamp(v) else { return };
     out.scores.push(PulledScore {
+        qualifier: None,
         category: category.into(),
         value: num(v, "score"),
         recorded_at: at,

@@ -520,6 +520,7 @@ pub fn map_sleep(v: &Value, out: &mut Pulled) {
             }
         }
         out.scores.push(PulledScore {
+            qualifier: None,
             category: "sleep".into(),
             value: Some(score),
             recorded_at: end.to_utc(),
@@ -620,6 +621,7 @@ pub fn map_cardio_load(v: &Value, out: &mut Pulled) {
         }
     }
     out.scores.push(PulledScore {
+        qualifier: None,
         category: "strain".into(),
         value: Some(value),
         recorded_at: midnight(day),
@@ -686,6 +688,7 @@ pub fn map_recharge(v: &Value, out: &mut Pulled) {
         );
     }
     out.scores.push(PulledScore {
+        qualifier: None,
         category: "recovery".into(),
         value: Some(status as f64),
         recorded_at: midnight(day),
@@ -736,6 +739,7 @@ pub fn map_alertness(v: &Value, out: &mut Pulled) {
         );
     }
     out.scores.push(PulledScore {
+        qualifier: None,
         category: "readiness".into(),
         value: Some(grade),
         recorded_at: at,
@@ -785,6 +789,7 @@ pub fn map_circadian_bedtime(v: &Value, out: &mut Pulled) {
         );
     }
     out.scores.push(PulledScore {
+        qualifier: None,
         category: "sleep".into(),
         value: Some(value),
         recorded_at: at,

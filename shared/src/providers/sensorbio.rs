@@ -232,6 +232,7 @@ pub fn map_scores(v: &Value, asked: NaiveDate, out: &mut Pulled) {
             c.insert("stage".into(), component(None, Some(stage)));
         }
         out.scores.push(PulledScore {
+            qualifier: None,
             category: "recovery".into(),
             value: Some(value),
             recorded_at: at,
@@ -242,6 +243,7 @@ pub fn map_scores(v: &Value, asked: NaiveDate, out: &mut Pulled) {
     for (category, key) in [("activity", "/activity/value"), ("sleep", "/sleep/value")] {
         if let Some(value) = v.pointer(key).and_then(Value::as_f64) {
             out.scores.push(PulledScore {
+                qualifier: None,
                 category: category.into(),
                 value: Some(value),
                 recorded_at: at,

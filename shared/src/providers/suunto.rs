@@ -310,6 +310,7 @@ pub fn map_recovery(item: &Value, out: &mut Pulled) {
         .and_then(|s| stress_qualifier(s).map(|q| (s, q)))
         .map(|(s, q)| json!({"stress_state": {"value": s, "qualifier": q}}));
     out.scores.push(PulledScore {
+        qualifier: None,
         category: "recovery".into(),
         value: Some((balance * 100.0 * 100.0).round() / 100.0),
         recorded_at: at.to_utc(),

@@ -229,6 +229,8 @@ pub struct PulledSleep {
 pub struct PulledScore {
     pub category: String,
     pub value: Option<f64>,
+    /// The provider's label for the value ("GOOD", "Relaxing", "ready", ...).
+    pub qualifier: Option<String>,
     pub recorded_at: DateTime<Utc>,
     pub zone: Option<String>,
     pub components: Option<Value>,
@@ -720,7 +722,7 @@ pub async fn store_pulled(
             provider: provider.to_string(),
             category: s.category,
             value: s.value,
-            qualifier: None,
+            qualifier: s.qualifier,
             recorded_at: s.recorded_at,
             zone_offset: s.zone,
             components: s.components,

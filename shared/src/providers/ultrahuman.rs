@@ -189,6 +189,7 @@ pub fn map_day(metrics: &[Value], date: NaiveDate, out: &mut Pulled) {
             "recovery_index" | "movement_index" => {
                 if let Some(value) = num(obj, "value") {
                     out.scores.push(PulledScore {
+                        qualifier: None,
                         category: if kind == "recovery_index" {
                             "recovery"
                         } else {

@@ -201,6 +201,7 @@ pub fn map_workout(v: &Value, out: &mut Pulled) {
     });
     if let Some(strain) = num(&s, "/strain") {
         out.scores.push(PulledScore {
+            qualifier: None,
             category: "strain".into(),
             value: Some(strain),
             recorded_at: start,
@@ -270,6 +271,7 @@ pub fn map_sleep(v: &Value, out: &mut Pulled) {
         && let Some(score) = v.get("score")
     {
         out.scores.push(PulledScore {
+            qualifier: None,
             category: "sleep".into(),
             value: num(score, "/sleep_performance_percentage"),
             recorded_at: end,
@@ -312,6 +314,7 @@ pub fn map_recovery(v: &Value, zone: Option<String>, out: &mut Pulled) {
         }
     }
     out.scores.push(PulledScore {
+        qualifier: None,
         category: "recovery".into(),
         value: num(score, "/recovery_score"),
         recorded_at: at,
@@ -340,6 +343,7 @@ pub fn map_cycle(v: &Value, out: &mut Pulled) {
         return;
     };
     out.scores.push(PulledScore {
+        qualifier: None,
         category: "strain".into(),
         value: Some(strain),
         recorded_at: start,
