@@ -116,6 +116,13 @@ pub enum WebhookEvent {
         provider_user_id: String,
         scope: String,
     },
+    /// The user deleted a record at the provider: the event (`workout` or `sleep`) with this
+    /// external id from this provider is deleted too.
+    Deleted {
+        provider_user_id: String,
+        category: String,
+        external_id: String,
+    },
 }
 
 /// Constant-time comparison of two byte strings.
@@ -154,6 +161,7 @@ pub struct WebhookOutcome {
     pub sync_windows: usize,
     pub stored: usize,
     pub revoked: usize,
+    pub deleted: usize,
     pub unknown_users: BTreeSet<String>,
 }
 
@@ -178,6 +186,9 @@ pub async fn apply(
             }
             | WebhookEvent::Deauthorized { provider_user_id }
             | WebhookEvent::Scope {
+                provider_user_id, ..
+            }
+            | WebhookEvent::Deleted {
                 provider_user_id, ..
             } => provider_user_id.clone(),
         };
@@ -229,6 +240,29 @@ pub async fn apply(
                     conn.updated_at = now;
                     state.db.save_connection(&conn).await?;
                     out.revoked += 1;
+                }
+                WebhookEvent::Deleted {
+                    category,
+                    external_id,
+                    ..
+                } => {
+                    let sources = state.db.data_source_map(conn.user_id).await?;
+                    for e in state.db.events(conn.user_id, category, None, None).await? {
+                        let ours = sources
+                            .get(&e.data_source_id)
+                            .is_some_and(|d| d.provider == provider);
+                        if ours && e.external_id.as_deref() == Some(external_id.as_str()) {
+                            state.db.delete_event(conn.user_id, &e).await?;
+                            out.deleted += 1;
+                            jobs.push(crate::jobs::Job::Rollup {
+                                user_id: conn.user_id,
+                                date: crate::domain::time::local_date(
+                                    e.end,
+                                    e.zone_offset.as_deref(),
+                                ),
+                            });
+                        }
+                    }
                 }
                 WebhookEvent::Scope { scope, .. } => {
                     conn.scope = Some(scope.clone()).filter(|s| !s.is_empty());
