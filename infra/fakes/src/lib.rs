@@ -53,6 +53,10 @@ pub fn profile(provider: &str) -> Option<Profile> {
 pub fn app_settings(provider: &str) -> Vec<(&'static str, &'static str)> {
     match provider {
         "suunto" => suunto::app_settings(),
+        // The secrets these fakes sign their webhooks with (the demo's SECRET_KEY is generated,
+        // and Polar's would otherwise come from a webhook registration).
+        "google" => vec![("GOOGLE_WEBHOOK_SECRET", google::WEBHOOK_SECRET)],
+        "polar" => vec![("POLAR_WEBHOOK_SECRET", polar::WEBHOOK_SECRET)],
         _ => Vec::new(),
     }
 }
