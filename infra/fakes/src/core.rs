@@ -162,6 +162,20 @@ impl Fake {
         self.0.opts.anchor
     }
 
+    /// The fake's clock for webhook timestamps and new items: the real time while the dataset
+    /// is current (the demo anchors it a week back), else anchor + 9 days 12:00Z, the instant
+    /// the end-to-end rig's manual clock reads.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let anchor = self.anchor();
+        let real = chrono::Utc::now();
+        let today = real.date_naive();
+        if today >= anchor && today <= anchor + chrono::Duration::days(30) {
+            real
+        } else {
+            anchor.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc() + chrono::Duration::days(9)
+        }
+    }
+
     pub fn options(&self) -> &FakeOptions {
         &self.0.opts
     }

@@ -200,7 +200,7 @@ async fn send_webhook(fake: Fake, target: String, kind: String) -> Result<u16, S
         "user_id": ACCOUNT_ID,
     }))
     .map_err(|e| e.to_string())?;
-    let stamp = chrono::Utc::now().timestamp().to_string();
+    let stamp = fake.now().timestamp().to_string();
     let sig = crate::core::hmac_hex(
         fake.options().client_secret.as_bytes(),
         &[stamp.as_bytes(), &body],

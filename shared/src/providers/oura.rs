@@ -384,6 +384,20 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     .map(|_| ())
 }
 
+/// Largest accepted difference between a webhook's signed timestamp and our clock.
+pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
+
+/// `x-oura-timestamp`: Unix seconds (or milliseconds), or an RFC 3339 instant.
+fn webhook_time(stamp: &str) -> Option<DateTime<Utc>> {
+    match stamp.trim().parse::<i64>() {
+        Ok(n) if n > 100_000_000_000 => DateTime::from_timestamp_millis(n),
+        Ok(n) => DateTime::from_timestamp(n, 0),
+        Err(_) => DateTime::parse_from_rfc3339(stamp.trim())
+            .ok()
+            .map(|t| t.to_utc()),
+    }
+}
+
 /// Verifies and parses one inbound Oura webhook call (api.md §15.1): the GET challenge checks
 /// `verification_token`; a POST carries `x-oura-signature` = hex HMAC-SHA256(client secret,
 /// `x-oura-timestamp` ‖ body), compared case-insensitively. A create/update notification
@@ -419,6 +433,16 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     ));
     if !constant_time_eq(sig.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
         return Err(WebhookError::bad_signature());
+    }
+    // A replayed notification: the signed timestamp must be within five minutes of now
+    // (providers.md App. C #25; the reference has no tolerance).
+    match webhook_time(stamp) {
+        Some(t) if (t - req.now).num_seconds().abs() <= SIGNATURE_TOLERANCE_SECONDS => {}
+        _ => {
+            return Err(WebhookError::Unauthorized(
+                "Webhook timestamp outside the accepted window".into(),
+            ));
+        }
     }
     let v = req.json()?;
     if !v.is_object() {

@@ -560,9 +560,12 @@ async fn attempt_window(
     };
     let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
     let now = state.now();
-    if conn
-        .token_expires_at
-        .is_some_and(|t| t - now < Duration::minutes(5))
+    // Without a refresh token (Polar's tokens live for years) the current token is tried as
+    // is: only the provider's 401 says whether it still works (providers.md App. C #26).
+    if conn.refresh_token.is_some()
+        && conn
+            .token_expires_at
+            .is_some_and(|t| t - now < Duration::minutes(5))
         && !refresh(state, &client, auth, &mut conn).await?
     {
         mark_revoked(state, &mut conn).await?;

@@ -349,3 +349,38 @@ async fn oura_subscriptions_are_registered_once_renewed_updated_and_deleted() {
         .await;
     assert_eq!(none.status.as_u16(), 501);
 }
+
+#[tokio::test]
+async fn oura_webhooks_signed_long_ago_are_refused() {
+    let rig = Rig::start("oura").await;
+    rig.connected_user().await;
+    let body = r#"{"event_type":"create","data_type":"workout","object_id":"x","event_time":"2024-06-03T18:45:00+00:00","user_id":"oura-user-1"}"#;
+    let secret = rig.fake.fake.options().client_secret.clone();
+    let sign = |stamp: &str| {
+        ow_fakes::core::hmac_hex(secret.as_bytes(), &[stamp.as_bytes(), body.as_bytes()])
+            .to_uppercase()
+    };
+    let now = rig.now().timestamp();
+    let stale = (now - 3600).to_string();
+    let old = rig
+        .post_webhook(
+            &[
+                ("x-oura-signature", &sign(&stale)),
+                ("x-oura-timestamp", &stale),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(old.status.as_u16(), 401, "{:?}", old.body);
+    let fresh = (now - 30).to_string();
+    let ok = rig
+        .post_webhook(
+            &[
+                ("x-oura-signature", &sign(&fresh)),
+                ("x-oura-timestamp", &fresh),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(ok.status.as_u16(), 200, "{:?}", ok.body);
+}
