@@ -142,6 +142,43 @@ fn cmp_nullable(a: &Option<String>, b: &Option<String>) -> std::cmp::Ordering {
     }
 }
 
+/// What the user list shows of a user's connections: the latest `last_synced_at`, its
+/// provider, and whether any connection is active.
+#[derive(Debug, Clone, Default)]
+struct SyncSummary {
+    last_synced_at: Option<DateTime<Utc>>,
+    provider: Option<String>,
+    active: bool,
+}
+
+/// The sync summaries of `users`, read a few partitions at a time.
+async fn sync_summaries(
+    state: &State,
+    users: &[Uuid],
+) -> ApiResult<std::collections::HashMap<Uuid, SyncSummary>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in users.chunks(16) {
+        let mut set = tokio::task::JoinSet::new();
+        for &id in chunk {
+            let state = state.clone();
+            set.spawn(async move { (id, state.db.connections(id).await) });
+        }
+        while let Some(joined) = set.join_next().await {
+            let (id, conns) = joined.map_err(ApiError::internal)?;
+            let mut sum = SyncSummary::default();
+            for c in conns? {
+                sum.active |= c.status == "active";
+                if c.last_synced_at > sum.last_synced_at {
+                    sum.last_synced_at = c.last_synced_at;
+                    sum.provider = Some(c.provider.clone());
+                }
+            }
+            out.insert(id, sum);
+        }
+    }
+    Ok(out)
+}
+
 /// List users (page/limit).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     params(("page" = Option<usize>, Query), ("limit" = Option<usize>, Query), ("sort_by" = Option<String>, Query),
@@ -199,23 +236,47 @@ pub async fn list_users(
             }
         })
         .collect();
+    // Sorting by last sync needs every user's connections; otherwise only the page's.
+    let mut sums = if sort_by == "last_synced_at" {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        sync_summaries(&state, &ids).await?
+    } else {
+        std::collections::HashMap::new()
+    };
+    let synced = |u: &User| sums.get(&u.id).and_then(|s| s.last_synced_at);
     users.sort_by(|a, b| {
         let primary = match sort_by {
             "email" => cmp_nullable(&a.email, &b.email),
             "first_name" => cmp_nullable(&a.first_name, &b.first_name),
             "last_name" => cmp_nullable(&a.last_name, &b.last_name),
-            // No connections exist yet, so every last_synced_at is null: fall back to creation.
+            // Nulls first ascending, last descending (Option orders None first).
+            "last_synced_at" => synced(a).cmp(&synced(b)),
             _ => a.created_at.cmp(&b.created_at),
         };
         let primary = if desc { primary.reverse() } else { primary };
         primary.then(a.id.cmp(&b.id))
     });
     let total = users.len();
-    let items: Vec<UserRead> = users
+    let page_users: Vec<&User> = users
         .iter()
         .skip((page - 1).saturating_mul(limit))
         .take(limit)
-        .map(Into::into)
+        .collect();
+    if sums.is_empty() {
+        let ids: Vec<Uuid> = page_users.iter().map(|u| u.id).collect();
+        sums = sync_summaries(&state, &ids).await?;
+    }
+    let items: Vec<UserRead> = page_users
+        .into_iter()
+        .map(|u| {
+            let mut r = UserRead::from(u);
+            if let Some(sum) = sums.get(&u.id) {
+                r.last_synced_at = sum.last_synced_at;
+                r.last_synced_provider = sum.provider.clone();
+                r.has_active_connection = sum.active;
+            }
+            r
+        })
         .collect();
     let pages = total.div_ceil(limit);
     Ok(Json(UserPage {

@@ -384,3 +384,47 @@ async fn oura_webhooks_signed_long_ago_are_refused() {
         .await;
     assert_eq!(ok.status.as_u16(), 200, "{:?}", ok.body);
 }
+
+#[tokio::test]
+async fn the_user_list_shows_the_latest_sync_and_sorts_by_it() {
+    let rig = Rig::start("oura").await;
+    let never = rig.new_user().await;
+    let synced = rig.connected_user().await;
+    let list = rig
+        .call(
+            "GET",
+            "/api/v1/users?sort_by=last_synced_at&sort_order=desc",
+            None,
+        )
+        .await;
+    let items = list.body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 2, "{:?}", list.body);
+    assert_eq!(
+        items[0]["id"],
+        synced.as_str(),
+        "synced users first, nulls last"
+    );
+    assert_eq!(
+        (
+            items[0]["last_synced_at"].as_str(),
+            items[0]["last_synced_provider"].as_str(),
+            items[0]["has_active_connection"].as_bool()
+        ),
+        (Some("2024-06-10T12:00:00Z"), Some("oura"), Some(true))
+    );
+    assert_eq!(items[1]["id"], never.as_str());
+    assert!(items[1]["last_synced_at"].is_null());
+    assert_eq!(items[1]["has_active_connection"], false);
+    let asc = rig
+        .call(
+            "GET",
+            "/api/v1/users?sort_by=last_synced_at&sort_order=asc",
+            None,
+        )
+        .await;
+    assert_eq!(
+        asc.body["items"][0]["id"],
+        never.as_str(),
+        "nulls first ascending"
+    );
+}
