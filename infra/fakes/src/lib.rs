@@ -49,10 +49,12 @@ pub fn profile(provider: &str) -> Option<Profile> {
 }
 
 /// Settings our app needs, besides the client credentials and `<PROVIDER>_BASE_URL`, to work
-/// with the fake of `provider` (Suunto's subscription key and notification secret).
+/// with the fake of `provider` (Suunto's subscription key and notification secret, Google's
+/// project number and service account).
 pub fn app_settings(provider: &str) -> Vec<(&'static str, &'static str)> {
     match provider {
         "suunto" => suunto::app_settings(),
+        "google" => google::app_settings(),
         _ => Vec::new(),
     }
 }
