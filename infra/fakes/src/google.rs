@@ -757,8 +757,7 @@ fn pem_der(pem: &str) -> Option<Vec<u8>> {
 /// now and for at most an hour. `Err` carries Google's kind of message.
 pub fn verify_assertion(assertion: &str) -> Result<Value, String> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-    let header =
-        jsonwebtoken::decode_header(assertion).map_err(|e| format!("Invalid JWT: {e}"))?;
+    let header = jsonwebtoken::decode_header(assertion).map_err(|e| format!("Invalid JWT: {e}"))?;
     if header.alg != Algorithm::RS256 {
         return Err(format!("Invalid JWT: alg {:?} is not RS256", header.alg));
     }
@@ -1604,9 +1603,8 @@ mod tests {
     #[test]
     fn assertions_must_be_rs256_signed_by_the_test_key() {
         use base64::Engine as _;
-        let b64 = |v: &Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-        };
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let now = Utc::now().timestamp();
         let claims = json!({"iss": SERVICE_ACCOUNT_EMAIL, "aud": TOKEN_AUDIENCE,
             "scope": CLOUD_PLATFORM_SCOPE, "iat": now, "exp": now + 3600});

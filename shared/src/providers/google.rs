@@ -1195,9 +1195,7 @@ fn pem_block(pem: &str) -> Option<(String, Vec<u8>)> {
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .ok()?;
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     Some((label, der))
 }
 
@@ -1251,7 +1249,9 @@ pub fn rsa_private_key_pkcs1(pem: &str) -> Result<Vec<u8>, String> {
             }
             Ok(key.to_vec())
         }
-        other => Err(format!("private_key is a '{other}' PEM block, not a private key")),
+        other => Err(format!(
+            "private_key is a '{other}' PEM block, not a private key"
+        )),
     }
 }
 
@@ -1441,7 +1441,10 @@ pub async fn subscriptions(
                 .into(),
         )
     })?;
-    if !project.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if !project
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(SubscriptionError::Config(format!(
             "GOOGLE_PROJECT_ID '{project}' is not a project number"
         )));
@@ -2030,7 +2033,10 @@ mod tests {
         assert!(rsa_private_key_pkcs1(TEST_PUBLIC_KEY).is_err());
         let truncated = sa.private_key.replacen("MII", "MIJ", 1);
         assert!(rsa_private_key_pkcs1(&truncated).is_err());
-        assert_eq!(der_element(&[0x02, 0x01, 0x05, 0xff]), Some((0x02, &[5u8][..], &[0xffu8][..])));
+        assert_eq!(
+            der_element(&[0x02, 0x01, 0x05, 0xff]),
+            Some((0x02, &[5u8][..], &[0xffu8][..]))
+        );
         assert_eq!(der_element(&[0x04, 0x82, 0x00]), None);
         assert_eq!(der_element(&[0x04, 0x05, 0x00]), None);
     }
@@ -2044,8 +2050,8 @@ mod tests {
             )
             .is_err_and(|e| e.contains("authorized_user"))
         );
-        let sa = ServiceAccount::parse(r#"{"client_email":"a@b","private_key":"k"}"#)
-            .expect("minimal");
+        let sa =
+            ServiceAccount::parse(r#"{"client_email":"a@b","private_key":"k"}"#).expect("minimal");
         assert_eq!(sa.token_uri(), "https://oauth2.googleapis.com/token");
         assert!(sa.assertion(CLOUD_PLATFORM_SCOPE, Utc::now()).is_err());
         let http = reqwest::Client::new();
@@ -2074,7 +2080,10 @@ mod tests {
         assert_eq!(ctx(&settings), "https://oauth2.googleapis.com/token");
         settings.insert("GOOGLE_BASE_URL".into(), "http://127.0.0.1:9/".into());
         assert_eq!(ctx(&settings), "http://127.0.0.1:9/token");
-        assert_eq!(subscriber_id("open-wearables").expect("id"), "open-wearables");
+        assert_eq!(
+            subscriber_id("open-wearables").expect("id"),
+            "open-wearables"
+        );
         assert_eq!(
             subscriber_id("projects/1/subscribers/open-wearables").expect("name"),
             "open-wearables"
@@ -2114,17 +2123,44 @@ mod tests {
             }
         };
         let r = run(&[]).await;
-        assert!(matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_PROJECT_ID")), "{r:?}");
+        assert!(
+            matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_PROJECT_ID")),
+            "{r:?}"
+        );
         let r = run(&[("GOOGLE_PROJECT_ID", "  ")]).await;
-        assert!(matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_PROJECT_ID")), "{r:?}");
+        assert!(
+            matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_PROJECT_ID")),
+            "{r:?}"
+        );
         let r = run(&[("GOOGLE_PROJECT_ID", "123")]).await;
-        assert!(matches!(r, Err(SubscriptionError::Config(ref m))
-            if m.contains("GOOGLE_SERVICE_ACCOUNT_JSON") && m.contains("GOOGLE_SERVICE_ACCOUNT_FILE")), "{r:?}");
-        let r = run(&[("GOOGLE_PROJECT_ID", "123"), ("GOOGLE_SERVICE_ACCOUNT_FILE", "/nonexistent/sa.json")]).await;
-        assert!(matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_SERVICE_ACCOUNT_FILE")), "{r:?}");
-        let r = run(&[("GOOGLE_PROJECT_ID", "123"), ("GOOGLE_SERVICE_ACCOUNT_JSON", "{not json")]).await;
-        assert!(matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_SERVICE_ACCOUNT_JSON")), "{r:?}");
-        let r = run(&[("GOOGLE_PROJECT_ID", "123"), ("GOOGLE_SERVICE_ACCOUNT_JSON", TEST_SA)]).await;
+        assert!(
+            matches!(r, Err(SubscriptionError::Config(ref m))
+            if m.contains("GOOGLE_SERVICE_ACCOUNT_JSON") && m.contains("GOOGLE_SERVICE_ACCOUNT_FILE")),
+            "{r:?}"
+        );
+        let r = run(&[
+            ("GOOGLE_PROJECT_ID", "123"),
+            ("GOOGLE_SERVICE_ACCOUNT_FILE", "/nonexistent/sa.json"),
+        ])
+        .await;
+        assert!(
+            matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_SERVICE_ACCOUNT_FILE")),
+            "{r:?}"
+        );
+        let r = run(&[
+            ("GOOGLE_PROJECT_ID", "123"),
+            ("GOOGLE_SERVICE_ACCOUNT_JSON", "{not json"),
+        ])
+        .await;
+        assert!(
+            matches!(r, Err(SubscriptionError::Config(ref m)) if m.contains("GOOGLE_SERVICE_ACCOUNT_JSON")),
+            "{r:?}"
+        );
+        let r = run(&[
+            ("GOOGLE_PROJECT_ID", "123"),
+            ("GOOGLE_SERVICE_ACCOUNT_JSON", TEST_SA),
+        ])
+        .await;
         assert!(matches!(r, Err(SubscriptionError::Upstream(_))), "{r:?}");
         let renew = {
             let settings = HashMap::new();

@@ -475,7 +475,11 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
         )
         .await;
     assert_eq!(bad.status.as_u16(), 200, "{}", bad.body);
-    assert_eq!(bad.body["subscriptions"][0]["status"], "error", "{}", bad.body);
+    assert_eq!(
+        bad.body["subscriptions"][0]["status"], "error",
+        "{}",
+        bad.body
+    );
     assert!(
         bad.body["subscriptions"][0]["error"]
             .as_str()
@@ -507,10 +511,20 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(types.len(), 13, "{types:?}");
-    for t in ["steps", "heart-rate", "sleep", "exercise", "daily-respiratory-rate"] {
+    for t in [
+        "steps",
+        "heart-rate",
+        "sleep",
+        "exercise",
+        "daily-respiratory-rate",
+    ] {
         assert!(types.contains(&t), "{t} subscribed: {types:?}");
     }
-    for t in ["total-calories", "core-body-temperature", "oxygen-saturation"] {
+    for t in [
+        "total-calories",
+        "core-body-temperature",
+        "oxygen-saturation",
+    ] {
         assert!(!types.contains(&t), "{t} is polled only: {types:?}");
     }
     let subs = stored(&rig);
@@ -529,7 +543,11 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
         .dev_call(&jwt, "POST", &with_callback(SUBSCRIPTIONS, &callback))
         .await;
     assert_eq!(again.status.as_u16(), 200, "{}", again.body);
-    assert_eq!(again.body["subscriptions"][0]["status"], "skipped", "{}", again.body);
+    assert_eq!(
+        again.body["subscriptions"][0]["status"], "skipped",
+        "{}",
+        again.body
+    );
     assert_eq!(stored(&rig).len(), 1);
 
     // List and get show the subscriber, never its secret.
@@ -563,7 +581,11 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
         )
         .await;
     assert_eq!(refused.status.as_u16(), 200, "{}", refused.body);
-    assert_eq!(refused.body["updated"]["status"], "error", "{}", refused.body);
+    assert_eq!(
+        refused.body["updated"]["status"], "error",
+        "{}",
+        refused.body
+    );
     assert_eq!(stored(&rig)[0]["endpointUri"], callback.as_str());
     let moved = format!("{callback}?via=subscriber");
     let updated = rig
@@ -626,7 +648,11 @@ async fn google_subscriber_management_needs_a_project_and_a_service_account() {
     ] {
         let a = rig.dev_call(&jwt, method, &path).await;
         assert_eq!(a.status.as_u16(), 400, "{method} {path}: {}", a.body);
-        assert!(a.body.to_string().contains("GOOGLE_PROJECT_ID"), "{}", a.body);
+        assert!(
+            a.body.to_string().contains("GOOGLE_PROJECT_ID"),
+            "{}",
+            a.body
+        );
     }
     assert!(calls_matching(&rig, "/subscribers").is_empty());
     // A callback URL stays required.
@@ -642,7 +668,8 @@ async fn google_subscriber_management_needs_a_project_and_a_service_account() {
     assert_eq!(a.status.as_u16(), 400, "{}", a.body);
     let text = a.body.to_string();
     assert!(
-        text.contains("GOOGLE_SERVICE_ACCOUNT_JSON") && text.contains("GOOGLE_SERVICE_ACCOUNT_FILE"),
+        text.contains("GOOGLE_SERVICE_ACCOUNT_JSON")
+            && text.contains("GOOGLE_SERVICE_ACCOUNT_FILE"),
         "{text}"
     );
     drop(rig);
@@ -662,9 +689,17 @@ async fn google_subscriber_management_needs_a_project_and_a_service_account() {
     .await;
     let jwt = rig.developer_token().await;
     let a = rig
-        .dev_call(&jwt, "POST", &with_callback(SUBSCRIPTIONS, &callback_of(&rig)))
+        .dev_call(
+            &jwt,
+            "POST",
+            &with_callback(SUBSCRIPTIONS, &callback_of(&rig)),
+        )
         .await;
-    assert_eq!(a.body["subscriptions"][0]["status"], "created", "{}", a.body);
+    assert_eq!(
+        a.body["subscriptions"][0]["status"], "created",
+        "{}",
+        a.body
+    );
     let a = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
     assert_eq!(a.status.as_u16(), 200, "{}", a.body);
     assert_eq!(a.body["subscriptions"].as_array().map(Vec::len), Some(1));
