@@ -4,7 +4,10 @@
 //! type the three operations `dataPoints` (list), `dataPoints:reconcile` and
 //! `dataPoints:rollUp` with AIP-160 filters, `pageToken` paging and rollUp range caps (400
 //! past 14/90 days), plus exercise and sleep session lists. Webhooks carry
-//! `Authorization: Bearer <secret>`.
+//! `Authorization: Bearer <secret>`. The project's subscribers
+//! (`/v4/projects/{PROJECT_NUMBER}/subscribers`) want a service-account token: `/token`
+//! grants one for an RS256 JWT assertion signed by the test key pair under `testdata/`, and
+//! creating or re-pointing a subscriber first runs Google's endpoint verification.
 
 use std::collections::HashMap;
 
@@ -705,14 +708,97 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The collection holding issued service-account tokens.
 const SA_TOKENS: &str = "_service_account_tokens";
 
+/// The test service account's key file (a key pair generated for tests only; see
+/// `testdata/README.md`): what our app is configured with as `GOOGLE_SERVICE_ACCOUNT_JSON`.
+pub const SERVICE_ACCOUNT_JSON: &str =
+    include_str!("../testdata/google-service-account-TEST-ONLY.json");
+/// The same key file on disk (for `GOOGLE_SERVICE_ACCOUNT_FILE`).
+pub const SERVICE_ACCOUNT_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/testdata/google-service-account-TEST-ONLY.json"
+);
+/// The test account's public key (PKCS#1 PEM): assertions must verify with it.
+const SERVICE_ACCOUNT_PUBLIC_KEY: &str =
+    include_str!("../testdata/google-service-account-TEST-ONLY.pub.pem");
+/// The test service account (the assertion's issuer).
+pub const SERVICE_ACCOUNT_EMAIL: &str =
+    "open-wearables-test@open-wearables-fake.iam.gserviceaccount.com";
+/// The test key's id (the assertion's `kid`, when sent).
+pub const SERVICE_ACCOUNT_KEY_ID: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00fake00";
+/// The audience of assertions: Google's token URI as the key file names it.
+pub const TOKEN_AUDIENCE: &str = "https://oauth2.googleapis.com/token";
+/// The project number the service account belongs to (`GOOGLE_PROJECT_ID`); subscribers of
+/// other projects are refused with 403.
+pub const PROJECT_NUMBER: &str = "123456789012";
+/// The scope subscribers want.
+pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+
+/// What our app must be configured with to manage this fake's subscribers.
+pub fn app_settings() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("GOOGLE_PROJECT_ID", PROJECT_NUMBER),
+        ("GOOGLE_SERVICE_ACCOUNT_JSON", SERVICE_ACCOUNT_JSON),
+        // The bearer secret this fake's webhooks carry (the demo's SECRET_KEY is generated).
+        ("GOOGLE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ]
+}
+
+/// The DER body of a one-block PEM.
+fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let b64: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+/// Checks a service-account assertion as Google does: an RS256 JWT signed by the test
+/// account's key, issued by that account for our token URI, asking `cloud-platform`, valid
+/// now and for at most an hour. `Err` carries Google's kind of message.
+pub fn verify_assertion(assertion: &str) -> Result<Value, String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let header = jsonwebtoken::decode_header(assertion).map_err(|e| format!("Invalid JWT: {e}"))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(format!("Invalid JWT: alg {:?} is not RS256", header.alg));
+    }
+    if header
+        .kid
+        .as_deref()
+        .is_some_and(|k| k != SERVICE_ACCOUNT_KEY_ID)
+    {
+        return Err("Invalid JWT Signature.: unknown kid".into());
+    }
+    let der = pem_der(SERVICE_ACCOUNT_PUBLIC_KEY).ok_or("the test public key is unreadable")?;
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_audience(&[TOKEN_AUDIENCE]);
+    v.set_issuer(&[SERVICE_ACCOUNT_EMAIL]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
+    v.leeway = 60;
+    let claims = jsonwebtoken::decode::<Value>(assertion, &DecodingKey::from_rsa_der(&der), &v)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                "Invalid JWT Signature.".to_string()
+            }
+            _ => format!("Invalid JWT: {e}"),
+        })?
+        .claims;
+    let (iat, exp) = (claims["iat"].as_i64(), claims["exp"].as_i64());
+    if !matches!((iat, exp), (Some(i), Some(e)) if e > i && e - i <= 3600) {
+        return Err("Invalid JWT: exp must be at most an hour after iat".into());
+    }
+    let scopes = claims["scope"].as_str().unwrap_or("");
+    if !scopes.split(' ').any(|s| s == CLOUD_PLATFORM_SCOPE) {
+        return Err(format!("Invalid OAuth scope: '{scopes}'"));
+    }
+    Ok(claims)
+}
+
 fn service_account_token(fake: &Fake, form: &HashMap<String, String>) -> Response {
     let assertion = form.get("assertion").map(String::as_str).unwrap_or("");
-    if assertion.split('.').count() != 3 {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "assertion must be a signed JWT",
-        );
+    if let Err(e) = verify_assertion(assertion) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &e);
     }
     let n = fake.with(|s| s.items.get(SA_TOKENS).map_or(0, Vec::len)) + 1;
     let token = format!("google-service-account-{n}");
@@ -1149,7 +1235,19 @@ fn service_account(fake: &Fake, uri: &Uri, headers: &HeaderMap) -> Option<Respon
         .iter()
         .any(|t| t.as_str() == Some(token));
     if known {
-        return None;
+        // The account belongs to one project.
+        let project = uri.path().split('/').nth(3).unwrap_or("");
+        if project == PROJECT_NUMBER {
+            return None;
+        }
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({"error": {"code": 403, "status": "PERMISSION_DENIED",
+                    "message": format!("Permission denied on resource project {project}.")}})),
+            )
+                .into_response(),
+        );
     }
     let user_token = fake.with(|s| s.access_tokens.contains(token));
     let (status, message) = if user_token {
@@ -1502,5 +1600,40 @@ mod tests {
         assert_eq!((b.len(), next.as_str()), (2, ""));
         assert!(page(items, Some("bogus"), 10).is_err());
         assert_eq!(nest("a.b", json!(1)), json!({"a": {"b": 1}}));
+    }
+
+    #[test]
+    fn assertions_must_be_rs256_signed_by_the_test_key() {
+        use base64::Engine as _;
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let now = Utc::now().timestamp();
+        let claims = json!({"iss": SERVICE_ACCOUNT_EMAIL, "aud": TOKEN_AUDIENCE,
+            "scope": CLOUD_PLATFORM_SCOPE, "iat": now, "exp": now + 3600});
+        assert!(verify_assertion("header.claims.signature").is_err());
+        // Right header and claims, a signature the key did not make.
+        let forged = format!(
+            "{}.{}.{}",
+            b64(&json!({"alg": "RS256", "typ": "JWT"})),
+            b64(&claims),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 256])
+        );
+        assert_eq!(
+            verify_assertion(&forged).err().as_deref(),
+            Some("Invalid JWT Signature.")
+        );
+        // A shared-secret token is no service-account assertion.
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"guess"),
+        )
+        .expect("hs256");
+        assert!(verify_assertion(&hs).is_err_and(|e| e.contains("RS256")));
+        assert!(pem_der(SERVICE_ACCOUNT_PUBLIC_KEY).is_some_and(|d| d.len() > 256));
+        let file: Value = serde_json::from_str(SERVICE_ACCOUNT_JSON).expect("key file");
+        assert_eq!(file["client_email"], SERVICE_ACCOUNT_EMAIL);
+        assert_eq!(file["private_key_id"], SERVICE_ACCOUNT_KEY_ID);
+        assert_eq!(file["token_uri"], TOKEN_AUDIENCE);
     }
 }

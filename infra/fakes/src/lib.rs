@@ -49,14 +49,15 @@ pub fn profile(provider: &str) -> Option<Profile> {
 }
 
 /// Settings our app needs, besides the client credentials and `<PROVIDER>_BASE_URL`, to work
-/// with the fake of `provider` (Suunto's subscription key and notification secret).
+/// with the fake of `provider` (Suunto's subscription key and notification secret, Google's
+/// project number and service account).
 pub fn app_settings(provider: &str) -> Vec<(&'static str, &'static str)> {
     match provider {
         "suunto" => suunto::app_settings(),
-        // The secrets these fakes sign their webhooks with (the demo's SECRET_KEY is generated,
-        // and Polar's would otherwise come from a webhook registration).
-        "google" => vec![("GOOGLE_WEBHOOK_SECRET", google::WEBHOOK_SECRET)],
+        // The secret the Polar fake signs its webhooks with (ours would otherwise come from
+        // a webhook registration).
         "polar" => vec![("POLAR_WEBHOOK_SECRET", polar::WEBHOOK_SECRET)],
+        "google" => google::app_settings(),
         _ => Vec::new(),
     }
 }

@@ -401,7 +401,7 @@ fn default_api_base(key: &str) -> &'static str {
 }
 
 /// Replaces the origin (scheme://host[:port]) of `url` with `base`.
-fn rebase(url: &str, base: &str) -> String {
+pub(crate) fn rebase(url: &str, base: &str) -> String {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
     format!("{}{path}", base.trim_end_matches('/'))

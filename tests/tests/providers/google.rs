@@ -433,12 +433,325 @@ async fn google_disconnect_revokes_locally_without_a_provider_call() {
     assert_eq!(rig.fake.fake.calls().len(), calls);
 }
 
+const SUBSCRIPTIONS: &str = "/api/v1/providers/google/webhooks/subscriptions";
+
+/// `path?callback_url=<url>`, encoded.
+fn with_callback(path: &str, url: &str) -> String {
+    let u = reqwest::Url::parse_with_params("http://x/", &[("callback_url", url)]).expect("url");
+    format!("{path}?{}", u.query().unwrap_or_default())
+}
+
+/// The fake's stored subscribers (with their secrets).
+fn stored(rig: &Rig) -> Vec<Value> {
+    rig.fake.fake.with(|s| s.subscriptions.clone())
+}
+
 #[tokio::test]
-async fn google_subscriber_registration_verifies_our_endpoint() {
+async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
+    let rig = Rig::start_with(
+        "google",
+        FakeOptions::default(),
+        &ow_fakes::google::app_settings(),
+    )
+    .await;
+    let jwt = rig.developer_token().await;
+    let callback = rig.url("/api/v1/providers/google/webhooks");
+    let name = format!(
+        "projects/{}/subscribers/open-wearables",
+        ow_fakes::google::PROJECT_NUMBER
+    );
+
+    // Developer auth first.
+    let anon = rig.call("GET", SUBSCRIPTIONS, None).await;
+    assert_eq!(anon.status.as_u16(), 401, "{}", anon.body);
+
+    // Google verifies the endpoint before it accepts a subscriber: a URL of ours that does not
+    // answer the handshake is refused, and nothing is stored.
+    let bad = rig
+        .dev_call(
+            &jwt,
+            "POST",
+            &with_callback(SUBSCRIPTIONS, &rig.url("/api/v1/providers/google/hooks")),
+        )
+        .await;
+    assert_eq!(bad.status.as_u16(), 200, "{}", bad.body);
+    assert_eq!(
+        bad.body["subscriptions"][0]["status"], "error",
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body["subscriptions"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("verification")),
+        "{}",
+        bad.body
+    );
+    assert!(stored(&rig).is_empty());
+
+    // Registration: the service account's token, then the subscriber with our bearer secret.
+    let reg = rig
+        .dev_call(&jwt, "POST", &with_callback(SUBSCRIPTIONS, &callback))
+        .await;
+    assert_eq!(reg.status.as_u16(), 200, "{}", reg.body);
+    let result = &reg.body["subscriptions"][0];
+    assert_eq!(
+        (result["status"].as_str(), result["subscriber_id"].as_str()),
+        (Some("created"), Some("open-wearables")),
+        "{result}"
+    );
+    assert_eq!(result["response"]["name"], name.as_str());
+    assert_eq!(result["response"]["endpointUri"], callback.as_str());
+    let config = &result["response"]["subscriberConfigs"][0];
+    assert_eq!(config["subscriptionCreatePolicy"], "AUTOMATIC");
+    let types: Vec<&str> = config["dataTypes"]
+        .as_array()
+        .expect("dataTypes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(types.len(), 13, "{types:?}");
+    for t in [
+        "steps",
+        "heart-rate",
+        "sleep",
+        "exercise",
+        "daily-respiratory-rate",
+    ] {
+        assert!(types.contains(&t), "{t} subscribed: {types:?}");
+    }
+    for t in [
+        "total-calories",
+        "core-body-temperature",
+        "oxygen-saturation",
+    ] {
+        assert!(!types.contains(&t), "{t} is polled only: {types:?}");
+    }
+    let subs = stored(&rig);
+    assert_eq!(subs.len(), 1);
+    assert_eq!(
+        subs[0]["endpointAuthorization"]["secret"],
+        format!("Bearer {}", ow_fakes::google::WEBHOOK_SECRET)
+    );
+    assert!(
+        calls_matching(&rig, "/subscribers subscriberId=open-wearables").len() == 2,
+        "both creations reached the fake with our subscriber id"
+    );
+
+    // Registering again is skipped (409 at Google).
+    let again = rig
+        .dev_call(&jwt, "POST", &with_callback(SUBSCRIPTIONS, &callback))
+        .await;
+    assert_eq!(again.status.as_u16(), 200, "{}", again.body);
+    assert_eq!(
+        again.body["subscriptions"][0]["status"], "skipped",
+        "{}",
+        again.body
+    );
+    assert_eq!(stored(&rig).len(), 1);
+
+    // List and get show the subscriber, never its secret.
+    let list = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
+    assert_eq!(list.status.as_u16(), 200, "{}", list.body);
+    let all = list.body["subscriptions"].as_array().expect("list");
+    assert_eq!(all.len(), 1, "{}", list.body);
+    assert_eq!(all[0]["name"], name.as_str());
+    assert_eq!(all[0]["endpointUri"], callback.as_str());
+    assert!(all[0].get("endpointAuthorization").is_none(), "{}", all[0]);
+    let one = rig
+        .dev_call(&jwt, "GET", &format!("{SUBSCRIPTIONS}/open-wearables"))
+        .await;
+    assert_eq!(one.status.as_u16(), 200, "{}", one.body);
+    assert_eq!(one.body["subscription"]["name"], name.as_str());
+    let none = rig
+        .dev_call(&jwt, "GET", &format!("{SUBSCRIPTIONS}/someone-else"))
+        .await;
+    assert_eq!(none.status.as_u16(), 200, "{}", none.body);
+    assert!(none.body["subscription"].is_null(), "{}", none.body);
+
+    // Re-pointing the endpoint: Google verifies the new URL first.
+    let refused = rig
+        .dev_call(
+            &jwt,
+            "PUT",
+            &with_callback(
+                &format!("{SUBSCRIPTIONS}/open-wearables"),
+                &rig.url("/api/v1/providers/oura/webhooks"),
+            ),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 200, "{}", refused.body);
+    assert_eq!(
+        refused.body["updated"]["status"], "error",
+        "{}",
+        refused.body
+    );
+    assert_eq!(stored(&rig)[0]["endpointUri"], callback.as_str());
+    let moved = format!("{callback}?via=subscriber");
+    let updated = rig
+        .dev_call(
+            &jwt,
+            "PUT",
+            &with_callback(&format!("{SUBSCRIPTIONS}/open-wearables"), &moved),
+        )
+        .await;
+    assert_eq!(updated.status.as_u16(), 200, "{}", updated.body);
+    assert_eq!(
+        updated.body["updated"],
+        serde_json::json!({"subscription_id": "open-wearables", "status": "updated"})
+    );
+    let one = rig
+        .dev_call(&jwt, "GET", &format!("{SUBSCRIPTIONS}/open-wearables"))
+        .await;
+    assert_eq!(one.body["subscription"]["endpointUri"], moved.as_str());
+    assert_eq!(
+        calls_matching(&rig, "updateMask=endpointUri").len(),
+        2,
+        "both updates were PATCHes of endpointUri"
+    );
+
+    // No renew at Google.
+    let renew = rig
+        .dev_call(&jwt, "POST", &format!("{SUBSCRIPTIONS}/renew"))
+        .await;
+    assert_eq!(renew.status.as_u16(), 501, "{}", renew.body);
+
+    // Delete, then a second delete reports the error.
+    let del = rig
+        .dev_call(&jwt, "DELETE", &format!("{SUBSCRIPTIONS}/open-wearables"))
+        .await;
+    assert_eq!(del.status.as_u16(), 200, "{}", del.body);
+    assert_eq!(
+        del.body["deleted"],
+        serde_json::json!({"subscription_id": "open-wearables", "status": "deleted"})
+    );
+    assert!(stored(&rig).is_empty());
+    let again = rig
+        .dev_call(&jwt, "DELETE", &format!("{SUBSCRIPTIONS}/open-wearables"))
+        .await;
+    assert_eq!(again.body["deleted"]["status"], "error", "{}", again.body);
+    assert!(again.body["deleted"]["error"].is_string(), "{}", again.body);
+    let list = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
+    assert_eq!(list.body["subscriptions"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn google_subscriber_management_needs_a_project_and_a_service_account() {
+    // Neither setting: 400 naming GOOGLE_PROJECT_ID, and Google is not called.
+    let rig = Rig::start("google").await;
+    let jwt = rig.developer_token().await;
+    let callback = rig.url("/api/v1/providers/google/webhooks");
+    for (method, path) in [
+        ("GET", SUBSCRIPTIONS.to_string()),
+        ("POST", with_callback(SUBSCRIPTIONS, &callback)),
+        ("DELETE", format!("{SUBSCRIPTIONS}/open-wearables")),
+    ] {
+        let a = rig.dev_call(&jwt, method, &path).await;
+        assert_eq!(a.status.as_u16(), 400, "{method} {path}: {}", a.body);
+        assert!(
+            a.body.to_string().contains("GOOGLE_PROJECT_ID"),
+            "{}",
+            a.body
+        );
+    }
+    assert!(calls_matching(&rig, "/subscribers").is_empty());
+    // A callback URL stays required.
+    let a = rig.dev_call(&jwt, "POST", SUBSCRIPTIONS).await;
+    assert_eq!(a.status.as_u16(), 400, "{}", a.body);
+    drop(rig);
+
+    // A project but no service account: 400 naming both ways to configure one.
+    let project = [("GOOGLE_PROJECT_ID", ow_fakes::google::PROJECT_NUMBER)];
+    let rig = Rig::start_with("google", FakeOptions::default(), &project).await;
+    let jwt = rig.developer_token().await;
+    let a = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
+    assert_eq!(a.status.as_u16(), 400, "{}", a.body);
+    let text = a.body.to_string();
+    assert!(
+        text.contains("GOOGLE_SERVICE_ACCOUNT_JSON")
+            && text.contains("GOOGLE_SERVICE_ACCOUNT_FILE"),
+        "{text}"
+    );
+    drop(rig);
+
+    // The key file by path works as well as its content.
+    let rig = Rig::start_with(
+        "google",
+        FakeOptions::default(),
+        &[
+            project[0],
+            (
+                "GOOGLE_SERVICE_ACCOUNT_FILE",
+                ow_fakes::google::SERVICE_ACCOUNT_FILE,
+            ),
+        ],
+    )
+    .await;
+    let jwt = rig.developer_token().await;
+    let a = rig
+        .dev_call(
+            &jwt,
+            "POST",
+            &with_callback(SUBSCRIPTIONS, &callback_of(&rig)),
+        )
+        .await;
+    assert_eq!(
+        a.body["subscriptions"][0]["status"], "created",
+        "{}",
+        a.body
+    );
+    let a = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    assert_eq!(a.body["subscriptions"].as_array().map(Vec::len), Some(1));
+    drop(rig);
+
+    // A key Google does not know (another issuer) is refused at the token exchange: 502.
+    let stranger = ow_fakes::google::SERVICE_ACCOUNT_JSON.replace(
+        ow_fakes::google::SERVICE_ACCOUNT_EMAIL,
+        "someone@elsewhere.iam.gserviceaccount.com",
+    );
+    let rig = Rig::start_with(
+        "google",
+        FakeOptions::default(),
+        &[project[0], ("GOOGLE_SERVICE_ACCOUNT_JSON", &stranger)],
+    )
+    .await;
+    let jwt = rig.developer_token().await;
+    let a = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
+    assert_eq!(a.status.as_u16(), 502, "{}", a.body);
+    assert!(a.body.to_string().contains("token exchange"), "{}", a.body);
+    assert!(calls_matching(&rig, "/subscribers").is_empty());
+    drop(rig);
+
+    // Another project than the account's: Google's 403 surfaces as 502.
+    let rig = Rig::start_with(
+        "google",
+        FakeOptions::default(),
+        &[
+            ("GOOGLE_PROJECT_ID", "999"),
+            (
+                "GOOGLE_SERVICE_ACCOUNT_JSON",
+                ow_fakes::google::SERVICE_ACCOUNT_JSON,
+            ),
+        ],
+    )
+    .await;
+    let jwt = rig.developer_token().await;
+    let a = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
+    assert_eq!(a.status.as_u16(), 502, "{}", a.body);
+    assert!(a.body.to_string().contains("403"), "{}", a.body);
+}
+
+fn callback_of(rig: &Rig) -> String {
+    rig.url("/api/v1/providers/google/webhooks")
+}
+
+#[tokio::test]
+async fn google_subscribers_refuse_user_tokens_and_unsigned_assertions() {
     let rig = Rig::start("google").await;
     let http = reqwest::Client::new();
     let base = &rig.fake.base_url;
-    let sa: Value = http
+    let token = http
         .post(format!("{base}/token"))
         .form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
@@ -446,47 +759,12 @@ async fn google_subscriber_registration_verifies_our_endpoint() {
         ])
         .send()
         .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let sa = sa["access_token"].as_str().expect("service-account token");
-    let subscribers = format!("{base}/v4/projects/123456789/subscribers");
-    let create = |secret: &str| {
-        http.post(format!("{subscribers}?subscriberId=open-wearables"))
-            .bearer_auth(sa)
-            .json(&serde_json::json!({
-                "endpointUri": rig.url("/api/v1/providers/google/webhooks"),
-                "subscriberConfigs": [{"dataTypes": ["steps", "sleep", "exercise"], "subscriptionCreatePolicy": "AUTOMATIC"}],
-                "endpointAuthorization": {"secret": secret},
-            }))
-            .send()
-    };
-    // Our endpoint answers the handshake only for the right secret.
-    let wrong = create("Bearer not-our-secret").await.expect("create");
-    assert_eq!(wrong.status().as_u16(), 400);
-    let ok = create("Bearer test-secret-key-0123456789abcdef")
-        .await
-        .expect("create");
-    assert_eq!(ok.status().as_u16(), 200);
-    let again = create("Bearer test-secret-key-0123456789abcdef")
-        .await
-        .expect("create");
-    assert_eq!(again.status().as_u16(), 409);
-    let list: Value = http
-        .get(&subscribers)
-        .bearer_auth(sa)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        list["subscribers"][0]["name"],
-        "projects/123456789/subscribers/open-wearables"
+        .expect("token");
+    assert_eq!(token.status().as_u16(), 400, "an unsigned assertion");
+    let subscribers = format!(
+        "{base}/v4/projects/{}/subscribers",
+        ow_fakes::google::PROJECT_NUMBER
     );
-    // A user's token cannot manage subscribers.
     let (user_token, _) = rig.fake.fake.issue_tokens();
     let denied = http
         .get(&subscribers)
@@ -494,5 +772,5 @@ async fn google_subscriber_registration_verifies_our_endpoint() {
         .send()
         .await
         .expect("list");
-    assert_eq!(denied.status().as_u16(), 403);
+    assert_eq!(denied.status().as_u16(), 403, "a user's token");
 }
