@@ -3,8 +3,8 @@
 use utoipa::OpenApi;
 
 use crate::api::{
-    auth, data, providers, root, sdk, settings, subscriptions, summaries, sync_status, users,
-    webhooks,
+    auth, data, garmin_backfill, providers, root, sdk, settings, subscriptions, summaries,
+    sync_status, users, webhooks,
 };
 
 /// The API description served at `/openapi.json`.
@@ -82,6 +82,9 @@ use crate::api::{
         providers::disconnect_and_delete,
         providers::trigger_sync,
         providers::trigger_historical,
+        garmin_backfill::status,
+        garmin_backfill::cancel,
+        garmin_backfill::retry,
         sync_status::recent,
         sync_status::user_runs,
         sync_status::all_runs,

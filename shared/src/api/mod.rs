@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod data;
+pub mod garmin_backfill;
 pub mod params;
 pub mod providers;
 pub mod root;
@@ -139,6 +140,7 @@ impl Group {
             Group::Data => data::router(),
             Group::Settings => settings::router(),
             Group::Providers => providers::router()
+                .merge(garmin_backfill::router())
                 .merge(sync_status::router())
                 .merge(subscriptions::router()),
             Group::OAuthCallback => providers::callback_router(),

@@ -635,6 +635,10 @@ pub async fn callback(
             tracing::warn!(provider = info.key, error = %e, "user registration failed");
         }
     }
+    if info.key == "garmin" {
+        // A new consent starts the backfill afresh (also after a permanent failure).
+        state.db.delete_garmin_backfill(conn.user_id).await?;
+    }
     if state.config.historical_sync_on_connect && crate::providers::sync::supports_pull(info.key) {
         let jobs = crate::providers::sync::backfill_jobs(conn.user_id, info.key, now);
         if let Err(e) = state.queue.enqueue(jobs).await {

@@ -872,6 +872,25 @@ pub fn parse_push(body: &Value, ingest_samples: bool) -> Vec<WebhookEvent> {
             });
         }
     }
+    // Last: which Backfill API types each user received (their backfill progress), once the
+    // data itself is stored.
+    for path in BACKFILL_TYPES {
+        let mut users: Vec<String> = Vec::new();
+        for item in items_of(push_key(path)) {
+            if item.get("callbackURL").is_some() {
+                continue;
+            }
+            if let Some(user) = text(item, "userId")
+                && !users.contains(&user)
+            {
+                users.push(user);
+            }
+        }
+        events.extend(users.into_iter().map(|user| WebhookEvent::Delivered {
+            provider_user_id: user,
+            kind: path.to_string(),
+        }));
+    }
     events
 }
 
@@ -986,9 +1005,40 @@ pub fn backfill_types(f: &Fetcher<'_>) -> Vec<String> {
     }
 }
 
+/// Requests one type over `[start, end)`; a range starting before Garmin's minimum start
+/// time is asked once more with its last [`MIN_START_FALLBACK_DAYS`] days. Answers Garmin's
+/// final word on it.
+pub async fn request_type(
+    f: &Fetcher<'_>,
+    path: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Backfill, FetchError> {
+    match request_backfill(f, path, start, end).await? {
+        Backfill::MinStartTime => {
+            let shorter = (end - Duration::days(MIN_START_FALLBACK_DAYS)).max(start);
+            if shorter > start {
+                request_backfill(f, path, shorter, end).await
+            } else {
+                Ok(Backfill::MinStartTime)
+            }
+        }
+        other => Ok(other),
+    }
+}
+
+/// The error of a refused historical-data permission.
+pub fn no_permission(path: &str, status: u16) -> FetchError {
+    FetchError::Permanent(format!(
+        "garmin backfill of {path} refused with HTTP {status}: historical data permission missing"
+    ))
+}
+
 /// A historical window for Garmin: asks the Backfill API for every summary type over
 /// `[start, end)` in chunks of at most 30 days. Garmin answers 202 and pushes the data to our
-/// webhook later, so the window itself returns nothing to store.
+/// webhook later, so the window itself returns nothing to store. (Sync windows go through
+/// [`super::garmin_backfill::run_window`], which does the same for one chunk and records the
+/// progress.)
 ///
 /// A repeated range (409) counts as requested. A range starting before Garmin's minimum is
 /// retried once with its last 14 days. 401 and 429/5xx end the window (refresh / retry; types
@@ -1004,32 +1054,15 @@ pub async fn pull(
     while from < end {
         let to = (from + Duration::days(BACKFILL_CHUNK_DAYS)).min(end);
         for path in &types {
-            match request_backfill(f, path, from, to).await {
+            match request_type(f, path, from, to).await {
                 Ok(Backfill::Accepted | Backfill::Duplicate) => {}
                 Ok(Backfill::MinStartTime) => {
-                    let shorter = (to - Duration::days(MIN_START_FALLBACK_DAYS)).max(from);
-                    let retried = if shorter > from {
-                        request_backfill(f, path, shorter, to).await?
-                    } else {
-                        Backfill::MinStartTime
-                    };
-                    if let Backfill::NoPermission(status) = retried {
-                        return Err(FetchError::Permanent(format!(
-                            "garmin backfill of {path} refused with HTTP {status}: historical data permission missing"
-                        )));
-                    }
-                    if retried == Backfill::MinStartTime {
-                        tracing::warn!(
-                            backfill_type = %path,
-                            "garmin backfill range starts before the user's minimum start time"
-                        );
-                    }
+                    tracing::warn!(
+                        backfill_type = %path,
+                        "garmin backfill range starts before the user's minimum start time"
+                    );
                 }
-                Ok(Backfill::NoPermission(status)) => {
-                    return Err(FetchError::Permanent(format!(
-                        "garmin backfill of {path} refused with HTTP {status}: historical data permission missing"
-                    )));
-                }
+                Ok(Backfill::NoPermission(status)) => return Err(no_permission(path, status)),
                 Err(FetchError::Permanent(m)) => {
                     tracing::error!(backfill_type = %path, "garmin backfill request failed: {m}");
                 }
@@ -1491,6 +1524,14 @@ mod tests {
                 },
                 WebhookEvent::Deauthorized {
                     provider_user_id: other.into()
+                },
+                WebhookEvent::Delivered {
+                    provider_user_id: USER.into(),
+                    kind: "dailies".into()
+                },
+                WebhookEvent::Delivered {
+                    provider_user_id: other.into(),
+                    kind: "dailies".into()
                 }
             ]
         );

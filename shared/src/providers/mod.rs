@@ -4,6 +4,7 @@
 
 pub mod fitbit;
 pub mod garmin;
+pub mod garmin_backfill;
 pub mod google;
 pub mod oura;
 pub mod polar;

@@ -579,13 +579,13 @@ async fn attempt_window(
         let token = state.cipher.open(&sealed)?;
         let result = match learn_identity(state, provider, &client, &mut conn, &token).await {
             Ok(()) => {
-                super::pull(
-                    provider,
-                    &fetcher(state, &client, &conn, &token),
-                    start,
-                    end,
-                )
-                .await
+                let f = fetcher(state, &client, &conn, &token);
+                if provider == "garmin" {
+                    // Backfill requests whose progress the user's backfill state records.
+                    super::garmin_backfill::run_window(state, user, &f, start, end).await
+                } else {
+                    super::pull(provider, &f, start, end).await
+                }
             }
             Err(e) => Err(e),
         };

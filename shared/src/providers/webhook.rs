@@ -116,6 +116,12 @@ pub enum WebhookEvent {
         provider_user_id: String,
         scope: String,
     },
+    /// The provider delivered data of this kind (Garmin: a Backfill API path); it answers a
+    /// backfill request of the account's connections. Comes after the data it announces.
+    Delivered {
+        provider_user_id: String,
+        kind: String,
+    },
     /// The user deleted a record at the provider: the event (`workout` or `sleep`) with this
     /// external id from this provider is deleted too.
     Deleted {
@@ -190,6 +196,9 @@ pub async fn apply(
             }
             | WebhookEvent::Deleted {
                 provider_user_id, ..
+            }
+            | WebhookEvent::Delivered {
+                provider_user_id, ..
             } => provider_user_id.clone(),
         };
         let mut conns: Vec<_> = state
@@ -262,6 +271,11 @@ pub async fn apply(
                                 ),
                             });
                         }
+                    }
+                }
+                WebhookEvent::Delivered { kind, .. } => {
+                    if provider == "garmin" {
+                        super::garmin_backfill::delivered(state, conn.user_id, kind).await?;
                     }
                 }
                 WebhookEvent::Scope { scope, .. } => {

@@ -18,6 +18,7 @@ pub mod chunk;
 pub mod connections;
 pub mod credentials;
 pub mod developers;
+pub mod garmin_backfill;
 pub mod health;
 pub mod priorities;
 pub mod sync_runs;

@@ -384,8 +384,9 @@ async fn garmin_historical_sync_is_a_webhook_backfill_and_never_polled() {
     );
     assert!(h.body.get("days").is_none() && h.body.get("start_date").is_none());
     rig.idle().await;
-    // The same 30 days again: Garmin answers 409 per type, nothing is requested twice.
-    assert_eq!(rig.fake.fake.calls().len(), calls + 16);
+    // The same 30 days again: the backfill state knows every type was requested, so nothing
+    // is asked twice.
+    assert_eq!(rig.fake.fake.calls().len(), calls);
     assert_eq!(backfill_requests(&rig).len(), 16);
     assert_eq!(rig.connection(&user).await["status"], "active");
     assert_eq!(rig.data(&user, WORKOUTS).await.len(), 1);
@@ -396,7 +397,7 @@ async fn garmin_historical_sync_is_a_webhook_backfill_and_never_polled() {
         .await
         .expect("tick");
     rig.idle().await;
-    assert_eq!(rig.fake.fake.calls().len(), calls + 16, "no poll");
+    assert_eq!(rig.fake.fake.calls().len(), calls, "no poll");
 }
 
 #[tokio::test]
@@ -503,4 +504,457 @@ async fn garmin_backfill_requests_respect_garmin_limits() {
         shared::providers::garmin::pull(&f, start, end).await,
         Err(shared::providers::sync::FetchError::Transient(_))
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backfill control (#49–#51)
+// ---------------------------------------------------------------------------------------------
+
+const FIVE: [&str; 5] = ["sleeps", "dailies", "activities", "activityDetails", "hrv"];
+
+async fn backfill(rig: &Rig, method: &str, user: &str, rest: &str) -> ow_e2e::providers::Answer {
+    rig.call(
+        method,
+        &format!("/api/v1/providers/garmin/users/{user}/backfill/{rest}"),
+        None,
+    )
+    .await
+}
+
+async fn status(rig: &Rig, user: &str) -> Value {
+    let a = backfill(rig, "GET", user, "status").await;
+    assert_eq!(a.status.as_u16(), 200, "{:?}", a.body);
+    a.body
+}
+
+fn cells(s: &Value) -> Vec<(String, String)> {
+    FIVE.iter()
+        .map(|t| {
+            (
+                t.to_string(),
+                s["windows"]["0"][t].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn all(cell: &str) -> Vec<(String, String)> {
+    FIVE.iter()
+        .map(|t| (t.to_string(), cell.to_string()))
+        .collect()
+}
+
+/// Garmin delivers the fake's items of one push key (as the fake would after a backfill).
+async fn deliver(rig: &Rig, key: &str) {
+    let body = json!({ key: rig.fake.fake.items(key) });
+    let url = format!("{}/api/v1/providers/garmin/webhooks", rig.api);
+    let status = ow_fakes::garmin::push(&rig.fake.fake, &url, &body)
+        .await
+        .expect("push");
+    assert_eq!(status, 200);
+    rig.idle().await;
+}
+
+#[tokio::test]
+async fn garmin_backfill_status_follows_the_pushes_to_complete() {
+    let rig = Rig::start("garmin").await;
+    // Garmin accepts the requests but delivers nothing by itself: the test is Garmin.
+    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.api, 0, false);
+    let user = rig.new_user().await;
+
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        s,
+        json!({"user_id": user, "provider": "garmin", "overall_status": "pending",
+            "current_window": 0, "total_windows": 1, "windows": {}, "summary": {},
+            "in_progress": false, "retry_phase": false, "retry_type": null, "retry_window": null,
+            "attempt_count": 0, "max_attempts": 3, "permanently_failed": false}),
+        "a user without a backfill gets the pending skeleton"
+    );
+
+    let cb = rig.consent(&user).await;
+    assert_eq!(cb.status.as_u16(), 303);
+    rig.idle().await;
+    assert_eq!(
+        backfill_requests(&rig).len(),
+        16,
+        "every type was requested"
+    );
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (
+            s["overall_status"].as_str(),
+            s["in_progress"].as_bool(),
+            s["current_window"].as_i64()
+        ),
+        (Some("in_progress"), Some(true), Some(0)),
+        "{s}"
+    );
+    assert_eq!(cells(&s), all("pending"));
+
+    deliver(&rig, "sleeps").await;
+    let s = status(&rig, &user).await;
+    assert_eq!(s["overall_status"], "in_progress");
+    assert_eq!(s["windows"]["0"]["sleeps"], "done");
+    assert_eq!(
+        s["summary"]["sleeps"],
+        json!({"done": 1, "timed_out": 0, "failed": 0})
+    );
+    assert_eq!(s["windows"]["0"]["dailies"], "pending");
+
+    for key in ["dailies", "activities", "activityDetails", "hrv"] {
+        deliver(&rig, key).await;
+    }
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (
+            s["overall_status"].as_str(),
+            s["in_progress"].as_bool(),
+            s["current_window"].as_i64()
+        ),
+        (Some("complete"), Some(false), Some(1)),
+        "{s}"
+    );
+    assert_eq!(cells(&s), all("done"));
+    for t in FIVE {
+        assert_eq!(
+            s["summary"][t],
+            json!({"done": 1, "timed_out": 0, "failed": 0}),
+            "{t}"
+        );
+    }
+    // The pushed data is stored.
+    assert_eq!(rig.data(&user, WORKOUTS).await.len(), 1);
+    assert_eq!(rig.data(&user, SLEEPS).await.len(), 2);
+    // Nothing runs any more: cancel is refused.
+    let c = backfill(&rig, "POST", &user, "cancel").await;
+    assert_eq!(c.status.as_u16(), 409);
+}
+
+#[tokio::test]
+async fn garmin_backfill_type_without_a_push_times_out_and_a_retry_completes_it() {
+    let rig = rig().await;
+    // Garmin has no HRV for this user at first: the request is accepted, nothing arrives.
+    let hrv = rig.fake.fake.items("hrv");
+    rig.fake.fake.with(|s| s.items.remove("hrv"));
+    let user = rig.connected_user().await;
+    let s = status(&rig, &user).await;
+    assert_eq!(s["overall_status"], "in_progress", "{s}");
+    assert_eq!(s["windows"]["0"]["hrv"], "pending");
+    assert_eq!(s["windows"]["0"]["sleeps"], "done", "delivered at once");
+
+    rig.clock.advance(Duration::seconds(299));
+    assert_eq!(status(&rig, &user).await["overall_status"], "in_progress");
+    rig.clock.advance(Duration::seconds(1));
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (
+            s["overall_status"].as_str(),
+            s["windows"]["0"]["hrv"].as_str()
+        ),
+        (Some("complete"), Some("timed_out")),
+        "{s}"
+    );
+    assert_eq!(
+        s["summary"]["hrv"],
+        json!({"done": 0, "timed_out": 1, "failed": 0})
+    );
+    assert_eq!(s["windows"]["0"]["dailies"], "done");
+
+    // The retry asks Garmin for HRV again, over the 30 days before now.
+    for item in hrv {
+        rig.fake.fake.add_item("hrv", item);
+    }
+    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.api, 0, false);
+    let r = backfill(&rig, "POST", &user, "hrv/retry").await;
+    assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"success": true, "user_id": user, "type": "hrv", "status": "triggered",
+            "message": "Retry triggered for hrv. Data will arrive via webhook."})
+    );
+    rig.idle().await;
+    let now = rig.now().timestamp();
+    let again: Vec<Value> = backfill_requests(&rig)
+        .into_iter()
+        .filter(|r| r["type"] == "hrv")
+        .collect();
+    assert_eq!(again.len(), 2, "{again:?}");
+    assert_eq!(
+        (again[1]["start"].as_i64(), again[1]["end"].as_i64()),
+        (Some(now - 30 * 86_400), Some(now))
+    );
+    assert_eq!(
+        backfill_requests(&rig).len(),
+        17,
+        "only the retried type is requested"
+    );
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (
+            s["overall_status"].as_str(),
+            s["in_progress"].as_bool(),
+            s["retry_phase"].as_bool(),
+            s["retry_type"].as_str(),
+            s["retry_window"].as_i64(),
+            s["windows"]["0"]["hrv"].as_str(),
+        ),
+        (
+            Some("retry_in_progress"),
+            Some(true),
+            Some(true),
+            Some("hrv"),
+            Some(0),
+            Some("pending")
+        ),
+        "{s}"
+    );
+
+    deliver(&rig, "hrv").await;
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (
+            s["overall_status"].as_str(),
+            s["retry_phase"].as_bool(),
+            s["retry_type"].clone()
+        ),
+        (Some("complete"), Some(false), Value::Null),
+        "{s}"
+    );
+    assert_eq!(cells(&s), all("done"));
+    assert_eq!(
+        series(&rig, &user, "heart_rate_variability_rmssd")
+            .await
+            .len(),
+        4,
+        "the retried type's data is stored"
+    );
+
+    // Unknown types are refused with the valid list.
+    let bad = backfill(&rig, "POST", &user, "epochs/retry").await;
+    assert_eq!(bad.status.as_u16(), 400);
+    assert_eq!(
+        bad.body["detail"],
+        "Invalid type: epochs. Valid types: sleeps, dailies, activities, activityDetails, hrv"
+    );
+}
+
+#[tokio::test]
+async fn garmin_backfill_retried_type_that_times_out_again_fails() {
+    let rig = rig().await;
+    rig.fake.fake.with(|s| s.items.remove("activityDetails"));
+    let user = rig.connected_user().await;
+    rig.clock.advance(Duration::minutes(5));
+    assert_eq!(
+        status(&rig, &user).await["windows"]["0"]["activityDetails"],
+        "timed_out"
+    );
+    let r = backfill(&rig, "POST", &user, "activityDetails/retry").await;
+    assert_eq!(r.status.as_u16(), 200);
+    rig.idle().await;
+    assert_eq!(
+        status(&rig, &user).await["overall_status"],
+        "retry_in_progress"
+    );
+    rig.clock.advance(Duration::minutes(5));
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (
+            s["overall_status"].as_str(),
+            s["windows"]["0"]["activityDetails"].as_str()
+        ),
+        (Some("complete"), Some("failed")),
+        "{s}"
+    );
+    assert_eq!(
+        s["summary"]["activityDetails"],
+        json!({"done": 0, "timed_out": 0, "failed": 1})
+    );
+}
+
+#[tokio::test]
+async fn garmin_backfill_cancel_stops_the_requests_still_to_come() {
+    let rig = rig().await;
+    let user = rig.connected_user().await;
+    let idle = backfill(&rig, "POST", &user, "cancel").await;
+    assert_eq!(idle.status.as_u16(), 409, "{:?}", idle.body);
+    assert_eq!(idle.body["detail"], "No backfill in progress for this user");
+    let stranger = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        backfill(&rig, "POST", &stranger, "cancel")
+            .await
+            .status
+            .as_u16(),
+        409
+    );
+
+    // A new backfill an hour later; Garmin is slow to answer its first request.
+    rig.clock.advance(Duration::hours(1));
+    let before = backfill_requests(&rig).len();
+    rig.fake.fake.slow(1, 1200);
+    let h = rig
+        .call(
+            "POST",
+            &format!("/api/v1/providers/garmin/users/{user}/sync/historical"),
+            None,
+        )
+        .await;
+    assert_eq!(h.status.as_u16(), 200);
+    let mut running = false;
+    for _ in 0..100 {
+        if status(&rig, &user).await["overall_status"] == "in_progress" {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(running, "the window started");
+    let c = backfill(&rig, "POST", &user, "cancel").await;
+    assert_eq!(c.status.as_u16(), 200, "{:?}", c.body);
+    assert_eq!(
+        c.body,
+        json!({"success": true, "user_id": user,
+            "message": "Cancel requested. Backfill will stop after current type completes."})
+    );
+    rig.idle().await;
+    // The type being requested finished; no further type was requested.
+    let reqs = backfill_requests(&rig);
+    assert_eq!(reqs.len(), before + 1, "{reqs:?}");
+    assert_eq!(reqs[before]["type"], "sleeps");
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (s["overall_status"].as_str(), s["in_progress"].as_bool()),
+        (Some("cancelled"), Some(false)),
+        "{s}"
+    );
+    assert_eq!(s["windows"]["0"]["sleeps"], "done");
+    assert_eq!(s["windows"]["0"]["dailies"], "pending");
+    assert_eq!(
+        backfill(&rig, "POST", &user, "cancel")
+            .await
+            .status
+            .as_u16(),
+        409,
+        "cancelled is not running"
+    );
+    // The same window again honours the cancel flag.
+    let h = rig
+        .call(
+            "POST",
+            &format!("/api/v1/providers/garmin/users/{user}/sync/historical"),
+            None,
+        )
+        .await;
+    assert_eq!(h.status.as_u16(), 200);
+    rig.idle().await;
+    assert_eq!(backfill_requests(&rig).len(), before + 1);
+    assert_eq!(status(&rig, &user).await["overall_status"], "cancelled");
+
+    // A later backfill starts afresh.
+    rig.clock.advance(Duration::hours(1));
+    let h = rig
+        .call(
+            "POST",
+            &format!("/api/v1/providers/garmin/users/{user}/sync/historical"),
+            None,
+        )
+        .await;
+    assert_eq!(h.status.as_u16(), 200);
+    rig.idle().await;
+    assert_eq!(backfill_requests(&rig).len(), before + 17);
+    assert_eq!(status(&rig, &user).await["overall_status"], "complete");
+}
+
+#[tokio::test]
+async fn garmin_backfill_fails_permanently_after_three_throttled_attempts_until_reconnect() {
+    let rig = rig().await;
+    let user = rig.connected_user().await;
+    rig.clock.advance(Duration::hours(1));
+    rig.fake.fake.throttle(3);
+    let h = rig
+        .call(
+            "POST",
+            &format!("/api/v1/providers/garmin/users/{user}/sync/historical"),
+            None,
+        )
+        .await;
+    assert_eq!(h.status.as_u16(), 200);
+    rig.idle().await;
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (
+            s["overall_status"].as_str(),
+            s["attempt_count"].as_i64(),
+            s["permanently_failed"].as_bool(),
+            s["windows"]["0"]["sleeps"].as_str(),
+        ),
+        (
+            Some("permanently_failed"),
+            Some(3),
+            Some(true),
+            Some("failed")
+        ),
+        "{s}"
+    );
+    let before = backfill_requests(&rig).len();
+    // Another trigger requests nothing ...
+    rig.clock.advance(Duration::hours(1));
+    rig.call(
+        "POST",
+        &format!("/api/v1/providers/garmin/users/{user}/sync/historical"),
+        None,
+    )
+    .await;
+    rig.idle().await;
+    assert_eq!(backfill_requests(&rig).len(), before);
+    // ... until the user connects again.
+    assert_eq!(rig.consent(&user).await.status.as_u16(), 303);
+    rig.idle().await;
+    assert_eq!(backfill_requests(&rig).len(), before + 16);
+    let s = status(&rig, &user).await;
+    assert_eq!(
+        (s["overall_status"].as_str(), s["attempt_count"].as_i64()),
+        (Some("complete"), Some(0)),
+        "{s}"
+    );
+}
+
+#[tokio::test]
+async fn garmin_backfill_without_the_historical_permission_fails_every_type() {
+    let rig = rig().await;
+    rig.fake.fake.with(|s| {
+        s.items.insert(
+            PERMISSIONS.to_string(),
+            vec![json!("ACTIVITY_EXPORT"), json!("HEALTH_EXPORT")],
+        )
+    });
+    let user = rig.connected_user().await;
+    let s = status(&rig, &user).await;
+    assert_eq!(s["overall_status"], "complete", "{s}");
+    assert_eq!(cells(&s), all("failed"));
+}
+
+#[tokio::test]
+async fn garmin_backfill_routes_need_an_api_key_and_a_uuid() {
+    let rig = rig().await;
+    let user = uuid::Uuid::new_v4();
+    let anon = rig
+        .http
+        .get(rig.url(&format!(
+            "/api/v1/providers/garmin/users/{user}/backfill/status"
+        )))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(anon.status().as_u16(), 401);
+    assert_eq!(
+        backfill(&rig, "GET", "not-a-uuid", "status")
+            .await
+            .status
+            .as_u16(),
+        400
+    );
+    // The provider routes around them still answer.
+    let s = status(&rig, &user.to_string()).await;
+    assert_eq!(s["overall_status"], "pending");
 }

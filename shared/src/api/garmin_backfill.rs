@@ -1,0 +1,103 @@
+//! Garmin backfill control (api.md §12 #49–#51): the progress of a user's Garmin backfill,
+//! cancelling it, and retrying one type. API key (or developer) auth, like the sync routes;
+//! served with the provider routes.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State as St};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::{State, parse_uuid};
+use crate::auth::guard;
+use crate::error::{ApiError, ApiResult};
+use crate::providers::garmin_backfill;
+use crate::repo::garmin_backfill::{BackfillStatus, TRACKED_TYPES};
+
+/// The routes of this group (merged into the provider routes).
+pub fn router() -> Router<State> {
+    Router::new()
+        .route(
+            "/api/v1/providers/garmin/users/{user_id}/backfill/status",
+            get(status),
+        )
+        .route(
+            "/api/v1/providers/garmin/users/{user_id}/backfill/cancel",
+            post(cancel),
+        )
+        .route(
+            "/api/v1/providers/garmin/users/{user_id}/backfill/{type_name}/retry",
+            post(retry),
+        )
+}
+
+/// The progress of the user's Garmin backfill (a `pending` skeleton when there is none).
+#[utoipa::path(get, path = "/api/v1/providers/garmin/users/{user_id}/backfill/status", tag = "sync",
+    params(("user_id" = Uuid, Path)),
+    responses((status = 200, body = BackfillStatus), (status = 400), (status = 401)))]
+pub async fn status(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<BackfillStatus>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let user = parse_uuid(&user_id)?;
+    Ok(Json(garmin_backfill::status(&state, user).await?))
+}
+
+/// Stops a running backfill after the type being requested (409 when none runs).
+#[utoipa::path(post, path = "/api/v1/providers/garmin/users/{user_id}/backfill/cancel", tag = "sync",
+    params(("user_id" = Uuid, Path)),
+    responses((status = 200), (status = 400), (status = 401), (status = 409)))]
+pub async fn cancel(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let user = parse_uuid(&user_id)?;
+    if !garmin_backfill::cancel(&state, user).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "No backfill in progress for this user",
+        ));
+    }
+    Ok(Json(json!({
+        "success": true,
+        "user_id": user.to_string(),
+        "message": "Cancel requested. Backfill will stop after current type completes.",
+    })))
+}
+
+/// Requests one backfill type again; its data arrives by push.
+#[utoipa::path(post, path = "/api/v1/providers/garmin/users/{user_id}/backfill/{type_name}/retry", tag = "sync",
+    params(("user_id" = Uuid, Path), ("type_name" = String, Path)),
+    responses((status = 200), (status = 400), (status = 401)))]
+pub async fn retry(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((user_id, type_name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    guard::api_key_or_developer(&state, &headers).await?;
+    let user = parse_uuid(&user_id)?;
+    if !garmin_backfill::is_retry_type(&type_name) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid type: {type_name}. Valid types: {}",
+            TRACKED_TYPES.join(", ")
+        )));
+    }
+    let job = garmin_backfill::retry(&state, user, &type_name).await?;
+    state
+        .queue
+        .enqueue(vec![job])
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "success": true,
+        "user_id": user.to_string(),
+        "type": type_name,
+        "status": "triggered",
+        "message": format!("Retry triggered for {type_name}. Data will arrive via webhook."),
+    })))
+}
