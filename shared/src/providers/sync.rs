@@ -224,12 +224,22 @@ pub struct PulledSleep {
     pub stages: Vec<StageInterval>,
 }
 
+/// Longest qualifier a score stores (data-model: free text ≤ 32 characters).
+pub const QUALIFIER_MAX_CHARS: usize = 32;
+
+/// A provider's label as a score qualifier: trimmed; `None` when empty or longer than
+/// [`QUALIFIER_MAX_CHARS`] (a cut label would misstate the provider's rating).
+pub fn qualifier(label: &str) -> Option<String> {
+    let l = label.trim();
+    (!l.is_empty() && l.chars().count() <= QUALIFIER_MAX_CHARS).then(|| l.to_string())
+}
+
 /// One pulled provider score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulledScore {
     pub category: String,
     pub value: Option<f64>,
-    /// The provider's label for the value ("GOOD", "Relaxing", "ready", ...).
+    /// The provider's label for the value ("GOOD", "Relaxing", "ready", ...); see [`qualifier`].
     pub qualifier: Option<String>,
     pub recorded_at: DateTime<Utc>,
     pub zone: Option<String>,
