@@ -1067,12 +1067,6 @@ pub async fn pull(
     })
 }
 
-/// The Garmin user id (`GET /partner-gateway/rest/user/id` → `userId`).
-pub async fn identify(f: &Fetcher<'_>) -> Result<Option<String>, FetchError> {
-    let v = f.get("/partner-gateway/rest/user/id", &[]).await?;
-    Ok(text(&v, "userId"))
-}
-
 /// Deregisters the user at Garmin (`DELETE /partner-gateway/rest/user/registration`).
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     f.send(

@@ -342,3 +342,41 @@ async fn whoop_deletions_remove_the_record_and_keep_the_rest() {
     assert_eq!(rig.data(&user, &workouts).await.len(), 1);
     assert_eq!(rig.data(&user, &sleeps).await.len(), 1);
 }
+
+#[tokio::test]
+async fn whoop_a_failed_profile_call_at_connect_is_made_up_by_the_backfill() {
+    let rig = Rig::start("whoop").await;
+    let profile = "/developer/v2/user/profile/basic";
+    // The callback's user-info call fails once: the connection starts without its account id.
+    rig.fake.fake.fail_path(profile, 1);
+    let user = rig.connected_user().await;
+    // The first backfill window asked again (once: later windows have the id).
+    let asked = rig
+        .fake
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with(&format!("{profile} ")))
+        .count();
+    assert_eq!(asked, 2, "{:?}", rig.fake.fake.calls());
+    assert_eq!(
+        rig.fake
+            .fake
+            .with(|s| s.faults.path_errors.get(profile).copied()),
+        Some(0),
+        "the fault met the callback"
+    );
+    let c = rig.connection(&user).await;
+    assert_eq!(
+        (c["status"].as_str(), c["provider_user_id"].as_str()),
+        (Some("active"), Some("20931")),
+        "{c}"
+    );
+    // So the member's webhooks are matched to the connection and applied.
+    let workouts = format!("events/workouts?{WINDOW}");
+    assert_eq!(rig.data(&user, &workouts).await.len(), 2);
+    assert_eq!(rig.webhook("workout.updated").await, 200);
+    assert_eq!(rig.data(&user, &workouts).await.len(), 3);
+    assert_eq!(rig.webhook("workout.deleted").await, 200);
+    assert_eq!(rig.data(&user, &workouts).await.len(), 2);
+}
