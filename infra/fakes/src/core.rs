@@ -5,7 +5,7 @@
 //! A provider module supplies a [`Profile`]: its routes (OAuth paths included), its account
 //! id, the extras of its token answer, its dataset and its webhook sender.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -65,6 +65,9 @@ pub struct Faults {
     pub slow_ms: u64,
     /// The user revoked access: tokens are refused and refresh grants fail with `invalid_grant`.
     pub revoked: bool,
+    /// The next N data calls to a path answer 503 (calls to other paths are unaffected), e.g.
+    /// the user-info call our OAuth callback makes.
+    pub path_errors: BTreeMap<String, u32>,
 }
 
 /// A pending authorization code.
@@ -210,6 +213,13 @@ impl Fake {
         self.with(|s| s.faults.server_errors = n);
     }
 
+    /// The next `n` data calls to `path` answer 503.
+    pub fn fail_path(&self, path: &str, n: u32) {
+        self.with(|s| {
+            s.faults.path_errors.insert(path.to_string(), n);
+        });
+    }
+
     /// The next `n` data calls take `ms` milliseconds.
     pub fn slow(&self, n: u32, ms: u64) {
         self.with(|s| {
@@ -288,8 +298,12 @@ impl Fake {
             } else {
                 None
             };
+            let path_fault = s.faults.path_errors.get_mut(uri.path()).filter(|n| **n > 0);
             let verdict = if s.faults.revoked || !known {
                 Err(StatusCode::UNAUTHORIZED)
+            } else if let Some(n) = path_fault {
+                *n -= 1;
+                Err(StatusCode::SERVICE_UNAVAILABLE)
             } else if s.faults.throttle > 0 {
                 s.faults.throttle -= 1;
                 Err(StatusCode::TOO_MANY_REQUESTS)

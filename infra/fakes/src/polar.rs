@@ -188,7 +188,7 @@ pub fn seed(anchor: NaiveDate) -> HashMap<String, Vec<Value>> {
     put(
         "cardio-load",
         vec![
-            json!({"date": d, "cardio_load_status": "LOAD_STATUS_OK", "cardio_load": 92.4, "strain": 88.1,
+            json!({"date": d, "cardio_load_status": "PRODUCTIVE", "cardio_load": 92.4, "strain": 88.1,
             "tolerance": 101.7, "cardio_load_ratio": 0.87,
             "cardio_load_level": {"very_low": 20.0, "low": 45.0, "medium": 80.0, "high": 115.0, "very-high": 150.0}}),
             json!({"date": next, "cardio_load_status": "LOAD_STATUS_NOT_AVAILABLE"}),

@@ -29,6 +29,8 @@ pub const SUBSCRIPTION_ID: i64 = 260_114;
 const APPLICATION_ID: i64 = 118_802;
 /// The activity the `activity.create` event announces.
 pub const WEBHOOK_ACTIVITY_ID: i64 = 11_601_234_567;
+/// The seeded activity (the anchor day's run) the `activity.delete` event deletes.
+pub const DELETED_ACTIVITY_ID: i64 = 11_550_011_223;
 
 pub fn profile() -> Profile {
     Profile {
@@ -38,9 +40,8 @@ pub fn profile() -> Profile {
         seed,
         token_extra,
         access_token: opaque_token,
-        // The data kind (also `activity.delete`, `athlete.deauthorize` and the `#unsigned` /
-        // `#stale` modes).
-        webhooks: &["activity.create"],
+        // The data kinds (also `athlete.deauthorize` and the `#unsigned` / `#stale` modes).
+        webhooks: &["activity.create", "activity.delete"],
         send_webhook: Some(|fake, target, kind| Box::pin(send(fake, target, kind))),
     }
 }
@@ -582,7 +583,7 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
             ("activity", WEBHOOK_ACTIVITY_ID, "create", json!({}))
         }
         "activity.delete" => {
-            let gone = 11_550_011_223i64;
+            let gone = DELETED_ACTIVITY_ID;
             fake.with(|s| {
                 if let Some(a) = s.items.get_mut("activities") {
                     a.retain(|v| v.get("id").and_then(Value::as_i64) != Some(gone));

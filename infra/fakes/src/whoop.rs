@@ -29,6 +29,10 @@ pub const PAGE_SIZE: usize = 2;
 pub const WEBHOOK_WORKOUT_ID: &str = "5d0e7a42-91c3-4b8f-a6d2-0c1f9e8b7a63";
 /// The id of the sleep the `sleep.updated` webhook adds.
 pub const WEBHOOK_SLEEP_ID: &str = "c4a8e2f1-6b3d-4e9a-8f70-1d2c3b4a5e6f";
+/// The seeded workout (the anchor day's ride) the `workout.deleted` webhook deletes.
+pub const DELETED_WORKOUT_ID: &str = "3b1d9f6e-0c4a-4e7b-9a21-6f8e2d5c4b10";
+/// The seeded night (ending on the anchor day) the `sleep.deleted` webhook deletes.
+pub const DELETED_SLEEP_ID: &str = "9e7c1a33-5b42-4f0e-8d17-2a6b4c9e0f21";
 
 pub fn profile() -> Profile {
     Profile {
@@ -38,8 +42,13 @@ pub fn profile() -> Profile {
         seed,
         token_extra: no_extra,
         access_token: opaque_token,
-        // The data kinds (also `workout.deleted` and the `#bad-signature` / `#stale` modes).
-        webhooks: &["workout.updated", "sleep.updated"],
+        // The data kinds (also the `#bad-signature` / `#stale` modes).
+        webhooks: &[
+            "workout.updated",
+            "sleep.updated",
+            "workout.deleted",
+            "sleep.deleted",
+        ],
         send_webhook: Some(|fake, target, kind| Box::pin(send(fake, target, kind))),
     }
 }
@@ -368,8 +377,18 @@ fn add_once(fake: &Fake, kind: &str, item: Value) {
     }
 }
 
+/// Removes the record `id` of collection `kind` (the member deleted it in the Whoop app).
+fn remove(fake: &Fake, kind: &str, id: &str) {
+    fake.with(|s| {
+        if let Some(items) = s.items.get_mut(kind) {
+            items.retain(|v| v.get("id").and_then(Value::as_str) != Some(id));
+        }
+    });
+}
+
 /// Sends one notification. Kinds: `workout.updated` (adds a scored run on the scenario day
-/// first), `sleep.updated` (adds last night), `workout.deleted` (drops the cycling workout);
+/// first), `sleep.updated` (adds last night), `workout.deleted` (drops the cycling workout,
+/// [`DELETED_WORKOUT_ID`]), `sleep.deleted` (drops the seeded night, [`DELETED_SLEEP_ID`]);
 /// suffix `#bad-signature` signs with the wrong key, `#stale` stamps it 10 minutes old.
 async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
     let (event, mode) = kind.split_once('#').unwrap_or((kind.as_str(), ""));
@@ -412,13 +431,12 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
             WEBHOOK_SLEEP_ID.to_string()
         }
         "workout.deleted" => {
-            let gone = "3b1d9f6e-0c4a-4e7b-9a21-6f8e2d5c4b10";
-            fake.with(|s| {
-                if let Some(w) = s.items.get_mut("workout") {
-                    w.retain(|v| v.get("id").and_then(Value::as_str) != Some(gone));
-                }
-            });
-            gone.to_string()
+            remove(&fake, "workout", DELETED_WORKOUT_ID);
+            DELETED_WORKOUT_ID.to_string()
+        }
+        "sleep.deleted" => {
+            remove(&fake, "sleep", DELETED_SLEEP_ID);
+            DELETED_SLEEP_ID.to_string()
         }
         other => return Err(format!("whoop sends no '{other}' webhook")),
     };

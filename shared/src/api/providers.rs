@@ -419,26 +419,6 @@ async fn exchange_code(
         .map_err(|e| format!("Token exchange failed: unexpected token response ({e})"))
 }
 
-/// Where each provider tells us who the user is: (path, id field, username field).
-fn user_info_endpoint(
-    provider: &str,
-) -> Option<(&'static str, &'static str, Option<&'static str>)> {
-    Some(match provider {
-        "oura" => ("/v2/usercollection/personal_info", "/id", None),
-        "whoop" => ("/developer/v2/user/profile/basic", "/user_id", None),
-        "strava" => ("/api/v3/athlete", "/id", Some("/username")),
-        "garmin" => ("/partner-gateway/rest/user/id", "/userId", None),
-        "ultrahuman" => (
-            "/api/partners/v1/user_data/user_info",
-            "/user_id",
-            Some("/username"),
-        ),
-        "sensorbio" => ("/v1/user", "/data/id", Some("/data/name")),
-        "google" => ("/v4/users/me/identity", "/healthUserId", None),
-        _ => return None,
-    })
-}
-
 fn json_text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
@@ -447,7 +427,8 @@ fn json_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// The provider account id and username (failures are tolerated: the ids stay empty).
+/// The provider account id and username (failures are tolerated: the ids stay empty, and the
+/// sync windows learn them later through [`crate::providers::identify`]).
 async fn provider_identity(
     state: &State,
     info: &ProviderInfo,
@@ -475,39 +456,16 @@ async fn provider_identity(
         }
         _ => {}
     }
-    let Some((path, id, name)) = user_info_endpoint(info.key) else {
-        return (None, None);
-    };
-    let url = format!("{}{path}", client.api_base.trim_end_matches('/'));
-    let resp = state
-        .http
-        .get(url)
-        .bearer_auth(&token.access_token)
-        .timeout(std::time::Duration::from_secs(30))
-        .send()
-        .await;
-    let Ok(resp) = resp.and_then(|r| r.error_for_status()) else {
-        tracing::warn!(provider = info.key, "provider user info unavailable");
-        return (None, None);
-    };
-    let Ok(v) = resp.json::<Value>().await else {
-        return (None, None);
-    };
-    // A `/data/...` field is also read unwrapped (Sensor Bio answers either shape).
-    let field = |p: &str| {
-        json_text(v.pointer(p)).or_else(|| {
-            p.strip_prefix("/data")
-                .and_then(|u| json_text(v.pointer(u)))
-        })
-    };
-    let username = match info.key {
-        "google" => {
-            crate::providers::google::username(&state.http, &client.api_base, &token.access_token)
-                .await
+    let f =
+        crate::providers::sync::Fetcher::new(&state.http, &client.api_base, &token.access_token);
+    match crate::providers::user_info(info.key, &f).await {
+        Ok(Some(i)) => (i.id, i.username),
+        Ok(None) => (None, None),
+        Err(e) => {
+            tracing::warn!(provider = info.key, error = %e, "provider user info unavailable");
+            (None, None)
         }
-        _ => name.and_then(field),
-    };
-    (field(id), username)
+    }
 }
 
 /// Permissions the user granted, where the provider lists them apart from the token (Garmin's

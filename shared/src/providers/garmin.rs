@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
 use super::sync::{
-    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
+    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
 use super::webhook::{WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq};
 use crate::domain::sdk::WorkoutDetails;
@@ -440,9 +440,14 @@ fn map_sleep(v: &Value, out: &mut Pulled) {
                 .collect::<Map<String, Value>>(),
         )
     });
+    // Garmin names the rating `qualifierKey`; the reference read `qualifier` (App. C #6).
+    let rating = overall
+        .and_then(|o| o.get("qualifierKey").or_else(|| o.get("qualifier")))
+        .and_then(Value::as_str)
+        .and_then(qualifier);
     if value.is_some() || components.is_some() {
         out.scores.push(PulledScore {
-            qualifier: None,
+            qualifier: rating,
             category: "sleep".into(),
             value,
             recorded_at: start,
@@ -483,6 +488,21 @@ fn map_sleep(v: &Value, out: &mut Pulled) {
     }
 }
 
+/// `very_stressful` → `Very Stressful` (Garmin's stress qualifier as the reference stores it).
+pub fn title_words(raw: &str) -> String {
+    raw.split(['_', ' '])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let lower = w.to_lowercase();
+            let mut cs = lower.chars();
+            cs.next()
+                .map(|c| c.to_uppercase().chain(cs).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn map_daily(v: &Value, out: &mut Pulled) {
     let (at, zone) = match start_of(v) {
         Some(s) => s,
@@ -518,7 +538,10 @@ fn map_daily(v: &Value, out: &mut Pulled) {
     }
     if let Some(stress) = num(v, "averageStressLevel").filter(|x| *x >= 0.0) {
         out.scores.push(PulledScore {
-            qualifier: None,
+            qualifier: v
+                .get("stressQualifier")
+                .and_then(Value::as_str)
+                .and_then(|q| qualifier(&title_words(q))),
             category: "stress".into(),
             value: Some(stress),
             recorded_at: at,
@@ -1077,12 +1100,6 @@ pub async fn pull(
     })
 }
 
-/// The Garmin user id (`GET /partner-gateway/rest/user/id` → `userId`).
-pub async fn identify(f: &Fetcher<'_>) -> Result<Option<String>, FetchError> {
-    let v = f.get("/partner-gateway/rest/user/id", &[]).await?;
-    Ok(text(&v, "userId"))
-}
-
 /// Deregisters the user at Garmin (`DELETE /partner-gateway/rest/user/registration`).
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     f.send(
@@ -1333,11 +1350,31 @@ mod tests {
             ("sleep", Some(84.0))
         );
         assert_eq!(score.recorded_at, s.start);
+        assert_eq!(score.qualifier.as_deref(), Some("GOOD"));
         assert_eq!(
             score.components,
             Some(json!({"totalDuration":{"value":null,"qualifier":"GOOD"},
                 "stress":{"value":null,"qualifier":"FAIR"}}))
         );
+    }
+
+    #[test]
+    fn qualifiers_accept_both_sleep_keys_and_title_case_stress() {
+        let mut p = Pulled::default();
+        map_sleep(
+            &json!({"summaryId":"a","startTimeInSeconds":1000,"durationInSeconds":600,
+                "overallSleepScore":{"value":61,"qualifier":"FAIR"}}),
+            &mut p,
+        );
+        assert_eq!(p.scores[0].qualifier.as_deref(), Some("FAIR"));
+        assert_eq!(title_words("very_stressful"), "Very Stressful");
+        assert_eq!(title_words("REST"), "Rest");
+        let mut d = Pulled::default();
+        map_daily(
+            &json!({"startTimeInSeconds":1000,"averageStressLevel":-1,"stressQualifier":"unknown"}),
+            &mut d,
+        );
+        assert!(d.scores.is_empty(), "no stress level, no score");
     }
 
     #[test]
@@ -1398,6 +1435,7 @@ mod tests {
         assert_eq!(values(daily, SeriesType::HeartRate), vec![56.0, 54.0, 55.0]);
         assert_eq!(daily.scores[0].category, "stress");
         assert_eq!(daily.scores[0].value, Some(31.0));
+        assert_eq!(daily.scores[0].qualifier.as_deref(), Some("Balanced"));
         let stress = d[1].1;
         assert_eq!(
             values(stress, SeriesType::GarminStressLevel),
@@ -1408,6 +1446,7 @@ mod tests {
             vec![71.0, 71.0, 70.0]
         );
         assert_eq!(stress.scores[0].category, "body_battery");
+        assert_eq!(stress.scores[0].qualifier, None);
         assert_eq!(stress.scores[0].value, Some(71.0));
         assert!(
             stress

@@ -309,14 +309,89 @@ pub async fn pull(
     }
 }
 
-/// The provider account id, for connections whose OAuth callback could not learn it;
-/// `Ok(None)` where nothing needs looking up (pull providers do not depend on it).
+/// Who the user is at a provider, as its user-info call tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// The provider account id (what webhooks name the account by).
+    pub id: Option<String>,
+    pub username: Option<String>,
+}
+
+/// Where a provider's user-info call tells who the user is: the path, the JSON pointer of the
+/// account id and that of the username.
+pub fn user_info_endpoint(
+    provider: &str,
+) -> Option<(&'static str, &'static str, Option<&'static str>)> {
+    Some(match provider {
+        "oura" => ("/v2/usercollection/personal_info", "/id", None),
+        "whoop" => ("/developer/v2/user/profile/basic", "/user_id", None),
+        "strava" => ("/api/v3/athlete", "/id", Some("/username")),
+        "garmin" => ("/partner-gateway/rest/user/id", "/userId", None),
+        "ultrahuman" => (
+            "/api/partners/v1/user_data/user_info",
+            "/user_id",
+            Some("/username"),
+        ),
+        "sensorbio" => ("/v1/user", "/data/id", Some("/data/name")),
+        "google" => ("/v4/users/me/identity", "/healthUserId", None),
+        _ => return None,
+    })
+}
+
+fn json_text(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The identity in a user-info answer of `provider` (numeric ids as their decimal text; a
+/// `/data/...` field is also read unwrapped, as Sensor Bio answers either shape).
+pub fn read_identity(provider: &str, v: &serde_json::Value) -> Identity {
+    let Some((_, id, name)) = user_info_endpoint(provider) else {
+        return Identity::default();
+    };
+    let field = |p: &str| {
+        json_text(v.pointer(p)).or_else(|| {
+            p.strip_prefix("/data")
+                .and_then(|u| json_text(v.pointer(u)))
+        })
+    };
+    Identity {
+        id: field(id),
+        username: name.and_then(field),
+    }
+}
+
+/// Asks the provider who the user is, with the user's token (`Ok(None)`: the provider has no
+/// user-info call). Google's username is the OpenID e-mail, asked separately (best effort).
+/// The OAuth callback and the sync windows ([`identify`]) both go through here.
+pub async fn user_info(
+    provider: &str,
+    f: &sync::Fetcher<'_>,
+) -> Result<Option<Identity>, sync::FetchError> {
+    let Some((path, _, _)) = user_info_endpoint(provider) else {
+        return Ok(None);
+    };
+    let v = f.get(path, &[]).await?;
+    let mut identity = read_identity(provider, &v);
+    if provider == "google" {
+        identity.username = google::username(f.http, f.base, f.token).await;
+    }
+    Ok(Some(identity))
+}
+
+/// The provider account, for connections whose OAuth callback could not learn it (the
+/// user-info call failed): the providers whose webhooks name the account by its id. `Ok(None)`
+/// where nothing needs looking up (pull-only providers do not depend on it; Polar, Suunto and
+/// Fitbit learn it from the token).
 pub async fn identify(
     provider: &str,
     f: &sync::Fetcher<'_>,
-) -> Result<Option<String>, sync::FetchError> {
+) -> Result<Option<Identity>, sync::FetchError> {
     match provider {
-        "garmin" => garmin::identify(f).await,
+        "garmin" | "whoop" | "strava" | "oura" | "google" => user_info(provider, f).await,
         _ => Ok(None),
     }
 }
@@ -454,6 +529,51 @@ pub fn clients_from(settings: &Settings, api_base_url: &str) -> HashMap<&'static
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_info_answers_read_the_same_ids_webhooks_carry() {
+        use serde_json::json;
+        let id = |p: &str, v: serde_json::Value| read_identity(p, &v);
+        // Whoop and Strava ids are numbers in user info and in webhooks alike.
+        assert_eq!(
+            id("whoop", json!({"user_id": 20931, "email": "a@b.c"}))
+                .id
+                .as_deref(),
+            Some("20931")
+        );
+        assert_eq!(
+            id("strava", json!({"id": 73014522, "username": "hillclimber"})),
+            Identity {
+                id: Some("73014522".into()),
+                username: Some("hillclimber".into())
+            }
+        );
+        assert_eq!(
+            id(
+                "oura",
+                json!({"id": "8f9a5221-639e-4a2b-8b8e-5f0f1e2c8f1e", "age": 31})
+            )
+            .id
+            .as_deref(),
+            Some("8f9a5221-639e-4a2b-8b8e-5f0f1e2c8f1e")
+        );
+        assert_eq!(
+            id("google", json!({"healthUserId": "118204457739201845521"}))
+                .id
+                .as_deref(),
+            Some("118204457739201845521")
+        );
+        // Sensor Bio answers wrapped or not.
+        for v in [
+            json!({"data": {"id": "sb_1", "name": "M"}}),
+            json!({"id": "sb_1", "name": "M"}),
+        ] {
+            assert_eq!(id("sensorbio", v).id.as_deref(), Some("sb_1"));
+        }
+        assert_eq!(id("whoop", json!({"user_id": ""})).id, None);
+        assert_eq!(id("polar", json!({"x_user_id": 1})), Identity::default());
+        assert!(user_info_endpoint("polar").is_none());
+    }
 
     #[test]
     fn capability_rules_match_the_reference_matrix() {

@@ -20,7 +20,7 @@ use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
 use super::sync::{
-    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
+    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
 use super::webhook::{
     WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hex, hmac_sha256,
@@ -211,10 +211,13 @@ fn component(value: Option<f64>, qualifier: Option<String>) -> Value {
     json!({ "value": value, "qualifier": qualifier })
 }
 
-/// The lower-case label of an enum value after its prefix (`GRADE_CLASSIFICATION_STRONG` →
-/// `strong`).
+/// The lower-case label of an enum value after its prefix, words spaced
+/// (`GRADE_CLASSIFICATION_STRONG` → `strong`, `SLEEP_INERTIA_NO_INERTIA` → `no inertia`).
 fn label(raw: &str, prefix: &str) -> String {
-    raw.strip_prefix(prefix).unwrap_or(raw).to_lowercase()
+    raw.strip_prefix(prefix)
+        .unwrap_or(raw)
+        .to_lowercase()
+        .replace('_', " ")
 }
 
 fn sample(
@@ -593,9 +596,24 @@ pub fn map_continuous_hr(v: &Value, out: &mut Pulled) {
     }
 }
 
-/// Cardio load → strain score.
+/// The qualifier of a cardio load status (`MAINTAINING` → `maintaining`); `None` for
+/// `UNRECOGNIZED` and for labels too long to store.
+pub fn cardio_load_label(status: &str) -> Option<String> {
+    let s = status.trim();
+    let s = s.strip_prefix("LOAD_STATUS_").unwrap_or(s);
+    match s {
+        "" | "UNRECOGNIZED" | "NOT_AVAILABLE" => None,
+        // The two long statuses, shortened to fit a qualifier.
+        "PRODUCTIVE_DROPPED_FROM_OVERREACHING" => qualifier("productive (was overreaching)"),
+        "PRODUCTIVE_ALMOST_OVERREACHING" => qualifier("productive, almost overreaching"),
+        other => qualifier(&label(other, "")),
+    }
+}
+
+/// Cardio load → strain score, qualified by the load status (`maintaining`, `productive`, ...).
 pub fn map_cardio_load(v: &Value, out: &mut Pulled) {
-    if text(v, "cardio_load_status") == Some("LOAD_STATUS_NOT_AVAILABLE") {
+    let status = text(v, "cardio_load_status");
+    if status == Some("LOAD_STATUS_NOT_AVAILABLE") {
         return;
     }
     let (Some(value), Some(day)) = (num(v, "cardio_load"), text(v, "date").and_then(date)) else {
@@ -621,7 +639,7 @@ pub fn map_cardio_load(v: &Value, out: &mut Pulled) {
         }
     }
     out.scores.push(PulledScore {
-        qualifier: None,
+        qualifier: status.and_then(cardio_load_label),
         category: "strain".into(),
         value: Some(value),
         recorded_at: midnight(day),
@@ -653,8 +671,7 @@ fn ans_status_label(status: i64) -> Option<&'static str> {
     })
 }
 
-/// Nightly Recharge → recovery score. The status qualifier rides on the
-/// `nightly_recharge_status` component (pulled scores carry no qualifier of their own).
+/// Nightly Recharge → recovery score: the status (1–6) qualified `very poor` … `very good`.
 pub fn map_recharge(v: &Value, out: &mut Pulled) {
     let (Some(status), Some(day)) = (
         v.get("nightly_recharge_status").and_then(Value::as_i64),
@@ -663,13 +680,6 @@ pub fn map_recharge(v: &Value, out: &mut Pulled) {
         return;
     };
     let mut c = Map::new();
-    c.insert(
-        "nightly_recharge_status".into(),
-        component(
-            Some(status as f64),
-            recharge_label(status).map(str::to_string),
-        ),
-    );
     for k in [
         "heart_rate_avg",
         "beat_to_beat_avg",
@@ -688,7 +698,7 @@ pub fn map_recharge(v: &Value, out: &mut Pulled) {
         );
     }
     out.scores.push(PulledScore {
-        qualifier: None,
+        qualifier: recharge_label(status).and_then(qualifier),
         category: "recovery".into(),
         value: Some(status as f64),
         recorded_at: midnight(day),
@@ -717,12 +727,6 @@ pub fn map_alertness(v: &Value, out: &mut Pulled) {
         return;
     };
     let mut c = Map::new();
-    if let Some(g) = text(v, "grade_classification") {
-        c.insert(
-            "grade_classification".into(),
-            component(Some(grade), Some(label(g, "GRADE_CLASSIFICATION_"))),
-        );
-    }
     if let Some(x) = num(v, "grade_validity_seconds") {
         c.insert("grade_validity_seconds".into(), component(Some(x), None));
     }
@@ -739,7 +743,8 @@ pub fn map_alertness(v: &Value, out: &mut Pulled) {
         );
     }
     out.scores.push(PulledScore {
-        qualifier: None,
+        qualifier: text(v, "grade_classification")
+            .and_then(|g| qualifier(&label(g, "GRADE_CLASSIFICATION_"))),
         category: "readiness".into(),
         value: Some(grade),
         recorded_at: at,
@@ -764,10 +769,6 @@ pub fn map_circadian_bedtime(v: &Value, out: &mut Pulled) {
         return;
     };
     let mut c = Map::new();
-    c.insert(
-        "quality".into(),
-        component(Some(value), Some(q.to_lowercase())),
-    );
     for (name, key) in [
         ("sleep_gate_start", "sleep_gate_start_time"),
         ("sleep_gate_end", "sleep_gate_end_time"),
@@ -789,7 +790,7 @@ pub fn map_circadian_bedtime(v: &Value, out: &mut Pulled) {
         );
     }
     out.scores.push(PulledScore {
-        qualifier: None,
+        qualifier: qualifier(&label(q, "")),
         category: "sleep".into(),
         value: Some(value),
         recorded_at: at,
@@ -1720,7 +1721,7 @@ mod tests {
     fn scores_from_cardio_load_recharge_and_sleepwise() {
         let mut out = Pulled::default();
         map_cardio_load(
-            &json!({"date":"2024-05-21","cardio_load_status":"LOAD_STATUS_OK","cardio_load":92.4,"strain":88.1,"tolerance":101.7,
+            &json!({"date":"2024-05-21","cardio_load_status":"MAINTAINING","cardio_load":92.4,"strain":88.1,"tolerance":101.7,
                 "cardio_load_ratio":0.87,"cardio_load_level":{"very_low":20.0,"low":45.0,"medium":80.0,"high":115.0,"very-high":150.0}}),
             &mut out,
         );
@@ -1768,12 +1769,25 @@ mod tests {
                 ("sleep", Some(2.0))
             ]
         );
+        let quals: Vec<Option<&str>> = out.scores.iter().map(|s| s.qualifier.as_deref()).collect();
+        assert_eq!(
+            quals,
+            vec![
+                Some("maintaining"),
+                Some("good"),
+                Some("strong"),
+                Some("compromised")
+            ]
+        );
         let strain = out.scores[0].components.as_ref().expect("c");
         assert_eq!(strain["level_very_high"]["value"], 150.0);
         assert_eq!(strain["cardio_load_ratio"]["value"], 0.87);
         assert_eq!(out.scores[0].recorded_at, t("2024-05-21T00:00:00Z"));
         let rec = out.scores[1].components.as_ref().expect("c");
-        assert_eq!(rec["nightly_recharge_status"]["qualifier"], "good");
+        assert!(
+            rec.get("nightly_recharge_status").is_none(),
+            "the status label is the score's qualifier"
+        );
         assert_eq!(rec["ans_charge_status"]["qualifier"], "above usual");
         assert_eq!(rec["breathing_rate_avg"]["value"], 13.6);
         let ready = &out.scores[2];
@@ -1784,13 +1798,41 @@ mod tests {
         );
         assert_eq!(ready.zone.as_deref(), Some("+02:00"));
         let rc = ready.components.as_ref().expect("c");
-        assert_eq!(rc["grade_classification"]["qualifier"], "strong");
+        assert!(rc.get("grade_classification").is_none());
         assert_eq!(rc["sleep_inertia"]["qualifier"], "mild");
         assert_eq!(rc["grade_validity_seconds"]["value"], 57600.0);
         let bed = out.scores[3].components.as_ref().expect("c");
-        assert_eq!(bed["quality"]["qualifier"], "compromised");
+        assert!(bed.get("quality").is_none());
         assert_eq!(bed["sleep_gate_start"]["qualifier"], "2024-05-21T20:45:00Z");
         assert_eq!(bed["result_type"]["qualifier"], "prediction");
+    }
+
+    #[test]
+    fn cardio_load_statuses_become_short_labels() {
+        assert_eq!(
+            cardio_load_label("PRODUCTIVE").as_deref(),
+            Some("productive")
+        );
+        assert_eq!(
+            cardio_load_label("RECOVERY_AFTER_OVERREACHING").as_deref(),
+            Some("recovery after overreaching")
+        );
+        for long in [
+            "PRODUCTIVE_DROPPED_FROM_OVERREACHING",
+            "PRODUCTIVE_ALMOST_OVERREACHING",
+        ] {
+            let l = cardio_load_label(long).expect("a label");
+            assert!(
+                l.starts_with("productive") && l.chars().count() <= 32,
+                "{l}"
+            );
+        }
+        assert_eq!(cardio_load_label("UNRECOGNIZED"), None);
+        assert_eq!(cardio_load_label("LOAD_STATUS_NOT_AVAILABLE"), None);
+        assert_eq!(
+            label("SLEEP_INERTIA_NO_INERTIA", "SLEEP_INERTIA_"),
+            "no inertia"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
 use super::sync::{
-    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout,
+    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
 use super::ultrahuman::days;
 use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
@@ -227,12 +227,8 @@ pub fn map_scores(v: &Value, asked: NaiveDate, out: &mut Pulled) {
                 c.insert(name.into(), component(x, None));
             }
         }
-        // Our stored scores carry no qualifier of their own: the stage rides as a component.
-        if let Some(stage) = stage {
-            c.insert("stage".into(), component(None, Some(stage)));
-        }
         out.scores.push(PulledScore {
-            qualifier: None,
+            qualifier: stage.and_then(qualifier),
             category: "recovery".into(),
             value: Some(value),
             recorded_at: at,
@@ -589,9 +585,14 @@ mod tests {
             Some(json!({
                 "resting_heart_rate": {"value": 51.0, "qualifier": null},
                 "hrv_rmssd_milli": {"value": 52.0, "qualifier": null},
-                "spo2_percentage": {"value": 96.0, "qualifier": null},
-                "stage": {"value": null, "qualifier": "ready"}
+                "spo2_percentage": {"value": 96.0, "qualifier": null}
             }))
+        );
+        let quals: Vec<Option<&str>> = p.scores.iter().map(|s| s.qualifier.as_deref()).collect();
+        assert_eq!(
+            quals,
+            vec![Some("ready"), None, None],
+            "the stage qualifies the recovery"
         );
         let samples: Vec<(SeriesType, f64)> =
             p.samples.iter().map(|s| (s.series, s.value)).collect();

@@ -346,8 +346,9 @@ fn parse_event(v: &Value) -> Option<Event> {
 /// GET: the subscription challenge (`hub.mode`, `hub.verify_token`, `hub.challenge`).
 /// POST: `X-Strava-Signature` must carry a timestamp within the tolerance (Strava signs
 /// nothing we could verify, App. C #16), the body must match the event schema; activity
-/// create/update → a sync window, athlete deauthorization → `Deauthorized`, the rest is
-/// acknowledged and ignored. With `STRAVA_WEBHOOK_SUBSCRIPTION_ID` set, events of another
+/// create/update → a sync window, activity delete → `Deleted` (the workout whose external id
+/// is the activity id), athlete deauthorization → `Deauthorized`, the rest is acknowledged and
+/// ignored. With `STRAVA_WEBHOOK_SUBSCRIPTION_ID` set, events of another
 /// subscription are ignored.
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.method == axum::http::Method::GET {
@@ -411,6 +412,12 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
                 end,
             }]
         }
+        // The activity id is the workout's external id (`id` of the pulled activity).
+        ("activity", "delete") => vec![WebhookEvent::Deleted {
+            provider_user_id: owner,
+            category: "workout".into(),
+            external_id: e.object_id.to_string(),
+        }],
         (_, aspect) => {
             tracing::info!(
                 provider = "strava",
@@ -776,11 +783,27 @@ mod tests {
             run(&post(&other, Some(NOW))),
             Ok(WebhookReply::Accept(e)) if e.is_empty()
         ));
+    }
+
+    #[test]
+    fn an_activity_deletion_names_the_pulled_workout() {
         let deleted = CREATE.replace("\"create\"", "\"delete\"");
-        assert!(matches!(
-            run(&post(&deleted, Some(NOW))),
-            Ok(WebhookReply::Accept(e)) if e.is_empty()
-        ));
+        let Ok(WebhookReply::Accept(events)) = run(&post(&deleted, Some(NOW))) else {
+            panic!("accepted");
+        };
+        // The id the pull stored as the workout's external id.
+        let pulled = map_activity(&json!({"id": 11562233098i64, "sport_type": "Ride",
+            "start_date": "2024-06-02T05:48:11Z", "elapsed_time": 60}))
+        .and_then(|w| w.external_id)
+        .expect("external id");
+        assert_eq!(
+            events,
+            vec![WebhookEvent::Deleted {
+                provider_user_id: "73014522".into(),
+                category: "workout".into(),
+                external_id: pulled,
+            }]
+        );
     }
 
     #[test]

@@ -297,20 +297,20 @@ pub fn stress_qualifier(state: i64) -> Option<&'static str> {
     }
 }
 
-/// Maps one `/247samples/recovery` item into a `recovery` score (`Balance` × 100), with the
-/// stress state as component `stress_state` (value and qualifier).
+/// Maps one `/247samples/recovery` item into a `recovery` score (`Balance` × 100) qualified by
+/// the stress state, which is also component `stress_state` (value and qualifier).
 pub fn map_recovery(item: &Value, out: &mut Pulled) {
     let e = item.get("entryData").unwrap_or(&Value::Null);
     let (Some(at), Some(balance)) = (ts(item, "timestamp"), num(e, "Balance")) else {
         return;
     };
-    let components = e
+    let state = e
         .get("StressState")
         .and_then(status_of)
-        .and_then(|s| stress_qualifier(s).map(|q| (s, q)))
-        .map(|(s, q)| json!({"stress_state": {"value": s, "qualifier": q}}));
+        .and_then(|s| stress_qualifier(s).map(|q| (s, q)));
+    let components = state.map(|(s, q)| json!({"stress_state": {"value": s, "qualifier": q}}));
     out.scores.push(PulledScore {
-        qualifier: None,
+        qualifier: state.map(|(_, q)| q.to_string()),
         category: "recovery".into(),
         value: Some((balance * 100.0 * 100.0).round() / 100.0),
         recorded_at: at.to_utc(),
@@ -756,6 +756,7 @@ mod tests {
         );
         let r = &out.scores[0];
         assert_eq!((r.category.as_str(), r.value), ("recovery", Some(72.0)));
+        assert_eq!(r.qualifier.as_deref(), Some("Relaxing"));
         assert_eq!(
             r.components,
             Some(json!({"stress_state": {"value": 1, "qualifier": "Relaxing"}}))
@@ -871,6 +872,7 @@ mod tests {
         };
         assert_eq!(provider_user_id, "trailfox_82");
         assert_eq!(pulled.scores[0].value, Some(69.0));
+        assert_eq!(pulled.scores[0].qualifier.as_deref(), Some("Active"));
         assert_eq!(
             pulled.scores[0].components,
             Some(json!({"stress_state": {"value": 2, "qualifier": "Active"}}))

@@ -224,12 +224,22 @@ pub struct PulledSleep {
     pub stages: Vec<StageInterval>,
 }
 
+/// Longest qualifier a score stores (data-model: free text ≤ 32 characters).
+pub const QUALIFIER_MAX_CHARS: usize = 32;
+
+/// A provider's label as a score qualifier: trimmed; `None` when empty or longer than
+/// [`QUALIFIER_MAX_CHARS`] (a cut label would misstate the provider's rating).
+pub fn qualifier(label: &str) -> Option<String> {
+    let l = label.trim();
+    (!l.is_empty() && l.chars().count() <= QUALIFIER_MAX_CHARS).then(|| l.to_string())
+}
+
 /// One pulled provider score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PulledScore {
     pub category: String,
     pub value: Option<f64>,
-    /// The provider's label for the value ("GOOD", "Relaxing", "ready", ...).
+    /// The provider's label for the value ("GOOD", "Relaxing", "ready", ...); see [`qualifier`].
     pub qualifier: Option<String>,
     pub recorded_at: DateTime<Utc>,
     pub zone: Option<String>,
@@ -391,8 +401,10 @@ pub fn supports_pull(provider: &str) -> bool {
     super::info(provider).is_some_and(|i| i.rest_pull || i.webhook_callback)
 }
 
-/// Learns a provider account id the OAuth callback could not (its lookup failed): push
-/// providers attribute their webhooks by it, so their windows must not run without it.
+/// Learns a provider account id (and username, if missing) the OAuth callback could not (its
+/// lookup failed): webhooks are attributed by it. Push providers' windows must not run without
+/// it (the data they request arrives by webhook); a pull window goes on when the provider
+/// refuses the lookup for good, and a later window asks again.
 async fn learn_identity(
     state: &AppState,
     provider: &str,
@@ -403,8 +415,22 @@ async fn learn_identity(
     if conn.provider_user_id.is_some() {
         return Ok(());
     }
-    if let Some(id) = super::identify(provider, &fetcher(state, client, conn, token)).await? {
+    let identity = match super::identify(provider, &fetcher(state, client, conn, token)).await {
+        Ok(i) => i,
+        // A refused user-info call (a scope the user withheld, say) must not block pulled
+        // data. 401 and transient errors are the window's own (refresh, retry).
+        Err(FetchError::Permanent(m)) if super::info(provider).is_some_and(|i| i.rest_pull) => {
+            tracing::warn!(provider, user = %conn.user_id, "provider account id not learned: {m}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(id) = identity.as_ref().and_then(|i| i.id.clone()) {
+        tracing::info!(provider, user = %conn.user_id, "provider account id learned");
         conn.provider_user_id = Some(id);
+        if conn.provider_username.is_none() {
+            conn.provider_username = identity.and_then(|i| i.username);
+        }
         conn.updated_at = state.now();
         state
             .db

@@ -496,7 +496,9 @@ pub fn notification_window(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) 
 
 /// Verifies (`X-WHOOP-Signature`, `X-WHOOP-Signature-Timestamp` in ms within ±300 s) and
 /// parses one Whoop notification. `*.updated` → a sync window of the member's connection;
-/// `*.deleted` and unknown types are acknowledged and ignored.
+/// `workout.deleted` / `sleep.deleted` → the record whose external id is the notification's
+/// `id` (the record's own `id`, as pulled) is deleted; `recovery.deleted` (recoveries are
+/// stored as samples) and unknown types are acknowledged and ignored.
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
@@ -550,6 +552,17 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
                 end,
             }]
         }
+        "workout.deleted" | "sleep.deleted" => match text(obj.get("id")) {
+            Some(id) => vec![WebhookEvent::Deleted {
+                provider_user_id: user,
+                category: kind.trim_end_matches(".deleted").to_string(),
+                external_id: id,
+            }],
+            None => {
+                tracing::warn!(provider = "whoop", kind, "deletion without id ignored");
+                Vec::new()
+            }
+        },
         other => {
             tracing::info!(provider = "whoop", kind = other, "notification ignored");
             Vec::new()
@@ -823,12 +836,28 @@ mod tests {
     }
 
     #[test]
-    fn deletions_are_acknowledged_and_bad_json_is_a_400() {
+    fn deletions_name_the_record_and_bad_json_is_a_400() {
         let now = utc("2024-06-10T12:00:00Z");
         let ms = now.timestamp_millis();
-        let del = PING.replace("workout.updated", "workout.deleted");
+        let id = serde_json::from_str::<Value>(PING).expect("json")["id"].clone();
+        for (kind, category) in [("workout.deleted", "workout"), ("sleep.deleted", "sleep")] {
+            let del = PING.replace("workout.updated", kind);
+            let Ok(WebhookReply::Accept(e)) = run(&signed(&del, ms, now)) else {
+                panic!("accepted")
+            };
+            assert_eq!(
+                e,
+                vec![WebhookEvent::Deleted {
+                    provider_user_id: "20931".into(),
+                    category: category.into(),
+                    external_id: text(Some(&id)).expect("id"),
+                }]
+            );
+        }
+        // Recoveries are samples, not records: their deletion is acknowledged only.
+        let rec = PING.replace("workout.updated", "recovery.deleted");
         assert!(matches!(
-            run(&signed(&del, ms, now)),
+            run(&signed(&rec, ms, now)),
             Ok(WebhookReply::Accept(e)) if e.is_empty()
         ));
         let err = run(&signed("{not json", ms, now)).expect_err("400");

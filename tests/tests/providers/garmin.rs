@@ -172,8 +172,11 @@ async fn garmin_backfill_pushes_land_in_the_read_api() {
         score("sleep")["components"]["remPercentage"],
         json!({"value": 24, "qualifier": "EXCELLENT"})
     );
+    assert_eq!(score("sleep")["qualifier"], "GOOD", "{scores:?}");
     assert_eq!(score("stress")["value"].as_f64(), Some(31.0));
+    assert_eq!(score("stress")["qualifier"], "Balanced", "{scores:?}");
     assert_eq!(score("body_battery")["value"].as_f64(), Some(71.0));
+    assert!(score("body_battery")["qualifier"].is_null());
 }
 
 #[tokio::test]

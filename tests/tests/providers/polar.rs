@@ -183,13 +183,46 @@ async fn polar_backfill_lands_in_the_read_api() {
             ("strain".to_string(), 92.4),
         ]
     );
+    // Polar's labels are the scores' qualifiers (the night's sleep score has none).
+    let mut quals: Vec<(String, f64, Option<String>)> = scores
+        .iter()
+        .map(|s| {
+            (
+                s["category"].as_str().unwrap_or_default().to_string(),
+                s["value"].as_f64().unwrap_or(f64::NAN),
+                s["qualifier"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    quals.sort_by(|a, b| {
+        (&a.0, a.1)
+            .partial_cmp(&(&b.0, b.1))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let q = |s: &str| Some(s.to_string());
+    assert_eq!(
+        quals,
+        vec![
+            ("readiness".to_string(), 7.4, q("strong")),
+            ("recovery".to_string(), 5.0, q("good")),
+            ("sleep".to_string(), 3.0, q("clearly recognizable")),
+            ("sleep".to_string(), 81.0, None),
+            ("strain".to_string(), 92.4, q("productive")),
+        ],
+        "{scores:?}"
+    );
     let recovery = scores
         .iter()
         .find(|s| s["category"] == "recovery")
         .expect("recovery");
     assert_eq!(
-        recovery["components"]["nightly_recharge_status"]["qualifier"],
-        "good"
+        recovery["components"]["ans_charge_status"]["qualifier"],
+        "above usual"
+    );
+    assert!(
+        recovery["components"]
+            .get("nightly_recharge_status")
+            .is_none()
     );
 
     // Calls: nights only for available dates; every range within 28 days.

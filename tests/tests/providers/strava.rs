@@ -211,6 +211,33 @@ async fn strava_events_pull_new_activities_and_deauthorizations_revoke() {
         "{w:?}"
     );
 
+    // The athlete deletes the anchor-day run at Strava: the delete event removes that workout
+    // (by the activity id the pull stored), without a call to Strava; the others stay.
+    let calls = rig.fake.fake.calls().len();
+    assert_eq!(rig.webhook("activity.delete").await, 200);
+    assert_eq!(
+        rig.fake.fake.calls().len(),
+        calls,
+        "a deletion pulls nothing"
+    );
+    let w = rig.data(&user, &workouts).await;
+    let starts: Vec<&str> = w
+        .iter()
+        .map(|x| x["start_time"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        starts,
+        vec![
+            "2024-06-10T05:30:00Z",
+            "2024-06-04T16:00:00Z",
+            "2024-06-02T05:48:11Z"
+        ],
+        "the 2024-06-01 run is gone: {w:?}"
+    );
+    // A repeated deletion finds nothing and changes nothing.
+    assert_eq!(rig.webhook("activity.delete").await, 200);
+    assert_eq!(rig.data(&user, &workouts).await.len(), 3);
+
     // The athlete deauthorizes us at Strava: the connection is revoked, no call back to Strava.
     assert_eq!(rig.webhook("athlete.deauthorize").await, 200);
     let c = rig.connection(&user).await;

@@ -141,6 +141,7 @@ async fn suunto_backfill_lands_in_the_read_api() {
         (Some("recovery"), Some(72.0), Some("2024-06-01T07:00:00Z")),
         "{scores:#?}"
     );
+    assert_eq!(scores[0]["qualifier"], "Relaxing", "{scores:#?}");
     let stress = &scores[0]["components"]["stress_state"];
     assert_eq!(
         (stress["value"].as_f64(), stress["qualifier"].as_str()),
@@ -273,6 +274,7 @@ async fn suunto_stream_webhooks_add_the_new_data() {
     let scores = rig.data(&user, "health-scores?provider=suunto").await;
     assert_eq!(scores.len(), 2, "{scores:#?}");
     assert_eq!(scores[0]["value"], 69.0, "newest first: {scores:#?}");
+    assert_eq!(scores[0]["qualifier"], "Active");
     assert_eq!(
         scores[0]["components"]["stress_state"]["qualifier"],
         "Active"

@@ -271,11 +271,112 @@ async fn whoop_webhooks_pull_new_data_and_bad_signatures_change_nothing() {
         ),
         "{s:?}"
     );
-    // Deletions are acknowledged (nothing to pull).
-    assert_eq!(rig.webhook("workout.deleted").await, 200);
     // Whoop has no subscription challenge.
     let get = rig
         .call("GET", "/api/v1/providers/whoop/webhooks", None)
         .await;
     assert_eq!(get.status.as_u16(), 501, "{:?}", get.body);
+}
+
+#[tokio::test]
+async fn whoop_deletions_remove_the_record_and_keep_the_rest() {
+    let rig = Rig::start("whoop").await;
+    let user = rig.connected_user().await;
+    let workouts = format!("events/workouts?{WINDOW}");
+    let sleeps = format!("events/sleep?{WINDOW}");
+    let scores = || async {
+        let mut v: Vec<(String, f64)> = rig
+            .data(&user, "health-scores?provider=whoop&limit=100")
+            .await
+            .iter()
+            .map(|s| {
+                (
+                    s["category"].as_str().unwrap_or("").to_string(),
+                    f(&s["value"]),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        v
+    };
+    assert_eq!(rig.data(&user, &workouts).await.len(), 2);
+    let before = scores().await;
+    let night_summary = "summaries/sleep?start_date=2024-06-01&end_date=2024-06-02";
+    assert_eq!(
+        rig.data(&user, night_summary).await[0]["duration_minutes"],
+        412
+    );
+
+    // The member deletes the ride in the Whoop app: it goes, the run stays; nothing is pulled.
+    let calls = rig.fake.fake.calls().len();
+    assert_eq!(rig.webhook("workout.deleted").await, 200);
+    assert_eq!(
+        rig.fake.fake.calls().len(),
+        calls,
+        "a deletion pulls nothing"
+    );
+    let w = rig.data(&user, &workouts).await;
+    assert_eq!(
+        w.iter().map(|x| x["type"].as_str()).collect::<Vec<_>>(),
+        vec![Some("running")],
+        "{w:?}"
+    );
+    assert_eq!(rig.data(&user, &sleeps).await.len(), 2, "sleeps stay");
+    assert_eq!(scores().await, before, "scores stay");
+
+    // ... then last night: the nap stays, and the night's summary is recomputed without it.
+    assert_eq!(rig.webhook("sleep.deleted").await, 200);
+    let s = rig.data(&user, &sleeps).await;
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0]["is_nap"], true, "{s:?}");
+    let summary = rig.data(&user, night_summary).await;
+    assert!(
+        summary.iter().all(|d| d["duration_minutes"] != 412),
+        "the deleted night no longer counts: {summary:?}"
+    );
+    assert_eq!(rig.data(&user, &workouts).await.len(), 1);
+
+    // Deleting again finds nothing; the remaining data is untouched.
+    assert_eq!(rig.webhook("workout.deleted").await, 200);
+    assert_eq!(rig.webhook("sleep.deleted").await, 200);
+    assert_eq!(rig.data(&user, &workouts).await.len(), 1);
+    assert_eq!(rig.data(&user, &sleeps).await.len(), 1);
+}
+
+#[tokio::test]
+async fn whoop_a_failed_profile_call_at_connect_is_made_up_by_the_backfill() {
+    let rig = Rig::start("whoop").await;
+    let profile = "/developer/v2/user/profile/basic";
+    // The callback's user-info call fails once: the connection starts without its account id.
+    rig.fake.fake.fail_path(profile, 1);
+    let user = rig.connected_user().await;
+    // The first backfill window asked again (once: later windows have the id).
+    let asked = rig
+        .fake
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with(&format!("{profile} ")))
+        .count();
+    assert_eq!(asked, 2, "{:?}", rig.fake.fake.calls());
+    assert_eq!(
+        rig.fake
+            .fake
+            .with(|s| s.faults.path_errors.get(profile).copied()),
+        Some(0),
+        "the fault met the callback"
+    );
+    let c = rig.connection(&user).await;
+    assert_eq!(
+        (c["status"].as_str(), c["provider_user_id"].as_str()),
+        (Some("active"), Some("20931")),
+        "{c}"
+    );
+    // So the member's webhooks are matched to the connection and applied.
+    let workouts = format!("events/workouts?{WINDOW}");
+    assert_eq!(rig.data(&user, &workouts).await.len(), 2);
+    assert_eq!(rig.webhook("workout.updated").await, 200);
+    assert_eq!(rig.data(&user, &workouts).await.len(), 3);
+    assert_eq!(rig.webhook("workout.deleted").await, 200);
+    assert_eq!(rig.data(&user, &workouts).await.len(), 2);
 }
