@@ -41,7 +41,7 @@ pub fn profile() -> Profile {
         token_extra,
         access_token: opaque_token,
         // The data kinds (also `athlete.deauthorize` and the `#unsigned` / `#stale` modes).
-        webhooks: &["activity.create", "activity.delete"],
+        webhooks: &["activity.create", "activity.update", "activity.delete"],
         send_webhook: Some(|fake, target, kind| Box::pin(send(fake, target, kind))),
     }
 }
@@ -554,7 +554,8 @@ async fn delete_subscription(
 }
 
 /// Sends one event. Kinds: `activity.create` (a morning run on the scenario day is uploaded
-/// first), `activity.delete` (the anchor-day run is deleted), `athlete.deauthorize` (the
+/// first), `activity.update` (the anchor-day run becomes a 10.555 km trail run),
+/// `activity.delete` (the anchor-day run is deleted), `athlete.deauthorize` (the
 /// athlete revokes access: tokens stop working); suffix `#unsigned` omits
 /// `X-Strava-Signature`, `#stale` dates it 10 minutes back.
 async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
@@ -581,6 +582,26 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
                 fake.add_item("activities", run.json());
             }
             ("activity", WEBHOOK_ACTIVITY_ID, "create", json!({}))
+        }
+        "activity.update" => {
+            // The athlete corrects the anchor-day run: it was a trail run, 10.555 km.
+            let id = DELETED_ACTIVITY_ID;
+            fake.with(|s| {
+                if let Some(a) = s.items.get_mut("activities").and_then(|a| {
+                    a.iter_mut()
+                        .find(|v| v.get("id").and_then(Value::as_i64) == Some(id))
+                }) {
+                    a["sport_type"] = json!("TrailRun");
+                    a["distance"] = json!(10555.0);
+                    a["name"] = json!("Trail run with the club");
+                }
+            });
+            (
+                "activity",
+                id,
+                "update",
+                json!({"title": "Trail run with the club", "type": "TrailRun"}),
+            )
         }
         "activity.delete" => {
             let gone = DELETED_ACTIVITY_ID;

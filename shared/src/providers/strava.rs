@@ -346,7 +346,7 @@ fn parse_event(v: &Value) -> Option<Event> {
 /// GET: the subscription challenge (`hub.mode`, `hub.verify_token`, `hub.challenge`).
 /// POST: `X-Strava-Signature` must carry a timestamp within the tolerance (Strava signs
 /// nothing we could verify, App. C #16), the body must match the event schema; activity
-/// create/update → a sync window, activity delete → `Deleted` (the workout whose external id
+/// create → a sync window, update → `Replaced`, activity delete → `Deleted` (the workout whose external id
 /// is the activity id), athlete deauthorization → `Deauthorized`, the rest is acknowledged and
 /// ignored. With `STRAVA_WEBHOOK_SUBSCRIPTION_ID` set, events of another
 /// subscription are ignored.
@@ -403,11 +403,24 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
                 Vec::new()
             }
         }
-        ("activity", "create" | "update") => {
+        ("activity", "create") => {
             let at = DateTime::<Utc>::from_timestamp(e.event_time, 0).unwrap_or(req.now);
             let (start, end) = event_window(at);
             vec![WebhookEvent::Sync {
                 provider_user_id: owner,
+                start,
+                end,
+            }]
+        }
+        // An edited activity replaces the stored workout (App. C #17): the stored one is
+        // dropped and the days around it pulled again.
+        ("activity", "update") => {
+            let at = DateTime::<Utc>::from_timestamp(e.event_time, 0).unwrap_or(req.now);
+            let (start, end) = event_window(at);
+            vec![WebhookEvent::Replaced {
+                provider_user_id: owner,
+                category: "workout".into(),
+                external_id: e.object_id.to_string(),
                 start,
                 end,
             }]

@@ -129,6 +129,65 @@ pub enum WebhookEvent {
         category: String,
         external_id: String,
     },
+    /// A record changed at the provider (Strava `update`): the stored event with this external
+    /// id is dropped and the window around it pulled again, so the new version is stored
+    /// (storage keeps the first write otherwise). Unknown records pull `[start, end)`.
+    Replaced {
+        provider_user_id: String,
+        category: String,
+        external_id: String,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+}
+
+impl WebhookEvent {
+    /// The provider account the event is about.
+    pub fn provider_user_id(&self) -> &str {
+        match self {
+            Self::Sync {
+                provider_user_id, ..
+            }
+            | Self::Data {
+                provider_user_id, ..
+            }
+            | Self::Deauthorized { provider_user_id }
+            | Self::Scope {
+                provider_user_id, ..
+            }
+            | Self::Delivered {
+                provider_user_id, ..
+            }
+            | Self::Deleted {
+                provider_user_id, ..
+            }
+            | Self::Replaced {
+                provider_user_id, ..
+            } => provider_user_id,
+        }
+    }
+}
+
+/// Deletes the user's `category` events from `provider` with this external id; answers them.
+async fn delete_by_external_id(
+    state: &crate::api::AppState,
+    user: uuid::Uuid,
+    provider: &str,
+    category: &str,
+    external_id: &str,
+) -> Result<Vec<crate::repo::health::EventRecord>, crate::store::StoreError> {
+    let sources = state.db.data_source_map(user).await?;
+    let mut gone = Vec::new();
+    for e in state.db.events(user, category, None, None).await? {
+        let ours = sources
+            .get(&e.data_source_id)
+            .is_some_and(|d| d.provider == provider);
+        if ours && e.external_id.as_deref() == Some(external_id) {
+            state.db.delete_event(user, &e).await?;
+            gone.push(e);
+        }
+    }
+    Ok(gone)
 }
 
 /// Constant-time comparison of two byte strings.
@@ -183,24 +242,7 @@ pub async fn apply(
     let mut out = WebhookOutcome::default();
     let mut jobs = Vec::new();
     for event in events {
-        let puid = match &event {
-            WebhookEvent::Sync {
-                provider_user_id, ..
-            }
-            | WebhookEvent::Data {
-                provider_user_id, ..
-            }
-            | WebhookEvent::Deauthorized { provider_user_id }
-            | WebhookEvent::Scope {
-                provider_user_id, ..
-            }
-            | WebhookEvent::Deleted {
-                provider_user_id, ..
-            }
-            | WebhookEvent::Delivered {
-                provider_user_id, ..
-            } => provider_user_id.clone(),
-        };
+        let puid = event.provider_user_id().to_string();
         let mut conns: Vec<_> = state
             .db
             .connections_by_provider_user(provider, &puid)
@@ -255,22 +297,44 @@ pub async fn apply(
                     external_id,
                     ..
                 } => {
-                    let sources = state.db.data_source_map(conn.user_id).await?;
-                    for e in state.db.events(conn.user_id, category, None, None).await? {
-                        let ours = sources
-                            .get(&e.data_source_id)
-                            .is_some_and(|d| d.provider == provider);
-                        if ours && e.external_id.as_deref() == Some(external_id.as_str()) {
-                            state.db.delete_event(conn.user_id, &e).await?;
-                            out.deleted += 1;
-                            jobs.push(crate::jobs::Job::Rollup {
-                                user_id: conn.user_id,
-                                date: crate::domain::time::local_date(
-                                    e.end,
-                                    e.zone_offset.as_deref(),
-                                ),
-                            });
-                        }
+                    for e in
+                        delete_by_external_id(state, conn.user_id, provider, category, external_id)
+                            .await?
+                    {
+                        out.deleted += 1;
+                        jobs.push(crate::jobs::Job::Rollup {
+                            user_id: conn.user_id,
+                            date: crate::domain::time::local_date(e.end, e.zone_offset.as_deref()),
+                        });
+                    }
+                }
+                WebhookEvent::Replaced {
+                    category,
+                    external_id,
+                    start,
+                    end,
+                    ..
+                } => {
+                    let gone =
+                        delete_by_external_id(state, conn.user_id, provider, category, external_id)
+                            .await?;
+                    out.deleted += gone.len();
+                    let mut windows: Vec<(DateTime<Utc>, DateTime<Utc>)> = gone
+                        .iter()
+                        .map(|e| {
+                            (
+                                e.start - chrono::Duration::days(1),
+                                (e.end + chrono::Duration::days(1)).min(now.max(e.end)),
+                            )
+                        })
+                        .collect();
+                    if windows.is_empty() {
+                        windows.push((*start, *end));
+                    }
+                    for (a, b) in windows {
+                        let w = super::sync::window_jobs(conn.user_id, provider, a, b);
+                        out.sync_windows += w.len();
+                        jobs.extend(w);
                     }
                 }
                 WebhookEvent::Delivered { kind, .. } => {

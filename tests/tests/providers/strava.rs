@@ -211,6 +211,25 @@ async fn strava_events_pull_new_activities_and_deauthorizations_revoke() {
         "{w:?}"
     );
 
+    // The athlete corrects the anchor-day run at Strava: the update replaces the stored
+    // workout with the new version (not first-write-wins), the others stay.
+    assert_eq!(rig.webhook("activity.update").await, 200);
+    let w = rig.data(&user, &workouts).await;
+    assert_eq!(w.len(), 4, "{w:?}");
+    let fixed = w
+        .iter()
+        .find(|x| {
+            x["start_time"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2024-06-01"))
+        })
+        .expect("the anchor-day run is still there");
+    assert_eq!(
+        (fixed["type"].as_str(), fixed["distance_meters"].as_f64()),
+        (Some("trail_running"), Some(10555.0)),
+        "{fixed}"
+    );
+
     // The athlete deletes the anchor-day run at Strava: the delete event removes that workout
     // (by the activity id the pull stored), without a call to Strava; the others stay.
     let calls = rig.fake.fake.calls().len();
