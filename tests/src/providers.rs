@@ -127,17 +127,7 @@ impl Rig {
     }
 
     async fn api_key(&self) -> String {
-        let login = self
-            .http
-            .post(self.url("/api/v1/auth/login"))
-            .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
-            .send()
-            .await
-            .expect("login");
-        let jwt = login.json::<Value>().await.expect("json")["access_token"]
-            .as_str()
-            .expect("jwt")
-            .to_string();
+        let jwt = self.developer_token().await;
         let key = self
             .http
             .post(self.url("/api/v1/developer/api-keys"))

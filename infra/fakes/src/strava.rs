@@ -64,27 +64,9 @@ fn routes() -> Router<Fake> {
         )
 }
 
-/// The scenario clock of a dataset: anchor + 9 days, 12:00Z (the e2e rig's manual clock).
-pub fn scenario_now(anchor: NaiveDate) -> DateTime<Utc> {
-    anchor.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc() + Duration::days(9)
-}
-
-/// The fake's clock (webhook timestamps, new items): the real time while the dataset is
-/// current (the demo anchors it a week back), else the dataset's [`scenario_now`] (tests
-/// anchor it on a fixed past day and run our API on a manual clock at that instant).
-pub fn fake_now(anchor: NaiveDate) -> DateTime<Utc> {
-    let real = Utc::now();
-    let today = real.date_naive();
-    if today >= anchor && today <= anchor + Duration::days(30) {
-        real
-    } else {
-        scenario_now(anchor)
-    }
-}
-
 /// Strava's token answer adds `expires_at` and the athlete summary.
 fn token_extra(fake: &Fake) -> Value {
-    let expires_at = fake_now(fake.anchor()).timestamp() + fake.options().expires_in;
+    let expires_at = fake.now().timestamp() + fake.options().expires_in;
     json!({"token_type": "Bearer", "expires_at": expires_at,
         "athlete": {"id": ATHLETE_ID, "username": "hillclimber", "firstname": "Jo", "lastname": "Berg"}})
 }
@@ -476,7 +458,7 @@ async fn create_subscription(State(fake): State<Fake>, uri: Uri, body: String) -
     if fake.with(|s| !s.subscriptions.is_empty()) {
         return fault(StatusCode::BAD_REQUEST, "Bad Request", "", "already exists");
     }
-    let challenge = format!("challenge-{}", fake_now(fake.anchor()).timestamp());
+    let challenge = format!("challenge-{}", fake.now().timestamp());
     let url = crate::core::with_query(
         callback,
         &[
@@ -501,7 +483,7 @@ async fn create_subscription(State(fake): State<Fake>, uri: Uri, body: String) -
             "not verifiable",
         );
     }
-    let now = stamp(fake_now(fake.anchor()));
+    let now = stamp(fake.now());
     let sub = json!({"id": SUBSCRIPTION_ID, "application_id": APPLICATION_ID, "callback_url": callback,
         "created_at": now, "updated_at": now, "resource_state": 2});
     fake.with(|s| s.subscriptions.push(sub));
@@ -560,7 +542,7 @@ async fn delete_subscription(
 /// `X-Strava-Signature`, `#stale` dates it 10 minutes back.
 async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
     let (event, mode) = kind.split_once('#').unwrap_or((kind.as_str(), ""));
-    let now = fake_now(fake.anchor());
+    let now = fake.now();
     let (object_type, object_id, aspect, updates) = match event {
         "activity.create" => {
             let run = Activity {

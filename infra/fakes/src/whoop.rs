@@ -65,24 +65,6 @@ fn routes() -> Router<Fake> {
         .route("/developer/v2/cycle/{id}/recovery", get(cycle_recovery))
 }
 
-/// The scenario clock of a dataset: anchor + 9 days, 12:00Z (the e2e rig's manual clock).
-pub fn scenario_now(anchor: NaiveDate) -> DateTime<Utc> {
-    anchor.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc() + Duration::days(9)
-}
-
-/// The fake's clock (webhook timestamps, new items): the real time while the dataset is
-/// current (the demo anchors it a week back), else the dataset's [`scenario_now`] (tests
-/// anchor it on a fixed past day and run our API on a manual clock at that instant).
-pub fn fake_now(anchor: NaiveDate) -> DateTime<Utc> {
-    let real = Utc::now();
-    let today = real.date_naive();
-    if today >= anchor && today <= anchor + Duration::days(30) {
-        real
-    } else {
-        scenario_now(anchor)
-    }
-}
-
 fn iso(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
@@ -392,7 +374,7 @@ fn remove(fake: &Fake, kind: &str, id: &str) {
 /// suffix `#bad-signature` signs with the wrong key, `#stale` stamps it 10 minutes old.
 async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
     let (event, mode) = kind.split_once('#').unwrap_or((kind.as_str(), ""));
-    let now = fake_now(fake.anchor());
+    let now = fake.now();
     // This morning's run ended 4 h 08 min ago; last night's sleep ended 5 h 45 min ago (at
     // the scenario clock: a 07:10Z run and a 22:30Z–06:15Z night).
     let minute = now - Duration::seconds(now.timestamp() % 60);

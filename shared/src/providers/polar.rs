@@ -43,8 +43,7 @@ pub const SIGNATURE_HEADER: &str = "Polar-Webhook-Signature";
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
-/// One authenticated call. 401 → `Unauthorized`; 429, 5xx and transport errors → `Transient`;
-/// every other status is answered with its body (`Null` when empty) for the caller to judge.
+/// One authenticated call (see [`Fetcher::call`]).
 async fn call(
     f: &Fetcher<'_>,
     method: Method,
@@ -52,43 +51,7 @@ async fn call(
     query: &[(&str, String)],
     body: Option<&Value>,
 ) -> Result<(StatusCode, Value), FetchError> {
-    let url = f.url(path, query)?;
-    let mut req = f
-        .http
-        .request(method, url)
-        .bearer_auth(f.token)
-        .header("accept", "application/json")
-        .timeout(f.timeout);
-    for (k, v) in &f.headers {
-        req = req.header(*k, v);
-    }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| FetchError::Transient(format!("{path}: {e}")))?;
-    let status = resp.status();
-    if status == StatusCode::UNAUTHORIZED {
-        return Err(FetchError::Unauthorized);
-    }
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        return Err(FetchError::Transient(format!("{path}: HTTP {status}")));
-    }
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| FetchError::Transient(format!("{path}: {e}")))?;
-    if !status.is_success() || status == StatusCode::NO_CONTENT {
-        return Ok((status, Value::Null));
-    }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok((status, Value::Null));
-    }
-    let v = serde_json::from_slice(&bytes)
-        .map_err(|e| FetchError::Permanent(format!("{path}: unreadable JSON ({e})")))?;
-    Ok((status, v))
+    f.call(method, path, query, body).await
 }
 
 /// GET a data document: 404 and 204 answer `Null` ("no data"), other 4xx are permanent.

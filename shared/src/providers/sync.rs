@@ -116,6 +116,23 @@ impl<'a> Fetcher<'a> {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, FetchError> {
+        let (status, v) = self.call(method, path, query, body).await?;
+        if !status.is_success() {
+            return Err(FetchError::Permanent(format!("{path}: HTTP {status}")));
+        }
+        Ok(v)
+    }
+
+    /// One call that leaves the other 4xx to the caller: 401 → `Unauthorized`; 429, 5xx and
+    /// transport errors → `Transient`; any other status is answered with its JSON body
+    /// (`Null` when empty, 204, or not a success).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(reqwest::StatusCode, Value), FetchError> {
         let url = self.url(path, query)?;
         let mut req = self
             .http
@@ -140,18 +157,19 @@ impl<'a> Fetcher<'a> {
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(FetchError::Transient(format!("{path}: HTTP {status}")));
         }
-        if !status.is_success() {
-            return Err(FetchError::Permanent(format!("{path}: HTTP {status}")));
-        }
         let bytes = resp
             .bytes()
             .await
             .map_err(|e| FetchError::Transient(format!("{path}: {e}")))?;
-        if status.as_u16() == 204 || bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
+        if !status.is_success()
+            || status.as_u16() == 204
+            || bytes.iter().all(u8::is_ascii_whitespace)
+        {
+            return Ok((status, Value::Null));
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| FetchError::Permanent(format!("{path}: unreadable JSON ({e})")))
+        let v = serde_json::from_slice(&bytes)
+            .map_err(|e| FetchError::Permanent(format!("{path}: unreadable JSON ({e})")))?;
+        Ok((status, v))
     }
 
     /// A `{data: [...], next_token}` collection, all pages.
