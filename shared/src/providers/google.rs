@@ -1369,23 +1369,11 @@ impl Subscribers<'_> {
                 .map_err(|e| SubscriptionError::Upstream(format!("query: {e}")))?;
             url = format!("{url}?{q}");
         }
-        let mut req = self
-            .ctx
-            .http
-            .request(method, url)
-            .bearer_auth(&self.token)
-            .timeout(self.ctx.timeout);
+        let mut req = self.ctx.http.request(method, url).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| SubscriptionError::Upstream(format!("Google Health API: {e}")))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let v = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok((status, v, text))
+        self.ctx.send(req, "Google Health API").await
     }
 }
 

@@ -495,18 +495,11 @@ async fn oura_call(
         .http
         .request(method, ctx.url(path))
         .header("x-client-id", &ctx.client.client_id)
-        .header("x-client-secret", &ctx.client.client_secret)
-        .timeout(ctx.timeout);
+        .header("x-client-secret", &ctx.client.client_secret);
     if let Some(b) = body {
         req = req.json(b);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| SubscriptionError::Upstream(format!("Oura subscription API: {e}")))?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let (status, v, text) = ctx.send(req, "Oura subscription API").await?;
     if status >= 400 && status != 409 {
         return Err(SubscriptionError::Upstream(format!(
             "Oura subscription API answered HTTP {status}: {}",

@@ -1275,24 +1275,18 @@ async fn app_call(
         .http
         .request(method, ctx.url(path))
         .basic_auth(&ctx.client.client_id, Some(&ctx.client.client_secret))
-        .header("accept", "application/json")
-        .timeout(ctx.timeout);
+        .header("accept", "application/json");
     if let Some(b) = body {
         req = req.json(b);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| SubscriptionError::Upstream(format!("Polar webhook API: {e}")))?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
+    let (status, v, text) = ctx.send(req, "Polar webhook API").await?;
     if status >= 400 && status != 404 && status != 409 {
         return Err(SubscriptionError::Upstream(format!(
             "Polar webhook API answered HTTP {status}: {}",
             text.chars().take(200).collect::<String>()
         )));
     }
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    Ok((status, v))
 }
 
 /// A webhook as we show it: `{id, events[], url}`.

@@ -466,22 +466,15 @@ async fn strava_call(
         let qs = serde_urlencoded::to_string(creds)
             .map_err(|e| SubscriptionError::Config(e.to_string()))?;
         ctx.http.request(method, format!("{}?{qs}", ctx.url(path)))
-    }
-    .timeout(ctx.timeout);
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| SubscriptionError::Upstream(format!("Strava {path}: {e}")))?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
+    };
+    let (status, v, text) = ctx.send(req, &format!("Strava {path}")).await?;
+    if !(200..300).contains(&status) {
         return Err(SubscriptionError::Upstream(format!(
-            "Strava {path}: HTTP {} {}",
-            status.as_u16(),
+            "Strava {path}: HTTP {status} {}",
             text.chars().take(300).collect::<String>()
         )));
     }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    Ok(v)
 }
 
 fn subscription_id(v: &Value) -> String {

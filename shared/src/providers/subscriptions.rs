@@ -28,6 +28,25 @@ impl SubscriptionCtx<'_> {
             .map_or(self.secret_key, String::as_str)
     }
 
+    /// Sends a request built by the provider (its own auth), with the timeout; answers the
+    /// status, the body as JSON (`Null` when it is not JSON) and the raw text. Only transport
+    /// failures are errors here: each provider judges its statuses.
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        api: &str,
+    ) -> Result<(u16, Value, String), SubscriptionError> {
+        let resp = req
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| SubscriptionError::Upstream(format!("{api}: {e}")))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok((status, v, text))
+    }
+
     /// `client.api_base + path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.client.api_base.trim_end_matches('/'))
