@@ -61,6 +61,16 @@ impl Rig {
         opts: FakeOptions,
         extra: &[(&str, &str)],
     ) -> Self {
+        Self::start_on(crate::Storage::Embedded, provider, opts, extra).await
+    }
+
+    /// The same on a chosen table adapter (DynamoDB: the emulator of `infra/test.sh`).
+    pub async fn start_on(
+        storage: crate::Storage,
+        provider: &'static str,
+        opts: FakeOptions,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let anchor = opts.anchor;
         let fake = ow_fakes::start(provider, opts.clone())
             .await
@@ -84,8 +94,19 @@ impl Rig {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let config = Config::for_tests_with(dir.path(), &pairs);
-        let table: Arc<dyn Table> =
-            Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
+        let table: Arc<dyn Table> = match storage {
+            crate::Storage::Embedded => {
+                Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"))
+            }
+            crate::Storage::Dynamo => {
+                let t = shared::store::dynamo::DynamoTable::for_endpoint(
+                    &crate::dynamodb_url(),
+                    format!("providers-{}", uuid::Uuid::new_v4()),
+                );
+                t.ensure_table().await.expect("create table");
+                Arc::new(t)
+            }
+        };
         let now = anchor
             .and_hms_opt(12, 0, 0)
             .map(|t| t.and_utc() + Duration::days(9))

@@ -428,3 +428,51 @@ async fn the_user_list_shows_the_latest_sync_and_sorts_by_it() {
         "nulls first ascending"
     );
 }
+
+/// The provider flow on DynamoDB (the emulator `infra/test.sh` starts): connect, backfill
+/// through an outage and the schedule's retry, sync runs, a signed webhook, disconnect.
+#[tokio::test]
+async fn oura_end_to_end_on_dynamodb() {
+    let rig = Rig::start_on(
+        ow_e2e::Storage::Dynamo,
+        "oura",
+        ow_fakes::FakeOptions::default(),
+        &[],
+    )
+    .await;
+    rig.fake.fake.throttle(10_000);
+    let user = rig.connected_user().await;
+    assert!(rig.connection(&user).await["last_synced_at"].is_null());
+    rig.fake.fake.throttle(0);
+    rig.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(
+        shared::jobs::schedule::tick(&rig.state)
+            .await
+            .expect("tick"),
+        3
+    );
+    rig.idle().await;
+    let range = "events/workouts?start_date=2024-05-01&end_date=2024-06-10";
+    assert_eq!(rig.data(&user, range).await.len(), 1);
+    let runs = rig.user_get(&user, "sync/runs").await;
+    assert!(
+        runs.as_array()
+            .is_some_and(|r| r.len() == 3 && r.iter().all(|x| x["status"] == "success")),
+        "{runs}"
+    );
+    let all = rig
+        .call("GET", "/api/v1/sync/runs?status=success", None)
+        .await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(3), "{:?}", all.body);
+    assert_eq!(rig.webhook("workout").await, 200);
+    assert_eq!(rig.data(&user, range).await.len(), 2);
+    let d = rig
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{user}/connections/oura"),
+            None,
+        )
+        .await;
+    assert_eq!(d.status.as_u16(), 204);
+    assert_eq!(rig.connection(&user).await["status"], "revoked");
+}
