@@ -85,6 +85,7 @@ use crate::api::{
         garmin_backfill::status,
         garmin_backfill::cancel,
         garmin_backfill::retry,
+        sync_status::stream,
         sync_status::recent,
         sync_status::user_runs,
         sync_status::all_runs,

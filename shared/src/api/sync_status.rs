@@ -22,6 +22,7 @@ use crate::repo::sync_runs::{SyncEvent, SyncRun};
 /// The routes of this group (served with the provider routes).
 pub fn router() -> Router<State> {
     Router::new()
+        .route("/api/v1/users/{user_id}/sync/stream", get(stream))
         .route("/api/v1/users/{user_id}/sync/recent", get(recent))
         .route("/api/v1/users/{user_id}/sync/runs", get(user_runs))
         .route("/api/v1/sync/runs", get(all_runs))
@@ -127,6 +128,92 @@ async fn existing_user(state: &State, user_id: &str) -> ApiResult<Uuid> {
         return Err(ApiError::not_found("User not found"));
     }
     Ok(user)
+}
+
+/// How often the stream looks for new events, and how long it stays silent before a heartbeat.
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+const STREAM_HEARTBEAT_SECONDS: u64 = 15;
+
+fn sse_frame(e: SyncEvent) -> axum::body::Bytes {
+    let data = serde_json::to_string(&SyncStatusEvent::from(e)).unwrap_or_else(|_| "{}".into());
+    axum::body::Bytes::from(format!("event: sync.status\ndata: {data}\n\n"))
+}
+
+/// Server-sent events of the user's syncs: `: connected`, the `replay` most recent events
+/// oldest first, then new events as they are recorded, with `: heartbeat` after 15 s of
+/// silence. In Lambda (API Gateway buffers responses) the stream ends after the replay.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/sync/stream", tag = "sync",
+    params(("user_id" = Uuid, Path), ("replay" = Option<i64>, Query, description = "1–200, default 20")),
+    responses((status = 200, description = "text/event-stream of SyncStatusEvent"), (status = 404, description = "User not found")))]
+pub async fn stream(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<axum::response::Response> {
+    use futures_util::StreamExt;
+    guard::api_key_or_developer(&state, &headers).await?;
+    let p = Params::parse(q.as_deref())?;
+    let replay = p.int("replay", 20, 1, 200)?;
+    let user = existing_user(&state, &user_id).await?;
+    let mut recent = state
+        .db
+        .recent_sync_events(user, replay as usize, state.now())
+        .await?;
+    recent.reverse();
+    let last = recent.last().map_or_else(|| state.now(), |e| e.timestamp);
+    let mut head = vec![axum::body::Bytes::from_static(b": connected\n\n")];
+    head.extend(recent.into_iter().map(sse_frame));
+    let head = futures_util::stream::iter(head.into_iter().map(Ok::<_, std::io::Error>));
+    let live = futures_util::stream::unfold((0u64, last), move |(mut silent, mut last)| {
+        let state = state.clone();
+        async move {
+            if crate::config::in_lambda() {
+                return None;
+            }
+            loop {
+                tokio::time::sleep(STREAM_POLL).await;
+                let fresh = match state.db.sync_events_since(user, last, state.now()).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sync stream: reading events failed");
+                        Vec::new()
+                    }
+                };
+                if let Some(newest) = fresh.last() {
+                    last = newest.timestamp;
+                    let mut out = Vec::new();
+                    for e in fresh {
+                        out.extend_from_slice(&sse_frame(e));
+                    }
+                    return Some((Ok(axum::body::Bytes::from(out)), (0, last)));
+                }
+                silent += STREAM_POLL.as_secs();
+                if silent >= STREAM_HEARTBEAT_SECONDS {
+                    return Some((
+                        Ok(axum::body::Bytes::from_static(b": heartbeat\n\n")),
+                        (0, last),
+                    ));
+                }
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(head.chain(live));
+    let mut resp = axum::response::Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-cache, no-transform"),
+    );
+    h.insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    Ok(resp)
 }
 
 /// The user's most recent sync status events, newest first.

@@ -183,6 +183,27 @@ impl Db {
             .collect()
     }
 
+    /// A user's events after `after` (exclusive), oldest first.
+    pub async fn sync_events_since(
+        &self,
+        user: Uuid,
+        after: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SyncEvent>, StoreError> {
+        let q = Query::partition(Index::Primary, user_pk(user))
+            .range(SkRange::Between(
+                format!("SYNCEVT#{}~", sort_ts(after)),
+                "SYNCEVT#~".into(),
+            ))
+            .limit(200);
+        let page = self.table.query(&q).await?;
+        page.items
+            .iter()
+            .filter(|i| is_live(i, now.timestamp()))
+            .map(decode)
+            .collect()
+    }
+
     /// A user's runs, most recently updated first.
     pub async fn user_sync_runs(
         &self,

@@ -476,3 +476,66 @@ async fn oura_end_to_end_on_dynamodb() {
     assert_eq!(d.status.as_u16(), 204);
     assert_eq!(rig.connection(&user).await["status"], "revoked");
 }
+
+#[tokio::test]
+async fn the_sync_stream_replays_then_follows_new_events() {
+    let rig = Rig::start("oura").await;
+    let user = rig.connected_user().await;
+    let resp = rig
+        .http
+        .get(rig.url(&format!("/api/v1/users/{user}/sync/stream?replay=2")))
+        .header(ow_e2e::providers::KEY_HEADER, &rig.key)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/event-stream; charset=utf-8"
+    );
+    let mut resp = resp;
+    let mut text = String::new();
+    let read = |text: &String| text.matches("event: sync.status").count();
+    while read(&text) < 2 {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("replay in time")
+            .expect("chunk")
+            .expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.starts_with(": connected\n\n"), "{text}");
+    assert_eq!(read(&text), 2, "replay=2: {text}");
+    // A webhook queues a window: its run's event arrives on the open stream.
+    rig.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(rig.webhook("workout").await, 200);
+    while read(&text) < 3 {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("a live event in time")
+            .expect("chunk")
+            .expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let last = text
+        .rsplit("data: ")
+        .next()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d.trim()).ok())
+        .expect("the last frame's JSON");
+    assert_eq!(
+        (
+            last["provider"].as_str(),
+            last["status"].as_str(),
+            last["user_id"].as_str()
+        ),
+        (Some("oura"), Some("success"), Some(user.as_str()))
+    );
+    let missing = rig
+        .call(
+            "GET",
+            "/api/v1/users/00000000-0000-4000-8000-000000000000/sync/stream",
+            None,
+        )
+        .await;
+    assert_eq!(missing.status.as_u16(), 404);
+}
