@@ -984,7 +984,11 @@ pub async fn trigger_historical(
 // ---------------------------------------------------------------------------------------------
 
 /// The pass-through query (api.md §12): Polar's flags on both routes, the list options on #52.
-fn vendor_options(p: &Params, now: DateTime<Utc>, list: bool) -> ApiResult<providers::VendorOptions> {
+fn vendor_options(
+    p: &Params,
+    now: DateTime<Utc>,
+    list: bool,
+) -> ApiResult<providers::VendorOptions> {
     let mut o = providers::VendorOptions::at(now);
     if list {
         o.since = p.int("since", 0, i64::MIN, i64::MAX)?;
@@ -1055,9 +1059,9 @@ fn vendor_error(
         E::Revoked => ApiError::unauthorized(format!(
             "{name} refused the stored grant; the connection is revoked. Please re-authorize."
         )),
-        E::Fetch(F::Unauthorized) => {
-            ApiError::unauthorized(format!("{name} authorization expired. Please re-authorize."))
-        }
+        E::Fetch(F::Unauthorized) => ApiError::unauthorized(format!(
+            "{name} authorization expired. Please re-authorize."
+        )),
         E::Fetch(F::Refused(status, text)) => match StatusCode::from_u16(status) {
             Ok(s) if s.is_client_error() => ApiError::new(s, format!("{name} API error: {text}")),
             _ => ApiError::new(

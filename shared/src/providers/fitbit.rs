@@ -190,7 +190,10 @@ pub async fn pull(
 /// One page of the activity log list as Fitbit answers it (vendor pass-through, #52). Fitbit
 /// takes exactly one of `afterDate` (ascending, from `summary_start_time`) and `beforeDate`
 /// (descending, from `summary_end_time`, else the newest entries).
-pub async fn vendor_workouts(f: &Fetcher<'_>, opts: &super::VendorOptions) -> Result<Value, FetchError> {
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
     let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
     let mut q = match (opts.start, opts.end) {
         (Some(s), _) => vec![("afterDate", day(s)), ("sort", "asc".to_string())],

@@ -368,7 +368,15 @@ impl VendorOptions {
 pub fn has_vendor_workouts(provider: &str) -> bool {
     matches!(
         provider,
-        "polar" | "suunto" | "garmin" | "whoop" | "oura" | "strava" | "fitbit" | "google" | "sensorbio"
+        "polar"
+            | "suunto"
+            | "garmin"
+            | "whoop"
+            | "oura"
+            | "strava"
+            | "fitbit"
+            | "google"
+            | "sensorbio"
     )
 }
 

@@ -374,7 +374,10 @@ pub async fn pull(
 
 /// One page of the workout collection as Oura answers it (vendor pass-through, #52): the
 /// summary window's dates when given.
-pub async fn vendor_workouts(f: &Fetcher<'_>, opts: &super::VendorOptions) -> Result<Value, FetchError> {
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
     let mut q = Vec::new();
     if let Some(s) = opts.start {
         q.push(("start_date", s.format("%Y-%m-%d").to_string()));

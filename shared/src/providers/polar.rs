@@ -1018,7 +1018,10 @@ async fn physical_info(f: &Fetcher<'_>, w: &Window, out: &mut Pulled) -> Result<
 }
 
 /// The member's exercises as AccessLink lists them (vendor pass-through, #52).
-pub async fn vendor_workouts(f: &Fetcher<'_>, opts: &super::VendorOptions) -> Result<Value, FetchError> {
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
     f.get_raw("/v3/exercises", &opts.polar_flags()).await
 }
 

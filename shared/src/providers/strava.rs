@@ -265,7 +265,10 @@ pub async fn pull(
 
 /// One page of the athlete's activities as Strava answers it (vendor pass-through, #52):
 /// `limit` per page, the page holding `offset`, the summary window when given.
-pub async fn vendor_workouts(f: &Fetcher<'_>, opts: &super::VendorOptions) -> Result<Value, FetchError> {
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
     let size = opts.page_size(100);
     let mut q = vec![
         ("page", (opts.offset.max(0) / size + 1).to_string()),

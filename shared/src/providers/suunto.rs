@@ -556,7 +556,10 @@ fn passed(v: Value, what: &str) -> Result<Value, FetchError> {
 
 /// One page of workouts as Suunto answers it (vendor pass-through, #52): `since` is sent in
 /// epoch milliseconds, Suunto's unit.
-pub async fn vendor_workouts(f: &Fetcher<'_>, opts: &super::VendorOptions) -> Result<Value, FetchError> {
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
     let f = subscribed(f)?;
     let q = [
         ("since", opts.since.saturating_mul(1000).to_string()),

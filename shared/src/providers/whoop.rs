@@ -430,7 +430,10 @@ pub async fn records(
 
 /// One page of workouts as Whoop answers it (vendor pass-through, #52): the summary window
 /// when given, at most 25 records.
-pub async fn vendor_workouts(f: &Fetcher<'_>, opts: &super::VendorOptions) -> Result<Value, FetchError> {
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
     let mut q = vec![("limit", opts.page_size(PAGE_LIMIT as i64).to_string())];
     if let Some(s) = opts.start {
         q.push(("start", rfc3339(s)));
