@@ -454,3 +454,131 @@ async fn a_token_about_to_expire_is_refreshed_before_the_call() {
         "a token living 2 minutes is refreshed first"
     );
 }
+
+#[tokio::test]
+async fn garmin_rest_activities_pass_through_in_24_hour_windows() {
+    let rig = Rig::start("garmin").await;
+    let user = rig.connected_user().await;
+    let activities = rig.fake.fake.items("activities");
+    assert_eq!(activities.len(), 1, "{activities:#?}");
+
+    let a = rig
+        .call(
+            "GET",
+            &list(
+                "garmin",
+                &user,
+                "?summary_start_time=2024-06-01&summary_end_time=2024-06-02",
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body, Value::Array(activities.clone()));
+    // Without a window: the last 24 hours of our clock (nothing uploaded then).
+    let a = rig.call("GET", &list("garmin", &user, ""), None).await;
+    assert_eq!((a.status, &a.body), (StatusCode::OK, &json!([])));
+    let last = calls_to(&rig, "/wellness-api/rest/activities");
+    let now = rig.now().timestamp();
+    assert_eq!(
+        last.last().cloned(),
+        Some(format!(
+            "/wellness-api/rest/activities uploadStartTimeInSeconds={}&uploadEndTimeInSeconds={now}",
+            now - 86_400
+        ))
+    );
+    // Garmin refuses more than 24 hours, and says so.
+    let a = rig
+        .call(
+            "GET",
+            &list(
+                "garmin",
+                &user,
+                "?summary_start_time=2024-06-01&summary_end_time=2024-06-03",
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert!(str_of(&a.body, "detail").starts_with("Garmin API error"));
+
+    let id = str_of(&activities[0], "summaryId").to_string();
+    let a = rig
+        .call("GET", &detail("garmin", &user, &id, ""), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body, activities[0]);
+}
+
+#[tokio::test]
+async fn google_exercise_sessions_pass_through() {
+    let rig = Rig::start("google").await;
+    let user = rig.connected_user().await;
+    let sessions = rig.fake.fake.items("exercise");
+    assert!(!sessions.is_empty());
+
+    let a = rig
+        .call("GET", &list("google", &user, "?limit=5"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let names = |v: &[Value]| {
+        let mut n: Vec<String> = v.iter().map(|p| str_of(p, "name").to_string()).collect();
+        n.sort();
+        n
+    };
+    let listed = a.body["dataPoints"].as_array().cloned().unwrap_or_default();
+    assert_eq!(names(&listed), names(&sessions), "{}", a.body);
+    assert!(
+        calls_to(&rig, "/v4/users/me/dataTypes/exercise/dataPoints")
+            .last()
+            .is_some_and(|c| c.ends_with(" pageSize=5")),
+        "no filter without a window"
+    );
+
+    let name = str_of(&sessions[0], "name").to_string();
+    let id = name.rsplit('/').next().unwrap_or_default().to_string();
+    let a = rig
+        .call("GET", &detail("google", &user, &id, ""), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body, sessions[0]);
+}
+
+#[tokio::test]
+async fn fitbit_and_sensorbio_lists_pass_through_and_have_no_single_workout() {
+    let rig = Rig::start("fitbit").await;
+    let user = rig.connected_user().await;
+    let a = rig.call("GET", &list("fitbit", &user, ""), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let ids = |v: &[Value]| {
+        let mut n: Vec<i64> = v.iter().filter_map(|p| p["logId"].as_i64()).collect();
+        n.sort_unstable();
+        n
+    };
+    let listed = a.body["activities"].as_array().cloned().unwrap_or_default();
+    let all = rig.fake.fake.items("activities");
+    assert!(!all.is_empty());
+    assert_eq!(ids(&listed), ids(&all), "{}", a.body);
+    assert!(
+        calls_to(&rig, "/1/user/-/activities/list.json")
+            .last()
+            .is_some_and(|c| c.contains("beforeDate=2024-06-11") && c.contains("sort=desc")),
+        "the newest entries first without a window"
+    );
+    let a = rig
+        .call("GET", &detail("fitbit", &user, "1", ""), None)
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED, "{}", a.body);
+
+    let rig = Rig::start("sensorbio").await;
+    let user = rig.connected_user().await;
+    let mut all = rig.fake.fake.items("activities");
+    all.sort_by_key(|v| v["timestamp"].as_i64().unwrap_or(0));
+    let a = rig.call("GET", &list("sensorbio", &user, ""), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["data"], Value::Array(all), "{}", a.body);
+    let a = rig
+        .call("GET", &detail("sensorbio", &user, "act_1", ""), None)
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED, "{}", a.body);
+}
