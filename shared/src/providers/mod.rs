@@ -708,6 +708,19 @@ mod tests {
     }
 
     #[test]
+    fn vendor_ids_stay_one_path_segment_and_limits_stay_in_range() {
+        assert_eq!(path_segment("Kq3vR9"), "Kq3vR9");
+        assert_eq!(path_segment("a/../b?x=1 #"), "a%2F..%2Fb%3Fx%3D1%20%23");
+        let mut o = VendorOptions::at(chrono::Utc::now());
+        assert_eq!((o.limit, o.filter_by_modification_time), (50, true));
+        assert_eq!(o.page_size(25), 25);
+        o.limit = -3;
+        assert_eq!(o.page_size(100), 1);
+        assert!(has_vendor_workouts("polar") && !has_vendor_workouts("ultrahuman"));
+        assert!(!has_vendor_workouts("apple") && !has_vendor_workout_detail("fitbit"));
+    }
+
+    #[test]
     fn capability_rules_match_the_reference_matrix() {
         let mode = |k: &str| info(k).and_then(ProviderInfo::default_live_sync_mode);
         assert_eq!(mode("garmin"), Some("webhook"));
