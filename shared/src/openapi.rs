@@ -82,6 +82,8 @@ use crate::api::{
         providers::disconnect_and_delete,
         providers::trigger_sync,
         providers::trigger_historical,
+        providers::vendor_workouts,
+        providers::vendor_workout,
         garmin_backfill::status,
         garmin_backfill::cancel,
         garmin_backfill::retry,

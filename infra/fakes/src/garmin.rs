@@ -75,6 +75,8 @@ fn routes() -> Router<Fake> {
             delete(deregistration),
         )
         .route("/wellness-api/rest/backfill/{kind}", get(backfill))
+        .route("/wellness-api/rest/activities", get(rest_activities))
+        .route("/wellness-api/rest/activities/{id}", get(rest_activity))
         .route("/_fake/garmin/webhook-target", post(control_target))
 }
 
@@ -338,6 +340,60 @@ async fn deregistration(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) 
 
 fn refuse(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({"errorMessage": message}))).into_response()
+}
+
+/// The REST activity summaries whose start lies in the upload window (at most 24 hours).
+async fn rest_activities(
+    State(fake): State<Fake>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    crate::guard!(fake, uri, headers);
+    let bound = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (Some(start), Some(end)) = (
+        bound("uploadStartTimeInSeconds"),
+        bound("uploadEndTimeInSeconds"),
+    ) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "uploadStartTimeInSeconds and uploadEndTimeInSeconds are required",
+        );
+    };
+    if end <= start || end - start > 86_400 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the upload time range must be positive and at most 86400 seconds",
+        );
+    }
+    let items: Vec<Value> = fake
+        .items("activities")
+        .into_iter()
+        .filter(|a| {
+            a.get("startTimeInSeconds")
+                .and_then(Value::as_i64)
+                .is_some_and(|t| t >= start && t < end)
+        })
+        .collect();
+    axum::Json(Value::Array(items)).into_response()
+}
+
+/// One REST activity summary by summary or activity id.
+async fn rest_activity(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    crate::guard!(fake, uri, headers);
+    let found = fake.items("activities").into_iter().find(|a| {
+        a.get("summaryId").and_then(Value::as_str) == Some(id.as_str())
+            || a.get("activityId").map(Value::to_string) == Some(id.clone())
+    });
+    match found {
+        Some(a) => axum::Json(a).into_response(),
+        None => refuse(StatusCode::NOT_FOUND, "Activity not found"),
+    }
 }
 
 async fn backfill(

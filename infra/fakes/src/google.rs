@@ -60,6 +60,10 @@ fn routes() -> Router<Fake> {
             get(list_points).post(roll_up),
         )
         .route(
+            "/v4/users/me/dataTypes/{data_type}/dataPoints/{id}",
+            get(get_point),
+        )
+        .route(
             "/v4/projects/{project}/subscribers",
             get(list_subscribers).post(create_subscriber),
         )
@@ -1030,6 +1034,35 @@ fn page(
 // ---------------------------------------------------------------------------------------------
 
 /// `GET …/dataTypes/{type}/dataPoints` (list) and `…/dataPoints:reconcile`.
+/// One data point by the last segment of its resource name.
+async fn get_point(
+    State(fake): State<Fake>,
+    Path((data_type, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    crate::guard!(fake, uri, headers);
+    if find_kind(&data_type).is_none() {
+        return (StatusCode::NOT_FOUND, "unknown data type").into_response();
+    }
+    if let Some(r) = denied(&fake, &data_type) {
+        return r;
+    }
+    let name = format!("users/me/dataTypes/{data_type}/dataPoints/{id}");
+    match fake
+        .items(&data_type)
+        .into_iter()
+        .find(|p| p.get("name").and_then(Value::as_str) == Some(name.as_str()))
+    {
+        Some(p) => axum::Json(p).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {"code": 404, "status": "NOT_FOUND", "message": format!("{name} not found")}})),
+        )
+            .into_response(),
+    }
+}
+
 async fn list_points(
     State(fake): State<Fake>,
     Path((data_type, op)): Path<(String, String)>,

@@ -34,6 +34,7 @@ fn routes() -> Router<Fake> {
         .route("/oauth/revoke", post(revoke))
         .route("/v2/usercollection/personal_info", get(personal_info))
         .route("/v2/usercollection/{kind}", get(collection))
+        .route("/v2/usercollection/{kind}/{id}", get(document))
         .route(
             "/v2/webhook/subscription",
             get(list_subscriptions).post(create_subscription),
@@ -172,6 +173,28 @@ async fn collection(
     let next = (page + 1 < items.len()).then(|| format!("page-{}", page + 1));
     axum::Json(json!({"data": items.get(page).into_iter().collect::<Vec<_>>(), "next_token": next}))
         .into_response()
+}
+
+/// One document of a collection by id (404 when unknown).
+async fn document(
+    State(fake): State<Fake>,
+    Path((kind, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    crate::guard!(fake, uri, headers);
+    match fake
+        .items(&kind)
+        .into_iter()
+        .find(|i| i.get("id").and_then(Value::as_str) == Some(id.as_str()))
+    {
+        Some(doc) => axum::Json(doc).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"detail": "Document not found"})),
+        )
+            .into_response(),
+    }
 }
 
 /// A new workout two days after the anchor appears in the dataset, and Oura notifies: a

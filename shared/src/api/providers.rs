@@ -56,6 +56,14 @@ pub fn router() -> Router<State> {
             "/api/v1/providers/{provider}/users/{user_id}/sync/historical",
             axum::routing::post(trigger_historical),
         )
+        .route(
+            "/api/v1/providers/{provider}/users/{user_id}/workouts",
+            get(vendor_workouts),
+        )
+        .route(
+            "/api/v1/providers/{provider}/users/{user_id}/workouts/{workout_id}",
+            get(vendor_workout),
+        )
 }
 
 /// The OAuth callback route (its own function in AWS).
@@ -969,4 +977,167 @@ pub async fn trigger_historical(
         "message": format!("Historical sync queued for {days} days of {} data.", info.key),
         "days": days, "start_date": iso(start), "end_date": iso(end),
     })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vendor pass-through (#52, #53)
+// ---------------------------------------------------------------------------------------------
+
+/// The pass-through query (api.md §12): Polar's flags on both routes, the list options on #52.
+fn vendor_options(
+    p: &Params,
+    now: DateTime<Utc>,
+    list: bool,
+) -> ApiResult<providers::VendorOptions> {
+    let mut o = providers::VendorOptions::at(now);
+    if list {
+        o.since = p.int("since", 0, i64::MIN, i64::MAX)?;
+        o.limit = p.int("limit", 50, i64::MIN, 100)?;
+        o.offset = p.int("offset", 0, i64::MIN, i64::MAX)?;
+        o.filter_by_modification_time = p.bool("filter_by_modification_time", true)?;
+    }
+    o.samples = p.bool("samples", false)?;
+    o.zones = p.bool("zones", false)?;
+    o.route = p.bool("route", false)?;
+    if list {
+        o.start = p.opt_datetime("summary_start_time")?.map(|d| d.at);
+        o.end = p.opt_datetime("summary_end_time")?.map(|d| d.at);
+        if let (Some(a), Some(b)) = (o.start, o.end)
+            && a >= b
+        {
+            return Err(ApiError::bad_request(
+                "summary_start_time must be before summary_end_time",
+            ));
+        }
+    }
+    Ok(o)
+}
+
+/// Auth, provider, user and query of a pass-through call; 501 for providers without a
+/// workouts API.
+async fn vendor_request(
+    state: &State,
+    headers: &HeaderMap,
+    provider: &str,
+    user_id: &str,
+    q: Option<&str>,
+    list: bool,
+) -> ApiResult<(&'static ProviderInfo, Uuid, providers::VendorOptions)> {
+    guard::api_key_or_developer(state, headers).await?;
+    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+    let user = parse_uuid(user_id)?;
+    let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
+    if !providers::has_vendor_workouts(info.key) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Provider '{}' does not support workouts", info.key),
+        ));
+    }
+    Ok((info, user, opts))
+}
+
+/// A failed pass-through call as an answer: 404 without an active connection, the provider's
+/// own 4xx with its text, 401 when it no longer accepts the grant, 502 when it is unreachable
+/// or unreadable.
+fn vendor_error(
+    info: &ProviderInfo,
+    user: Uuid,
+    e: crate::providers::sync::ConnectionCallError,
+) -> ApiError {
+    use crate::providers::sync::{ConnectionCallError as E, FetchError as F};
+    let name = info.name;
+    match e {
+        E::NotConnected => ApiError::not_found(format!(
+            "No active connection found for user {user} and provider '{}'",
+            info.key
+        )),
+        E::NotConfigured => ApiError::bad_request(format!(
+            "Provider '{0}' is not configured: set {1}_CLIENT_ID and {1}_CLIENT_SECRET",
+            info.key,
+            info.key.to_uppercase()
+        )),
+        E::Revoked => ApiError::unauthorized(format!(
+            "{name} refused the stored grant; the connection is revoked. Please re-authorize."
+        )),
+        E::Fetch(F::Unauthorized) => ApiError::unauthorized(format!(
+            "{name} authorization expired. Please re-authorize."
+        )),
+        E::Fetch(F::Refused(status, text)) => match StatusCode::from_u16(status) {
+            Ok(s) if s.is_client_error() => ApiError::new(s, format!("{name} API error: {text}")),
+            _ => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("{name} API error: HTTP {status}: {text}"),
+            ),
+        },
+        E::Fetch(F::Transient(m)) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("{name} API is unavailable, retry later: {m}"),
+        ),
+        E::Fetch(F::Permanent(m)) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, format!("{name} API error: {m}"))
+        }
+        E::Store(e) => e.into(),
+    }
+}
+
+/// The provider's own workout list for the user, its JSON unmodified.
+#[utoipa::path(get, path = "/api/v1/providers/{provider}/users/{user_id}/workouts", tag = "sync",
+    params(("provider" = String, Path), ("user_id" = Uuid, Path),
+        ("since" = Option<i64>, Query), ("limit" = Option<i64>, Query, maximum = 100),
+        ("offset" = Option<i64>, Query), ("filter_by_modification_time" = Option<bool>, Query),
+        ("samples" = Option<bool>, Query), ("zones" = Option<bool>, Query), ("route" = Option<bool>, Query),
+        ("summary_start_time" = Option<String>, Query), ("summary_end_time" = Option<String>, Query)),
+    responses((status = 200, description = "The provider's JSON (object or array)"), (status = 400),
+        (status = 401), (status = 404), (status = 501), (status = 502)))]
+pub async fn vendor_workouts(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((provider, user_id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (info, user, opts) =
+        vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), true).await?;
+    let key = info.key;
+    crate::providers::sync::with_connection_token(&state, user, key, move |f| {
+        let o = opts.clone();
+        Box::pin(async move { providers::vendor_workouts(key, f, &o).await })
+    })
+    .await
+    .map(Json)
+    .map_err(|e| vendor_error(info, user, e))
+}
+
+/// One workout from the provider's own API, its JSON unmodified.
+#[utoipa::path(get, path = "/api/v1/providers/{provider}/users/{user_id}/workouts/{workout_id}", tag = "sync",
+    params(("provider" = String, Path), ("user_id" = Uuid, Path), ("workout_id" = String, Path),
+        ("samples" = Option<bool>, Query), ("zones" = Option<bool>, Query), ("route" = Option<bool>, Query)),
+    responses((status = 200, description = "The provider's JSON"), (status = 400), (status = 401),
+        (status = 404), (status = 501), (status = 502)))]
+pub async fn vendor_workout(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path((provider, user_id, workout_id)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (info, user, opts) =
+        vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), false).await?;
+    if !providers::has_vendor_workout_detail(info.key) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Provider '{}' does not support single workouts", info.key),
+        ));
+    }
+    if workout_id.trim().is_empty() || workout_id.chars().all(|c| c == '.') {
+        return Err(ApiError::bad_request(format!(
+            "Invalid workout_id: '{workout_id}'"
+        )));
+    }
+    let key = info.key;
+    crate::providers::sync::with_connection_token(&state, user, key, move |f| {
+        let (o, id) = (opts.clone(), workout_id.clone());
+        Box::pin(async move { providers::vendor_workout(key, f, &id, &o).await })
+    })
+    .await
+    .map(Json)
+    .map_err(|e| vendor_error(info, user, e))
 }

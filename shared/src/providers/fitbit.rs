@@ -187,6 +187,27 @@ pub async fn pull(
     Ok(out)
 }
 
+/// One page of the activity log list as Fitbit answers it (vendor pass-through, #52). Fitbit
+/// takes exactly one of `afterDate` (ascending, from `summary_start_time`) and `beforeDate`
+/// (descending, from `summary_end_time`, else the newest entries).
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    let mut q = match (opts.start, opts.end) {
+        (Some(s), _) => vec![("afterDate", day(s)), ("sort", "asc".to_string())],
+        (None, Some(e)) => vec![("beforeDate", day(e)), ("sort", "desc".to_string())],
+        (None, None) => vec![
+            ("beforeDate", day(opts.now + Duration::days(1))),
+            ("sort", "desc".to_string()),
+        ],
+    };
+    q.push(("limit", opts.page_size(PAGE_LIMIT as i64).to_string()));
+    q.push(("offset", opts.offset.max(0).to_string()));
+    f.get_raw(LIST_PATH, &q).await
+}
+
 /// Revokes the access token (`POST /oauth2/revoke`, form `token`, Basic client credentials).
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     let client = f

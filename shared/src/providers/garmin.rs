@@ -1057,6 +1057,36 @@ pub fn no_permission(path: &str, status: u16) -> FetchError {
     ))
 }
 
+/// Garmin's REST activity summaries (providers.md §4.1.5).
+pub const REST_ACTIVITIES: &str = "/wellness-api/rest/activities";
+
+/// Activity summaries uploaded in the summary window as Garmin's REST endpoint answers them
+/// (vendor pass-through, #52). Garmin serves at most 24 hours per call: without a window the
+/// last 24 hours, with one end only the 24 hours next to it.
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let day = Duration::hours(24);
+    let (start, end) = match (opts.start, opts.end) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => (s, s + day),
+        (None, Some(e)) => (e - day, e),
+        (None, None) => (opts.now - day, opts.now),
+    };
+    let q = [
+        ("uploadStartTimeInSeconds", start.timestamp().to_string()),
+        ("uploadEndTimeInSeconds", end.timestamp().to_string()),
+    ];
+    f.get_raw(REST_ACTIVITIES, &q).await
+}
+
+/// One activity summary by id (vendor pass-through, #53).
+pub async fn vendor_workout(f: &Fetcher<'_>, id: &str) -> Result<Value, FetchError> {
+    let path = format!("{REST_ACTIVITIES}/{}", super::path_segment(id));
+    f.get_raw(&path, &[]).await
+}
+
 /// A historical window for Garmin: asks the Backfill API for every summary type over
 /// `[start, end)` in chunks of at most 30 days. Garmin answers 202 and pushes the data to our
 /// webhook later, so the window itself returns nothing to store. (Sync windows go through

@@ -168,7 +168,11 @@ pub async fn run_window(
                 }
                 return Err(FetchError::Transient(m));
             }
-            Err(FetchError::Permanent(m)) => {
+            Err(e @ (FetchError::Permanent(_) | FetchError::Refused(..))) => {
+                let m = match e {
+                    FetchError::Permanent(m) => m,
+                    other => other.to_string(),
+                };
                 tracing::error!(user = %user, backfill_type = %path, "garmin backfill request failed: {m}");
                 modify(state, user, |s| s.fail(run, &path, &m, now))
                     .await

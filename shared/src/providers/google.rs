@@ -886,6 +886,41 @@ pub async fn exercises(
         .collect())
 }
 
+/// One page of exercise sessions as the Health API answers it (vendor pass-through, #52):
+/// sessions whose civil start date lies in the summary window when one is given.
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let mut q: Vec<(&str, String)> = vec![(
+        "pageSize",
+        opts.page_size(i64::from(SESSION_PAGE_SIZE)).to_string(),
+    )];
+    let mut clauses = Vec::new();
+    if let Some(s) = opts.start {
+        clauses.push(format!(
+            "exercise.interval.civil_start_time >= \"{}\"",
+            day(s, 0)
+        ));
+    }
+    if let Some(e) = opts.end {
+        clauses.push(format!(
+            "exercise.interval.civil_start_time < \"{}\"",
+            day(e, 1)
+        ));
+    }
+    if !clauses.is_empty() {
+        q.push(("filter", clauses.join(" AND ")));
+    }
+    f.get_raw(&points_path("exercise", ""), &q).await
+}
+
+/// One exercise session by its data point id (vendor pass-through, #53).
+pub async fn vendor_workout(f: &Fetcher<'_>, id: &str) -> Result<Value, FetchError> {
+    let suffix = format!("/{}", super::path_segment(id));
+    f.get_raw(&points_path("exercise", &suffix), &[]).await
+}
+
 /// Sleep sessions starting in `[start, end)` (fetched by end time ≥ window start).
 pub async fn sleeps(
     f: &Fetcher<'_>,

@@ -309,6 +309,138 @@ pub async fn pull(
     }
 }
 
+/// Query options of the vendor pass-through routes (api.md §12 #52, #53). Each provider uses
+/// the ones its API knows and ignores the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorOptions {
+    /// Unix seconds (Suunto: workouts modified or started since).
+    pub since: i64,
+    /// Page size (≤ 100; each provider caps it at its own maximum).
+    pub limit: i64,
+    /// Items to skip (Suunto, Strava pages, Fitbit).
+    pub offset: i64,
+    /// Suunto: filter by modification rather than start time.
+    pub filter_by_modification_time: bool,
+    /// Polar extras.
+    pub samples: bool,
+    pub zones: bool,
+    pub route: bool,
+    /// `summary_start_time` / `summary_end_time`: the window of providers filtering by time.
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// Our clock's now (default windows).
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl VendorOptions {
+    /// The spec defaults at `now`.
+    pub fn at(now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            since: 0,
+            limit: 50,
+            offset: 0,
+            filter_by_modification_time: true,
+            samples: false,
+            zones: false,
+            route: false,
+            start: None,
+            end: None,
+            now,
+        }
+    }
+
+    /// `limit` within `1..=max`.
+    pub fn page_size(&self, max: i64) -> i64 {
+        self.limit.clamp(1, max)
+    }
+
+    /// Polar's `samples`/`zones`/`route` flags as query pairs.
+    pub fn polar_flags(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("samples", self.samples.to_string()),
+            ("zones", self.zones.to_string()),
+            ("route", self.route.to_string()),
+        ]
+    }
+}
+
+/// Whether a provider has a workouts API the pass-through routes can call.
+pub fn has_vendor_workouts(provider: &str) -> bool {
+    matches!(
+        provider,
+        "polar"
+            | "suunto"
+            | "garmin"
+            | "whoop"
+            | "oura"
+            | "strava"
+            | "fitbit"
+            | "google"
+            | "sensorbio"
+    )
+}
+
+/// Whether a provider's API serves one workout by id.
+pub fn has_vendor_workout_detail(provider: &str) -> bool {
+    has_vendor_workouts(provider) && !matches!(provider, "fitbit" | "sensorbio")
+}
+
+/// The provider's own workout list (#52), its JSON unmodified.
+pub async fn vendor_workouts(
+    provider: &str,
+    f: &sync::Fetcher<'_>,
+    opts: &VendorOptions,
+) -> Result<serde_json::Value, sync::FetchError> {
+    match provider {
+        "polar" => polar::vendor_workouts(f, opts).await,
+        "suunto" => suunto::vendor_workouts(f, opts).await,
+        "garmin" => garmin::vendor_workouts(f, opts).await,
+        "whoop" => whoop::vendor_workouts(f, opts).await,
+        "oura" => oura::vendor_workouts(f, opts).await,
+        "strava" => strava::vendor_workouts(f, opts).await,
+        "fitbit" => fitbit::vendor_workouts(f, opts).await,
+        "google" => google::vendor_workouts(f, opts).await,
+        "sensorbio" => sensorbio::vendor_workouts(f, opts).await,
+        other => Err(sync::FetchError::Permanent(format!(
+            "Provider '{other}' does not support workouts"
+        ))),
+    }
+}
+
+/// One workout from the provider's own API (#53), its JSON unmodified.
+pub async fn vendor_workout(
+    provider: &str,
+    f: &sync::Fetcher<'_>,
+    workout_id: &str,
+    opts: &VendorOptions,
+) -> Result<serde_json::Value, sync::FetchError> {
+    match provider {
+        "polar" => polar::vendor_workout(f, workout_id, opts).await,
+        "suunto" => suunto::vendor_workout(f, workout_id).await,
+        "garmin" => garmin::vendor_workout(f, workout_id).await,
+        "whoop" => whoop::vendor_workout(f, workout_id).await,
+        "oura" => oura::vendor_workout(f, workout_id).await,
+        "strava" => strava::vendor_workout(f, workout_id).await,
+        "google" => google::vendor_workout(f, workout_id).await,
+        other => Err(sync::FetchError::Permanent(format!(
+            "Provider '{other}' does not serve single workouts"
+        ))),
+    }
+}
+
+/// A path segment from a caller-supplied id (percent-encoded: an id cannot change the path).
+pub fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Who the user is at a provider, as its user-info call tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
@@ -573,6 +705,19 @@ mod tests {
         assert_eq!(id("whoop", json!({"user_id": ""})).id, None);
         assert_eq!(id("polar", json!({"x_user_id": 1})), Identity::default());
         assert!(user_info_endpoint("polar").is_none());
+    }
+
+    #[test]
+    fn vendor_ids_stay_one_path_segment_and_limits_stay_in_range() {
+        assert_eq!(path_segment("Kq3vR9"), "Kq3vR9");
+        assert_eq!(path_segment("a/../b?x=1 #"), "a%2F..%2Fb%3Fx%3D1%20%23");
+        let mut o = VendorOptions::at(chrono::Utc::now());
+        assert_eq!((o.limit, o.filter_by_modification_time), (50, true));
+        assert_eq!(o.page_size(25), 25);
+        o.limit = -3;
+        assert_eq!(o.page_size(100), 1);
+        assert!(has_vendor_workouts("polar") && !has_vendor_workouts("ultrahuman"));
+        assert!(!has_vendor_workouts("apple") && !has_vendor_workout_detail("fitbit"));
     }
 
     #[test]

@@ -372,6 +372,28 @@ pub async fn pull(
     Ok(out)
 }
 
+/// One page of the workout collection as Oura answers it (vendor pass-through, #52): the
+/// summary window's dates when given.
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let mut q = Vec::new();
+    if let Some(s) = opts.start {
+        q.push(("start_date", s.format("%Y-%m-%d").to_string()));
+    }
+    if let Some(e) = opts.end {
+        q.push(("end_date", e.format("%Y-%m-%d").to_string()));
+    }
+    f.get_raw("/v2/usercollection/workout", &q).await
+}
+
+/// One workout document by id (vendor pass-through, #53).
+pub async fn vendor_workout(f: &Fetcher<'_>, id: &str) -> Result<Value, FetchError> {
+    let path = format!("/v2/usercollection/workout/{}", super::path_segment(id));
+    f.get_raw(&path, &[]).await
+}
+
 /// Revokes the access token at Oura (`POST /oauth/revoke?access_token=…`).
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     f.send(

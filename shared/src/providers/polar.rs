@@ -1017,6 +1017,24 @@ async fn physical_info(f: &Fetcher<'_>, w: &Window, out: &mut Pulled) -> Result<
     Ok(())
 }
 
+/// The member's exercises as AccessLink lists them (vendor pass-through, #52).
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    f.get_raw("/v3/exercises", &opts.polar_flags()).await
+}
+
+/// One exercise with the asked extras (vendor pass-through, #53).
+pub async fn vendor_workout(
+    f: &Fetcher<'_>,
+    id: &str,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let path = format!("/v3/exercises/{}", super::path_segment(id));
+    f.get_raw(&path, &opts.polar_flags()).await
+}
+
 /// Pulls `[start, end)` of every AccessLink data type.
 pub async fn pull(
     f: &Fetcher<'_>,

@@ -379,6 +379,22 @@ fn tolerate<T: Default>(what: &str, r: Result<T, FetchError>) -> Result<T, Fetch
     }
 }
 
+/// One page of activity records as Sensor Bio answers it (vendor pass-through, #52): records
+/// after `summary_start_time` (else after `since`), `limit` of them.
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let after = opts
+        .start
+        .map_or(opts.since.saturating_mul(1000), |s| s.timestamp_millis());
+    let q = [
+        ("last-timestamp", after.to_string()),
+        ("limit", opts.page_size(PAGE_LIMIT as i64).to_string()),
+    ];
+    f.get_raw("/v1/activities", &q).await
+}
+
 /// Pulls `[start, end)`.
 pub async fn pull(
     f: &Fetcher<'_>,

@@ -263,6 +263,32 @@ pub async fn pull(
     Ok(out)
 }
 
+/// One page of the athlete's activities as Strava answers it (vendor pass-through, #52):
+/// `limit` per page, the page holding `offset`, the summary window when given.
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let size = opts.page_size(100);
+    let mut q = vec![
+        ("page", (opts.offset.max(0) / size + 1).to_string()),
+        ("per_page", size.to_string()),
+    ];
+    if let Some(s) = opts.start {
+        q.push(("after", (s.timestamp() - 1).to_string()));
+    }
+    if let Some(e) = opts.end {
+        q.push(("before", e.timestamp().to_string()));
+    }
+    f.get_raw(ACTIVITIES, &q).await
+}
+
+/// One activity by id (vendor pass-through, #53).
+pub async fn vendor_workout(f: &Fetcher<'_>, id: &str) -> Result<Value, FetchError> {
+    let path = format!("/api/v3/activities/{}", super::path_segment(id));
+    f.get_raw(&path, &[]).await
+}
+
 /// Deauthorizes the access token (`POST /oauth/deauthorize`): Strava stops sharing the
 /// athlete's data with us and invalidates every token of the grant.
 pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {

@@ -519,19 +519,74 @@ async fn pull_daily(
     Ok(())
 }
 
-/// Pulls `[start, end)`: workouts, sleep, recovery, activity samples and daily statistics.
-pub async fn pull(
-    f: &Fetcher<'_>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<Pulled, FetchError> {
+/// The fetcher with the subscription key every Suunto call carries.
+fn subscribed<'a>(f: &Fetcher<'a>) -> Result<Fetcher<'a>, FetchError> {
     let key = f
         .setting(SUBSCRIPTION_SETTING)
         .filter(|k| !k.trim().is_empty())
         .ok_or_else(|| {
             FetchError::Permanent(format!("{SUBSCRIPTION_SETTING} is not configured"))
         })?;
-    let f = f.with_header(SUBSCRIPTION_HEADER, key.to_string());
+    Ok(f.with_header(SUBSCRIPTION_HEADER, key.to_string()))
+}
+
+/// A pass-through answer: an error inside a 2xx answer keeps its reported 4xx status.
+fn passed(v: Value, what: &str) -> Result<Value, FetchError> {
+    let reported = v
+        .get("code")
+        .filter(|c| !c.is_null())
+        .and_then(status_of)
+        .filter(|c| *c != 200)
+        .or_else(|| {
+            v.get("error")
+                .and_then(|e| e.get("code").or(e.get("status")))
+                .and_then(status_of)
+        });
+    match check_body(v, what) {
+        Err(FetchError::Permanent(m)) => Err(FetchError::Refused(
+            reported
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| (400..500).contains(c))
+                .unwrap_or(400),
+            m,
+        )),
+        other => other,
+    }
+}
+
+/// One page of workouts as Suunto answers it (vendor pass-through, #52): `since` is sent in
+/// epoch milliseconds, Suunto's unit.
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let f = subscribed(f)?;
+    let q = [
+        ("since", opts.since.saturating_mul(1000).to_string()),
+        ("limit", opts.limit.to_string()),
+        ("offset", opts.offset.to_string()),
+        (
+            "filter-by-modification-time",
+            opts.filter_by_modification_time.to_string(),
+        ),
+    ];
+    passed(f.get_raw("/v3/workouts/", &q).await?, "workouts")
+}
+
+/// One workout by its key (vendor pass-through, #53).
+pub async fn vendor_workout(f: &Fetcher<'_>, key: &str) -> Result<Value, FetchError> {
+    let f = subscribed(f)?;
+    let path = format!("/v3/workouts/{}", super::path_segment(key));
+    passed(f.get_raw(&path, &[]).await?, "workout")
+}
+
+/// Pulls `[start, end)`: workouts, sleep, recovery, activity samples and daily statistics.
+pub async fn pull(
+    f: &Fetcher<'_>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Pulled, FetchError> {
+    let f = subscribed(f)?;
     let mut out = Pulled {
         source_name: "Suunto".into(),
         ..Pulled::default()

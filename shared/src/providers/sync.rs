@@ -35,6 +35,11 @@ pub enum FetchError {
     /// Anything else (4xx, unreadable answers): the window cannot succeed as is.
     #[error("provider error: {0}")]
     Permanent(String),
+    /// The provider refused the request with this 4xx status (other than 401) and text. Only
+    /// pass-through calls ([`Fetcher::get_raw`]) report it; pulls see such answers as
+    /// `Permanent`.
+    #[error("provider refused the request: HTTP {0}: {1}")]
+    Refused(u16, String),
 }
 
 /// Authenticated calls against one provider's API for one connection.
@@ -106,6 +111,51 @@ impl<'a> Fetcher<'a> {
     /// GET a JSON document. 204 and empty bodies answer `Value::Null`.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, FetchError> {
         self.send(reqwest::Method::GET, path, query, None).await
+    }
+
+    /// GET a JSON document for a pass-through call: 401 → `Unauthorized`; other 4xx (429
+    /// included) → `Refused` with the provider's status and text; 5xx and transport errors →
+    /// `Transient`; unreadable JSON → `Permanent`. 204 and empty bodies answer `Value::Null`.
+    pub async fn get_raw(&self, path: &str, query: &[(&str, String)]) -> Result<Value, FetchError> {
+        let url = self.url(path, query)?;
+        let mut req = self
+            .http
+            .get(url)
+            .bearer_auth(self.token)
+            .header("accept", "application/json")
+            .timeout(self.timeout);
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| FetchError::Transient(format!("{path}: {e}")))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| FetchError::Transient(format!("{path}: {e}")))?;
+        if status.as_u16() == 401 {
+            return Err(FetchError::Unauthorized);
+        }
+        if status.is_server_error() {
+            return Err(FetchError::Transient(format!("{path}: HTTP {status}")));
+        }
+        if !status.is_success() {
+            let text: String = String::from_utf8_lossy(&bytes).chars().take(500).collect();
+            let text = if text.trim().is_empty() {
+                status.to_string()
+            } else {
+                text
+            };
+            return Err(FetchError::Refused(status.as_u16(), text));
+        }
+        if status.as_u16() == 204 || bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| FetchError::Permanent(format!("{path}: unreadable JSON ({e})")))
     }
 
     /// Any method, optional JSON body; the same error classes as [`Fetcher::get`].
@@ -412,6 +462,92 @@ pub fn fetcher<'a>(
     }
 }
 
+/// A provider call on a user's behalf, given the connection's fetcher (see
+/// [`with_connection_token`]).
+pub type FetchFuture<'f, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, FetchError>> + Send + 'f>>;
+
+/// Why [`with_connection_token`] could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionCallError {
+    /// The user has no active connection to the provider.
+    #[error("no active connection")]
+    NotConnected,
+    /// Our app has no client credentials for the provider.
+    #[error("the provider is not configured")]
+    NotConfigured,
+    /// The provider refused the refresh grant: the connection is now `revoked`.
+    #[error("the provider refused the grant")]
+    Revoked,
+    /// The call itself failed (after one refresh on 401).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SyncError> for ConnectionCallError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Store(s) => Self::Store(s),
+            SyncError::Retry(m) => Self::Fetch(FetchError::Transient(m)),
+        }
+    }
+}
+
+/// Runs `call` with a fetcher for the user's active connection to `provider`, the way sync
+/// windows do: the token is refreshed when it expires within 5 minutes, and once more when
+/// the provider answers 401 (then the call is repeated). A refused refresh grant marks the
+/// connection `revoked`; a 401 after a good refresh leaves it as is.
+pub async fn with_connection_token<T, F>(
+    state: &AppState,
+    user: Uuid,
+    provider: &str,
+    call: F,
+) -> Result<T, ConnectionCallError>
+where
+    F: for<'f> Fn(&'f Fetcher<'f>) -> FetchFuture<'f, T>,
+{
+    let Some(mut conn) = state.db.connection(user, provider).await? else {
+        return Err(ConnectionCallError::NotConnected);
+    };
+    if conn.status != "active" {
+        return Err(ConnectionCallError::NotConnected);
+    }
+    let Some(client) = state.oauth.get(provider).cloned() else {
+        return Err(ConnectionCallError::NotConfigured);
+    };
+    let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
+    let due = conn
+        .token_expires_at
+        .is_some_and(|t| t - state.now() < Duration::minutes(5));
+    if conn.refresh_token.is_some() && due && !refresh(state, &client, auth, &mut conn).await? {
+        mark_revoked(state, &mut conn).await?;
+        return Err(ConnectionCallError::Revoked);
+    }
+    let mut refreshed = false;
+    loop {
+        let Some(sealed) = conn.access_token.clone() else {
+            return Err(ConnectionCallError::NotConnected);
+        };
+        let token = state.cipher.open(&sealed)?;
+        let result = {
+            let f = fetcher(state, &client, &conn, &token);
+            call(&f).await
+        };
+        match result {
+            Err(FetchError::Unauthorized) if !refreshed && conn.refresh_token.is_some() => {
+                refreshed = true;
+                if !refresh(state, &client, auth, &mut conn).await? {
+                    mark_revoked(state, &mut conn).await?;
+                    return Err(ConnectionCallError::Revoked);
+                }
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// Whether sync windows of a provider can run: REST pull, or a backfill request whose data
 /// the provider pushes to our webhook (Garmin's Backfill API). Scheduled polling decides
 /// separately (live sync mode `pull` only), so Garmin is never polled.
@@ -648,6 +784,7 @@ async fn attempt_window(
             }
             Err(FetchError::Transient(m)) => return Err(SyncError::Retry(m)),
             Err(FetchError::Permanent(m)) => return Ok(Attempt::Failed(m)),
+            Err(e @ FetchError::Refused(..)) => return Ok(Attempt::Failed(e.to_string())),
         }
     };
     let items =

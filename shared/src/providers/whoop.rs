@@ -428,6 +428,28 @@ pub async fn records(
     Ok(out)
 }
 
+/// One page of workouts as Whoop answers it (vendor pass-through, #52): the summary window
+/// when given, at most 25 records.
+pub async fn vendor_workouts(
+    f: &Fetcher<'_>,
+    opts: &super::VendorOptions,
+) -> Result<Value, FetchError> {
+    let mut q = vec![("limit", opts.page_size(PAGE_LIMIT as i64).to_string())];
+    if let Some(s) = opts.start {
+        q.push(("start", rfc3339(s)));
+    }
+    if let Some(e) = opts.end {
+        q.push(("end", rfc3339(e)));
+    }
+    f.get_raw(WORKOUTS, &q).await
+}
+
+/// One workout by id (vendor pass-through, #53).
+pub async fn vendor_workout(f: &Fetcher<'_>, id: &str) -> Result<Value, FetchError> {
+    f.get_raw(&format!("{WORKOUTS}/{}", super::path_segment(id)), &[])
+        .await
+}
+
 /// Pulls `[start, end)`: workouts, sleeps, recoveries, cycles, then body measurements.
 pub async fn pull(
     f: &Fetcher<'_>,

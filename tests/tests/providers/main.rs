@@ -10,4 +10,5 @@ mod sensorbio;
 mod strava;
 mod suunto;
 mod ultrahuman;
+mod vendor;
 mod whoop;
