@@ -84,7 +84,8 @@ async fn handle(
     // `<PROVIDER>_WEBHOOK_SECRET` unless that is configured.
     let secret_name = format!("{}_WEBHOOK_SECRET", info.key.to_uppercase());
     let mut settings = std::borrow::Cow::Borrowed(&state.config.provider_settings);
-    if !settings.contains_key(&secret_name)
+    if crate::providers::subscriptions::issues_signing_secret(info.key)
+        && !settings.contains_key(&secret_name)
         && let Some(sealed) = state.db.webhook_secret(info.key).await?
     {
         settings

@@ -138,6 +138,12 @@ pub async fn run(
     }
 }
 
+/// Providers whose subscription registration hands out a webhook signing secret (kept
+/// encrypted, it verifies their later webhooks).
+pub fn issues_signing_secret(provider: &str) -> bool {
+    provider == "polar"
+}
+
 /// Providers with a subscription service.
 pub fn supported(provider: &str) -> bool {
     matches!(provider, "polar" | "oura" | "strava" | "google")
