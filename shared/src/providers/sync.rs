@@ -495,6 +495,51 @@ impl From<SyncError> for ConnectionCallError {
     }
 }
 
+/// An active connection, its client, and a token that does not expire within five minutes.
+struct Ready {
+    conn: Connection,
+    client: OAuthClient,
+    auth: ClientAuth,
+}
+
+/// Why a connection is not ready for provider calls.
+enum NotReady {
+    NoConnection,
+    Inactive,
+    NotConfigured,
+    /// The refresh grant was refused: the connection is now `revoked`.
+    Revoked,
+}
+
+/// Loads the user's connection to `provider` for calls: it must be active and the provider
+/// configured; a token expiring within five minutes is refreshed first. Without a refresh
+/// token (Polar's tokens live for years) the current token is kept: only the provider's 401
+/// says whether it still works (providers.md App. C #26).
+async fn ready_connection(
+    state: &AppState,
+    user: Uuid,
+    provider: &str,
+) -> Result<Result<Ready, NotReady>, SyncError> {
+    let Some(mut conn) = state.db.connection(user, provider).await? else {
+        return Ok(Err(NotReady::NoConnection));
+    };
+    if conn.status != "active" {
+        return Ok(Err(NotReady::Inactive));
+    }
+    let Some(client) = state.oauth.get(provider).cloned() else {
+        return Ok(Err(NotReady::NotConfigured));
+    };
+    let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
+    let due = conn
+        .token_expires_at
+        .is_some_and(|t| t - state.now() < Duration::minutes(5));
+    if conn.refresh_token.is_some() && due && !refresh(state, &client, auth, &mut conn).await? {
+        mark_revoked(state, &mut conn).await?;
+        return Ok(Err(NotReady::Revoked));
+    }
+    Ok(Ok(Ready { conn, client, auth }))
+}
+
 /// Runs `call` with a fetcher for the user's active connection to `provider`, the way sync
 /// windows do: the token is refreshed when it expires within 5 minutes, and once more when
 /// the provider answers 401 (then the call is repeated). A refused refresh grant marks the
@@ -508,23 +553,18 @@ pub async fn with_connection_token<T, F>(
 where
     F: for<'f> Fn(&'f Fetcher<'f>) -> FetchFuture<'f, T>,
 {
-    let Some(mut conn) = state.db.connection(user, provider).await? else {
-        return Err(ConnectionCallError::NotConnected);
+    let Ready {
+        mut conn,
+        client,
+        auth,
+    } = match ready_connection(state, user, provider).await? {
+        Ok(r) => r,
+        Err(NotReady::NoConnection | NotReady::Inactive) => {
+            return Err(ConnectionCallError::NotConnected);
+        }
+        Err(NotReady::NotConfigured) => return Err(ConnectionCallError::NotConfigured),
+        Err(NotReady::Revoked) => return Err(ConnectionCallError::Revoked),
     };
-    if conn.status != "active" {
-        return Err(ConnectionCallError::NotConnected);
-    }
-    let Some(client) = state.oauth.get(provider).cloned() else {
-        return Err(ConnectionCallError::NotConfigured);
-    };
-    let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
-    let due = conn
-        .token_expires_at
-        .is_some_and(|t| t - state.now() < Duration::minutes(5));
-    if conn.refresh_token.is_some() && due && !refresh(state, &client, auth, &mut conn).await? {
-        mark_revoked(state, &mut conn).await?;
-        return Err(ConnectionCallError::Revoked);
-    }
     let mut refreshed = false;
     loop {
         let Some(sealed) = conn.access_token.clone() else {
@@ -726,31 +766,22 @@ async fn attempt_window(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Attempt, SyncError> {
-    let Some(mut conn) = state.db.connection(user, provider).await? else {
-        return Ok(Attempt::Skipped("no connection"));
-    };
-    if conn.status != "active" {
-        return Ok(Attempt::Skipped("the connection is not active"));
-    }
     if !supports_pull(provider) {
         return Ok(Attempt::Skipped("the provider has no pull API"));
     }
-    let Some(client) = state.oauth.get(provider).cloned() else {
-        return Ok(Attempt::Skipped("the provider is not configured"));
+    let Ready {
+        mut conn,
+        client,
+        auth,
+    } = match ready_connection(state, user, provider).await? {
+        Ok(r) => r,
+        Err(NotReady::NoConnection) => return Ok(Attempt::Skipped("no connection")),
+        Err(NotReady::Inactive) => return Ok(Attempt::Skipped("the connection is not active")),
+        Err(NotReady::NotConfigured) => {
+            return Ok(Attempt::Skipped("the provider is not configured"));
+        }
+        Err(NotReady::Revoked) => return Ok(Attempt::Revoked),
     };
-    let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
-    let now = state.now();
-    // Without a refresh token (Polar's tokens live for years) the current token is tried as
-    // is: only the provider's 401 says whether it still works (providers.md App. C #26).
-    if conn.refresh_token.is_some()
-        && conn
-            .token_expires_at
-            .is_some_and(|t| t - now < Duration::minutes(5))
-        && !refresh(state, &client, auth, &mut conn).await?
-    {
-        mark_revoked(state, &mut conn).await?;
-        return Ok(Attempt::Revoked);
-    }
     let mut refreshed = false;
     let pulled = loop {
         let Some(sealed) = conn.access_token.clone() else {
@@ -789,8 +820,9 @@ async fn attempt_window(
     };
     let items =
         pulled.samples.len() + pulled.workouts.len() + pulled.sleeps.len() + pulled.scores.len();
-    let days = store_pulled(state, user, provider, pulled).await?;
-    // Only a window that really synced moves last_synced_at.
+    let days = store_pulled(state, &conn, pulled).await?;
+    // Only a window that really synced moves last_synced_at. Read again: the connection may
+    // have changed during the pull (a disconnect must not be undone).
     if let Some(mut c) = state.db.connection(user, provider).await? {
         c.last_synced_at = Some(c.last_synced_at.map_or(end, |t| t.max(end)));
         c.updated_at = state.now();
@@ -799,14 +831,14 @@ async fn attempt_window(
     Ok(Attempt::Synced(days, items))
 }
 
-/// Stores a pull: data source, sample chunks, workouts and sleeps (first write wins), scores.
-/// Returns the local dates whose roll-ups need recomputing.
+/// Stores a pull of one connection: data source, sample chunks, workouts and sleeps (first
+/// write wins), scores. Returns the local dates whose roll-ups need recomputing.
 pub async fn store_pulled(
     state: &AppState,
-    user: Uuid,
-    provider: &str,
+    conn: &Connection,
     p: Pulled,
 ) -> Result<BTreeSet<NaiveDate>, StoreError> {
+    let (user, provider) = (conn.user_id, conn.provider.as_str());
     let now = state.now();
     let ds = DataSource {
         id: Uuid::new_v5(
@@ -819,7 +851,7 @@ pub async fn store_pulled(
         ),
         user_id: user,
         provider: provider.to_string(),
-        user_connection_id: state.db.connection(user, provider).await?.map(|c| c.id),
+        user_connection_id: Some(conn.id),
         device_model: p.device_model.clone(),
         software_version: None,
         source: Some(provider.to_string()),

@@ -270,9 +270,7 @@ pub async fn apply(
                         + pulled.workouts.len()
                         + pulled.sleeps.len()
                         + pulled.scores.len();
-                    let days =
-                        super::sync::store_pulled(state, conn.user_id, provider, pulled.clone())
-                            .await?;
+                    let days = super::sync::store_pulled(state, &conn, pulled.clone()).await?;
                     out.stored += n;
                     jobs.extend(days.into_iter().map(|date| crate::jobs::Job::Rollup {
                         user_id: conn.user_id,
