@@ -95,7 +95,32 @@ pub struct FakeState {
     pub deregistrations: u32,
     /// Webhook subscriptions registered with the fake (provider-defined shape).
     pub subscriptions: Vec<Value>,
+    /// Gates on data paths (see [`Fake::gate`]), with the calls to let through first.
+    pub gates: HashMap<String, (u32, Gate)>,
     counter: u64,
+}
+
+/// A data call held at the fake until the test releases it, so that a test can interleave
+/// our server's work with its own requests deterministically (see [`Fake::gate`]).
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    arrived: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl Gate {
+    /// Waits until the gated call has arrived (its answer is decided, not yet sent); false
+    /// after `timeout`.
+    pub async fn arrived(&self, timeout: std::time::Duration) -> bool {
+        tokio::time::timeout(timeout, self.arrived.notified())
+            .await
+            .is_ok()
+    }
+
+    /// Lets the held call answer.
+    pub fn release(&self) {
+        self.release.notify_one();
+    }
 }
 
 /// Sends one provider webhook of `kind` to our API at `target` (its origin); answers our
@@ -220,6 +245,14 @@ impl Fake {
         });
     }
 
+    /// Holds the data call to `path` that comes after `skip` others to it: the call is
+    /// checked and logged, then waits for [`Gate::release`] before it answers.
+    pub fn gate(&self, path: &str, skip: u32) -> Gate {
+        let gate = Gate::default();
+        self.with(|s| s.gates.insert(path.to_string(), (skip, gate.clone())));
+        gate
+    }
+
     /// The next `n` data calls take `ms` milliseconds.
     pub fn slow(&self, n: u32, ms: u64) {
         self.with(|s| {
@@ -285,12 +318,20 @@ impl Fake {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_string);
-        let (slow, verdict) = self.with(|s| {
+        let (slow, verdict, gate) = self.with(|s| {
             s.calls.push(format!(
                 "{} {}",
                 uri.path(),
                 uri.query().unwrap_or_default()
             ));
+            let gate = match s.gates.get_mut(uri.path()) {
+                Some((skip, _)) if *skip > 0 => {
+                    *skip -= 1;
+                    None
+                }
+                Some(_) => s.gates.remove(uri.path()).map(|(_, g)| g),
+                None => None,
+            };
             let known = token.as_ref().is_some_and(|t| s.access_tokens.contains(t));
             let slow = if s.faults.slow > 0 {
                 s.faults.slow -= 1;
@@ -313,8 +354,12 @@ impl Fake {
             } else {
                 Ok(())
             };
-            (slow, verdict)
+            (slow, verdict, gate)
         });
+        if let Some(g) = gate {
+            g.arrived.notify_one();
+            g.release.notified().await;
+        }
         if let Some(ms) = slow {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }

@@ -761,19 +761,17 @@ async fn revoke_connection(
     guard::api_key_or_developer(state, headers).await?;
     let user = parse_uuid(user_id)?;
     let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
-    let mut conn = state
+    let conn = state
         .db
         .connection(user, info.key)
         .await?
         .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
     if conn.status != "revoked" {
         deregister_at_provider(state, &conn).await;
-        conn.status = "revoked".into();
-        conn.access_token = None;
-        conn.refresh_token = None;
-        conn.token_expires_at = None;
-        conn.updated_at = state.now();
-        state.db.save_connection(&conn).await?;
+        state
+            .db
+            .revoke_connection(user, info.key, state.now())
+            .await?;
     }
     Ok((user, info))
 }

@@ -19,7 +19,7 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
     // A scheduled pull re-fetches `PULL_SYNC_LOOKBACK` (at least an hour) before the last sync,
     // so data the provider publishes late is picked up.
     let lookback = chrono::Duration::seconds(state.config.pull_sync_lookback_seconds.max(3600));
-    for mut c in state.db.due_connections(now).await.map_err(err)? {
+    for c in state.db.due_connections(now).await.map_err(err)? {
         let Some(info) = crate::providers::info(&c.provider) else {
             continue;
         };
@@ -43,8 +43,12 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
             start,
             end: now,
         });
-        c.next_poll_at = Some(now + chrono::Duration::seconds(state.config.sync_interval_seconds));
-        state.db.save_connection(&c).await.map_err(err)?;
+        let next = Some(now + chrono::Duration::seconds(state.config.sync_interval_seconds));
+        state
+            .db
+            .update_active_connection(c.user_id, &c.provider, |c| c.next_poll_at = next)
+            .await
+            .map_err(err)?;
     }
     // Windows whose retry is due go back on the queue; the lease keeps the next ticks from
     // queueing them again before they ran (a run that fails again sets a later time).

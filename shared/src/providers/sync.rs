@@ -378,14 +378,26 @@ pub enum SyncError {
     Retry(String),
 }
 
+/// How a refresh grant ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// New tokens are stored and in `conn`.
+    Done,
+    /// The provider refused the grant (or there is no refresh token).
+    Refused,
+    /// The connection stopped being active while the grant ran (a revoke or disconnect won):
+    /// nothing was written and the caller stops.
+    Inactive,
+}
+
 async fn refresh(
     state: &AppState,
     client: &OAuthClient,
     auth: ClientAuth,
     conn: &mut Connection,
-) -> Result<bool, SyncError> {
+) -> Result<Refresh, SyncError> {
     let Some(sealed) = &conn.refresh_token else {
-        return Ok(false);
+        return Ok(Refresh::Refused);
     };
     let refresh_token = state.cipher.open(sealed)?;
     let mut form: Vec<(&str, &str)> = vec![
@@ -406,7 +418,7 @@ async fn refresh(
         .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
     let status = resp.status().as_u16();
     if status == 400 || status == 401 {
-        return Ok(false);
+        return Ok(Refresh::Refused);
     }
     if !resp.status().is_success() {
         return Err(SyncError::Retry(format!("token refresh: HTTP {status}")));
@@ -416,30 +428,49 @@ async fn refresh(
         .await
         .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
     let Some(access) = v.get("access_token").and_then(Value::as_str) else {
-        return Ok(false);
+        return Ok(Refresh::Refused);
     };
     let now = state.now();
-    conn.access_token = Some(state.cipher.seal(access)?);
-    if let Some(r) = v.get("refresh_token").and_then(Value::as_str) {
-        conn.refresh_token = Some(state.cipher.seal(r)?);
-    }
-    conn.token_expires_at = v
+    let access = state.cipher.seal(access)?;
+    let rotated = match v.get("refresh_token").and_then(Value::as_str) {
+        Some(r) => Some(state.cipher.seal(r)?),
+        None => None,
+    };
+    let expires = v
         .get("expires_in")
         .and_then(Value::as_i64)
         .map(|s| now + Duration::seconds(s));
-    conn.updated_at = now;
-    state.db.save_connection(conn).await?;
-    Ok(true)
+    let saved = state
+        .db
+        .update_active_connection(conn.user_id, &conn.provider, |c| {
+            c.access_token = Some(access.clone());
+            if let Some(r) = &rotated {
+                c.refresh_token = Some(r.clone());
+            }
+            c.token_expires_at = expires;
+            c.updated_at = now;
+        })
+        .await?;
+    Ok(match saved {
+        Some(c) => {
+            *conn = c;
+            Refresh::Done
+        }
+        None => Refresh::Inactive,
+    })
 }
 
 async fn mark_revoked(state: &AppState, conn: &mut Connection) -> Result<(), StoreError> {
     tracing::warn!(provider = %conn.provider, user = %conn.user_id, "provider refused the refresh token: connection revoked");
+    state
+        .db
+        .revoke_connection(conn.user_id, &conn.provider, state.now())
+        .await?;
     conn.status = "revoked".into();
     conn.access_token = None;
     conn.refresh_token = None;
     conn.token_expires_at = None;
-    conn.updated_at = state.now();
-    state.db.save_connection(conn).await
+    Ok(())
 }
 
 /// A fetcher for one connection's calls with `token`.
@@ -533,9 +564,15 @@ async fn ready_connection(
     let due = conn
         .token_expires_at
         .is_some_and(|t| t - state.now() < Duration::minutes(5));
-    if conn.refresh_token.is_some() && due && !refresh(state, &client, auth, &mut conn).await? {
-        mark_revoked(state, &mut conn).await?;
-        return Ok(Err(NotReady::Revoked));
+    if conn.refresh_token.is_some() && due {
+        match refresh(state, &client, auth, &mut conn).await? {
+            Refresh::Done => {}
+            Refresh::Refused => {
+                mark_revoked(state, &mut conn).await?;
+                return Ok(Err(NotReady::Revoked));
+            }
+            Refresh::Inactive => return Ok(Err(NotReady::Inactive)),
+        }
     }
     Ok(Ok(Ready { conn, client, auth }))
 }
@@ -578,9 +615,13 @@ where
         match result {
             Err(FetchError::Unauthorized) if !refreshed && conn.refresh_token.is_some() => {
                 refreshed = true;
-                if !refresh(state, &client, auth, &mut conn).await? {
-                    mark_revoked(state, &mut conn).await?;
-                    return Err(ConnectionCallError::Revoked);
+                match refresh(state, &client, auth, &mut conn).await? {
+                    Refresh::Done => {}
+                    Refresh::Refused => {
+                        mark_revoked(state, &mut conn).await?;
+                        return Err(ConnectionCallError::Revoked);
+                    }
+                    Refresh::Inactive => return Err(ConnectionCallError::NotConnected),
                 }
             }
             other => return Ok(other?),
@@ -605,9 +646,9 @@ async fn learn_identity(
     client: &OAuthClient,
     conn: &mut Connection,
     token: &str,
-) -> Result<(), FetchError> {
+) -> Result<Learned, FetchError> {
     if conn.provider_user_id.is_some() {
-        return Ok(());
+        return Ok(Learned::Known);
     }
     let identity = match super::identify(provider, &fetcher(state, client, conn, token)).await {
         Ok(i) => i,
@@ -621,19 +662,37 @@ async fn learn_identity(
     };
     if let Some(id) = identity.as_ref().and_then(|i| i.id.clone()) {
         tracing::info!(provider, user = %conn.user_id, "provider account id learned");
-        conn.provider_user_id = Some(id);
-        if conn.provider_username.is_none() {
-            conn.provider_username = identity.and_then(|i| i.username);
-        }
-        conn.updated_at = state.now();
-        state
+        let username = identity.and_then(|i| i.username);
+        let now = state.now();
+        let saved = state
             .db
-            .save_connection(conn)
+            .update_active_connection(conn.user_id, provider, |c| {
+                c.provider_user_id = Some(id.clone());
+                if c.provider_username.is_none() {
+                    c.provider_username.clone_from(&username);
+                }
+                c.updated_at = now;
+            })
             .await
             .map_err(|e| FetchError::Transient(e.to_string()))?;
+        match saved {
+            Some(c) => *conn = c,
+            None => return Ok(Learned::Inactive),
+        }
     }
-    Ok(())
+    Ok(Learned::Known)
 }
+
+/// What [`learn_identity`] found.
+enum Learned {
+    /// The account id is known (or could not be learned and the window goes on).
+    Known,
+    /// The connection stopped being active meanwhile: the window stops.
+    Inactive,
+}
+
+/// Why a window stopped when its connection was revoked while it ran.
+const REVOKED_DURING_SYNC: &str = "the connection was revoked during the sync";
 
 /// Attempts of a window retried by the queue itself before the retry is handed to the schedule.
 pub const QUICK_ATTEMPTS: u32 = 3;
@@ -789,7 +848,8 @@ async fn attempt_window(
         };
         let token = state.cipher.open(&sealed)?;
         let result = match learn_identity(state, provider, &client, &mut conn, &token).await {
-            Ok(()) => {
+            Ok(Learned::Inactive) => return Ok(Attempt::Skipped(REVOKED_DURING_SYNC)),
+            Ok(Learned::Known) => {
                 let f = fetcher(state, &client, &conn, &token);
                 if provider == "garmin" {
                     // Backfill requests whose progress the user's backfill state records.
@@ -804,9 +864,13 @@ async fn attempt_window(
             Ok(p) => break p,
             Err(FetchError::Unauthorized) if !refreshed => {
                 refreshed = true;
-                if !refresh(state, &client, auth, &mut conn).await? {
-                    mark_revoked(state, &mut conn).await?;
-                    return Ok(Attempt::Revoked);
+                match refresh(state, &client, auth, &mut conn).await? {
+                    Refresh::Done => {}
+                    Refresh::Refused => {
+                        mark_revoked(state, &mut conn).await?;
+                        return Ok(Attempt::Revoked);
+                    }
+                    Refresh::Inactive => return Ok(Attempt::Skipped(REVOKED_DURING_SYNC)),
                 }
             }
             Err(FetchError::Unauthorized) => {
@@ -820,14 +884,26 @@ async fn attempt_window(
     };
     let items =
         pulled.samples.len() + pulled.workouts.len() + pulled.sleeps.len() + pulled.scores.len();
-    let days = store_pulled(state, &conn, pulled).await?;
-    // Only a window that really synced moves last_synced_at. Read again: the connection may
-    // have changed during the pull (a disconnect must not be undone).
-    if let Some(mut c) = state.db.connection(user, provider).await? {
-        c.last_synced_at = Some(c.last_synced_at.map_or(end, |t| t.max(end)));
-        c.updated_at = state.now();
-        state.db.save_connection(&c).await?;
+    // A revoke that arrived during the pull stops the window before it stores anything.
+    if !state
+        .db
+        .connection(user, provider)
+        .await?
+        .is_some_and(|c| c.status == "active")
+    {
+        return Ok(Attempt::Skipped(REVOKED_DURING_SYNC));
     }
+    let days = store_pulled(state, &conn, pulled).await?;
+    // Only a window that really synced moves last_synced_at, and only on a connection that is
+    // still active (a conditional write: a revoke or disconnect meanwhile is never undone).
+    let now = state.now();
+    state
+        .db
+        .update_active_connection(user, provider, |c| {
+            c.last_synced_at = Some(c.last_synced_at.map_or(end, |t| t.max(end)));
+            c.updated_at = now;
+        })
+        .await?;
     Ok(Attempt::Synced(days, items))
 }
 

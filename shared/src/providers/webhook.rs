@@ -257,7 +257,7 @@ pub async fn apply(
         }
         conns.sort_by_key(|c| c.created_at);
         out.connections += conns.len();
-        for mut conn in conns {
+        for conn in conns {
             let now = state.now();
             match &event {
                 WebhookEvent::Sync { start, end, .. } => {
@@ -276,19 +276,24 @@ pub async fn apply(
                         user_id: conn.user_id,
                         date,
                     }));
-                    conn.last_synced_at = Some(now);
-                    conn.updated_at = now;
-                    state.db.save_connection(&conn).await?;
+                    state
+                        .db
+                        .update_active_connection(conn.user_id, provider, |c| {
+                            c.last_synced_at = Some(now);
+                            c.updated_at = now;
+                        })
+                        .await?;
                 }
                 WebhookEvent::Deauthorized { .. } => {
                     tracing::info!(provider, user = %conn.user_id, "provider reports deauthorization: connection revoked");
-                    conn.status = "revoked".into();
-                    conn.access_token = None;
-                    conn.refresh_token = None;
-                    conn.token_expires_at = None;
-                    conn.updated_at = now;
-                    state.db.save_connection(&conn).await?;
-                    out.revoked += 1;
+                    if state
+                        .db
+                        .revoke_connection(conn.user_id, provider, now)
+                        .await?
+                        .is_some()
+                    {
+                        out.revoked += 1;
+                    }
                 }
                 WebhookEvent::Deleted {
                     category,
@@ -341,9 +346,14 @@ pub async fn apply(
                     }
                 }
                 WebhookEvent::Scope { scope, .. } => {
-                    conn.scope = Some(scope.clone()).filter(|s| !s.is_empty());
-                    conn.updated_at = now;
-                    state.db.save_connection(&conn).await?;
+                    let scope = Some(scope.clone()).filter(|s| !s.is_empty());
+                    state
+                        .db
+                        .update_active_connection(conn.user_id, provider, |c| {
+                            c.scope.clone_from(&scope);
+                            c.updated_at = now;
+                        })
+                        .await?;
                 }
             }
         }

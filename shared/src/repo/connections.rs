@@ -108,6 +108,10 @@ impl TokenCipher {
     }
 }
 
+/// Attempts of one conditional connection write before it gives up (each conflict means
+/// another writer succeeded, so this is only reached under pathological contention).
+const CONNECTION_WRITE_ATTEMPTS: usize = 16;
+
 fn conn_item(c: &Connection) -> Result<Item, StoreError> {
     let mut item = Item::new(
         user_pk(c.user_id),
@@ -151,8 +155,85 @@ impl Db {
             .collect()
     }
 
+    /// Writes the whole connection (a new connection, or a reconnect that replaces the row).
+    /// Like every connection write it bumps the item version, so a concurrent conditional
+    /// update ([`Db::update_active_connection`]) that read the old row fails and re-reads.
     pub async fn save_connection(&self, c: &Connection) -> Result<(), StoreError> {
-        self.table.put(conn_item(c)?, Condition::None).await
+        self.modify_connection(c.user_id, &c.provider, |_| Some(c.clone()))
+            .await
+            .map(drop)
+    }
+
+    /// Applies `f` to the stored connection if it is still `active`, under a version
+    /// condition (re-read and re-applied on a conflict). Answers the saved connection, or
+    /// `None` when there is none or it is no longer active: a revoke that landed while a sync
+    /// was in flight is never undone by the sync's write, and the sync learns it must stop.
+    pub async fn update_active_connection(
+        &self,
+        user: Uuid,
+        provider: &str,
+        mut f: impl FnMut(&mut Connection),
+    ) -> Result<Option<Connection>, StoreError> {
+        self.modify_connection(user, provider, |cur| {
+            let mut c = cur.filter(|c| c.status == "active")?;
+            f(&mut c);
+            Some(c)
+        })
+        .await
+    }
+
+    /// Marks the connection `revoked` and drops its tokens, whatever writes race with it (a
+    /// revoke always wins). Answers the connection as it was before, `None` when there is
+    /// none or it was already revoked.
+    pub async fn revoke_connection(
+        &self,
+        user: Uuid,
+        provider: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Connection>, StoreError> {
+        let mut before = None;
+        self.modify_connection(user, provider, |cur| {
+            let mut c = cur.filter(|c| c.status != "revoked")?;
+            before = Some(c.clone());
+            c.status = "revoked".into();
+            c.access_token = None;
+            c.refresh_token = None;
+            c.token_expires_at = None;
+            c.updated_at = now;
+            Some(c)
+        })
+        .await?;
+        Ok(before)
+    }
+
+    /// Read-modify-write of one connection under a version condition. `f` gets the stored
+    /// connection (or `None`) and answers what to write (`None`: write nothing).
+    async fn modify_connection(
+        &self,
+        user: Uuid,
+        provider: &str,
+        mut f: impl FnMut(Option<Connection>) -> Option<Connection>,
+    ) -> Result<Option<Connection>, StoreError> {
+        let key = Key::new(user_pk(user), format!("CONN#{provider}"));
+        for _ in 0..CONNECTION_WRITE_ATTEMPTS {
+            let stored = self.table.get(&key).await?;
+            let version = stored.as_ref().map(|i| i.version);
+            let current = stored.as_ref().map(decode).transpose()?;
+            let Some(next) = f(current) else {
+                return Ok(None);
+            };
+            let mut item = conn_item(&next)?;
+            item.version = version.map_or(0, |v| v + 1);
+            let cond = version.map_or(Condition::NotExists, Condition::VersionIs);
+            match self.table.put(item, cond).await {
+                Ok(()) => return Ok(Some(next)),
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "connection {user}/{provider}: {CONNECTION_WRITE_ATTEMPTS} concurrent writes in a row"
+        )))
     }
 
     /// Connections of other users to the same provider account.

@@ -380,3 +380,106 @@ async fn whoop_a_failed_profile_call_at_connect_is_made_up_by_the_backfill() {
     assert_eq!(rig.webhook("workout.deleted").await, 200);
     assert_eq!(rig.data(&user, &workouts).await.len(), 2);
 }
+
+/// How long a test waits for our server to reach a gated call of the fake.
+const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[tokio::test]
+async fn whoop_a_disconnect_during_the_backfills_identity_lookup_is_not_undone() {
+    disconnect_during_identity_lookup(ow_e2e::Storage::Embedded).await;
+}
+
+#[tokio::test]
+async fn whoop_a_disconnect_during_the_backfills_identity_lookup_is_not_undone_on_dynamodb() {
+    disconnect_during_identity_lookup(ow_e2e::Storage::Dynamo).await;
+}
+
+async fn disconnect_during_identity_lookup(storage: ow_e2e::Storage) {
+    let rig = Rig::start_on(storage, "whoop", ow_fakes::FakeOptions::default(), &[]).await;
+    let profile = "/developer/v2/user/profile/basic";
+    // The callback's user-info call fails, so the first backfill window asks again: that
+    // second call is held while the user disconnects.
+    rig.fake.fake.fail_path(profile, 1);
+    let gate = rig.fake.fake.gate(profile, 1);
+    let user = rig.new_user().await;
+    assert_eq!(rig.consent(&user).await.status.as_u16(), 303);
+    assert!(
+        gate.arrived(GATE_WAIT).await,
+        "the backfill asked for the profile"
+    );
+    let gone = rig
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{user}/connections/whoop"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status.as_u16(), 204, "{}", gone.body);
+    gate.release();
+    rig.idle().await;
+
+    let c = rig.connection(&user).await;
+    assert_eq!(
+        c["status"], "revoked",
+        "the window's write kept the revoke: {c}"
+    );
+    assert!(
+        rig.data(&user, &format!("events/workouts?{WINDOW}"))
+            .await
+            .is_empty(),
+        "the stopped backfill stored nothing"
+    );
+}
+
+#[tokio::test]
+async fn whoop_a_disconnect_during_a_pull_stops_the_window_before_it_stores() {
+    let rig = Rig::start_with(
+        "whoop",
+        ow_fakes::FakeOptions::default(),
+        &[("HISTORICAL_SYNC_ON_CONNECT", "false")],
+    )
+    .await;
+    let user = rig.connected_user().await;
+    // A webhook queues one window; its last call (body measurements, after every
+    // collection was fetched) is held while the user disconnects.
+    let gate = rig.fake.fake.gate(shared::providers::whoop::BODY, 0);
+    let sent = rig
+        .fake
+        .fake
+        .send_webhook(&rig.api, "workout.updated")
+        .await
+        .expect("webhook sent");
+    assert_eq!(sent, 200);
+    assert!(
+        gate.arrived(GATE_WAIT).await,
+        "the window reached its last call"
+    );
+    let gone = rig
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{user}/connections/whoop"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status.as_u16(), 204, "{}", gone.body);
+    gate.release();
+    rig.idle().await;
+
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "revoked", "{c}");
+    assert!(
+        c["last_synced_at"].is_null(),
+        "the window did not sync: {c}"
+    );
+    assert!(
+        rig.data(&user, &format!("events/workouts?{WINDOW}"))
+            .await
+            .is_empty(),
+        "nothing of the window was stored after the disconnect"
+    );
+    let runs = rig.user_get(&user, "sync/runs").await;
+    assert!(
+        runs.to_string().contains("revoked during the sync"),
+        "the run says why it stopped: {runs}"
+    );
+}
