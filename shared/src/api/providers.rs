@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::params::Params;
+use super::params::{Params, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard;
@@ -70,6 +70,9 @@ pub fn router() -> Router<State> {
 pub fn callback_router() -> Router<State> {
     Router::new().route("/api/v1/oauth/{provider}/callback", get(callback))
 }
+
+/// The longest window one sync request may ask for (the historical sync's own limit).
+const MAX_SYNC_SPAN_DAYS: i64 = 365;
 
 /// OAuth states live 15 minutes.
 const STATE_TTL_SECONDS: i64 = 900;
@@ -584,7 +587,11 @@ pub async fn callback(
         access_token: Some(cipher.seal(&token.access_token)?),
         refresh_token: sealed_refresh
             .or_else(|| existing.as_ref().and_then(|c| c.refresh_token.clone())),
-        token_expires_at: token.expires_in.map(|s| now + Duration::seconds(s)),
+        // A provider's `expires_in` is outside input: an absurd one means "unknown expiry".
+        token_expires_at: token
+            .expires_in
+            .and_then(Duration::try_seconds)
+            .and_then(|d| now.checked_add_signed(d)),
         // The guide's contract: null until the first sync has finished.
         last_synced_at: existing.as_ref().and_then(|c| c.last_synced_at),
         created_at: existing.as_ref().map_or(now, |c| c.created_at),
@@ -879,15 +886,21 @@ pub async fn trigger_sync(
     let now = state.now();
     let start = match p.opt_datetime("summary_start_time")? {
         Some(d) => d.at,
-        None => conn
-            .last_synced_at
-            .map_or(now - Duration::days(1), |t| t - Duration::hours(1)),
+        None => match conn.last_synced_at {
+            Some(t) => shift(t, -Duration::hours(1))?,
+            None => shift(now, -Duration::days(1))?,
+        },
     };
     let end = p.opt_datetime("summary_end_time")?.map_or(now, |d| d.at);
     if start >= end {
         return Err(ApiError::bad_request(
             "summary_start_time must be before summary_end_time",
         ));
+    }
+    if end - start > Duration::days(MAX_SYNC_SPAN_DAYS) {
+        return Err(ApiError::bad_request(format!(
+            "summary_start_time and summary_end_time may be at most {MAX_SYNC_SPAN_DAYS} days apart; use sync/historical for longer backfills"
+        )));
     }
     let windows = crate::providers::sync::windows(start, end);
     if run_async {

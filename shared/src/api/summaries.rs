@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::State;
 use super::data::{priority_key, user_route};
 use super::params::{
-    Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor,
+    Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor, shift,
 };
 use super::wire::ser_opt_dt;
 use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
@@ -167,8 +167,8 @@ pub async fn activity(
             .events(
                 user,
                 "workout",
-                Some(start_of_utc_day(from) - Duration::days(2)),
-                Some(start_of_utc_day(to) + Duration::days(1)),
+                Some(shift(start_of_utc_day(from), -Duration::days(2))?),
+                Some(shift(start_of_utc_day(to), Duration::days(1))?),
             )
             .await?;
         for w in workouts {
@@ -307,7 +307,7 @@ async fn window_mean(
     let (mut sum, mut n) = (0.0, 0usize);
     for c in state
         .db
-        .chunks(user, series, from, to - Duration::microseconds(1))
+        .chunks(user, series, from, shift(to, -Duration::microseconds(1))?)
         .await?
     {
         for p in c.points.iter().filter(|p| p.t >= a && p.t < b) {
@@ -345,8 +345,8 @@ pub async fn sleep(
         .events(
             user,
             "sleep",
-            Some(start_of_utc_day(from) - Duration::days(3)),
-            Some(start_of_utc_day(to) + Duration::days(1)),
+            Some(shift(start_of_utc_day(from), -Duration::days(3))?),
+            Some(shift(start_of_utc_day(to), Duration::days(1))?),
         )
         .await?;
     let mut groups: BTreeMap<(NaiveDate, Uuid), Vec<SleepSessionRow>> = BTreeMap::new();

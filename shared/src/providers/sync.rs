@@ -426,7 +426,8 @@ async fn refresh(
     conn.token_expires_at = v
         .get("expires_in")
         .and_then(Value::as_i64)
-        .map(|s| now + Duration::seconds(s));
+        .and_then(Duration::try_seconds)
+        .and_then(|d| now.checked_add_signed(d));
     conn.updated_at = now;
     state.db.save_connection(conn).await?;
     Ok(true)
