@@ -288,6 +288,52 @@ fn random_b64url(n: usize) -> String {
     b64url(&buf)
 }
 
+/// Who may start a connection: an API key, a developer token, or an SDK token of the user
+/// named by `user_id` (unless `OAUTH_PUBLIC_AUTHORIZE` opens the route like the reference's).
+async fn authorize_guard(state: &State, headers: &HeaderMap, user: Option<&str>) -> ApiResult<()> {
+    if state.config.oauth_public_authorize {
+        return Ok(());
+    }
+    if let Some(c) = guard::sdk_claims(state, headers) {
+        return if user == Some(c.sub.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Token does not match user_id"))
+        };
+    }
+    guard::api_key_or_developer(state, headers)
+        .await
+        .map(|_| ())
+}
+
+/// A `redirect_uri` we may send the browser to, as we will send it: an http(s) URL without
+/// user information or control characters whose exact origin is configured
+/// (`ALLOWED_REDIRECT_ORIGINS`, `CORS_ORIGINS`, `API_BASE_URL`); 400 otherwise.
+fn allowed_redirect(state: &State, raw: &str) -> ApiResult<String> {
+    if raw.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(ApiError::bad_request(
+            "redirect_uri must not contain control characters or backslashes",
+        ));
+    }
+    let url = reqwest::Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| ApiError::bad_request("redirect_uri must be an http or https URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::bad_request(
+            "redirect_uri must not contain user information",
+        ));
+    }
+    let origin = crate::config::http_origin(url.as_str())
+        .ok_or_else(|| ApiError::bad_request("redirect_uri must be an http or https URL"))?;
+    if !state.config.redirect_origins.contains(&origin) {
+        return Err(ApiError::bad_request(format!(
+            "redirect_uri origin '{origin}' is not allowed; add it to ALLOWED_REDIRECT_ORIGINS"
+        )));
+    }
+    Ok(url.into())
+}
+
 /// `{authorization_url, state}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthorizeResponse {
@@ -298,23 +344,21 @@ pub struct AuthorizeResponse {
 /// Start an OAuth connection for a user.
 #[utoipa::path(get, path = "/api/v1/oauth/{provider}/authorize", tag = "oauth",
     params(("provider" = String, Path), ("user_id" = Uuid, Query), ("redirect_uri" = Option<String>, Query)),
-    responses((status = 200, body = AuthorizeResponse), (status = 400), (status = 404)))]
+    responses((status = 200, body = AuthorizeResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn authorize(
     St(state): St<State>,
+    headers: HeaderMap,
     Path(provider): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<AuthorizeResponse>> {
-    let (info, client) = oauth_provider(&state, &provider)?;
     let p = Params::parse(q.as_deref())?;
+    authorize_guard(&state, &headers, p.get("user_id")).await?;
+    let (info, client) = oauth_provider(&state, &provider)?;
     let user = parse_uuid(p.required("user_id")?)?;
-    let redirect_uri = p.get("redirect_uri").map(str::to_string);
-    if let Some(r) = &redirect_uri
-        && !(r.starts_with("https://") || r.starts_with("http://"))
-    {
-        return Err(ApiError::bad_request(
-            "redirect_uri must be an http or https URL",
-        ));
-    }
+    let redirect_uri = p
+        .get("redirect_uri")
+        .map(|r| allowed_redirect(&state, r))
+        .transpose()?;
     let settings = state.db.provider_settings().await?;
     if settings.get(info.key).and_then(|s| s.is_enabled) == Some(false) {
         return Err(ApiError::bad_request(format!(
@@ -544,6 +588,12 @@ pub async fn callback(
     if record.provider != info.key {
         return Err(ApiError::bad_request("Provider mismatch in state"));
     }
+    // The allow-list may have changed since authorize: check again before anything is stored.
+    let redirect_uri = record
+        .redirect_uri
+        .as_deref()
+        .map(|r| allowed_redirect(&state, r))
+        .transpose()?;
     let token = match exchange_code(
         &state,
         &client,
@@ -618,7 +668,7 @@ pub async fn callback(
             tracing::error!(error = %e, "historical backfill was not queued");
         }
     }
-    Ok(match record.redirect_uri {
+    Ok(match redirect_uri {
         Some(uri) => see_other(&uri),
         None => see_other(&format!(
             "/api/v1/oauth/success?provider={}&user_id={}",
