@@ -890,6 +890,14 @@ fn pull_provider(provider: &str) -> ApiResult<&'static ProviderInfo> {
     Ok(info)
 }
 
+/// 404 for a sync of a connection that is missing or not active.
+fn no_active_connection(user: Uuid, info: &ProviderInfo) -> ApiError {
+    ApiError::not_found(format!(
+        "No active connection found for user {user} and provider '{}'",
+        info.key
+    ))
+}
+
 /// Queue (default) or run a pull sync of one connection.
 #[utoipa::path(post, path = "/api/v1/providers/{provider}/users/{user_id}/sync", tag = "sync",
     params(("provider" = String, Path), ("user_id" = Uuid, Path), ("async" = Option<bool>, Query),
@@ -933,6 +941,9 @@ pub async fn trigger_sync(
         .connection(user, info.key)
         .await?
         .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
+    if conn.status != "active" {
+        return Err(no_active_connection(user, info));
+    }
     let now = state.now();
     let start = match p.opt_datetime("summary_start_time")? {
         Some(d) => d.at,
@@ -995,7 +1006,7 @@ pub async fn trigger_sync(
 /// Queue a historical backfill of `days` (default 90, 1–365).
 #[utoipa::path(post, path = "/api/v1/providers/{provider}/users/{user_id}/sync/historical", tag = "sync",
     params(("provider" = String, Path), ("user_id" = Uuid, Path), ("days" = Option<i64>, Query)),
-    responses((status = 200), (status = 400), (status = 501)))]
+    responses((status = 200), (status = 400), (status = 404), (status = 501)))]
 pub async fn trigger_historical(
     St(state): St<State>,
     headers: HeaderMap,
@@ -1012,6 +1023,14 @@ pub async fn trigger_historical(
     }
     let info = pull_provider(&provider)?;
     let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
+    // Nothing is queued that cannot run: the user must exist and be connected.
+    if !state.db.user_exists(user).await? {
+        return Err(ApiError::entity_not_found("User", user));
+    }
+    let connected = state.db.connection(user, info.key).await?;
+    if connected.is_none_or(|c| c.status != "active") {
+        return Err(no_active_connection(user, info));
+    }
     if info.webhook_callback && !info.rest_pull {
         // Garmin ignores `days`: backfill requests for its 30 days, the data arrives by push.
         let jobs = crate::providers::sync::backfill_jobs(user, info.key, state.now());
@@ -1076,7 +1095,7 @@ fn vendor_options(
     Ok(o)
 }
 
-/// Auth, provider, user and query of a pass-through call; 501 for providers without a
+/// Auth, provider, user and query of a pass-through call; 400 for providers without a
 /// workouts API.
 async fn vendor_request(
     state: &State,
@@ -1091,10 +1110,10 @@ async fn vendor_request(
     let user = parse_uuid(user_id)?;
     let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
     if !providers::has_vendor_workouts(info.key) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("Provider '{}' does not support workouts", info.key),
-        ));
+        return Err(ApiError::bad_request(format!(
+            "Provider '{}' does not support workouts",
+            info.key
+        )));
     }
     Ok((info, user, opts))
 }
@@ -1151,7 +1170,7 @@ fn vendor_error(
         ("samples" = Option<bool>, Query), ("zones" = Option<bool>, Query), ("route" = Option<bool>, Query),
         ("summary_start_time" = Option<String>, Query), ("summary_end_time" = Option<String>, Query)),
     responses((status = 200, description = "The provider's JSON (object or array)"), (status = 400),
-        (status = 401), (status = 404), (status = 501), (status = 502)))]
+        (status = 401), (status = 404), (status = 502)))]
 pub async fn vendor_workouts(
     St(state): St<State>,
     headers: HeaderMap,
@@ -1175,7 +1194,7 @@ pub async fn vendor_workouts(
     params(("provider" = String, Path), ("user_id" = Uuid, Path), ("workout_id" = String, Path),
         ("samples" = Option<bool>, Query), ("zones" = Option<bool>, Query), ("route" = Option<bool>, Query)),
     responses((status = 200, description = "The provider's JSON"), (status = 400), (status = 401),
-        (status = 404), (status = 501), (status = 502)))]
+        (status = 404), (status = 502)))]
 pub async fn vendor_workout(
     St(state): St<State>,
     headers: HeaderMap,
@@ -1185,10 +1204,10 @@ pub async fn vendor_workout(
     let (info, user, opts) =
         vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), false).await?;
     if !providers::has_vendor_workout_detail(info.key) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("Provider '{}' does not support single workouts", info.key),
-        ));
+        return Err(ApiError::bad_request(format!(
+            "Provider '{}' does not support single workouts",
+            info.key
+        )));
     }
     if workout_id.trim().is_empty() || workout_id.chars().all(|c| c == '.') {
         return Err(ApiError::bad_request(format!(

@@ -25,7 +25,7 @@ use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
 use crate::domain::summary::{assemble_activity, recovery_values, select_best};
-use crate::domain::time::{local_date, start_of_utc_day};
+use crate::domain::time::{MAX_YEAR, MIN_YEAR, local_date, start_of_utc_day};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::EventDetails;
 
@@ -735,8 +735,11 @@ pub async fn data_summary(
     let p = Params::parse(q.as_deref())?;
     let start = p.opt_datetime("start_date")?.map(|d| d.at);
     let end = p.opt_datetime("end_date")?.map(|d| d.at);
-    let lo = start.unwrap_or_else(|| DateTime::from_timestamp(0, 0).unwrap_or_default());
-    let hi = end.unwrap_or_else(|| DateTime::from_timestamp(32_503_680_000, 0).unwrap_or_default());
+    // Without bounds: every storable instant (what the listing routes can reach).
+    let year_start =
+        |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).map_or_else(DateTime::default, start_of_utc_day);
+    let lo = start.unwrap_or_else(|| year_start(MIN_YEAR));
+    let hi = end.unwrap_or_else(|| year_start(MAX_YEAR + 1));
     let inside = |t: DateTime<Utc>| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
     let sources = state.db.data_source_map(user).await?;
     let provider_of = |ds: &Uuid| {
