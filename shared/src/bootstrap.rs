@@ -90,8 +90,8 @@ pub fn local_secret(data_dir: &Path) -> Result<String, BootError> {
 pub async fn open_table(config: &Config) -> Result<Arc<dyn Table>, BootError> {
     Ok(match &config.store {
         StoreConfig::Embedded { path } => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                crate::store::embedded::private_dir(dir)?;
             }
             Arc::new(EmbeddedTable::open(path)?)
         }

@@ -48,6 +48,12 @@ pub struct Config {
     /// Provider-specific settings (webhook secrets, verify tokens, subscription keys), read by
     /// name through [`Config::setting`].
     pub provider_settings: HashMap<String, String>,
+    /// `GET /oauth/{p}/authorize` without credentials, like the reference
+    /// (`OAUTH_PUBLIC_AUTHORIZE`, default off).
+    pub oauth_public_authorize: bool,
+    /// Origins an OAuth `redirect_uri` may point at (`scheme://host[:port]`, lower-case):
+    /// `ALLOWED_REDIRECT_ORIGINS`, `CORS_ORIGINS` and the origin of `API_BASE_URL`.
+    pub redirect_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -175,6 +181,42 @@ pub fn parse_duration(v: &str) -> Option<i64> {
     num.is_empty().then_some(total)
 }
 
+/// The origin (`scheme://host[:port]`, default ports left out) of an http(s) URL without user
+/// information; `None` for anything else.
+pub fn http_origin(raw: &str) -> Option<String> {
+    let url = reqwest::Url::parse(raw).ok()?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.host_str().is_none_or(str::is_empty)
+    {
+        return None;
+    }
+    Some(url.origin().ascii_serialization())
+}
+
+/// The origins OAuth redirects may go to: `ALLOWED_REDIRECT_ORIGINS`, `CORS_ORIGINS` (both
+/// comma-separated; `*` is never an origin for redirects) and `API_BASE_URL`'s own.
+fn redirect_origins(s: &Settings, api_base_url: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for name in ["ALLOWED_REDIRECT_ORIGINS", "CORS_ORIGINS"] {
+        for raw in s.get(name).unwrap_or("").split(',').map(str::trim) {
+            if raw.is_empty() || (name == "CORS_ORIGINS" && raw == "*") {
+                continue;
+            }
+            let origin = http_origin(raw).ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("'{raw}' is not an http(s) origin like https://app.example.com"),
+            })?;
+            out.push(origin);
+        }
+    }
+    out.extend(http_origin(api_base_url));
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// Whether this process runs inside AWS Lambda.
 pub fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
@@ -269,6 +311,8 @@ impl Config {
                 })?,
             },
             provider_settings: s.provider_values(),
+            oauth_public_authorize: s.parse("OAUTH_PUBLIC_AUTHORIZE", false)?,
+            redirect_origins: redirect_origins(s, &api_base_url)?,
             token_key: s
                 .get("TOKEN_ENCRYPTION_KEY")
                 .map_or_else(|| secret_key.clone(), str::to_string),
@@ -320,6 +364,42 @@ mod tests {
                 table: "t".into(),
                 create_if_missing: false
             }
+        );
+    }
+
+    #[test]
+    fn redirect_origins_come_from_three_settings() {
+        let s = Settings::from_pairs([
+            ("SECRET_KEY", "0123456789abcdef0"),
+            (
+                "ALLOWED_REDIRECT_ORIGINS",
+                "https://App.Example.com, http://localhost:3000/",
+            ),
+            ("CORS_ORIGINS", "*,https://dash.example.com:443"),
+            ("API_BASE_URL", "https://api.example.com/base/"),
+        ]);
+        let c = Config::from_settings(&s, None).expect("valid");
+        assert_eq!(
+            c.redirect_origins,
+            [
+                "http://localhost:3000",
+                "https://api.example.com",
+                "https://app.example.com",
+                "https://dash.example.com",
+            ]
+        );
+        assert!(!c.oauth_public_authorize);
+        let bad = Settings::from_pairs([
+            ("SECRET_KEY", "0123456789abcdef0"),
+            ("ALLOWED_REDIRECT_ORIGINS", "https://u@app.example.com"),
+        ]);
+        let err = Config::from_settings(&bad, None)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("ALLOWED_REDIRECT_ORIGINS")),
+            "{err:?}"
         );
     }
 

@@ -205,6 +205,7 @@ async fn app_with_fake() -> (TestApp, Fake) {
         ("POLAR_CLIENT_ID", "cid"),
         ("POLAR_CLIENT_SECRET", "csecret"),
         ("POLAR_BASE_URL", &base),
+        ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com"),
     ])
     .await;
     (app, fake)
@@ -247,7 +248,23 @@ async fn authorize(
                 .trim_start_matches("x=")
         ));
     }
-    app.call("GET", &path, Auth::None, None).await
+    let jwt = dev_jwt(app).await;
+    app.call("GET", &path, Auth::Bearer(&jwt), None).await
+}
+
+/// The seeded admin's access token, signed directly (no password hashing per call).
+async fn dev_jwt(app: &TestApp) -> String {
+    let dev = app
+        .state
+        .db
+        .developer_by_email(common::ADMIN_EMAIL)
+        .await
+        .expect("store")
+        .expect("admin");
+    app.state
+        .signer
+        .developer(&dev.id.to_string(), app.state.now())
+        .expect("jwt")
 }
 
 #[tokio::test]
@@ -1163,4 +1180,169 @@ async fn sync_triggers_queue_windows_and_refuse_what_cannot_sync() {
             .status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// `GET /oauth/{p}/authorize` with a raw query and a credential.
+async fn authorize_as(app: &TestApp, query: &str, auth: Auth<'_>) -> common::Resp {
+    app.call(
+        "GET",
+        &format!("/api/v1/oauth/oura/authorize?{query}"),
+        auth,
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn authorize_needs_a_credential_for_that_user() {
+    let (app, _) = app_with_fake().await;
+    let jwt = dev_jwt(&app).await;
+    let key = app.api_key(&jwt).await;
+    let user = app.user(&key, "{}").await;
+    let other = app.user(&key, "{}").await;
+    let q = format!("user_id={user}");
+
+    let none = authorize_as(&app, &q, Auth::None).await;
+    assert_eq!(
+        (none.status, none.detail()),
+        (
+            StatusCode::UNAUTHORIZED,
+            "Authentication required: provide JWT token or API key"
+        )
+    );
+    let wrong_key = authorize_as(&app, &q, Auth::Key("sk-0123456789abcdef0123456789abcdef")).await;
+    assert_eq!(
+        (wrong_key.status, wrong_key.detail()),
+        (StatusCode::UNAUTHORIZED, "Invalid or missing API key")
+    );
+    let forged = authorize_as(&app, &q, Auth::Bearer("not.a.jwt")).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        authorize_as(&app, &q, Auth::Key(&key)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        authorize_as(&app, &q, Auth::Bearer(&jwt)).await.status,
+        StatusCode::OK
+    );
+
+    let app_creds = app.application(&jwt).await;
+    let sdk = app.sdk_tokens(&user, &app_creds).await;
+    let sdk = sdk.body["access_token"]
+        .as_str()
+        .expect("sdk token")
+        .to_string();
+    assert_eq!(
+        authorize_as(&app, &q, Auth::Bearer(&sdk)).await.status,
+        StatusCode::OK
+    );
+    let theirs = authorize_as(&app, &format!("user_id={other}"), Auth::Bearer(&sdk)).await;
+    assert_eq!(
+        (theirs.status, theirs.detail()),
+        (StatusCode::FORBIDDEN, "Token does not match user_id")
+    );
+    let open = TestApp::with_settings(&[
+        ("OURA_CLIENT_ID", "cid"),
+        ("OURA_CLIENT_SECRET", "csecret"),
+        ("OAUTH_PUBLIC_AUTHORIZE", "true"),
+    ])
+    .await;
+    let jwt = dev_jwt(&open).await;
+    let key = open.api_key(&jwt).await;
+    let user = open.user(&key, "{}").await;
+    let public = authorize_as(&open, &format!("user_id={user}"), Auth::None).await;
+    assert_eq!(public.status, StatusCode::OK, "{}", public.body);
+}
+
+#[tokio::test]
+async fn redirect_uris_must_match_an_allowed_origin() {
+    let (app, _) = app_with_fake().await;
+    let jwt = dev_jwt(&app).await;
+    let key = app.api_key(&jwt).await;
+    let user = app.user(&key, "{}").await;
+    for bad in [
+        "https://evil.example/connected",
+        "http://localhost@evil.example",
+        "http://localhost:8000@evil.example/",
+        "https://app.example.com@evil.example/",
+        "https://user:pw@app.example.com/done",
+        "https://app.example.com.evil.example/",
+        "https://app.example.com:8443/done",
+        "http://app.example.com/done",
+        "https://app.example.com/x\r\nSet-Cookie: a=b",
+        "https://app.example.com/x\nLocation: https://evil.example",
+        "https://app.example.com/\tx",
+        "https://evil.example\\@app.example.com/",
+        "javascript:alert(1)",
+        "//evil.example",
+    ] {
+        let r = authorize(&app, "oura", &user, Some(bad)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.body);
+        assert!(r.body["detail"].is_string(), "{bad:?}");
+    }
+    let r = authorize(&app, "oura", &user, Some("https://evil.example/connected")).await;
+    assert_eq!(
+        r.detail(),
+        "redirect_uri origin 'https://evil.example' is not allowed; add it to ALLOWED_REDIRECT_ORIGINS"
+    );
+    // Allowed: the configured origin (any case of its host) and API_BASE_URL's own.
+    for (good, lands) in [
+        (
+            "https://APP.example.com/done?x=1",
+            "https://app.example.com/done?x=1",
+        ),
+        (
+            "http://localhost:8000/connected",
+            "http://localhost:8000/connected",
+        ),
+    ] {
+        let a = authorize(&app, "oura", &user, Some(good)).await;
+        assert_eq!(a.status, StatusCode::OK, "{good}: {}", a.body);
+        let callback = consent(a.body["authorization_url"].as_str().expect("url")).await;
+        let r = app.call("GET", &callback, Auth::None, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(
+            r.headers.get("location").and_then(|v| v.to_str().ok()),
+            Some(lands)
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_callback_checks_the_redirect_again() {
+    let (app, _) = app_with_fake().await;
+    let jwt = dev_jwt(&app).await;
+    let key = app.api_key(&jwt).await;
+    let user = app.user(&key, "{}").await;
+    let a = authorize(&app, "oura", &user, None).await;
+    let st = a.body["state"].as_str().expect("state").to_string();
+    let callback = consent(a.body["authorization_url"].as_str().expect("url")).await;
+    // A state written before the allow-list existed (or with a since-removed origin).
+    let now = app.state.now();
+    let taken = app.state.db.take_oauth_state(&st, now.timestamp()).await;
+    assert!(taken.expect("store").is_some());
+    let record = shared::repo::connections::OAuthState {
+        user_id: user.parse().expect("uuid"),
+        provider: "oura".into(),
+        redirect_uri: Some("https://evil.example/connected".into()),
+        code_verifier: None,
+        created_at: now,
+    };
+    app.state
+        .db
+        .put_oauth_state(&st, &record, now.timestamp() + 600)
+        .await
+        .expect("state");
+    let r = app.call("GET", &callback, Auth::None, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.headers.get("location").is_none());
+    let conns = app
+        .call(
+            "GET",
+            &format!("/api/v1/users/{user}/connections"),
+            Auth::Key(&key),
+            None,
+        )
+        .await;
+    assert_eq!(conns.body, json!([]), "nothing is connected");
 }

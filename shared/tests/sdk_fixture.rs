@@ -15,7 +15,6 @@ fn upstream_1000_record_payload() {
     assert_eq!(batch.records_saved, 1000);
     assert_eq!(batch.samples.len(), 1000);
     assert_eq!(batch.dropped_count, 0);
-    assert_eq!(batch.skipped_records, 0);
     assert!(batch.workouts.is_empty());
     assert!(batch.sleep_segments.is_empty());
     assert_eq!(batch.sleep_saved, 0);

@@ -126,7 +126,8 @@ async fn the_guide_flow_works(storage: Storage) {
     // SDK step 3: the mobile app pushes health data with its token, and the backend reads it.
     let records: Vec<Value> = (0..120)
         .map(|i| json!({"type": "HKQuantityTypeIdentifierHeartRate", "unit": "count/min", "value": 60 + i % 30,
-                        "startDate": format!("2025-03-01T10:{:02}:{:02}Z", i / 60, i % 60), "endDate": "2025-03-01T10:00:00Z",
+                        "startDate": format!("2025-03-01T10:{:02}:{:02}Z", i / 60, i % 60),
+                        "endDate": format!("2025-03-01T10:{:02}:{:02}Z", i / 60, i % 60),
                         "zoneOffset": "+01:00", "source": {"name": "Watch", "deviceModel": "Watch"}}))
         .collect();
     let push = json!({"provider": "apple", "sdkVersion": "1", "syncTimestamp": "2025-03-02T00:00:00Z", "data": {"records": records}});

@@ -241,12 +241,17 @@ async fn issue(
     }
     .map_err(ApiError::internal)?;
     let refresh = format!("rt-{}", random_hex(16));
+    let generation = match kind {
+        RefreshKind::Developer => state.db.developer_token_generation(sub).await?,
+        RefreshKind::Sdk => 0,
+    };
     let rt = RefreshToken {
         kind,
         sub,
         app_id,
         revoked: false,
         created_at: now,
+        generation,
     };
     state.db.create_refresh_token(&refresh, &rt).await?;
     Ok(TokenResponse {
@@ -325,6 +330,8 @@ pub async fn change_password(
     dev.updated_at = state.now();
     let email = dev.email.clone();
     save_developer(&state, &email, &dev).await?;
+    // Refresh tokens issued before the change stop working (access tokens run out).
+    state.db.revoke_developer_refresh_tokens(dev.id).await?;
     Ok(Json(MessageResponse {
         message: "Password updated successfully",
     }))
@@ -385,11 +392,15 @@ async fn apply_developer_update(
     if let Some(v) = u.email {
         dev.email = v;
     }
+    let new_password = u.password.is_some();
     if let Some(p) = u.password {
         dev.password_hash = password::hash(&p).map_err(ApiError::internal)?;
     }
     dev.updated_at = state.now();
     save_developer(state, &old_email, &dev).await?;
+    if new_password {
+        state.db.revoke_developer_refresh_tokens(dev.id).await?;
+    }
     Ok(Json((&dev).into()))
 }
 
@@ -722,6 +733,24 @@ pub async fn exchange_token(
     ))
 }
 
+/// Whether what an SDK refresh token was issued through still exists: its application, or the
+/// developer who issued it (`admin:<id>` / `invite:<id>`). Deleting either revokes the token.
+async fn sdk_issuer_exists(state: &State, rt: &RefreshToken) -> ApiResult<bool> {
+    let Some(app_id) = rt.app_id.as_deref() else {
+        return Ok(false);
+    };
+    let by_developer = app_id
+        .strip_prefix("admin:")
+        .or_else(|| app_id.strip_prefix("invite:"));
+    Ok(match by_developer {
+        Some(dev) => match Uuid::parse_str(dev) {
+            Ok(id) => state.db.developer(id).await?.is_some(),
+            Err(_) => false,
+        },
+        None => state.db.application(app_id).await?.is_some(),
+    })
+}
+
 fn invalid_refresh() -> ApiError {
     ApiError::unauthorized_bearer("Invalid or revoked refresh token")
 }
@@ -737,11 +766,16 @@ pub async fn refresh(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenR
         .consume_refresh_token(&token)
         .await?
         .ok_or_else(invalid_refresh)?;
-    let owner_exists = match rt.kind {
-        RefreshKind::Developer => state.db.developer(rt.sub).await?.is_some(),
-        RefreshKind::Sdk => state.db.user_exists(rt.sub).await?,
+    let still_valid = match rt.kind {
+        RefreshKind::Developer => {
+            state.db.developer(rt.sub).await?.is_some()
+                && state.db.developer_token_generation(rt.sub).await? == rt.generation
+        }
+        RefreshKind::Sdk => {
+            state.db.user_exists(rt.sub).await? && sdk_issuer_exists(&state, &rt).await?
+        }
     };
-    if !owner_exists {
+    if !still_valid {
         return Err(invalid_refresh());
     }
     Ok(Json(issue(&state, rt.kind, rt.sub, rt.app_id).await?))

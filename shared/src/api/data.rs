@@ -15,7 +15,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::params::{DtParam, Paginated, Pagination, Params, SourceMeta, cursor_ts, encode_cursor};
+use super::params::{
+    DtParam, Paginated, Pagination, Params, SourceMeta, cursor_ts, encode_cursor, shift,
+};
 use super::wire::ser_dt;
 use super::{State, parse_uuid};
 use crate::auth::guard;
@@ -311,7 +313,7 @@ pub async fn timeseries(
         .time_id_cursor()?
         .map(|(t, id, back)| (t.timestamp_micros(), id, back));
     let end_at = if end.is_midnight() {
-        end.at + Duration::days(1)
+        shift(end.at, Duration::days(1))?
     } else {
         end.at
     };
@@ -331,7 +333,12 @@ pub async fn timeseries(
             let mut by_ds: HashMap<Uuid, Vec<(i64, Vec<u8>)>> = HashMap::new();
             for c in state
                 .db
-                .raw_chunks(user, series, start.at, end_at - Duration::microseconds(1))
+                .raw_chunks(
+                    user,
+                    series,
+                    start.at,
+                    shift(end_at, -Duration::microseconds(1))?,
+                )
                 .await?
             {
                 by_ds

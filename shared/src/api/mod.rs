@@ -168,8 +168,62 @@ pub fn app(state: State) -> Router {
     router_for(state, &Group::ALL)
 }
 
-async fn not_found() -> impl IntoResponse {
-    ApiError::new(StatusCode::NOT_FOUND, "Not Found")
+/// Unknown paths: a path that only differs from a route by trailing slashes is redirected to
+/// it (307 keeps method and body, like the reference's `redirect_slashes`); else 404.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    if let Some(to) = without_trailing_slash(&uri) {
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, to)],
+        )
+            .into_response();
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "Not Found").into_response()
+}
+
+/// The documented route templates, split into segments (`None` for a `{parameter}`).
+fn route_templates() -> &'static [Vec<Option<String>>] {
+    static T: std::sync::LazyLock<Vec<Vec<Option<String>>>> = std::sync::LazyLock::new(|| {
+        let mut paths: Vec<String> = crate::openapi::operations()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        paths.dedup();
+        paths
+            .iter()
+            .map(|p| {
+                p.split('/')
+                    .map(|seg| (!seg.starts_with('{')).then(|| seg.to_string()))
+                    .collect()
+            })
+            .collect()
+    });
+    &T
+}
+
+/// `path?query` without the trailing slashes, when that names a route.
+fn without_trailing_slash(uri: &axum::http::Uri) -> Option<axum::http::HeaderValue> {
+    let path = uri.path();
+    let stripped = path.trim_end_matches('/');
+    if stripped.len() == path.len() || stripped.is_empty() || stripped.starts_with("//") {
+        return None;
+    }
+    let segs: Vec<&str> = stripped.split('/').collect();
+    let known = route_templates().iter().any(|t| {
+        t.len() == segs.len()
+            && t.iter().zip(&segs).all(|(want, got)| match want {
+                Some(lit) => lit == got,
+                None => !got.is_empty(),
+            })
+    });
+    if !known {
+        return None;
+    }
+    let to = match uri.query() {
+        Some(q) => format!("{stripped}?{q}"),
+        None => stripped.to_string(),
+    };
+    axum::http::HeaderValue::from_str(&to).ok()
 }
 
 async fn method_not_allowed() -> impl IntoResponse {

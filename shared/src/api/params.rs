@@ -7,8 +7,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::wire::fmt_dt;
+use crate::domain::time::{MAX_YEAR, MIN_YEAR, query_instant_in_range};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::DataSource;
+
+/// `t + d`, or 400 when that leaves chrono's range (every date arithmetic on request values).
+pub fn shift(t: DateTime<Utc>, d: chrono::TimeDelta) -> ApiResult<DateTime<Utc>> {
+    t.checked_add_signed(d)
+        .ok_or_else(|| ApiError::bad_request("Date out of range"))
+}
 
 /// Raw query pairs (repeated keys kept).
 pub struct Params(Vec<(String, String)>);
@@ -109,8 +116,19 @@ pub struct DtParam {
 }
 
 impl DtParam {
-    /// Unix seconds (fractions allowed) or ISO 8601 (date-only, naive and offset forms).
+    /// Unix seconds (fractions allowed) or ISO 8601 (date-only, naive and offset forms), in
+    /// the years [`MIN_YEAR`]`..=`[`MAX_YEAR`] (400 otherwise).
     pub fn parse(raw: &str) -> ApiResult<Self> {
+        let parsed = Self::parse_any(raw)?;
+        if !query_instant_in_range(parsed.at) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid datetime: '{raw}' is out of range. Expected a date between {MIN_YEAR}-01-01 and {MAX_YEAR}-12-31."
+            )));
+        }
+        Ok(parsed)
+    }
+
+    fn parse_any(raw: &str) -> ApiResult<Self> {
         let invalid = || {
             ApiError::bad_request(format!(
                 "Invalid datetime format: '{raw}'. Expected ISO 8601 format or Unix timestamp."
@@ -379,6 +397,31 @@ mod tests {
             Some("Invalid datetime format: 'bad'. Expected ISO 8601 format or Unix timestamp.")
         );
         assert!(DtParam::parse("NaN").is_err() && DtParam::parse("1e300").is_err());
+    }
+
+    #[test]
+    fn datetime_params_are_kept_in_a_sane_range() {
+        for bad in [
+            "-262143-01-01",
+            "+262142-12-31",
+            "0001-01-01",
+            "1899-12-31T23:59:59Z",
+            "2201-01-01",
+            "9999-12-31T23:59:59",
+            "-99999999999",
+            "99999999999",
+        ] {
+            let e = DtParam::parse(bad).expect_err(bad);
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let e = DtParam::parse("0001-01-01").expect_err("year 1");
+        assert_eq!(
+            e.detail,
+            "Invalid datetime: '0001-01-01' is out of range. Expected a date between 1900-01-01 and 2200-12-31."
+        );
+        for good in ["1900-01-01", "2200-12-31T23:59:59Z", "0", "1734220800"] {
+            assert!(DtParam::parse(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::params::Params;
+use super::params::{Params, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard;
@@ -70,6 +70,9 @@ pub fn router() -> Router<State> {
 pub fn callback_router() -> Router<State> {
     Router::new().route("/api/v1/oauth/{provider}/callback", get(callback))
 }
+
+/// The longest window one sync request may ask for (the historical sync's own limit).
+const MAX_SYNC_SPAN_DAYS: i64 = 365;
 
 /// OAuth states live 15 minutes.
 const STATE_TTL_SECONDS: i64 = 900;
@@ -285,6 +288,52 @@ fn random_b64url(n: usize) -> String {
     b64url(&buf)
 }
 
+/// Who may start a connection: an API key, a developer token, or an SDK token of the user
+/// named by `user_id` (unless `OAUTH_PUBLIC_AUTHORIZE` opens the route like the reference's).
+async fn authorize_guard(state: &State, headers: &HeaderMap, user: Option<&str>) -> ApiResult<()> {
+    if state.config.oauth_public_authorize {
+        return Ok(());
+    }
+    if let Some(c) = guard::sdk_claims(state, headers) {
+        return if user == Some(c.sub.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Token does not match user_id"))
+        };
+    }
+    guard::api_key_or_developer(state, headers)
+        .await
+        .map(|_| ())
+}
+
+/// A `redirect_uri` we may send the browser to, as we will send it: an http(s) URL without
+/// user information or control characters whose exact origin is configured
+/// (`ALLOWED_REDIRECT_ORIGINS`, `CORS_ORIGINS`, `API_BASE_URL`); 400 otherwise.
+fn allowed_redirect(state: &State, raw: &str) -> ApiResult<String> {
+    if raw.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(ApiError::bad_request(
+            "redirect_uri must not contain control characters or backslashes",
+        ));
+    }
+    let url = reqwest::Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| ApiError::bad_request("redirect_uri must be an http or https URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::bad_request(
+            "redirect_uri must not contain user information",
+        ));
+    }
+    let origin = crate::config::http_origin(url.as_str())
+        .ok_or_else(|| ApiError::bad_request("redirect_uri must be an http or https URL"))?;
+    if !state.config.redirect_origins.contains(&origin) {
+        return Err(ApiError::bad_request(format!(
+            "redirect_uri origin '{origin}' is not allowed; add it to ALLOWED_REDIRECT_ORIGINS"
+        )));
+    }
+    Ok(url.into())
+}
+
 /// `{authorization_url, state}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthorizeResponse {
@@ -295,23 +344,21 @@ pub struct AuthorizeResponse {
 /// Start an OAuth connection for a user.
 #[utoipa::path(get, path = "/api/v1/oauth/{provider}/authorize", tag = "oauth",
     params(("provider" = String, Path), ("user_id" = Uuid, Query), ("redirect_uri" = Option<String>, Query)),
-    responses((status = 200, body = AuthorizeResponse), (status = 400), (status = 404)))]
+    responses((status = 200, body = AuthorizeResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn authorize(
     St(state): St<State>,
+    headers: HeaderMap,
     Path(provider): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<AuthorizeResponse>> {
-    let (info, client) = oauth_provider(&state, &provider)?;
     let p = Params::parse(q.as_deref())?;
+    authorize_guard(&state, &headers, p.get("user_id")).await?;
+    let (info, client) = oauth_provider(&state, &provider)?;
     let user = parse_uuid(p.required("user_id")?)?;
-    let redirect_uri = p.get("redirect_uri").map(str::to_string);
-    if let Some(r) = &redirect_uri
-        && !(r.starts_with("https://") || r.starts_with("http://"))
-    {
-        return Err(ApiError::bad_request(
-            "redirect_uri must be an http or https URL",
-        ));
-    }
+    let redirect_uri = p
+        .get("redirect_uri")
+        .map(|r| allowed_redirect(&state, r))
+        .transpose()?;
     let settings = state.db.provider_settings().await?;
     if settings.get(info.key).and_then(|s| s.is_enabled) == Some(false) {
         return Err(ApiError::bad_request(format!(
@@ -541,6 +588,12 @@ pub async fn callback(
     if record.provider != info.key {
         return Err(ApiError::bad_request("Provider mismatch in state"));
     }
+    // The allow-list may have changed since authorize: check again before anything is stored.
+    let redirect_uri = record
+        .redirect_uri
+        .as_deref()
+        .map(|r| allowed_redirect(&state, r))
+        .transpose()?;
     let token = match exchange_code(
         &state,
         &client,
@@ -584,7 +637,11 @@ pub async fn callback(
         access_token: Some(cipher.seal(&token.access_token)?),
         refresh_token: sealed_refresh
             .or_else(|| existing.as_ref().and_then(|c| c.refresh_token.clone())),
-        token_expires_at: token.expires_in.map(|s| now + Duration::seconds(s)),
+        // A provider's `expires_in` is outside input: an absurd one means "unknown expiry".
+        token_expires_at: token
+            .expires_in
+            .and_then(Duration::try_seconds)
+            .and_then(|d| now.checked_add_signed(d)),
         // The guide's contract: null until the first sync has finished.
         last_synced_at: existing.as_ref().and_then(|c| c.last_synced_at),
         created_at: existing.as_ref().map_or(now, |c| c.created_at),
@@ -611,7 +668,7 @@ pub async fn callback(
             tracing::error!(error = %e, "historical backfill was not queued");
         }
     }
-    Ok(match record.redirect_uri {
+    Ok(match redirect_uri {
         Some(uri) => see_other(&uri),
         None => see_other(&format!(
             "/api/v1/oauth/success?provider={}&user_id={}",
@@ -831,6 +888,14 @@ fn pull_provider(provider: &str) -> ApiResult<&'static ProviderInfo> {
     Ok(info)
 }
 
+/// 404 for a sync of a connection that is missing or not active.
+fn no_active_connection(user: Uuid, info: &ProviderInfo) -> ApiError {
+    ApiError::not_found(format!(
+        "No active connection found for user {user} and provider '{}'",
+        info.key
+    ))
+}
+
 /// Queue (default) or run a pull sync of one connection.
 #[utoipa::path(post, path = "/api/v1/providers/{provider}/users/{user_id}/sync", tag = "sync",
     params(("provider" = String, Path), ("user_id" = Uuid, Path), ("async" = Option<bool>, Query),
@@ -874,18 +939,27 @@ pub async fn trigger_sync(
         .connection(user, info.key)
         .await?
         .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
+    if conn.status != "active" {
+        return Err(no_active_connection(user, info));
+    }
     let now = state.now();
     let start = match p.opt_datetime("summary_start_time")? {
         Some(d) => d.at,
-        None => conn
-            .last_synced_at
-            .map_or(now - Duration::days(1), |t| t - Duration::hours(1)),
+        None => match conn.last_synced_at {
+            Some(t) => shift(t, -Duration::hours(1))?,
+            None => shift(now, -Duration::days(1))?,
+        },
     };
     let end = p.opt_datetime("summary_end_time")?.map_or(now, |d| d.at);
     if start >= end {
         return Err(ApiError::bad_request(
             "summary_start_time must be before summary_end_time",
         ));
+    }
+    if end - start > Duration::days(MAX_SYNC_SPAN_DAYS) {
+        return Err(ApiError::bad_request(format!(
+            "summary_start_time and summary_end_time may be at most {MAX_SYNC_SPAN_DAYS} days apart; use sync/historical for longer backfills"
+        )));
     }
     let windows = crate::providers::sync::windows(start, end);
     if run_async {
@@ -930,7 +1004,7 @@ pub async fn trigger_sync(
 /// Queue a historical backfill of `days` (default 90, 1–365).
 #[utoipa::path(post, path = "/api/v1/providers/{provider}/users/{user_id}/sync/historical", tag = "sync",
     params(("provider" = String, Path), ("user_id" = Uuid, Path), ("days" = Option<i64>, Query)),
-    responses((status = 200), (status = 400), (status = 501)))]
+    responses((status = 200), (status = 400), (status = 404), (status = 501)))]
 pub async fn trigger_historical(
     St(state): St<State>,
     headers: HeaderMap,
@@ -947,6 +1021,14 @@ pub async fn trigger_historical(
     }
     let info = pull_provider(&provider)?;
     let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
+    // Nothing is queued that cannot run: the user must exist and be connected.
+    if !state.db.user_exists(user).await? {
+        return Err(ApiError::entity_not_found("User", user));
+    }
+    let connected = state.db.connection(user, info.key).await?;
+    if connected.is_none_or(|c| c.status != "active") {
+        return Err(no_active_connection(user, info));
+    }
     if info.webhook_callback && !info.rest_pull {
         // Garmin ignores `days`: backfill requests for its 30 days, the data arrives by push.
         let jobs = crate::providers::sync::backfill_jobs(user, info.key, state.now());
@@ -1011,7 +1093,7 @@ fn vendor_options(
     Ok(o)
 }
 
-/// Auth, provider, user and query of a pass-through call; 501 for providers without a
+/// Auth, provider, user and query of a pass-through call; 400 for providers without a
 /// workouts API.
 async fn vendor_request(
     state: &State,
@@ -1026,10 +1108,10 @@ async fn vendor_request(
     let user = parse_uuid(user_id)?;
     let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
     if !providers::has_vendor_workouts(info.key) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("Provider '{}' does not support workouts", info.key),
-        ));
+        return Err(ApiError::bad_request(format!(
+            "Provider '{}' does not support workouts",
+            info.key
+        )));
     }
     Ok((info, user, opts))
 }
@@ -1086,7 +1168,7 @@ fn vendor_error(
         ("samples" = Option<bool>, Query), ("zones" = Option<bool>, Query), ("route" = Option<bool>, Query),
         ("summary_start_time" = Option<String>, Query), ("summary_end_time" = Option<String>, Query)),
     responses((status = 200, description = "The provider's JSON (object or array)"), (status = 400),
-        (status = 401), (status = 404), (status = 501), (status = 502)))]
+        (status = 401), (status = 404), (status = 502)))]
 pub async fn vendor_workouts(
     St(state): St<State>,
     headers: HeaderMap,
@@ -1110,7 +1192,7 @@ pub async fn vendor_workouts(
     params(("provider" = String, Path), ("user_id" = Uuid, Path), ("workout_id" = String, Path),
         ("samples" = Option<bool>, Query), ("zones" = Option<bool>, Query), ("route" = Option<bool>, Query)),
     responses((status = 200, description = "The provider's JSON"), (status = 400), (status = 401),
-        (status = 404), (status = 501), (status = 502)))]
+        (status = 404), (status = 502)))]
 pub async fn vendor_workout(
     St(state): St<State>,
     headers: HeaderMap,
@@ -1120,10 +1202,10 @@ pub async fn vendor_workout(
     let (info, user, opts) =
         vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), false).await?;
     if !providers::has_vendor_workout_detail(info.key) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("Provider '{}' does not support single workouts", info.key),
-        ));
+        return Err(ApiError::bad_request(format!(
+            "Provider '{}' does not support single workouts",
+            info.key
+        )));
     }
     if workout_id.trim().is_empty() || workout_id.chars().all(|c| c == '.') {
         return Err(ApiError::bad_request(format!(

@@ -18,14 +18,14 @@ use uuid::Uuid;
 use super::State;
 use super::data::{priority_key, user_route};
 use super::params::{
-    Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor,
+    Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor, shift,
 };
 use super::wire::ser_opt_dt;
 use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
 use crate::domain::summary::{assemble_activity, recovery_values, select_best};
-use crate::domain::time::{local_date, start_of_utc_day};
+use crate::domain::time::{MAX_YEAR, MIN_YEAR, local_date, start_of_utc_day};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::EventDetails;
 
@@ -167,8 +167,8 @@ pub async fn activity(
             .events(
                 user,
                 "workout",
-                Some(start_of_utc_day(from) - Duration::days(2)),
-                Some(start_of_utc_day(to) + Duration::days(1)),
+                Some(shift(start_of_utc_day(from), -Duration::days(2))?),
+                Some(shift(start_of_utc_day(to), Duration::days(1))?),
             )
             .await?;
         for w in workouts {
@@ -307,7 +307,7 @@ async fn window_mean(
     let (mut sum, mut n) = (0.0, 0usize);
     for c in state
         .db
-        .chunks(user, series, from, to - Duration::microseconds(1))
+        .chunks(user, series, from, shift(to, -Duration::microseconds(1))?)
         .await?
     {
         for p in c.points.iter().filter(|p| p.t >= a && p.t < b) {
@@ -345,8 +345,8 @@ pub async fn sleep(
         .events(
             user,
             "sleep",
-            Some(start_of_utc_day(from) - Duration::days(3)),
-            Some(start_of_utc_day(to) + Duration::days(1)),
+            Some(shift(start_of_utc_day(from), -Duration::days(3))?),
+            Some(shift(start_of_utc_day(to), Duration::days(1))?),
         )
         .await?;
     let mut groups: BTreeMap<(NaiveDate, Uuid), Vec<SleepSessionRow>> = BTreeMap::new();
@@ -735,8 +735,11 @@ pub async fn data_summary(
     let p = Params::parse(q.as_deref())?;
     let start = p.opt_datetime("start_date")?.map(|d| d.at);
     let end = p.opt_datetime("end_date")?.map(|d| d.at);
-    let lo = start.unwrap_or_else(|| DateTime::from_timestamp(0, 0).unwrap_or_default());
-    let hi = end.unwrap_or_else(|| DateTime::from_timestamp(32_503_680_000, 0).unwrap_or_default());
+    // Without bounds: every storable instant (what the listing routes can reach).
+    let year_start =
+        |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).map_or_else(DateTime::default, start_of_utc_day);
+    let lo = start.unwrap_or_else(|| year_start(MIN_YEAR));
+    let hi = end.unwrap_or_else(|| year_start(MAX_YEAR + 1));
     let inside = |t: DateTime<Utc>| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
     let sources = state.db.data_source_map(user).await?;
     let provider_of = |ds: &Uuid| {

@@ -72,6 +72,11 @@ async fn developer_of(state: &AppState, claims: &Claims) -> ApiResult<Option<Dev
     Ok(state.db.developer(id).await?)
 }
 
+/// The claims of a valid SDK token in the `Authorization` header, if there is one.
+pub fn sdk_claims(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
+    claims(state, headers).filter(Claims::is_sdk)
+}
+
 /// D: a developer JWT, else 401 with `WWW-Authenticate: Bearer`.
 pub async fn developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Developer> {
     let claims =

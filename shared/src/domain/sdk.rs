@@ -33,7 +33,9 @@ use serde_json::value::RawValue;
 use super::numeric::{fits_numeric, round_half_away_i64, round_half_away_to, trunc_i64};
 use super::series::SeriesType;
 use super::sleep::SleepStage;
-use super::time::{from_unix_number, normalize_zone_offset, parse_iso_datetime};
+use super::time::{
+    from_unix_number, normalize_zone_offset, parse_iso_datetime, stored_instant_in_range,
+};
 use super::workout::{WorkoutType, map_sdk_workout_type};
 
 /// Maximum number of per-item errors reported in [`ParsedBatch::errors`].
@@ -48,6 +50,8 @@ pub const MAX_SOFTWARE_VERSION_LEN: usize = 50;
 pub const MAX_WORKOUT_SOURCE_NAME_LEN: usize = 64;
 /// Sample/event `external_id` limit.
 pub const MAX_EXTERNAL_ID_LEN: usize = 100;
+/// Longest workout or sleep segment accepted (31 days); longer ones are dropped and counted.
+pub const MAX_EVENT_SECONDS: i64 = 31 * 86_400;
 
 // ---------------------------------------------------------------------------------------------
 // Public model
@@ -324,10 +328,9 @@ pub struct ParsedBatch {
     pub records_saved: usize,
     /// Schema-valid sleep items (the reference `sleep_saved`).
     pub sleep_saved: usize,
-    /// Items rejected by per-item validation.
+    /// Items rejected by per-item validation (records of an unknown or missing `type`
+    /// included).
     pub dropped_count: usize,
-    /// Records skipped because their `type` is unknown/missing (not counted as dropped).
-    pub skipped_records: usize,
     /// Sleep items skipped because their stage is unknown (not counted as dropped).
     pub skipped_sleep: usize,
     /// First [`MAX_REPORTED_ERRORS`] item errors.
@@ -997,6 +1000,25 @@ fn check_external_id(id: Option<String>) -> Result<Option<String>, &'static str>
     }
 }
 
+/// An item's time span: both ends in the storable years, the end not before the start, and
+/// at most `max_seconds` long when given.
+fn check_span(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    max_seconds: Option<i64>,
+) -> Result<(), &'static str> {
+    if !stored_instant_in_range(start) || !stored_instant_in_range(end) {
+        return Err("timestamp out of range");
+    }
+    if end < start {
+        return Err("end before start");
+    }
+    if max_seconds.is_some_and(|m| (end - start).num_seconds() > m) {
+        return Err("duration too long");
+    }
+    Ok(())
+}
+
 /// Rounds to the sample column scale (numeric(10,3)); `Err` when it would overflow.
 fn stored_value(v: f64) -> Result<f64, &'static str> {
     if fits_numeric(v, 10, 3) {
@@ -1022,26 +1044,24 @@ fn parse_records(
             continue;
         };
         match build_record_sample(raw, provider) {
-            Ok(Some(sample)) => out.push(sample),
-            Ok(None) => batch.skipped_records += 1,
+            Ok(sample) => out.push(sample),
             Err(reason) => batch.drop_item(ItemKind::Record, index, reason),
         }
     }
 }
 
-fn build_record_sample(
-    raw: RawRecord,
-    provider: SdkProvider,
-) -> Result<Option<Sample>, &'static str> {
-    let Some(series) = raw.kind.as_deref().and_then(map_record_type) else {
-        return Ok(None);
-    };
+fn build_record_sample(raw: RawRecord, provider: SdkProvider) -> Result<Sample, &'static str> {
+    let series = raw
+        .kind
+        .as_deref()
+        .and_then(map_record_type)
+        .ok_or("unknown record type")?;
     let source = derive_source(raw.source.as_ref(), provider)?;
     let zone_offset = check_zone(raw.zone_offset.as_deref())?;
     let external_id = check_external_id(raw.id)?;
-    let _ = raw.end_date; // validated by deserialisation, otherwise unused
+    check_span(raw.start_date.0, raw.end_date.0, None)?;
     let value = normalize_record_value(series, raw.value.0, raw.unit.as_deref(), provider);
-    Ok(Some(Sample {
+    Ok(Sample {
         series,
         recorded_at: raw.start_date.0,
         value: stored_value(value)?,
@@ -1050,7 +1070,7 @@ fn build_record_sample(
         external_id,
         is_daily_total: series.is_daily_total(),
         origin: SampleOrigin::Record,
-    }))
+    })
 }
 
 /// Collapses samples with the same [`SampleKey`]: the last occurrence wins, kept at the position of the
@@ -1244,6 +1264,7 @@ fn build_workout(
         return Err("source name too long");
     }
     let (start, end) = (raw.start_date.0, raw.end_date.0);
+    check_span(start, end, Some(MAX_EVENT_SECONDS))?;
     let mut details = None;
     let mut duration = None;
     let mut samples = Vec::new();
@@ -1325,6 +1346,7 @@ fn build_sleep_segment(
     let source = derive_source(parsed_source.as_ref(), provider)?;
     let zone_offset = check_zone(raw.zone_offset.as_deref())?;
     let external_id = check_external_id(raw.id)?;
+    check_span(raw.start_date.0, raw.end_date.0, Some(MAX_EVENT_SECONDS))?;
     let Some(stage) = SleepStage::parse(&raw.stage) else {
         return Ok(None);
     };
@@ -1556,15 +1578,60 @@ mod tests {
             z,
         ];
         let b = parse(envelope("google", json!({"records": items})));
-        assert_eq!(b.dropped_count, 7);
-        assert_eq!(b.skipped_records, 1);
+        assert_eq!(b.dropped_count, 8);
         assert_eq!(b.records_saved, 2);
         // Same key (same source, type, instant) → collapsed, last wins.
         assert_eq!(b.samples.len(), 1);
         assert_eq!(b.samples[0].value, 61.0);
         assert_eq!(b.samples[0].zone_offset.as_deref(), Some("+00:00"));
-        assert_eq!(b.errors.len(), 7);
+        assert_eq!(b.errors.len(), 8);
         assert_eq!(b.errors[0].index, 1);
+        assert_eq!(b.errors[6].reason, "unknown record type");
+    }
+
+    #[test]
+    fn items_with_impossible_spans_are_dropped_and_counted() {
+        let mut backwards = record("HEART_RATE", json!(60), json!(null));
+        backwards["endDate"] = json!("2025-03-01T07:00:00Z");
+        let mut ancient = record("HEART_RATE", json!(60), json!(null));
+        ancient["startDate"] = json!("0001-01-01T00:00:00Z");
+        ancient["endDate"] = json!("0001-01-01T00:00:00Z");
+        let b = parse(envelope("apple", json!({"records": [backwards, ancient]})));
+        assert_eq!((b.dropped_count, b.samples.len()), (2, 0));
+        let reasons: Vec<_> = b.errors.iter().map(|e| e.reason).collect();
+        assert_eq!(reasons, ["end before start", "timestamp out of range"]);
+
+        let span = |start: &str, end: &str| {
+            let mut w = workout(json!([]));
+            w["startDate"] = json!(start);
+            w["endDate"] = json!(end);
+            w
+        };
+        let b = parse(envelope(
+            "apple",
+            json!({"workouts": [
+                span("2025-03-01T08:00:00Z", "2025-03-01T07:00:00Z"),
+                span("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"),
+                span("2025-01-01T00:00:00Z", "2025-03-01T00:00:00Z"),
+                span("2025-03-01T07:00:00Z", "2025-03-01T07:00:00Z"),
+            ]}),
+        ));
+        assert_eq!((b.dropped_count, b.workouts.len()), (3, 1));
+        let reasons: Vec<_> = b.errors.iter().map(|e| e.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                "end before start",
+                "timestamp out of range",
+                "duration too long"
+            ]
+        );
+        assert_eq!(b.workouts[0].duration_seconds, 0);
+
+        let seg = json!({"stage": "deep", "startDate": "2025-03-01T02:00:00Z",
+                         "endDate": "2025-03-01T01:00:00Z"});
+        let b = parse(envelope("apple", json!({"sleep": [seg]})));
+        assert_eq!((b.dropped_count, b.sleep_segments.len()), (1, 0));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Instants are always UTC; a `zone_offset` (`±HH:MM`) is metadata used only to derive local dates
 //! (`local = instant + offset`, missing offset ⇒ `+00:00`).
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 
 /// Normalises and validates a zone offset: the literal `Z` becomes `+00:00`; anything else must match
 /// `^[+-]\d{2}:\d{2}$`. Returns `None` when invalid.
@@ -57,6 +59,24 @@ pub fn local_date(instant: DateTime<Utc>, zone_offset: Option<&str>) -> NaiveDat
 /// 00:00:00 UTC of a calendar date.
 pub fn start_of_utc_day(date: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
+}
+
+/// The earliest year a request parameter or a stored item may name.
+pub const MIN_YEAR: i32 = 1900;
+/// The latest year a request parameter may name (stored items end a year earlier, so that
+/// every stored item can be reached by a query whose end lies after it).
+pub const MAX_YEAR: i32 = 2200;
+
+/// Whether an instant lies in the years a query parameter may name
+/// ([`MIN_YEAR`]`..=`[`MAX_YEAR`], UTC): every date arithmetic done on such an instant (a few
+/// days or offsets either way) stays far inside chrono's range.
+pub fn query_instant_in_range(t: DateTime<Utc>) -> bool {
+    (MIN_YEAR..=MAX_YEAR).contains(&t.year())
+}
+
+/// Whether an instant may be stored (years [`MIN_YEAR`]`..`[`MAX_YEAR`], UTC).
+pub fn stored_instant_in_range(t: DateTime<Utc>) -> bool {
+    (MIN_YEAR..MAX_YEAR).contains(&t.year())
 }
 
 /// Parses an ISO-8601 datetime leniently: RFC 3339 with `Z`/offset, naive `YYYY-MM-DD[T ]HH:MM[:SS[.f]]`

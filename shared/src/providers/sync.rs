@@ -439,7 +439,8 @@ async fn refresh(
     let expires = v
         .get("expires_in")
         .and_then(Value::as_i64)
-        .map(|s| now + Duration::seconds(s));
+        .and_then(Duration::try_seconds)
+        .and_then(|d| now.checked_add_signed(d));
     let saved = state
         .db
         .update_active_connection(conn.user_id, &conn.provider, |c| {

@@ -61,6 +61,10 @@ pub struct RefreshToken {
     pub app_id: Option<String>,
     pub revoked: bool,
     pub created_at: DateTime<Utc>,
+    /// The developer's token generation when issued (developer tokens): a password change
+    /// moves the generation on, and older tokens stop refreshing.
+    #[serde(default)]
+    pub generation: u64,
 }
 
 /// A user invitation code (SDK onboarding).
@@ -88,6 +92,10 @@ fn app_key(app_id: &str) -> Key {
 
 fn rt_key(token: &str) -> Key {
     Key::new(format!("RT#{}", digest(token)), ONE)
+}
+
+fn generation_key(developer: Uuid) -> Key {
+    Key::new(format!("DEVRTGEN#{developer}"), ONE)
 }
 
 fn code_key(code: &str) -> Key {
@@ -225,6 +233,41 @@ impl Db {
             Err(StoreError::ConditionFailed) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The developer's refresh-token generation (0 until the first password change).
+    pub async fn developer_token_generation(&self, developer: Uuid) -> Result<u64, StoreError> {
+        match self.table.get(&generation_key(developer)).await? {
+            Some(item) => decode(&item),
+            None => Ok(0),
+        }
+    }
+
+    /// Moves the developer's refresh-token generation on: every refresh token issued before
+    /// stops working (one item per developer, apart from the developer record, so that no
+    /// concurrent profile update can write an older generation back).
+    pub async fn revoke_developer_refresh_tokens(&self, developer: Uuid) -> Result<(), StoreError> {
+        for _ in 0..8 {
+            let (next, cond) = match self.table.get(&generation_key(developer)).await? {
+                Some(item) => (
+                    decode::<u64>(&item)?.saturating_add(1),
+                    Condition::VersionIs(item.version),
+                ),
+                None => (1, Condition::NotExists),
+            };
+            let k = generation_key(developer);
+            let mut item = Item::new(k.pk, k.sk, encode(&next)?);
+            if let Condition::VersionIs(v) = cond {
+                item.version = v + 1;
+            }
+            match self.table.put(item, cond).await {
+                Ok(()) => return Ok(()),
+                // Someone else moved it on at the same time: that revokes the same tokens.
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::ConditionFailed)
     }
 
     /// Removes every SDK refresh token of a user.

@@ -29,6 +29,49 @@ fn backend<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Creates the database file readable by its owner only (0600), or narrows an existing one:
+/// it holds password hashes, key digests and sealed provider tokens.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(0o600);
+        drop(opts.open(path)?);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    drop(opts.open(path)?);
+    Ok(())
+}
+
+/// Creates a data directory (and its missing parents) readable by its owner only (0700), or
+/// narrows an existing one to 0700, unless it is a shared directory (world-writable or sticky,
+/// like `/tmp`): that one keeps its mode, with a warning.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let existed = dir.is_dir();
+        b.mode(0o700);
+        b.create(dir)?;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if existed && mode & 0o077 != 0 {
+            if mode & 0o1002 == 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            } else {
+                tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o7777), "the data directory is shared with other users; its files are 0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    b.create(dir)?;
+    Ok(())
+}
+
 impl EmbeddedTable {
     /// Opens (or creates) the database file with the default page cache (16 MiB).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -37,6 +80,7 @@ impl EmbeddedTable {
 
     /// Opens (or creates) the database file with a page cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        private_file(path).map_err(backend)?;
         let db = Database::builder()
             .set_cache_size(cache_bytes)
             .create(path)
@@ -488,6 +532,38 @@ impl Table for EmbeddedTable {
             ));
         }
         self.apply(ops)
+    }
+}
+
+#[cfg(test)]
+mod private_tests {
+    #[cfg(unix)]
+    #[test]
+    fn the_database_file_and_its_folder_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o7777
+        };
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("data").join("nested");
+        super::private_dir(&dir).expect("dir");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&tmp.path().join("data")), 0o700);
+        let file = dir.join("t.redb");
+        drop(super::EmbeddedTable::open(&file).expect("open"));
+        assert_eq!(mode(&file), 0o600);
+        // Files and folders an older version left readable are narrowed on the next start.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        super::private_dir(&dir).expect("dir");
+        drop(super::EmbeddedTable::open(&file).expect("reopen"));
+        assert_eq!((mode(&dir), mode(&file)), (0o700, 0o600));
+        // A shared folder keeps its mode.
+        let shared = tmp.path().join("shared");
+        std::fs::create_dir(&shared).expect("mkdir");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        super::private_dir(&shared).expect("dir");
+        assert_eq!(mode(&shared), 0o1777);
     }
 }
 

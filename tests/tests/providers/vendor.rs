@@ -1,7 +1,7 @@
 //! Vendor pass-through (#52, #53) end to end: our API calls the provider's own workouts API
 //! with the user's stored token and answers its JSON unmodified (compared with the fake's
 //! dataset), passes the query on in the provider's terms, refreshes a refused token once,
-//! and maps the failures: 404 without a connection, 501 for Ultrahuman, 400 for bad
+//! and maps the failures: 404 without a connection, 400 for Ultrahuman (no workouts API), 400 for bad
 //! parameters, 401 without credentials, the provider's own 4xx, 502 when it is down.
 
 use ow_e2e::providers::{KEY_HEADER, Rig};
@@ -304,7 +304,7 @@ async fn without_an_active_connection_the_answer_is_404() {
 }
 
 #[tokio::test]
-async fn ultrahuman_has_no_workouts_api_501() {
+async fn ultrahuman_has_no_workouts_api_400() {
     let rig = Rig::start("ultrahuman").await;
     let user = rig.connected_user().await;
     for path in [
@@ -312,7 +312,7 @@ async fn ultrahuman_has_no_workouts_api_501() {
         detail("ultrahuman", &user, "w1", ""),
     ] {
         let a = rig.call("GET", &path, None).await;
-        assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED, "{path}: {}", a.body);
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}: {}", a.body);
         assert_eq!(
             str_of(&a.body, "detail"),
             "Provider 'ultrahuman' does not support workouts"
@@ -568,7 +568,7 @@ async fn fitbit_and_sensorbio_lists_pass_through_and_have_no_single_workout() {
     let a = rig
         .call("GET", &detail("fitbit", &user, "1", ""), None)
         .await;
-    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED, "{}", a.body);
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
 
     let rig = Rig::start("sensorbio").await;
     let user = rig.connected_user().await;
@@ -580,5 +580,5 @@ async fn fitbit_and_sensorbio_lists_pass_through_and_have_no_single_workout() {
     let a = rig
         .call("GET", &detail("sensorbio", &user, "act_1", ""), None)
         .await;
-    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED, "{}", a.body);
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
 }
