@@ -39,8 +39,13 @@ pub struct Config {
     pub historical_sync_on_connect: bool,
     /// Seconds between scheduled pulls of one connection (`SYNC_INTERVAL_SECONDS`).
     pub sync_interval_seconds: i64,
-    /// Key material for provider tokens at rest (`TOKEN_ENCRYPTION_KEY`, else `SECRET_KEY`).
+    /// Key material for provider tokens at rest: `TOKEN_ENCRYPTION_KEY`, else derived from
+    /// `SECRET_KEY` with its own label (never the signing key itself).
     pub token_key: String,
+    /// Key material tokens sealed before the derived key existed were sealed under
+    /// (`SECRET_KEY` itself, when `TOKEN_ENCRYPTION_KEY` is unset): still opened, never used
+    /// for new writes.
+    pub legacy_token_key: Option<String>,
     /// Timeout of one provider API call (`PROVIDER_HTTP_TIMEOUT_SECONDS`, default 30).
     pub provider_timeout_seconds: u64,
     /// Trailing window re-fetched by scheduled pulls (`PULL_SYNC_LOOKBACK`, e.g. `2d`, `1d12h`).
@@ -269,9 +274,14 @@ impl Config {
                 })?,
             },
             provider_settings: s.provider_values(),
-            token_key: s
+            token_key: s.get("TOKEN_ENCRYPTION_KEY").map_or_else(
+                || crate::keys::derive(&secret_key, crate::keys::TOKEN_ENCRYPTION_LABEL),
+                str::to_string,
+            ),
+            legacy_token_key: s
                 .get("TOKEN_ENCRYPTION_KEY")
-                .map_or_else(|| secret_key.clone(), str::to_string),
+                .is_none()
+                .then(|| secret_key.clone()),
             secret_key,
         })
     }

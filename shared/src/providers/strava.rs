@@ -320,7 +320,7 @@ fn challenge(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.query.get("hub.mode").map(String::as_str) != Some("subscribe") {
         return Err(WebhookError::BadRequest("Invalid hub.mode".into()));
     }
-    let expected = req.secret_or_default("STRAVA_WEBHOOK_VERIFY_TOKEN");
+    let expected = req.chosen_secret(crate::keys::STRAVA_VERIFY_TOKEN);
     let given = req.query.get("hub.verify_token").map_or("", String::as_str);
     if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(WebhookError::Forbidden("Invalid verify token".into()));
@@ -544,12 +544,12 @@ pub async fn subscriptions(
                 )
                 .await?;
             }
-            let token = ctx.secret_or_default("STRAVA_WEBHOOK_VERIFY_TOKEN");
+            let token = ctx.chosen_secret(crate::keys::STRAVA_VERIFY_TOKEN);
             let v = strava_call(
                 ctx,
                 reqwest::Method::POST,
                 PUSH_SUBSCRIPTIONS,
-                &[("callback_url", &callback_url), ("verify_token", token)],
+                &[("callback_url", &callback_url), ("verify_token", &token)],
             )
             .await?;
             Ok(SubscriptionResult::of(json!({
@@ -740,9 +740,18 @@ mod tests {
             body: String::new(),
             settings: HashMap::new(),
         };
-        let ok = get(&[
+        // The token is derived from SECRET_KEY; SECRET_KEY itself is refused.
+        let derived =
+            crate::keys::derive("the-secret-key-0123", crate::keys::STRAVA_VERIFY_TOKEN.label);
+        let root = get(&[
             ("hub.mode", "subscribe"),
             ("hub.verify_token", "the-secret-key-0123"),
+            ("hub.challenge", "x"),
+        ]);
+        assert_eq!(status(&root), Some(403));
+        let ok = get(&[
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", &derived),
             ("hub.challenge", "15f7d1a91c1f40f8a748fd134752feb3"),
         ]);
         match run(&ok) {
@@ -754,7 +763,7 @@ mod tests {
         }
         let wrong_mode = get(&[
             ("hub.mode", "unsubscribe"),
-            ("hub.verify_token", "the-secret-key-0123"),
+            ("hub.verify_token", &derived),
             ("hub.challenge", "x"),
         ]);
         let e = run(&wrong_mode).expect_err("400");

@@ -27,16 +27,25 @@ pub struct WebhookRequest<'a> {
     pub client: Option<&'a OAuthClient>,
     /// Provider settings by name (`OURA_WEBHOOK_VERIFICATION_TOKEN`, ...).
     pub settings: &'a HashMap<String, String>,
-    /// `SECRET_KEY`: the default of every webhook secret and verify token.
+    /// `SECRET_KEY`: only the root secrets we choose are derived from (never compared or sent
+    /// itself, see [`crate::keys`]).
     pub secret_key: &'a str,
 }
 
 impl WebhookRequest<'_> {
-    /// A provider setting, else `SECRET_KEY` (the reference's default for webhook secrets).
-    pub fn secret_or_default(&self, name: &str) -> &str {
+    /// A secret we chose and handed to the provider (verify tokens, Google's bearer secret):
+    /// its setting, else derived from `SECRET_KEY` for this purpose.
+    pub fn chosen_secret(&self, purpose: crate::keys::Purpose) -> String {
+        crate::keys::resolve(self.settings, self.secret_key, purpose)
+    }
+
+    /// A secret the provider issued to us (Polar's, Suunto's): its setting or nothing — there
+    /// is no default, so its webhooks are refused until it is configured or stored.
+    pub fn issued_secret(&self, name: &str) -> Option<&str> {
         self.settings
             .get(name)
-            .map_or(self.secret_key, String::as_str)
+            .map(String::as_str)
+            .filter(|s| !s.trim().is_empty())
     }
 
     /// A header as text.
