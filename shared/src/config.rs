@@ -245,6 +245,27 @@ impl Config {
             .unwrap_or("http://localhost:8000")
             .trim_end_matches('/')
             .to_string();
+        for provider in crate::keys::URL_SECRET_PROVIDERS {
+            let name = crate::keys::url_secret_setting(provider);
+            if let Some(v) = s.get(&name) {
+                let v = v.trim();
+                if v.len() < 32
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Err(ConfigError::Invalid {
+                        name: if provider == "strava" {
+                            "STRAVA_WEBHOOK_URL_SECRET"
+                        } else {
+                            "GARMIN_WEBHOOK_URL_SECRET"
+                        },
+                        reason: "must be at least 32 characters of A-Z, a-z, 0-9, '-' or '_'"
+                            .into(),
+                    });
+                }
+            }
+        }
         Ok(Self {
             access_token_expire_minutes: expire,
             min_password_length: s.parse("MIN_PASSWORD_LENGTH", 8)?,
@@ -331,6 +352,19 @@ mod tests {
                 create_if_missing: false
             }
         );
+    }
+
+    #[test]
+    fn a_short_webhook_url_secret_is_refused() {
+        let s = Settings::from_pairs([
+            ("SECRET_KEY", "0123456789abcdef0"),
+            ("GARMIN_WEBHOOK_URL_SECRET", "subscriptions"),
+        ]);
+        let err = Config::from_settings(&s, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("GARMIN_WEBHOOK_URL_SECRET"), "{err}");
     }
 
     #[test]

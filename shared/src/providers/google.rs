@@ -1086,7 +1086,7 @@ fn notification_event(item: &Value) -> Option<WebhookEvent> {
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
-            "Provider 'google' does not support webhook subscription verification via GET.".into(),
+            "Provider 'google' does not support webhook verification requests (GET)".into(),
         ));
     }
     let expected = format!(
@@ -1965,7 +1965,7 @@ mod tests {
         );
         let mut get = Call::post(Some(&bearer()), "");
         get.method = Method::GET;
-        assert!(matches!(get.run(), Err(ref e) if e.status() == StatusCode::NOT_IMPLEMENTED));
+        assert!(matches!(get.run(), Err(ref e) if e.status() == StatusCode::BAD_REQUEST));
     }
 
     #[test]

@@ -1220,7 +1220,7 @@ fn event_window(obj: &Map<String, Value>, now: DateTime<Utc>) -> (DateTime<Utc>,
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method != axum::http::Method::POST {
         return Err(WebhookError::NotSupported(
-            "Provider 'polar' does not support webhook subscription verification via GET.".into(),
+            "Provider 'polar' does not support webhook verification requests (GET)".into(),
         ));
     }
     let parsed: Option<Value> = serde_json::from_slice(req.body).ok();

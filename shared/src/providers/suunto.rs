@@ -624,7 +624,7 @@ pub fn signature_ok(secret: &str, body: &[u8], signature: &str) -> bool {
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method != axum::http::Method::POST {
         return Err(WebhookError::NotSupported(
-            "Provider 'suunto' does not support webhook subscription verification via GET.".into(),
+            "Provider 'suunto' does not support webhook verification requests (GET)".into(),
         ));
     }
     // Suunto issues this secret; there is no default to fall back on.
@@ -964,7 +964,7 @@ mod tests {
         // No GET challenge.
         let get = axum::http::Method::GET;
         let err = webhook(&request(&get, &none, b"", &settings, &q)).expect_err("get");
-        assert_eq!(err.status(), axum::http::StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
     }
 
     #[test]

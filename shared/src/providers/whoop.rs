@@ -524,7 +524,7 @@ pub fn notification_window(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) 
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
-            "Provider 'whoop' does not support webhook subscription verification via GET.".into(),
+            "Provider 'whoop' does not support webhook verification requests (GET)".into(),
         ));
     }
     let (Some(sig), Some(stamp)) = (

@@ -13,7 +13,8 @@ const SLEEPS: &str = "events/sleep?start_date=2024-05-01&end_date=2024-06-10";
 /// A rig whose fake pushes to our API (Garmin's portal configuration).
 async fn rig() -> Rig {
     let rig = Rig::start("garmin").await;
-    set_webhook_target(&rig.fake.fake, &rig.api);
+    let url = rig.webhook_url().await;
+    set_webhook_target(&rig.fake.fake, &url);
     rig
 }
 
@@ -550,7 +551,7 @@ fn all(cell: &str) -> Vec<(String, String)> {
 /// Garmin delivers the fake's items of one push key (as the fake would after a backfill).
 async fn deliver(rig: &Rig, key: &str) {
     let body = json!({ key: rig.fake.fake.items(key) });
-    let url = format!("{}/api/v1/providers/garmin/webhooks", rig.api);
+    let url = rig.webhook_url().await;
     let status = ow_fakes::garmin::push(&rig.fake.fake, &url, &body)
         .await
         .expect("push");
@@ -562,7 +563,7 @@ async fn deliver(rig: &Rig, key: &str) {
 async fn garmin_backfill_status_follows_the_pushes_to_complete() {
     let rig = Rig::start("garmin").await;
     // Garmin accepts the requests but delivers nothing by itself: the test is Garmin.
-    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.api, 0, false);
+    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.webhook_url().await, 0, false);
     let user = rig.new_user().await;
 
     let s = status(&rig, &user).await;
@@ -668,7 +669,7 @@ async fn garmin_backfill_type_without_a_push_times_out_and_a_retry_completes_it(
     for item in hrv {
         rig.fake.fake.add_item("hrv", item);
     }
-    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.api, 0, false);
+    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.webhook_url().await, 0, false);
     let r = backfill(&rig, "POST", &user, "hrv/retry").await;
     assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
     assert_eq!(
