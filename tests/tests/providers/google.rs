@@ -331,7 +331,13 @@ async fn google_expired_access_token_is_refreshed_without_a_new_refresh_token() 
 
 #[tokio::test]
 async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
-    let rig = Rig::start("google").await;
+    let rig = Rig::start_with(
+        "google",
+        FakeOptions::default(),
+        &[("GOOGLE_WEBHOOK_SECRET", ow_fakes::google::WEBHOOK_SECRET)],
+    )
+    .await;
+    let bearer = format!("Bearer {}", ow_fakes::google::WEBHOOK_SECRET);
     let user = rig.connected_user().await;
     assert_eq!(rig.data(&user, WORKOUTS).await.len(), 2);
 
@@ -339,7 +345,7 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     assert_eq!(rig.webhook("verification").await, 200);
     let ok = rig
         .post_webhook(
-            &[("authorization", "Bearer test-secret-key-0123456789abcdef")],
+            &[("authorization", bearer.as_str())],
             r#"{"type":"verification"}"#,
         )
         .await;
@@ -356,7 +362,8 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     for headers in [
         vec![("authorization", "Bearer wrong-secret")],
         vec![],
-        vec![("authorization", "test-secret-key-0123456789abcdef")],
+        vec![("authorization", ow_fakes::google::WEBHOOK_SECRET)],
+        vec![("authorization", "Bearer test-secret-key-0123456789abcdef")],
     ] {
         let bad = rig.post_webhook(&headers, &note).await;
         assert_eq!(bad.status.as_u16(), 401, "{headers:?}: {:?}", bad.body);
@@ -366,7 +373,7 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     let stranger = note.replace(ACCOUNT, "999");
     let a = rig
         .post_webhook(
-            &[("authorization", "Bearer test-secret-key-0123456789abcdef")],
+            &[("authorization", bearer.as_str())],
             &stranger,
         )
         .await;
@@ -411,7 +418,7 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     let get = rig
         .call("GET", "/api/v1/providers/google/webhooks", None)
         .await;
-    assert_eq!(get.status.as_u16(), 501, "{:?}", get.body);
+    assert_eq!(get.status.as_u16(), 400, "{:?}", get.body);
 }
 
 #[tokio::test]

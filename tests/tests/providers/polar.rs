@@ -340,7 +340,7 @@ async fn polar_webhooks_add_new_data_and_bad_signatures_change_nothing() {
     let get = rig
         .call("GET", "/api/v1/providers/polar/webhooks", None)
         .await;
-    assert_eq!(get.status.as_u16(), 501);
+    assert_eq!(get.status.as_u16(), 400);
 }
 
 #[tokio::test]
