@@ -455,12 +455,16 @@ fn stored(rig: &Rig) -> Vec<Value> {
 
 #[tokio::test]
 async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
-    let rig = Rig::start_with(
-        "google",
-        FakeOptions::default(),
-        &ow_fakes::google::app_settings(),
-    )
-    .await;
+    // No GOOGLE_WEBHOOK_SECRET: the bearer secret is derived from SECRET_KEY.
+    let settings: Vec<(&str, &str)> = ow_fakes::google::app_settings()
+        .into_iter()
+        .filter(|(k, _)| *k != "GOOGLE_WEBHOOK_SECRET")
+        .collect();
+    let rig = Rig::start_with("google", FakeOptions::default(), &settings).await;
+    let derived = shared::keys::derive(
+        &rig.state.config.secret_key,
+        shared::keys::GOOGLE_WEBHOOK_SECRET.label,
+    );
     let jwt = rig.developer_token().await;
     let callback = rig.url("/api/v1/providers/google/webhooks");
     let name = format!(
@@ -538,7 +542,7 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
     assert_eq!(subs.len(), 1);
     assert_eq!(
         subs[0]["endpointAuthorization"]["secret"],
-        format!("Bearer {}", ow_fakes::google::WEBHOOK_SECRET)
+        format!("Bearer {derived}")
     );
     assert!(
         calls_matching(&rig, "/subscribers subscriberId=open-wearables").len() == 2,
@@ -640,6 +644,8 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
     assert!(again.body["deleted"]["error"].is_string(), "{}", again.body);
     let list = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
     assert_eq!(list.body["subscriptions"], serde_json::json!([]));
+    // The bearer secret Google holds is not SECRET_KEY, nor derivable to it.
+    assert!(rig.assert_secret_key_never_sent() > 3);
 }
 
 #[tokio::test]

@@ -378,6 +378,9 @@ async fn oura_subscriptions_are_registered_once_renewed_updated_and_deleted() {
         )
         .await;
     assert_eq!(none.status.as_u16(), 501);
+    // Neither SECRET_KEY nor an encoding of it reached Oura (the verification token is
+    // derived with its own label).
+    assert!(rig.assert_secret_key_never_sent() > 3);
 }
 
 #[tokio::test]

@@ -490,4 +490,5 @@ async fn polar_webhook_registration_pings_us_and_stores_the_signing_secret() {
     let twice = rig.dev_call(&jwt, "DELETE", &format!("{base}/{id}")).await;
     assert_eq!(twice.body["deleted"]["status"], "error");
     assert_eq!(rig.fake.fake.with(|s| s.subscriptions.len()), 0);
+    assert!(rig.assert_secret_key_never_sent() > 3);
 }
