@@ -149,7 +149,10 @@ mod tests {
     #[test]
     fn an_explicit_setting_wins() {
         let s = HashMap::from([
-            ("STRAVA_WEBHOOK_VERIFY_TOKEN".to_string(), "mine".to_string()),
+            (
+                "STRAVA_WEBHOOK_VERIFY_TOKEN".to_string(),
+                "mine".to_string(),
+            ),
             ("GARMIN_WEBHOOK_URL_SECRET".to_string(), "g-url".to_string()),
         ]);
         assert_eq!(resolve(&s, ROOT, STRAVA_VERIFY_TOKEN), "mine");

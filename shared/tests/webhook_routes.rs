@@ -24,9 +24,21 @@ async fn subscription_routes_authenticate_before_they_validate() {
         ("GET", "/api/v1/providers/garmin/webhooks/url"),
     ] {
         let r = app.call(method, path, Auth::None, None).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}: {:?}", r.body);
-        let r = app.call(method, path, Auth::Bearer("not-a-jwt"), None).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}: {:?}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {:?}",
+            r.body
+        );
+        let r = app
+            .call(method, path, Auth::Bearer("not-a-jwt"), None)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {:?}",
+            r.body
+        );
     }
     // Authenticated, the bad callback is a 400.
     let jwt = app.admin_token().await;
@@ -73,14 +85,24 @@ async fn the_webhook_url_route_answers_the_secret_url_of_unsigned_providers() {
     assert!(!strava_url.ends_with(secret), "one secret per provider");
     // Signed providers have no secret segment; providers without webhooks are a 400.
     let polar = app
-        .call("GET", "/api/v1/providers/polar/webhooks/url", Auth::Bearer(&jwt), None)
+        .call(
+            "GET",
+            "/api/v1/providers/polar/webhooks/url",
+            Auth::Bearer(&jwt),
+            None,
+        )
         .await;
     assert_eq!(
         polar.body["webhook_url"],
         "https://ow.example.com/api/v1/providers/polar/webhooks"
     );
     let fitbit = app
-        .call("GET", "/api/v1/providers/fitbit/webhooks/url", Auth::Bearer(&jwt), None)
+        .call(
+            "GET",
+            "/api/v1/providers/fitbit/webhooks/url",
+            Auth::Bearer(&jwt),
+            None,
+        )
         .await;
     assert_eq!(fitbit.status, StatusCode::BAD_REQUEST);
 
@@ -122,17 +144,39 @@ async fn the_webhook_url_route_answers_the_secret_url_of_unsigned_providers() {
 async fn webhooks_of_providers_without_the_capability_are_400_with_a_detail() {
     let app = TestApp::new().await;
     for (method, provider, what) in [
-        ("GET", "suunto", "does not support webhook verification requests"),
-        ("GET", "polar", "does not support webhook verification requests"),
-        ("POST", "sensorbio", "does not support webhook notifications"),
+        (
+            "GET",
+            "suunto",
+            "does not support webhook verification requests",
+        ),
+        (
+            "GET",
+            "polar",
+            "does not support webhook verification requests",
+        ),
+        (
+            "POST",
+            "sensorbio",
+            "does not support webhook notifications",
+        ),
         ("POST", "fitbit", "does not support webhook notifications"),
-        ("GET", "ultrahuman", "does not support webhook notifications"),
+        (
+            "GET",
+            "ultrahuman",
+            "does not support webhook notifications",
+        ),
     ] {
         let path = format!("/api/v1/providers/{provider}/webhooks");
         let r = app.call(method, &path, Auth::None, Some("{}")).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method} {path}: {:?}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path}: {:?}",
+            r.body
+        );
         assert!(
-            r.detail().contains(&format!("Provider '{provider}' {what}")),
+            r.detail()
+                .contains(&format!("Provider '{provider}' {what}")),
             "{method} {path}: {:?}",
             r.body
         );

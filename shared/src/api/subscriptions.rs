@@ -31,7 +31,10 @@ pub fn router() -> Router<State> {
             "/api/v1/providers/{provider}/webhooks/subscriptions/{id}",
             get(get_one).put(update).delete(delete_one),
         )
-        .route("/api/v1/providers/{provider}/webhooks/url", get(webhook_url))
+        .route(
+            "/api/v1/providers/{provider}/webhooks/url",
+            get(webhook_url),
+        )
 }
 
 /// Authenticates the developer first (401 before any 400), then builds the operation from the
@@ -153,7 +156,10 @@ pub async fn get_one(
     headers: HeaderMap,
     Path((provider, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || Ok(SubscriptionOp::Get { id })).await?;
+    let body = run(&state, &headers, &provider, || {
+        Ok(SubscriptionOp::Get { id })
+    })
+    .await?;
     Ok(Json(json!({ "subscription": body })))
 }
 
@@ -185,7 +191,10 @@ pub async fn delete_one(
     headers: HeaderMap,
     Path((provider, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || Ok(SubscriptionOp::Delete { id })).await?;
+    let body = run(&state, &headers, &provider, || {
+        Ok(SubscriptionOp::Delete { id })
+    })
+    .await?;
     Ok(Json(json!({ "deleted": body })))
 }
 

@@ -489,9 +489,7 @@ fn secret_callback(ctx: &SubscriptionCtx<'_>, callback: &str) -> Result<String, 
     let secret = ctx.url_secret("strava");
     let path = callback.split_once('?').map_or(callback, |(p, _)| p);
     let path = path.trim_end_matches('/');
-    let path = path
-        .strip_suffix(&format!("/{secret}"))
-        .unwrap_or(path);
+    let path = path.strip_suffix(&format!("/{secret}")).unwrap_or(path);
     if callback.contains('?') || !path.ends_with("/api/v1/providers/strava/webhooks") {
         return Err(SubscriptionError::Config(
             "callback_url must be this API's Strava webhook URL, <API_BASE_URL>/api/v1/providers/strava/webhooks (the webhook URL secret is appended to it)".into(),
@@ -768,8 +766,10 @@ mod tests {
             settings: HashMap::new(),
         };
         // The token is derived from SECRET_KEY; SECRET_KEY itself is refused.
-        let derived =
-            crate::keys::derive("the-secret-key-0123", crate::keys::STRAVA_VERIFY_TOKEN.label);
+        let derived = crate::keys::derive(
+            "the-secret-key-0123",
+            crate::keys::STRAVA_VERIFY_TOKEN.label,
+        );
         let root = get(&[
             ("hub.mode", "subscribe"),
             ("hub.verify_token", "the-secret-key-0123"),

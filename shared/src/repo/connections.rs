@@ -311,7 +311,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let config = crate::config::Config::for_tests(dir.path());
         assert_ne!(config.token_key, config.secret_key, "never the signing key");
-        assert_eq!(config.legacy_token_key.as_deref(), Some(&*config.secret_key));
+        assert_eq!(
+            config.legacy_token_key.as_deref(),
+            Some(&*config.secret_key)
+        );
         // What an installation from before the derived key sealed.
         let old = TokenCipher::new(&config.secret_key)
             .seal("old-access")

@@ -268,7 +268,12 @@ async fn garmin_pushes_without_our_client_id_are_refused_and_change_nothing() {
     assert_eq!(rig.data(&user, WORKOUTS).await.len(), 1, "nothing stored");
 
     // No subscription challenge for Garmin: a 400 naming what it lacks.
-    let get = rig.http.get(rig.webhook_url().await).send().await.expect("get");
+    let get = rig
+        .http
+        .get(rig.webhook_url().await)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(get.status().as_u16(), 400);
     let detail = get.json::<Value>().await.expect("json")["detail"].clone();
     assert!(
@@ -299,7 +304,8 @@ async fn garmin_forged_pushes_pings_and_deregistrations_without_the_url_secret_a
         "callbackURL":"https://apis.garmin.com/wellness-api/rest/dailies?uploadStartTimeInSeconds=1&token=x"}]})
     .to_string();
     let dereg = json!({"deregistrations":[{"userId":ACCOUNT_ID}]}).to_string();
-    let perms = json!({"userPermissionsChange":[{"userId":ACCOUNT_ID,"permissions":[]}]}).to_string();
+    let perms =
+        json!({"userPermissionsChange":[{"userId":ACCOUNT_ID,"permissions":[]}]}).to_string();
     let secret_url = rig.webhook_url().await;
     let wrong = format!(
         "{}/{}",
@@ -322,7 +328,11 @@ async fn garmin_forged_pushes_pings_and_deregistrations_without_the_url_secret_a
         }
     }
     rig.idle().await;
-    assert_eq!(series(&rig, &user, "steps").await.len(), before, "nothing stored");
+    assert_eq!(
+        series(&rig, &user, "steps").await.len(),
+        before,
+        "nothing stored"
+    );
     let c = rig.connection(&user).await;
     assert_eq!(c["status"], "active", "nothing revoked: {c}");
     assert_eq!(rig.fake.fake.calls().len(), calls, "Garmin was not called");
@@ -340,7 +350,8 @@ async fn garmin_lifecycle_events_garmin_contradicts_change_nothing() {
         .post_webhook(&[("garmin-client-id", "fake-client-id")], &dereg)
         .await;
     assert_eq!(a.status.as_u16(), 200, "{}", a.body);
-    let perms = json!({"userPermissionsChange":[{"userId":ACCOUNT_ID,"permissions":[]}]}).to_string();
+    let perms =
+        json!({"userPermissionsChange":[{"userId":ACCOUNT_ID,"permissions":[]}]}).to_string();
     let a = rig
         .post_webhook(&[("garmin-client-id", "fake-client-id")], &perms)
         .await;
@@ -350,14 +361,24 @@ async fn garmin_lifecycle_events_garmin_contradicts_change_nothing() {
     assert_eq!(c["status"], "active", "not revoked: {c}");
     assert_eq!(c["scope"], scope, "the scope Garmin reports: {c}");
     let calls = rig.fake.fake.calls();
-    assert!(calls.iter().any(|c| c.starts_with("/partner-gateway/rest/user/id")));
-    assert!(calls.iter().any(|c| c.starts_with("/partner-gateway/rest/user/permissions")));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("/partner-gateway/rest/user/id"))
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("/partner-gateway/rest/user/permissions"))
+    );
 }
 
 #[tokio::test]
 async fn garmin_ping_callback_urls_are_never_fetched_with_the_users_token() {
     // A listener standing in for an attacker's host: it must never see a request.
-    let trap = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let trap = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let trap_url = format!("http://{}", trap.local_addr().expect("addr"));
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = hits.clone();
@@ -382,9 +403,17 @@ async fn garmin_ping_callback_urls_are_never_fetched_with_the_users_token() {
         assert_eq!(a.status.as_u16(), 200, "{}", a.body);
     }
     rig.idle().await;
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no call to the foreign host");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no call to the foreign host"
+    );
     assert!(
-        !rig.fake.fake.calls().iter().any(|c| c.contains("/wellness-api/rest/dailies")),
+        !rig.fake
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.contains("/wellness-api/rest/dailies")),
         "PING items are skipped, not fetched"
     );
     assert_eq!(series(&rig, &user, "steps").await.len(), before);

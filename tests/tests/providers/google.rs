@@ -372,10 +372,7 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     // A notification about someone we do not know is acknowledged and ignored.
     let stranger = note.replace(ACCOUNT, "999");
     let a = rig
-        .post_webhook(
-            &[("authorization", bearer.as_str())],
-            &stranger,
-        )
+        .post_webhook(&[("authorization", bearer.as_str())], &stranger)
         .await;
     assert_eq!(a.status.as_u16(), 200, "{:?}", a.body);
     rig.idle().await;

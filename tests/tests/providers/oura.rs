@@ -197,9 +197,9 @@ async fn webhooks_of_unknown_providers_and_providers_without_handlers() {
         .await;
     assert_eq!(none.status.as_u16(), 400, "{:?}", none.body);
     assert!(
-        none.body["detail"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("Provider 'fitbit' does not support webhook notifications")),
+        none.body["detail"].as_str().is_some_and(
+            |d| d.starts_with("Provider 'fitbit' does not support webhook notifications")
+        ),
         "{:?}",
         none.body
     );

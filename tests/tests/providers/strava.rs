@@ -283,7 +283,8 @@ async fn strava_forged_events_without_the_url_secret_are_refused_and_change_noth
     let workouts = format!("events/workouts?{WINDOW}");
     let calls = rig.fake.fake.calls().len();
     let create = event("activity", 11_601_234_567, "create", serde_json::json!({}));
-    let deauth = event("athlete",
+    let deauth = event(
+        "athlete",
         73_014_522,
         "update",
         serde_json::json!({"authorized": "false"}),
@@ -316,7 +317,11 @@ async fn strava_forged_events_without_the_url_secret_are_refused_and_change_noth
     rig.idle().await;
     assert_eq!(rig.fake.fake.calls().len(), calls, "Strava was not called");
     assert_eq!(rig.connection(&user).await["status"], "active");
-    assert_eq!(rig.data(&user, &workouts).await.len(), 3, "nothing stored or deleted");
+    assert_eq!(
+        rig.data(&user, &workouts).await.len(),
+        3,
+        "nothing stored or deleted"
+    );
 }
 
 #[tokio::test]
@@ -325,7 +330,8 @@ async fn strava_events_strava_contradicts_change_nothing() {
     let user = rig.connected_user().await;
     let workouts = format!("events/workouts?{WINDOW}");
     // With the URL secret (leaked, say), but the athlete's token still works: no revocation.
-    let deauth = event("athlete",
+    let deauth = event(
+        "athlete",
         73_014_522,
         "update",
         serde_json::json!({"authorized": "false"}),
@@ -335,7 +341,13 @@ async fn strava_events_strava_contradicts_change_nothing() {
     rig.idle().await;
     let c = rig.connection(&user).await;
     assert_eq!(c["status"], "active", "{c}");
-    assert!(rig.fake.fake.calls().iter().any(|c| c.starts_with("/api/v3/athlete ")));
+    assert!(
+        rig.fake
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("/api/v3/athlete "))
+    );
     // A delete of an activity Strava still has: nothing is deleted.
     let delete = event("activity", 11_550_011_223, "delete", serde_json::json!({}));
     let a = rig.post_webhook(&[FRESH], &delete).await;
@@ -368,7 +380,8 @@ async fn strava_subscription_and_webhooks_never_send_the_secret_key() {
     let sent = rig.fake.fake.with(|s| s.requests.clone());
     assert!(
         sent.iter()
-            .any(|r| r.uri.starts_with("/api/v3/push_subscriptions") && r.body.contains("verify_token")),
+            .any(|r| r.uri.starts_with("/api/v3/push_subscriptions")
+                && r.body.contains("verify_token")),
         "the registration was recorded"
     );
     assert!(rig.assert_secret_key_never_sent() > 5);
@@ -399,14 +412,20 @@ async fn strava_challenge_answers_only_on_the_secret_url_with_the_derived_token(
         "{secret_url}?hub.mode=unsubscribe&hub.challenge=x&hub.verify_token={token}"
     ))
     .await;
-    assert_eq!((mode.0, mode.1["detail"].as_str()), (400, Some("Invalid hub.mode")));
+    assert_eq!(
+        (mode.0, mode.1["detail"].as_str()),
+        (400, Some("Invalid hub.mode"))
+    );
     // SECRET_KEY is not the verify token (it never leaves the process).
     let key = rig.state.config.secret_key.clone();
     let root = get(format!(
         "{secret_url}?hub.mode=subscribe&hub.challenge=x&hub.verify_token={key}"
     ))
     .await;
-    assert_eq!((root.0, root.1["detail"].as_str()), (403, Some("Invalid verify token")));
+    assert_eq!(
+        (root.0, root.1["detail"].as_str()),
+        (403, Some("Invalid verify token"))
+    );
     // Without the URL secret, on every path: 401.
     for path in [
         "/api/v1/providers/strava/webhooks",
@@ -440,8 +459,14 @@ async fn strava_subscription_is_registered_once_after_the_challenge() {
     // The fake created it only after our endpoint answered its challenge.
     // Registered with this installation's URL secret as the last path segment.
     let secret_url = rig.webhook_url().await;
-    assert!(secret_url.starts_with(&format!("{callback}/")), "{secret_url}");
-    assert_eq!(reg.body["subscriptions"]["callback_url"], secret_url.as_str());
+    assert!(
+        secret_url.starts_with(&format!("{callback}/")),
+        "{secret_url}"
+    );
+    assert_eq!(
+        reg.body["subscriptions"]["callback_url"],
+        secret_url.as_str()
+    );
     let subs = rig.fake.fake.with(|s| s.subscriptions.clone());
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0]["callback_url"], secret_url.as_str());
