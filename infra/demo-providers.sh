@@ -72,8 +72,14 @@ for p in "${ALL[@]}"; do
   FAKE="http://127.0.0.1:$((FAKES_PORT + i))"; i=$((i + 1))
   [[ " ${PROVIDERS[*]} " == *" $p "* ]] || continue
   KINDS=$(curl -fs "$FAKE/_fake/state" | json '" ".join(d["webhooks"])')
+  # The URL the provider must call (Strava and Garmin sign nothing: it carries our URL secret).
+  TARGET="$API"
+  if [[ "$p" == strava || "$p" == garmin ]]; then
+    TARGET=$(curl -fs -H "Authorization: Bearer $JWT" "$API/api/v1/providers/$p/webhooks/url" | json 'd["webhook_url"]')
+  fi
   for kind in $KINDS; do
-    RESULT=$(curl -s -X POST "$FAKE/_fake/webhook?target=$API&kind=$kind" | json 'd.get("api_status", d)')
+    RESULT=$(curl -s -X POST -G "$FAKE/_fake/webhook" --data-urlencode "target=$TARGET" \
+      --data-urlencode "kind=$kind" | json 'd.get("api_status", d)')
     echo "$p: '$kind' webhook answered $RESULT"
     break
   done

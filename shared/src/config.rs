@@ -39,8 +39,13 @@ pub struct Config {
     pub historical_sync_on_connect: bool,
     /// Seconds between scheduled pulls of one connection (`SYNC_INTERVAL_SECONDS`).
     pub sync_interval_seconds: i64,
-    /// Key material for provider tokens at rest (`TOKEN_ENCRYPTION_KEY`, else `SECRET_KEY`).
+    /// Key material for provider tokens at rest: `TOKEN_ENCRYPTION_KEY`, else derived from
+    /// `SECRET_KEY` with its own label (never the signing key itself).
     pub token_key: String,
+    /// Key material tokens sealed before the derived key existed were sealed under
+    /// (`SECRET_KEY` itself, when `TOKEN_ENCRYPTION_KEY` is unset): still opened, never used
+    /// for new writes.
+    pub legacy_token_key: Option<String>,
     /// Timeout of one provider API call (`PROVIDER_HTTP_TIMEOUT_SECONDS`, default 30).
     pub provider_timeout_seconds: u64,
     /// Trailing window re-fetched by scheduled pulls (`PULL_SYNC_LOOKBACK`, e.g. `2d`, `1d12h`).
@@ -282,6 +287,27 @@ impl Config {
             .unwrap_or("http://localhost:8000")
             .trim_end_matches('/')
             .to_string();
+        for provider in crate::keys::URL_SECRET_PROVIDERS {
+            let name = crate::keys::url_secret_setting(provider);
+            if let Some(v) = s.get(&name) {
+                let v = v.trim();
+                if v.len() < 32
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Err(ConfigError::Invalid {
+                        name: if provider == "strava" {
+                            "STRAVA_WEBHOOK_URL_SECRET"
+                        } else {
+                            "GARMIN_WEBHOOK_URL_SECRET"
+                        },
+                        reason: "must be at least 32 characters of A-Z, a-z, 0-9, '-' or '_'"
+                            .into(),
+                    });
+                }
+            }
+        }
         Ok(Self {
             access_token_expire_minutes: expire,
             min_password_length: s.parse("MIN_PASSWORD_LENGTH", 8)?,
@@ -313,9 +339,14 @@ impl Config {
             provider_settings: s.provider_values(),
             oauth_public_authorize: s.parse("OAUTH_PUBLIC_AUTHORIZE", false)?,
             redirect_origins: redirect_origins(s, &api_base_url)?,
-            token_key: s
+            token_key: s.get("TOKEN_ENCRYPTION_KEY").map_or_else(
+                || crate::keys::derive(&secret_key, crate::keys::TOKEN_ENCRYPTION_LABEL),
+                str::to_string,
+            ),
+            legacy_token_key: s
                 .get("TOKEN_ENCRYPTION_KEY")
-                .map_or_else(|| secret_key.clone(), str::to_string),
+                .is_none()
+                .then(|| secret_key.clone()),
             secret_key,
         })
     }
@@ -401,6 +432,19 @@ mod tests {
                 .is_some_and(|e| e.contains("ALLOWED_REDIRECT_ORIGINS")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_short_webhook_url_secret_is_refused() {
+        let s = Settings::from_pairs([
+            ("SECRET_KEY", "0123456789abcdef0"),
+            ("GARMIN_WEBHOOK_URL_SECRET", "subscriptions"),
+        ]);
+        let err = Config::from_settings(&s, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("GARMIN_WEBHOOK_URL_SECRET"), "{err}");
     }
 
     #[test]

@@ -297,29 +297,99 @@ impl Rig {
             .unwrap_or(Value::Null)
     }
 
-    /// The fake sends a webhook of `kind` to our API; then the jobs it queued run.
+    /// The webhook URL the provider must call, as our developer route answers it (Strava and
+    /// Garmin: with this installation's URL secret).
+    pub async fn webhook_url(&self) -> String {
+        let jwt = self.developer_token().await;
+        let a = self
+            .dev_call(
+                &jwt,
+                "GET",
+                &format!("/api/v1/providers/{}/webhooks/url", self.provider),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "webhook url: {}", a.body);
+        a.body["webhook_url"]
+            .as_str()
+            .expect("webhook_url")
+            .to_string()
+    }
+
+    /// The fake sends a webhook of `kind` to our API (Strava and Garmin: to the URL with our
+    /// secret, unless the fake has a registered one); then the jobs it queued run.
     pub async fn webhook(&self, kind: &str) -> u16 {
+        let target = if shared::keys::needs_url_secret(self.provider) {
+            self.webhook_url().await
+        } else {
+            self.api.clone()
+        };
         let status = self
             .fake
             .fake
-            .send_webhook(&self.api, kind)
+            .send_webhook(&target, kind)
             .await
             .expect("webhook sent");
         self.idle().await;
         status
     }
 
-    /// Posts a raw webhook to our canonical endpoint (for signature tests).
+    /// Posts a raw webhook to our canonical endpoint (for signature tests; Strava and Garmin:
+    /// the URL with our secret).
     pub async fn post_webhook(&self, headers: &[(&str, &str)], body: &str) -> Answer {
+        let url = if shared::keys::needs_url_secret(self.provider) {
+            self.webhook_url().await
+        } else {
+            self.url(&format!("/api/v1/providers/{}/webhooks", self.provider))
+        };
+        self.post_webhook_to(&url, headers, body).await
+    }
+
+    /// Posts a raw webhook to `url` (a full URL).
+    pub async fn post_webhook_to(&self, url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
         let mut req = self
             .http
-            .post(self.url(&format!("/api/v1/providers/{}/webhooks", self.provider)))
+            .post(url)
             .header("content-type", "application/json")
             .body(body.to_string());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         Self::answer(req.send().await.expect("webhook")).await
+    }
+
+    /// Asserts that nothing the fake ever received (URIs, headers, bodies) carries our
+    /// `SECRET_KEY` or a trivial encoding of it: hex, base64 (standard and URL-safe, padded
+    /// or not), percent-encoded, its SHA-256, or any 12-character piece of it. Answers how
+    /// many requests were checked.
+    pub fn assert_secret_key_never_sent(&self) -> usize {
+        use base64::Engine;
+        let key = self.state.config.secret_key.clone();
+        let b = base64::engine::general_purpose::STANDARD;
+        let u = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let hex: String = key.bytes().map(|c| format!("{c:02x}")).collect();
+        let mut needles = vec![
+            hex.clone(),
+            hex.to_uppercase(),
+            b.encode(&key),
+            b.encode(&key).trim_end_matches('=').to_string(),
+            u.encode(&key),
+            key.replace('-', "%2D"),
+            shared::auth::secrets::digest(&key),
+        ];
+        let chars: Vec<char> = key.chars().collect();
+        needles.extend(chars.windows(12).map(|w| w.iter().collect::<String>()));
+        let requests = self.fake.fake.with(|s| s.requests.clone());
+        for r in &requests {
+            let text = r.text();
+            let lower = text.to_lowercase();
+            for n in &needles {
+                assert!(
+                    !text.contains(n.as_str()) && !lower.contains(&n.to_lowercase()),
+                    "SECRET_KEY (as {n:?}) left the process in: {text}"
+                );
+            }
+        }
+        requests.len()
     }
 
     /// Items of a listing route (`events/workouts?...`), asserting 200.

@@ -97,7 +97,73 @@ pub struct FakeState {
     pub subscriptions: Vec<Value>,
     /// Gates on data paths (see [`Fake::gate`]), with the calls to let through first.
     pub gates: HashMap<String, (u32, Gate)>,
+    /// Every request the fake received, whole (the last [`MAX_RECORDED`]): what left our
+    /// process, for tests that check no secret does.
+    pub requests: Vec<RecordedRequest>,
     counter: u64,
+}
+
+/// How many requests a fake keeps in [`FakeState::requests`].
+pub const MAX_RECORDED: usize = 10_000;
+
+/// One request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RecordedRequest {
+    /// Everything of the request as one text (URI, headers, body), for searching.
+    pub fn text(&self) -> String {
+        let mut t = format!("{} {}\n", self.method, self.uri);
+        for (k, v) in &self.headers {
+            t.push_str(&format!("{k}: {v}\n"));
+        }
+        t.push_str(&self.body);
+        t
+    }
+}
+
+/// Records every request into the fake's state (bodies up to 1 MiB).
+async fn record(
+    State(fake): State<Fake>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
+    };
+    let rec = RecordedRequest {
+        method: parts.method.to_string(),
+        uri: parts.uri.to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    fake.with(|s| {
+        if s.requests.len() >= MAX_RECORDED {
+            s.requests.remove(0);
+        }
+        s.requests.push(rec);
+    });
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 /// A data call held at the fake until the test releases it, so that a test can interleave
@@ -603,11 +669,26 @@ pub fn control_routes() -> Router<Fake> {
         .route("/_fake/webhook", post(control_webhook))
 }
 
-/// The whole app of one fake.
+/// The whole app of one fake (every request recorded, see [`FakeState::requests`]).
 pub fn app(fake: Fake) -> Router {
     ((fake.profile().routes)())
         .merge(control_routes())
+        .layer(axum::middleware::from_fn_with_state(fake.clone(), record))
         .with_state(fake)
+}
+
+/// Where a fake posts a webhook: `target` itself when it is a full webhook URL (it has a
+/// path, e.g. one carrying our URL secret), else `{target}{default_path}` (our API origin).
+pub fn webhook_target(target: &str, default_path: &str) -> String {
+    let t = target.trim_end_matches('/');
+    let has_path = t
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'));
+    if has_path {
+        t.to_string()
+    } else {
+        format!("{t}{default_path}")
+    }
 }
 
 /// A fake listening on loopback.

@@ -84,22 +84,23 @@ fn routes() -> Router<Fake> {
 // Webhook target (Garmin's portal configuration)
 // ---------------------------------------------------------------------------------------------
 
-/// Registers our API's origin (e.g. `http://127.0.0.1:8000`): backfilled data is pushed to
-/// `{origin}/api/v1/providers/garmin/webhooks`. `delay_ms` 0 delivers before the 202;
-/// `deliver: false` never delivers.
-pub fn configure_push(fake: &Fake, origin: &str, delay_ms: u64, deliver: bool) {
+/// Registers our webhook URL as entered in Garmin's portal (with our URL secret, see
+/// `GET /api/v1/providers/garmin/webhooks/url`; a bare origin means
+/// `{origin}/api/v1/providers/garmin/webhooks`): backfilled and live data is pushed there.
+/// `delay_ms` 0 delivers before the 202; `deliver: false` never delivers.
+pub fn configure_push(fake: &Fake, url: &str, delay_ms: u64, deliver: bool) {
     fake.with(|s| {
         s.subscriptions = vec![json!({
-            "url": format!("{}/api/v1/providers/garmin/webhooks", origin.trim_end_matches('/')),
+            "url": crate::core::webhook_target(url, "/api/v1/providers/garmin/webhooks"),
             "delay_ms": delay_ms,
             "deliver": deliver,
         })]
     });
 }
 
-/// Registers our API's origin with inline delivery.
-pub fn set_webhook_target(fake: &Fake, origin: &str) {
-    configure_push(fake, origin, 0, true);
+/// Registers our webhook URL with inline delivery.
+pub fn set_webhook_target(fake: &Fake, url: &str) {
+    configure_push(fake, url, 0, true);
 }
 
 async fn control_target(
@@ -109,7 +110,7 @@ async fn control_target(
     let Some(url) = q.get("url") else {
         return (
             StatusCode::BAD_REQUEST,
-            axum::Json(json!({"detail": "url (our API origin) is required"})),
+            axum::Json(json!({"detail": "url (our webhook URL) is required"})),
         )
             .into_response();
     };
@@ -494,12 +495,12 @@ async fn backfill(
 // Live pushes
 // ---------------------------------------------------------------------------------------------
 
-/// Live pushes: new data is added to the dataset and pushed to `{target}`:
+/// Live pushes: new data is added to the dataset and pushed to the configured webhook URL (else `target`):
 /// - `activities`: a morning run two days after the anchor;
 /// - `sleeps`: the night of anchor+3;
 /// - `dailies`: the summary of anchor+2;
 /// - `userPermissionsChange`: the user withdraws historical data (permissions change);
-/// - `deregistrations`: the user removes our app at Garmin;
+/// - `deregistrations`: the user removes our app at Garmin (its tokens stop working);
 /// - `ping`: a PING-mode item (`callbackURL`), which our API must skip;
 /// - `mixed`: several summary types and another (unknown) Garmin user in one body.
 async fn send_webhook(fake: Fake, target: String, kind: String) -> Result<u16, String> {
@@ -535,9 +536,13 @@ async fn send_webhook(fake: Fake, target: String, kind: String) -> Result<u16, S
             });
             json!({"userPermissionsChange": [{"userId": ACCOUNT_ID, "permissions": perms}]})
         }
-        "deregistrations" => json!({"deregistrations": [{"userId": ACCOUNT_ID}]}),
+        "deregistrations" => {
+            // The user removed our app at Garmin: its tokens stop working.
+            fake.revoke();
+            json!({"deregistrations": [{"userId": ACCOUNT_ID}]})
+        }
         "ping" => json!({"dailies": [{"userId": ACCOUNT_ID,
-            "callbackURL": format!("{}/wellness-api/rest/dailies?uploadStartTimeInSeconds=1&token=x", target)}]}),
+            "callbackURL": "https://apis.garmin.com/wellness-api/rest/dailies?uploadStartTimeInSeconds=1&token=x"}]}),
         "mixed" => {
             let hrv = json!({"userId":ACCOUNT_ID,"summaryId":"x2f9c41-hrv-4","calendarDate":date(a,4),
                 "startTimeInSeconds":at(a,3,20,30),"startTimeOffsetInSeconds":OFFSET,"durationInSeconds":23100,
@@ -558,10 +563,17 @@ async fn send_webhook(fake: Fake, target: String, kind: String) -> Result<u16, S
             ));
         }
     };
-    push(
-        &fake,
-        &format!("{target}/api/v1/providers/garmin/webhooks"),
-        &body,
-    )
-    .await
+    // Garmin pushes to the URL configured in its portal, else to `target` (a full webhook
+    // URL, or our API origin).
+    let configured = fake.with(|s| {
+        s.subscriptions
+            .first()
+            .and_then(|v| v.get("url"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let url = configured.unwrap_or_else(|| {
+        crate::core::webhook_target(&target, "/api/v1/providers/garmin/webhooks")
+    });
+    push(&fake, &url, &body).await
 }

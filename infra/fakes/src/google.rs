@@ -25,9 +25,9 @@ use crate::core::{Fake, Profile, no_extra, opaque_token, post_webhook};
 pub const ACCOUNT_ID: &str = "118204457739201845521";
 /// The account's e-mail (OpenID user info).
 pub const EMAIL: &str = "ada.lovelace@example.com";
-/// The bearer secret webhooks carry: our app's default (`SECRET_KEY` in tests), since
-/// `GOOGLE_WEBHOOK_SECRET` falls back to it.
-pub const WEBHOOK_SECRET: &str = "test-secret-key-0123456789abcdef";
+/// The bearer secret this fake's webhooks carry when no subscriber was registered with one:
+/// configure our app with `GOOGLE_WEBHOOK_SECRET` set to it (see [`app_settings`]).
+pub const WEBHOOK_SECRET: &str = "google-fake-webhook-secret-5b7e19c0";
 /// The collection naming data types whose scope the user did not grant: calls on them answer
 /// 403 `PERMISSION_DENIED` (`fake.add_item(DENIED, json!("sleep"))`).
 pub const DENIED: &str = "_denied";

@@ -539,7 +539,8 @@ async fn delete_subscription(
 /// first), `activity.update` (the anchor-day run becomes a 10.555 km trail run),
 /// `activity.delete` (the anchor-day run is deleted), `athlete.deauthorize` (the
 /// athlete revokes access: tokens stop working); suffix `#unsigned` omits
-/// `X-Strava-Signature`, `#stale` dates it 10 minutes back.
+/// `X-Strava-Signature`, `#stale` dates it 10 minutes back. Events go to the registered push
+/// subscription's callback, else to `target` (a full webhook URL, or our API origin).
 async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
     let (event, mode) = kind.split_once('#').unwrap_or((kind.as_str(), ""));
     let now = fake.now();
@@ -625,13 +626,16 @@ async fn send(fake: Fake, target: String, kind: String) -> Result<u16, String> {
         let v1 = hmac_hex(fake.options().client_secret.as_bytes(), &[&signed]);
         headers.push(("X-Strava-Signature", format!("t={t},v1={v1}")));
     }
-    post_webhook(
-        &format!(
-            "{}/api/v1/providers/strava/webhooks",
-            target.trim_end_matches('/')
-        ),
-        &headers,
-        body,
-    )
-    .await
+    // Strava calls the callback its push subscription was created with.
+    let registered = fake.with(|s| {
+        s.subscriptions
+            .first()
+            .and_then(|v| v.get("callback_url"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let url = registered.unwrap_or_else(|| {
+        crate::core::webhook_target(&target, "/api/v1/providers/strava/webhooks")
+    });
+    post_webhook(&url, &headers, body).await
 }

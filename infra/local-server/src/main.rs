@@ -30,6 +30,12 @@ async fn run() -> Result<(), bootstrap::BootError> {
         Vec::new()
     };
     let state = bootstrap::state_from_settings(settings).await?;
+    for fake in _fakes.iter().filter(|f| f.fake.provider() == "garmin") {
+        // Garmin pushes its data: the fake delivers to our webhook URL (with its secret), as
+        // the operator would enter it in Garmin's portal.
+        let url = shared::api::webhooks::webhook_url(&state.config, "garmin");
+        ow_fakes::garmin::set_webhook_target(&fake.fake, &url);
+    }
     tracing::info!(
         "Open Wearables listening on http://{} (data in {}, docs at /docs)",
         listener.local_addr()?,
@@ -75,11 +81,6 @@ async fn start_demo_fakes(
         settings.set(&format!("{up}_CLIENT_ID"), opts.client_id.clone());
         settings.set(&format!("{up}_CLIENT_SECRET"), opts.client_secret.clone());
         settings.set(&format!("{up}_BASE_URL"), fake.base_url.clone());
-        if *provider == "garmin" {
-            // Garmin pushes its data: the fake delivers backfills to our webhook.
-            let api = settings.get("API_BASE_URL").unwrap_or_default().to_string();
-            ow_fakes::garmin::set_webhook_target(&fake.fake, &api);
-        }
         for (k, v) in ow_fakes::app_settings(provider) {
             if settings.get(k).is_none() {
                 settings.set(k, v);

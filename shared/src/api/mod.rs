@@ -64,7 +64,7 @@ impl AppState {
     ) -> Self {
         let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
         let oauth = Arc::new(config.oauth.clone());
-        let cipher = crate::repo::connections::TokenCipher::new(&config.token_key);
+        let cipher = crate::repo::connections::TokenCipher::from_config(&config);
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(60))

@@ -31,15 +31,22 @@ pub fn router() -> Router<State> {
             "/api/v1/providers/{provider}/webhooks/subscriptions/{id}",
             get(get_one).put(update).delete(delete_one),
         )
+        .route(
+            "/api/v1/providers/{provider}/webhooks/url",
+            get(webhook_url),
+        )
 }
 
+/// Authenticates the developer first (401 before any 400), then builds the operation from the
+/// request and runs it.
 async fn run(
     state: &State,
     headers: &HeaderMap,
     provider: &str,
-    op: SubscriptionOp,
+    op: impl FnOnce() -> ApiResult<SubscriptionOp>,
 ) -> ApiResult<Value> {
     guard::developer(state, headers).await?;
+    let op = op()?;
     let info = providers::info(provider)
         .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
     if !subscriptions::supported(info.key) {
@@ -106,7 +113,7 @@ pub async fn list(
     headers: HeaderMap,
     Path(provider): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, SubscriptionOp::List).await?;
+    let body = run(&state, &headers, &provider, || Ok(SubscriptionOp::List)).await?;
     Ok(Json(json!({ "subscriptions": body })))
 }
 
@@ -120,13 +127,11 @@ pub async fn register(
     Path(provider): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let callback_url = callback_url(q.as_deref())?;
-    let body = run(
-        &state,
-        &headers,
-        &provider,
-        SubscriptionOp::Register { callback_url },
-    )
+    let body = run(&state, &headers, &provider, || {
+        Ok(SubscriptionOp::Register {
+            callback_url: callback_url(q.as_deref())?,
+        })
+    })
     .await?;
     Ok(Json(json!({ "subscriptions": body })))
 }
@@ -139,7 +144,7 @@ pub async fn renew(
     headers: HeaderMap,
     Path(provider): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, SubscriptionOp::Renew).await?;
+    let body = run(&state, &headers, &provider, || Ok(SubscriptionOp::Renew)).await?;
     Ok(Json(json!({ "renewed": body })))
 }
 
@@ -151,7 +156,10 @@ pub async fn get_one(
     headers: HeaderMap,
     Path((provider, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, SubscriptionOp::Get { id }).await?;
+    let body = run(&state, &headers, &provider, || {
+        Ok(SubscriptionOp::Get { id })
+    })
+    .await?;
     Ok(Json(json!({ "subscription": body })))
 }
 
@@ -165,13 +173,12 @@ pub async fn update(
     Path((provider, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let callback_url = callback_url(q.as_deref())?;
-    let body = run(
-        &state,
-        &headers,
-        &provider,
-        SubscriptionOp::Update { id, callback_url },
-    )
+    let body = run(&state, &headers, &provider, || {
+        Ok(SubscriptionOp::Update {
+            id,
+            callback_url: callback_url(q.as_deref())?,
+        })
+    })
     .await?;
     Ok(Json(json!({ "updated": body })))
 }
@@ -184,6 +191,37 @@ pub async fn delete_one(
     headers: HeaderMap,
     Path((provider, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, SubscriptionOp::Delete { id }).await?;
+    let body = run(&state, &headers, &provider, || {
+        Ok(SubscriptionOp::Delete { id })
+    })
+    .await?;
     Ok(Json(json!({ "deleted": body })))
+}
+
+/// The exact URL the provider must call for this installation (developer auth): for Strava and
+/// Garmin, which sign nothing, it carries the webhook URL secret (Garmin's endpoints are
+/// entered by hand in its developer portal; Strava's is registered by the subscription route).
+#[utoipa::path(get, path = "/api/v1/providers/{provider}/webhooks/url", tag = "webhooks",
+    params(("provider" = String, Path)),
+    responses((status = 200, description = "{provider, webhook_url, url_secret}"), (status = 400, description = "the provider has no webhooks"),
+        (status = 401), (status = 404)))]
+pub async fn webhook_url(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(provider): Path<String>,
+) -> ApiResult<Json<Value>> {
+    guard::developer(&state, &headers).await?;
+    let info = providers::info(&provider)
+        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
+    if !providers::has_webhook(info.key) {
+        return Err(ApiError::bad_request(format!(
+            "Provider '{}' does not support webhook notifications",
+            info.key
+        )));
+    }
+    Ok(Json(json!({
+        "provider": info.key,
+        "webhook_url": super::webhooks::webhook_url(&state.config, info.key),
+        "url_secret": crate::keys::needs_url_secret(info.key),
+    })))
 }

@@ -29,6 +29,10 @@ pub fn router() -> Router<State> {
             get(unified).post(unified),
         )
         .route(
+            "/api/v1/providers/{provider}/webhooks/{secret}",
+            get(unified_secret).post(unified_secret),
+        )
+        .route(
             "/api/v1/garmin/webhooks/ping",
             axum::routing::post(garmin_ping),
         )
@@ -57,10 +61,28 @@ fn capabilities(p: &ProviderInfo) -> String {
     )
 }
 
-/// Verifies, parses and applies one webhook call of `provider`.
+/// The URL of `provider`'s webhook as the provider must call it: with the secret segment for
+/// the providers that sign nothing (Strava, Garmin).
+pub fn webhook_url(config: &crate::config::Config, provider: &str) -> String {
+    let base = format!(
+        "{}/api/v1/providers/{provider}/webhooks",
+        config.api_base_url
+    );
+    if crate::keys::needs_url_secret(provider) {
+        let secret =
+            crate::keys::url_secret(&config.provider_settings, &config.secret_key, provider);
+        crate::keys::with_url_secret(&base, &secret)
+    } else {
+        base
+    }
+}
+
+/// Verifies, parses and applies one webhook call of `provider`; `url_secret` is the secret
+/// segment of the path, when the call came through the secret URL.
 async fn handle(
     state: State,
     provider: &str,
+    url_secret: Option<&str>,
     method: Method,
     query: Option<String>,
     headers: HeaderMap,
@@ -69,14 +91,41 @@ async fn handle(
     let info = providers::info(provider)
         .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
     if !providers::has_webhook(info.key) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "Provider '{}' has not implemented a webhook handler yet. Capabilities: {}",
-                info.key,
-                capabilities(info)
-            ),
-        ));
+        // The caller chose a provider without webhooks: a client error, not ours.
+        return Err(ApiError::bad_request(format!(
+            "Provider '{}' does not support webhook notifications. Capabilities: {}",
+            info.key,
+            capabilities(info)
+        )));
+    }
+    if crate::keys::needs_url_secret(info.key) {
+        // Strava and Garmin sign nothing: only the secret URL we registered (Strava) or the
+        // operator configured (Garmin's portal) is accepted.
+        let expected = crate::keys::url_secret(
+            &state.config.provider_settings,
+            &state.config.secret_key,
+            info.key,
+        );
+        if !crate::keys::url_secret_ok(&expected, url_secret) {
+            tracing::warn!(
+                provider = info.key,
+                %method,
+                with_secret = url_secret.is_some(),
+                "webhook refused: missing or wrong webhook URL secret"
+            );
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "Invalid webhook URL: {} webhooks must be sent to the URL with this installation's secret (GET /api/v1/providers/{}/webhooks/url)",
+                    info.key, info.key
+                ),
+            ));
+        }
+    } else if url_secret.is_some() {
+        return Err(ApiError::not_found(format!(
+            "Provider '{}' signs its webhooks: its webhook URL has no secret segment",
+            info.key
+        )));
     }
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
@@ -120,7 +169,7 @@ async fn handle(
 #[utoipa::path(method(get, post), path = "/api/v1/providers/{provider}/webhooks", tag = "webhooks",
     params(("provider" = String, Path)),
     responses((status = 200, description = "accepted"), (status = 400), (status = 401),
-        (status = 404, description = "unknown provider"), (status = 501, description = "no webhook handler")))]
+        (status = 404, description = "unknown provider")))]
 pub async fn unified(
     St(state): St<State>,
     Path(provider): Path<String>,
@@ -129,7 +178,24 @@ pub async fn unified(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, &provider, method, q, headers, body).await
+    handle(state, &provider, None, method, q, headers, body).await
+}
+
+/// The webhook URL of the providers that sign nothing (Strava, Garmin): the last segment is
+/// this installation's webhook URL secret (`GET /api/v1/providers/{provider}/webhooks/url`).
+#[utoipa::path(method(get, post), path = "/api/v1/providers/{provider}/webhooks/{secret}", tag = "webhooks",
+    params(("provider" = String, Path), ("secret" = String, Path)),
+    responses((status = 200, description = "accepted"), (status = 400), (status = 401, description = "missing or wrong URL secret"),
+        (status = 404, description = "unknown provider, or a provider that signs its webhooks")))]
+pub async fn unified_secret(
+    St(state): St<State>,
+    Path((provider, secret)): Path<(String, String)>,
+    method: Method,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, &provider, Some(&secret), method, q, headers, body).await
 }
 
 /// Legacy Garmin ping path (deprecated): the unified Garmin POST.
@@ -142,7 +208,7 @@ pub async fn garmin_ping(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "garmin", method, q, headers, body).await
+    handle(state, "garmin", None, method, q, headers, body).await
 }
 
 /// Legacy Strava singular path (deprecated): the unified Strava GET/POST.
@@ -155,7 +221,7 @@ pub async fn strava_singular(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "strava", method, q, headers, body).await
+    handle(state, "strava", None, method, q, headers, body).await
 }
 
 /// Liveness of the deprecated Strava webhook path.
@@ -174,7 +240,7 @@ pub async fn garmin_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "garmin", method, q, headers, body).await
+    handle(state, "garmin", None, method, q, headers, body).await
 }
 
 /// Legacy Oura path: the unified Oura GET/POST.
@@ -187,7 +253,7 @@ pub async fn oura_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "oura", method, q, headers, body).await
+    handle(state, "oura", None, method, q, headers, body).await
 }
 
 /// Legacy Strava paths: the unified Strava GET/POST.
@@ -200,7 +266,7 @@ pub async fn strava_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "strava", method, q, headers, body).await
+    handle(state, "strava", None, method, q, headers, body).await
 }
 
 /// Liveness of the Oura webhook endpoint.

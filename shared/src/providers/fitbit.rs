@@ -1,6 +1,6 @@
 //! Fitbit Web API (providers.md §4.7): workouts only, from the activity log list
 //! (`afterDate` + `sort=asc`, pages linked by absolute `pagination.next` URLs), and token
-//! revocation on disconnect. Fitbit has no webhooks here (api.md §15.1: 501).
+//! revocation on disconnect. Fitbit has no webhooks here (api.md §15.1: 400).
 //!
 //! No `Accept-Language` header is sent, so Fitbit answers in metric units: `distance` is km.
 
@@ -236,10 +236,10 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     }
 }
 
-/// Fitbit has no inbound webhook handler (api.md §15.1: 501).
+/// Fitbit has no inbound webhook handler (api.md §15.1: 400).
 pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     Err(WebhookError::NotSupported(
-        "Provider 'fitbit' has not implemented a webhook handler yet.".into(),
+        "Provider 'fitbit' does not support webhook notifications".into(),
     ))
 }
 

@@ -28,6 +28,27 @@ use crate::domain::workout::WorkoutType;
 /// The header every Garmin push carries (its value is our client id).
 pub const CLIENT_ID_HEADER: &str = "garmin-client-id";
 
+/// The call that confirms a deregistration: refused (401) once the user removed our app.
+pub const ACCOUNT_PROBE: &str = "/partner-gateway/rest/user/id";
+
+/// The user's granted permissions (`{"permissions": [...]}`), read back on a
+/// `userPermissionsChange` push instead of trusting the push.
+pub const PERMISSIONS_PATH: &str = "/partner-gateway/rest/user/permissions";
+
+/// The stored scope of a permissions answer: sorted, de-duplicated, space-joined.
+pub fn scope_of(v: &Value) -> String {
+    let mut perms: Vec<String> = v
+        .get("permissions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().map(str::to_string))
+        .collect();
+    perms.sort();
+    perms.dedup();
+    perms.join(" ")
+}
+
 /// Longest range Garmin accepts in one backfill request.
 pub const BACKFILL_CHUNK_DAYS: i64 = 30;
 
@@ -874,18 +895,9 @@ pub fn parse_push(body: &Value, ingest_samples: bool) -> Vec<WebhookEvent> {
         let Some(user) = text(item, "userId") else {
             continue;
         };
-        let mut perms: Vec<String> = item
-            .get("permissions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.as_str().map(str::to_string))
-            .collect();
-        perms.sort();
-        perms.dedup();
         events.push(WebhookEvent::Scope {
             provider_user_id: user,
-            scope: perms.join(" "),
+            scope: scope_of(item),
         });
     }
     for item in items_of("deregistrations") {
@@ -928,11 +940,11 @@ fn truthy(v: Option<&str>) -> bool {
 
 /// Verifies and parses one inbound Garmin push (api.md §15.1): the `garmin-client-id` header
 /// must be present and, when our client is configured, equal its client id (Appendix C #4);
-/// else 401. GET has no challenge (501).
+/// else 401. GET has no challenge (400).
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
-            "Provider 'garmin' does not support webhook subscription verification via GET.".into(),
+            "Provider 'garmin' does not support webhook verification requests (GET)".into(),
         ));
     }
     let Some(client_id) = req.header(CLIENT_ID_HEADER) else {
@@ -1694,8 +1706,8 @@ mod tests {
             );
             let arr = call(Method::POST, Some("cid"), b"[]", Some(&c)).expect_err("400");
             assert_eq!(arr.status().as_u16(), 400);
-            let get = call(Method::GET, None, b"", Some(&c)).expect_err("501");
-            assert_eq!(get.status().as_u16(), 501);
+            let get = call(Method::GET, None, b"", Some(&c)).expect_err("400");
+            assert_eq!(get.status().as_u16(), 400);
         }
     }
 }

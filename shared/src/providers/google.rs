@@ -1079,16 +1079,20 @@ fn notification_event(item: &Value) -> Option<WebhookEvent> {
 }
 
 /// Verifies and parses one inbound Google Health webhook call (api.md §15.1): the
-/// `Authorization` header must be exactly `Bearer <GOOGLE_WEBHOOK_SECRET or SECRET_KEY>`;
+/// `Authorization` header must be exactly `Bearer <GOOGLE_WEBHOOK_SECRET, else derived>`
+/// (see [`crate::keys::GOOGLE_WEBHOOK_SECRET`]);
 /// `{"type":"verification"}` answers `{"status":"verified"}`; notifications (one object or a
 /// JSON array of them) become sync windows of the named `healthUserId`.
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
-            "Provider 'google' does not support webhook subscription verification via GET.".into(),
+            "Provider 'google' does not support webhook verification requests (GET)".into(),
         ));
     }
-    let expected = format!("Bearer {}", req.secret_or_default("GOOGLE_WEBHOOK_SECRET"));
+    let expected = format!(
+        "Bearer {}",
+        req.chosen_secret(crate::keys::GOOGLE_WEBHOOK_SECRET)
+    );
     let given = req.header("authorization").unwrap_or("");
     if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(WebhookError::bad_signature());
@@ -1447,7 +1451,8 @@ fn no_renew() -> SubscriptionError {
 /// Webhook subscription management (api.md §15.3, providers.md §4.8.3): the project-level
 /// subscriber, managed with a service-account token (`GOOGLE_SERVICE_ACCOUNT_JSON` or
 /// `GOOGLE_SERVICE_ACCOUNT_FILE`) under `/v4/projects/{GOOGLE_PROJECT_ID}/subscribers`.
-/// Registering sends `Bearer <GOOGLE_WEBHOOK_SECRET or SECRET_KEY>` as the secret Google
+/// Registering sends `Bearer <GOOGLE_WEBHOOK_SECRET, else derived from SECRET_KEY>` as the
+/// secret Google
 /// echoes on every notification; Google verifies our endpoint before it accepts the
 /// subscriber. Subscribers do not expire: renew is 501.
 pub async fn subscriptions(
@@ -1503,7 +1508,7 @@ pub async fn subscriptions(
             Ok(SubscriptionResult::of(Value::Array(out)))
         }
         SubscriptionOp::Register { callback_url } => {
-            let secret = ctx.secret_or_default("GOOGLE_WEBHOOK_SECRET");
+            let secret = ctx.chosen_secret(crate::keys::GOOGLE_WEBHOOK_SECRET);
             let body = json!({
                 "endpointUri": callback_url,
                 "subscriberConfigs": [{
@@ -1898,18 +1903,31 @@ mod tests {
         "intervals":[{"physicalTimeInterval":{"startTime":"2024-06-03T08:00:00Z","endTime":"2024-06-03T10:00:00Z"}}],
         "clientProvidedSubscriptionName":"open-wearables","version":"1"}}]"#;
 
+    /// The bearer secret derived from the test `SECRET_KEY`.
+    fn bearer() -> String {
+        format!(
+            "Bearer {}",
+            crate::keys::derive(
+                "test-secret-key-0123456789abcdef",
+                crate::keys::GOOGLE_WEBHOOK_SECRET.label
+            )
+        )
+    }
+
     #[test]
-    fn the_bearer_secret_is_required_and_defaults_to_secret_key() {
-        let ok = Call::post(Some("Bearer test-secret-key-0123456789abcdef"), NOTE).run();
+    fn the_bearer_secret_is_required_and_derived_never_secret_key() {
+        let ok = Call::post(Some(&bearer()), NOTE).run();
         assert!(
             matches!(ok, Ok(WebhookReply::Accept(ref e)) if e.len() == 1),
             "{ok:?}"
         );
+        let lower = bearer().replacen("Bearer", "bearer", 1);
         for bad in [
             None,
             Some("Bearer nope"),
+            Some("Bearer test-secret-key-0123456789abcdef"),
             Some("test-secret-key-0123456789abcdef"),
-            Some("bearer test-secret-key-0123456789abcdef"),
+            Some(lower.as_str()),
         ] {
             let r = Call::post(bad, NOTE).run();
             assert!(
@@ -1921,20 +1939,20 @@ mod tests {
         own.settings
             .insert("GOOGLE_WEBHOOK_SECRET".into(), "own-secret".into());
         assert!(own.run().is_ok());
-        let mut stale = Call::post(Some("Bearer test-secret-key-0123456789abcdef"), NOTE);
+        let mut stale = Call::post(Some(&bearer()), NOTE);
         stale
             .settings
             .insert("GOOGLE_WEBHOOK_SECRET".into(), "own-secret".into());
         assert!(
             stale.run().is_err(),
-            "SECRET_KEY no longer works once a secret is set"
+            "the derived secret no longer works once a secret is set"
         );
     }
 
     #[test]
     fn the_verification_handshake() {
         let body = r#"{"type":"verification"}"#;
-        match Call::post(Some("Bearer test-secret-key-0123456789abcdef"), body).run() {
+        match Call::post(Some(&bearer()), body).run() {
             Ok(WebhookReply::Respond(status, v)) => {
                 assert_eq!((status, v), (StatusCode::OK, json!({"status": "verified"})));
             }
@@ -1945,14 +1963,15 @@ mod tests {
             matches!(r, Err(ref e) if e.status() == StatusCode::UNAUTHORIZED),
             "{r:?}"
         );
-        let mut get = Call::post(Some("Bearer test-secret-key-0123456789abcdef"), "");
+        let mut get = Call::post(Some(&bearer()), "");
         get.method = Method::GET;
-        assert!(matches!(get.run(), Err(ref e) if e.status() == StatusCode::NOT_IMPLEMENTED));
+        assert!(matches!(get.run(), Err(ref e) if e.status() == StatusCode::BAD_REQUEST));
     }
 
     #[test]
     fn notifications_become_padded_sync_windows() {
-        let auth = Some("Bearer test-secret-key-0123456789abcdef");
+        let auth = bearer();
+        let auth = Some(auth.as_str());
         let Ok(WebhookReply::Accept(events)) = Call::post(auth, NOTE).run() else {
             panic!("accepted");
         };

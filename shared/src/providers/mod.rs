@@ -564,7 +564,7 @@ pub fn webhook(
         "strava" => strava::webhook(req),
         "google" => google::webhook(req),
         other => Err(webhook::WebhookError::NotSupported(format!(
-            "Provider '{other}' has not implemented a webhook handler yet."
+            "Provider '{other}' does not support webhook notifications"
         ))),
     }
 }

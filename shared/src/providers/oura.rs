@@ -426,7 +426,7 @@ fn webhook_time(stamp: &str) -> Option<DateTime<Utc>> {
 /// becomes a sync window around its event time; deletes are ignored.
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.method == axum::http::Method::GET {
-        let expected = req.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+        let expected = req.chosen_secret(crate::keys::OURA_VERIFICATION_TOKEN);
         let given = req
             .query
             .get("verification_token")
@@ -559,7 +559,7 @@ pub async fn subscriptions(
         SubscriptionOp::Register { callback_url } => {
             let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
             let existing = subscription_list(v);
-            let token = ctx.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+            let token = ctx.chosen_secret(crate::keys::OURA_VERIFICATION_TOKEN);
             let mut results = Vec::new();
             for event_type in ["create", "update"] {
                 for data_type in WEBHOOK_DATA_TYPES {
@@ -629,7 +629,7 @@ pub async fn subscriptions(
             }))
         }
         SubscriptionOp::Update { id, callback_url } => {
-            let token = ctx.secret_or_default("OURA_WEBHOOK_VERIFICATION_TOKEN");
+            let token = ctx.chosen_secret(crate::keys::OURA_VERIFICATION_TOKEN);
             let r = oura_call(
                 ctx,
                 reqwest::Method::PUT,

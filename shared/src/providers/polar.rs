@@ -1220,7 +1220,7 @@ fn event_window(obj: &Map<String, Value>, now: DateTime<Utc>) -> (DateTime<Utc>,
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method != axum::http::Method::POST {
         return Err(WebhookError::NotSupported(
-            "Provider 'polar' does not support webhook subscription verification via GET.".into(),
+            "Provider 'polar' does not support webhook verification requests (GET)".into(),
         ));
     }
     let parsed: Option<Value> = serde_json::from_slice(req.body).ok();
@@ -1235,12 +1235,14 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
             json!({"status": "ok"}),
         ));
     }
-    let secret = req
-        .settings
-        .get(WEBHOOK_SECRET_SETTING)
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(WebhookError::bad_signature)?;
+    // Polar issues this secret at registration; there is no default to fall back on.
+    let Some(secret) = req.issued_secret(WEBHOOK_SECRET_SETTING) else {
+        tracing::warn!(
+            provider = "polar",
+            "webhook refused: no {WEBHOOK_SECRET_SETTING} configured and none stored by a subscription registration"
+        );
+        return Err(WebhookError::bad_signature());
+    };
     let given = req
         .header(SIGNATURE_HEADER)
         .map(|s| s.trim().to_ascii_lowercase())

@@ -449,7 +449,7 @@ pub async fn deregister(_f: &Fetcher<'_>) -> Result<(), FetchError> {
 /// Sensor Bio sends no webhooks.
 pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     Err(WebhookError::NotSupported(
-        "Provider 'sensorbio' has not implemented a webhook handler yet.".into(),
+        "Provider 'sensorbio' does not support webhook notifications".into(),
     ))
 }
 

@@ -283,10 +283,18 @@ pub async fn vendor_workouts(
     f.get_raw(ACTIVITIES, &q).await
 }
 
+/// The call that confirms an athlete deauthorization event: refused (401) once the athlete
+/// has withdrawn access.
+pub const ACCOUNT_PROBE: &str = "/api/v3/athlete";
+
+/// An activity's detail path (a delete event is confirmed when it answers 404).
+pub fn activity_path(id: &str) -> String {
+    format!("/api/v3/activities/{}", super::path_segment(id))
+}
+
 /// One activity by id (vendor pass-through, #53).
 pub async fn vendor_workout(f: &Fetcher<'_>, id: &str) -> Result<Value, FetchError> {
-    let path = format!("/api/v3/activities/{}", super::path_segment(id));
-    f.get_raw(&path, &[]).await
+    f.get_raw(&activity_path(id), &[]).await
 }
 
 /// Deauthorizes the access token (`POST /oauth/deauthorize`): Strava stops sharing the
@@ -320,7 +328,7 @@ fn challenge(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.query.get("hub.mode").map(String::as_str) != Some("subscribe") {
         return Err(WebhookError::BadRequest("Invalid hub.mode".into()));
     }
-    let expected = req.secret_or_default("STRAVA_WEBHOOK_VERIFY_TOKEN");
+    let expected = req.chosen_secret(crate::keys::STRAVA_VERIFY_TOKEN);
     let given = req.query.get("hub.verify_token").map_or("", String::as_str);
     if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(WebhookError::Forbidden("Invalid verify token".into()));
@@ -474,6 +482,22 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
 pub const PUSH_SUBSCRIPTIONS: &str = "/api/v3/push_subscriptions";
 
 /// One app-level call with the client credentials (query for GET/DELETE, form for POST).
+/// The callback Strava is registered with: our Strava webhook URL with this installation's
+/// URL secret as its last segment (Strava signs nothing; the secret authenticates its calls,
+/// and Strava appends its `?hub.*` challenge query to it). Any other URL is a 400.
+fn secret_callback(ctx: &SubscriptionCtx<'_>, callback: &str) -> Result<String, SubscriptionError> {
+    let secret = ctx.url_secret("strava");
+    let path = callback.split_once('?').map_or(callback, |(p, _)| p);
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(&format!("/{secret}")).unwrap_or(path);
+    if callback.contains('?') || !path.ends_with("/api/v1/providers/strava/webhooks") {
+        return Err(SubscriptionError::Config(
+            "callback_url must be this API's Strava webhook URL, <API_BASE_URL>/api/v1/providers/strava/webhooks (the webhook URL secret is appended to it)".into(),
+        ));
+    }
+    Ok(crate::keys::with_url_secret(path, &secret))
+}
+
 async fn strava_call(
     ctx: &SubscriptionCtx<'_>,
     method: reqwest::Method,
@@ -523,6 +547,7 @@ pub async fn subscriptions(
             }))
         }
         SubscriptionOp::Register { callback_url } => {
+            let callback_url = secret_callback(ctx, &callback_url)?;
             let existing = strava_call(ctx, reqwest::Method::GET, PUSH_SUBSCRIPTIONS, &[]).await?;
             let existing = existing.as_array().cloned().unwrap_or_default();
             if let Some(same) = existing
@@ -544,12 +569,12 @@ pub async fn subscriptions(
                 )
                 .await?;
             }
-            let token = ctx.secret_or_default("STRAVA_WEBHOOK_VERIFY_TOKEN");
+            let token = ctx.chosen_secret(crate::keys::STRAVA_VERIFY_TOKEN);
             let v = strava_call(
                 ctx,
                 reqwest::Method::POST,
                 PUSH_SUBSCRIPTIONS,
-                &[("callback_url", &callback_url), ("verify_token", token)],
+                &[("callback_url", &callback_url), ("verify_token", &token)],
             )
             .await?;
             Ok(SubscriptionResult::of(json!({
@@ -740,9 +765,20 @@ mod tests {
             body: String::new(),
             settings: HashMap::new(),
         };
-        let ok = get(&[
+        // The token is derived from SECRET_KEY; SECRET_KEY itself is refused.
+        let derived = crate::keys::derive(
+            "the-secret-key-0123",
+            crate::keys::STRAVA_VERIFY_TOKEN.label,
+        );
+        let root = get(&[
             ("hub.mode", "subscribe"),
             ("hub.verify_token", "the-secret-key-0123"),
+            ("hub.challenge", "x"),
+        ]);
+        assert_eq!(status(&root), Some(403));
+        let ok = get(&[
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", &derived),
             ("hub.challenge", "15f7d1a91c1f40f8a748fd134752feb3"),
         ]);
         match run(&ok) {
@@ -754,7 +790,7 @@ mod tests {
         }
         let wrong_mode = get(&[
             ("hub.mode", "unsubscribe"),
-            ("hub.verify_token", "the-secret-key-0123"),
+            ("hub.verify_token", &derived),
             ("hub.challenge", "x"),
         ]);
         let e = run(&wrong_mode).expect_err("400");

@@ -15,17 +15,22 @@ pub struct SubscriptionCtx<'a> {
     pub client: &'a OAuthClient,
     /// Provider settings by name (`STRAVA_WEBHOOK_VERIFY_TOKEN`, `GOOGLE_PROJECT_ID`, ...).
     pub settings: &'a HashMap<String, String>,
-    /// `SECRET_KEY`, the default of every webhook secret and verify token.
+    /// `SECRET_KEY`: only the root the secrets we hand out are derived from (never sent
+    /// itself, see [`crate::keys`]).
     pub secret_key: &'a str,
     pub timeout: std::time::Duration,
 }
 
 impl SubscriptionCtx<'_> {
-    /// A provider setting, else `SECRET_KEY`.
-    pub fn secret_or_default(&self, name: &str) -> &str {
-        self.settings
-            .get(name)
-            .map_or(self.secret_key, String::as_str)
+    /// A secret we hand to the provider (verify token, bearer secret): its setting, else
+    /// derived from `SECRET_KEY` for this purpose.
+    pub fn chosen_secret(&self, purpose: crate::keys::Purpose) -> String {
+        crate::keys::resolve(self.settings, self.secret_key, purpose)
+    }
+
+    /// The secret segment of this provider's webhook URL (see [`crate::keys::url_secret`]).
+    pub fn url_secret(&self, provider: &str) -> String {
+        crate::keys::url_secret(self.settings, self.secret_key, provider)
     }
 
     /// Sends a request built by the provider (its own auth), with the timeout; answers the

@@ -25,7 +25,7 @@ use crate::domain::workout::WorkoutType;
 pub const SUBSCRIPTION_HEADER: &str = "Ocp-Apim-Subscription-Key";
 /// The setting holding the subscription key.
 pub const SUBSCRIPTION_SETTING: &str = "SUUNTO_SUBSCRIPTION_KEY";
-/// The setting holding the webhook HMAC key (defaults to `SECRET_KEY`).
+/// The setting holding the webhook HMAC key Suunto issued (no default: unset refuses).
 pub const WEBHOOK_SECRET_SETTING: &str = "SUUNTO_WEBHOOK_SECRET";
 /// The webhook signature header.
 pub const SIGNATURE_HEADER: &str = "X-HMAC-SHA256-Signature";
@@ -624,10 +624,17 @@ pub fn signature_ok(secret: &str, body: &[u8], signature: &str) -> bool {
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if *req.method != axum::http::Method::POST {
         return Err(WebhookError::NotSupported(
-            "Provider 'suunto' does not support webhook subscription verification via GET.".into(),
+            "Provider 'suunto' does not support webhook verification requests (GET)".into(),
         ));
     }
-    let secret = req.secret_or_default(WEBHOOK_SECRET_SETTING);
+    // Suunto issues this secret; there is no default to fall back on.
+    let Some(secret) = req.issued_secret(WEBHOOK_SECRET_SETTING) else {
+        tracing::warn!(
+            provider = "suunto",
+            "webhook refused: {WEBHOOK_SECRET_SETTING} is not configured"
+        );
+        return Err(WebhookError::bad_signature());
+    };
     let signed = req
         .header(SIGNATURE_HEADER)
         .is_some_and(|sig| signature_ok(secret, req.body, sig));
@@ -912,8 +919,12 @@ mod tests {
         let post = axum::http::Method::POST;
         let q = HashMap::new();
         let mut settings = HashMap::new();
-        // Default secret: SECRET_KEY.
+        // No default secret: neither SECRET_KEY nor anything else verifies.
         let h = signed("test-secret-key-0123456789abcdef", body);
+        let err = webhook(&request(&post, &h, body, &settings, &q)).expect_err("no secret");
+        assert_eq!(err.status(), axum::http::StatusCode::UNAUTHORIZED);
+        settings.insert(WEBHOOK_SECRET_SETTING.into(), "issued-secret".into());
+        let h = signed("issued-secret", body);
         let reply = webhook(&request(&post, &h, body, &settings, &q)).expect("accepted");
         let WebhookReply::Accept(ev) = reply else {
             panic!("accept")
@@ -932,7 +943,7 @@ mod tests {
             pulled.scores[0].components,
             Some(json!({"stress_state": {"value": 2, "qualifier": "Active"}}))
         );
-        // A configured secret wins over SECRET_KEY.
+        // Another configured secret: the old signature no longer verifies.
         settings.insert(WEBHOOK_SECRET_SETTING.into(), "portal-secret".into());
         let err = webhook(&request(&post, &h, body, &settings, &q)).expect_err("old key");
         assert_eq!(err.status(), axum::http::StatusCode::UNAUTHORIZED);
@@ -953,7 +964,7 @@ mod tests {
         // No GET challenge.
         let get = axum::http::Method::GET;
         let err = webhook(&request(&get, &none, b"", &settings, &q)).expect_err("get");
-        assert_eq!(err.status(), axum::http::StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -886,11 +886,11 @@ async fn attempt_window(
     let items =
         pulled.samples.len() + pulled.workouts.len() + pulled.sleeps.len() + pulled.scores.len();
     // A revoke that arrived during the pull stops the window before it stores anything.
-    if !state
+    if state
         .db
         .connection(user, provider)
         .await?
-        .is_some_and(|c| c.status == "active")
+        .is_none_or(|c| c.status != "active")
     {
         return Ok(Attempt::Skipped(REVOKED_DURING_SYNC));
     }

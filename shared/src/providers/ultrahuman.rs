@@ -274,7 +274,7 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
 /// Ultrahuman sends no webhooks.
 pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     Err(WebhookError::NotSupported(
-        "Provider 'ultrahuman' has not implemented a webhook handler yet.".into(),
+        "Provider 'ultrahuman' does not support webhook notifications".into(),
     ))
 }
 

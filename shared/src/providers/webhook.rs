@@ -27,16 +27,25 @@ pub struct WebhookRequest<'a> {
     pub client: Option<&'a OAuthClient>,
     /// Provider settings by name (`OURA_WEBHOOK_VERIFICATION_TOKEN`, ...).
     pub settings: &'a HashMap<String, String>,
-    /// `SECRET_KEY`: the default of every webhook secret and verify token.
+    /// `SECRET_KEY`: only the root secrets we choose are derived from (never compared or sent
+    /// itself, see [`crate::keys`]).
     pub secret_key: &'a str,
 }
 
 impl WebhookRequest<'_> {
-    /// A provider setting, else `SECRET_KEY` (the reference's default for webhook secrets).
-    pub fn secret_or_default(&self, name: &str) -> &str {
+    /// A secret we chose and handed to the provider (verify tokens, Google's bearer secret):
+    /// its setting, else derived from `SECRET_KEY` for this purpose.
+    pub fn chosen_secret(&self, purpose: crate::keys::Purpose) -> String {
+        crate::keys::resolve(self.settings, self.secret_key, purpose)
+    }
+
+    /// A secret the provider issued to us (Polar's, Suunto's): its setting or nothing — there
+    /// is no default, so its webhooks are refused until it is configured or stored.
+    pub fn issued_secret(&self, name: &str) -> Option<&str> {
         self.settings
             .get(name)
-            .map_or(self.secret_key, String::as_str)
+            .map(String::as_str)
+            .filter(|s| !s.trim().is_empty())
     }
 
     /// A header as text.
@@ -72,7 +81,7 @@ pub enum WebhookError {
     /// 400.
     #[error("{0}")]
     BadRequest(String),
-    /// 501: this provider has no such webhook operation.
+    /// 400: this provider has no such webhook operation (the caller chose the provider).
     #[error("{0}")]
     NotSupported(String),
 }
@@ -83,7 +92,7 @@ impl WebhookError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::NotSupported(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -227,7 +236,104 @@ pub struct WebhookOutcome {
     pub stored: usize,
     pub revoked: usize,
     pub deleted: usize,
+    /// State-changing events the provider's API contradicted (or could not confirm): ignored.
+    pub unconfirmed: usize,
     pub unknown_users: BTreeSet<String>,
+}
+
+/// The provider call that confirms a state-changing event of a provider that signs nothing
+/// (issue #9 item 2): anyone who learns the webhook URL could forge those events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A call that works while the grant does (deauthorization is real when it is refused).
+    Account(&'static str),
+    /// The record's own URL (its deletion is real when the provider answers 404).
+    Record(String),
+    /// Garmin's permissions read back (the scope is what Garmin says, not what the push said).
+    Permissions(&'static str),
+}
+
+/// What confirms `event` of `provider` before it changes anything; `None`: act as it comes.
+pub fn probe(provider: &str, event: &WebhookEvent) -> Option<Probe> {
+    match (provider, event) {
+        ("strava", WebhookEvent::Deauthorized { .. }) => {
+            Some(Probe::Account(super::strava::ACCOUNT_PROBE))
+        }
+        ("strava", WebhookEvent::Deleted { external_id, .. }) => {
+            Some(Probe::Record(super::strava::activity_path(external_id)))
+        }
+        ("garmin", WebhookEvent::Deauthorized { .. }) => {
+            Some(Probe::Account(super::garmin::ACCOUNT_PROBE))
+        }
+        ("garmin", WebhookEvent::Scope { .. }) => {
+            Some(Probe::Permissions(super::garmin::PERMISSIONS_PATH))
+        }
+        _ => None,
+    }
+}
+
+/// Confirms a state-changing event for one connection with the provider's API, using the
+/// connection's own token (refreshed as sync windows do). Answers the event to act on, or
+/// `None` when the provider contradicts it (the token still works, the record still exists)
+/// or cannot say; a transient provider failure is an error, so the provider redelivers.
+/// `conn` is re-read afterwards: a refresh (or a refused refresh) may have changed it.
+async fn confirm(
+    state: &crate::api::AppState,
+    provider: &str,
+    conn: &mut crate::repo::connections::Connection,
+    event: &WebhookEvent,
+) -> Result<Option<WebhookEvent>, crate::store::StoreError> {
+    use super::sync::{ConnectionCallError as E, FetchError as F};
+    let Some(probe) = probe(provider, event) else {
+        return Ok(Some(event.clone()));
+    };
+    let Some(key) = super::info(provider).map(|i| i.key) else {
+        return Ok(None);
+    };
+    let path = match &probe {
+        Probe::Account(p) | Probe::Permissions(p) => (*p).to_string(),
+        Probe::Record(p) => p.clone(),
+    };
+    let answer = super::sync::with_connection_token(state, conn.user_id, key, move |f| {
+        let path = path.clone();
+        Box::pin(async move { f.get_raw(&path, &[]).await })
+    })
+    .await;
+    if let Some(fresh) = state.db.connection(conn.user_id, provider).await? {
+        *conn = fresh;
+    }
+    let user = conn.user_id;
+    let verdict = match (&probe, answer) {
+        (_, Err(E::Store(e))) => return Err(e),
+        (_, Err(E::Fetch(F::Transient(m)))) => {
+            return Err(crate::store::StoreError::Backend(format!(
+                "{provider} webhook: the event could not be confirmed yet: {m}"
+            )));
+        }
+        // The grant is refused: a deauthorization is real.
+        (Probe::Account(_), Err(E::Revoked | E::Fetch(F::Unauthorized))) => Some(event.clone()),
+        // The record is gone at the provider: its deletion is real.
+        (Probe::Record(_), Err(E::Fetch(F::Refused(404, _)))) => Some(event.clone()),
+        (Probe::Permissions(_), Ok(v)) => Some(WebhookEvent::Scope {
+            provider_user_id: event.provider_user_id().to_string(),
+            scope: super::garmin::scope_of(&v),
+        }),
+        (_, other) => {
+            let answer = match &other {
+                Ok(_) => "the provider answered normally".to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(
+                provider,
+                %user,
+                ?probe,
+                %answer,
+                "webhook event contradicted or not confirmed by the provider's API: ignored"
+            );
+            None
+        }
+    };
+    Ok(verdict)
 }
 
 /// Acts on verified events: queues sync windows, stores carried data, revokes or re-scopes
@@ -257,7 +363,12 @@ pub async fn apply(
         }
         conns.sort_by_key(|c| c.created_at);
         out.connections += conns.len();
-        for conn in conns {
+        for mut conn in conns {
+            // Unsigned providers' state changes are confirmed with their API first.
+            let Some(event) = confirm(state, provider, &mut conn, &event).await? else {
+                out.unconfirmed += 1;
+                continue;
+            };
             let now = state.now();
             match &event {
                 WebhookEvent::Sync { start, end, .. } => {

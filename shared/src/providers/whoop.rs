@@ -524,7 +524,7 @@ pub fn notification_window(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) 
 pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if req.method == axum::http::Method::GET {
         return Err(WebhookError::NotSupported(
-            "Provider 'whoop' does not support webhook subscription verification via GET.".into(),
+            "Provider 'whoop' does not support webhook verification requests (GET)".into(),
         ));
     }
     let (Some(sig), Some(stamp)) = (
@@ -542,10 +542,18 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
     if (req.now - sent).num_seconds().abs() > WEBHOOK_TOLERANCE_SECONDS {
         return Err(WebhookError::bad_signature());
     }
-    let secret = req.client.map_or_else(
-        || req.secret_or_default("WHOOP_CLIENT_SECRET"),
-        |c| c.client_secret.as_str(),
-    );
+    // Whoop signs with our client secret; without one configured nothing verifies.
+    let Some(secret) = req
+        .client
+        .map(|c| c.client_secret.as_str())
+        .or_else(|| req.issued_secret("WHOOP_CLIENT_SECRET"))
+    else {
+        tracing::warn!(
+            provider = "whoop",
+            "webhook refused: WHOOP_CLIENT_SECRET is not configured"
+        );
+        return Err(WebhookError::bad_signature());
+    };
     let expected = signature(secret, stamp.trim(), req.body);
     if !constant_time_eq(expected.as_bytes(), sig.trim().as_bytes()) {
         return Err(WebhookError::bad_signature());

@@ -68,14 +68,31 @@ pub struct OAuthState {
 #[derive(Clone)]
 pub struct TokenCipher {
     cipher: Aes256Gcm,
+    /// The key of installations from before the derived token key: opens, never seals.
+    legacy: Option<Aes256Gcm>,
+}
+
+fn aes_key(secret: &str) -> Aes256Gcm {
+    let key = Sha256::digest(secret.as_bytes());
+    Aes256Gcm::new_from_slice(&key).unwrap_or_else(|_| Aes256Gcm::new(&key))
 }
 
 impl TokenCipher {
     /// A cipher keyed by SHA-256 of the configured secret.
     pub fn new(secret: &str) -> Self {
-        let key = Sha256::digest(secret.as_bytes());
-        let cipher = Aes256Gcm::new_from_slice(&key).unwrap_or_else(|_| Aes256Gcm::new(&key));
-        Self { cipher }
+        Self {
+            cipher: aes_key(secret),
+            legacy: None,
+        }
+    }
+
+    /// The cipher of a configuration: its token key for new writes; values sealed under the
+    /// legacy key (`SECRET_KEY` itself, before the derived key) still open.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            cipher: aes_key(&config.token_key),
+            legacy: config.legacy_token_key.as_deref().map(aes_key),
+        }
     }
 
     /// `base64(nonce ‖ ciphertext)`.
@@ -100,9 +117,14 @@ impl TokenCipher {
         let nonce: [u8; 12] = nonce
             .try_into()
             .map_err(|_| StoreError::Backend("corrupt sealed token".into()))?;
+        let nonce = Nonce::from(nonce);
         let plain = self
             .cipher
-            .decrypt(&Nonce::from(nonce), ct)
+            .decrypt(&nonce, ct)
+            .or_else(|e| match &self.legacy {
+                Some(legacy) => legacy.decrypt(&nonce, ct),
+                None => Err(e),
+            })
             .map_err(|_| StoreError::Backend("token decryption failed (wrong key?)".into()))?;
         String::from_utf8(plain).map_err(|_| StoreError::Backend("corrupt sealed token".into()))
     }
@@ -363,5 +385,35 @@ mod tests {
                 .is_err()
         );
         assert!(c.open("garbage").is_err());
+    }
+
+    #[test]
+    fn the_token_key_is_derived_and_legacy_tokens_still_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = crate::config::Config::for_tests(dir.path());
+        assert_ne!(config.token_key, config.secret_key, "never the signing key");
+        assert_eq!(
+            config.legacy_token_key.as_deref(),
+            Some(&*config.secret_key)
+        );
+        // What an installation from before the derived key sealed.
+        let old = TokenCipher::new(&config.secret_key)
+            .seal("old-access")
+            .expect("seal");
+        let c = TokenCipher::from_config(&config);
+        assert_eq!(c.open(&old).expect("legacy opens"), "old-access");
+        // New writes use the derived key: the signing key alone does not open them.
+        let new = c.seal("new-access").expect("seal");
+        assert!(TokenCipher::new(&config.secret_key).open(&new).is_err());
+        assert!(TokenCipher::new(&config.token_key).open(&new).is_ok());
+        assert_eq!(c.open(&new).expect("open"), "new-access");
+        // An explicit TOKEN_ENCRYPTION_KEY has no legacy fallback.
+        let explicit = crate::config::Config::for_tests_with(
+            dir.path(),
+            &[("TOKEN_ENCRYPTION_KEY", "an-explicit-token-key-0123")],
+        );
+        assert_eq!(explicit.token_key, "an-explicit-token-key-0123");
+        assert!(explicit.legacy_token_key.is_none());
+        assert!(TokenCipher::from_config(&explicit).open(&old).is_err());
     }
 }

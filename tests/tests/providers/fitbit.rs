@@ -170,10 +170,10 @@ async fn fitbit_deregistration_revokes_the_token_with_basic_auth() {
 async fn fitbit_has_no_webhook_handler() {
     let rig = Rig::start("fitbit").await;
     let a = rig.post_webhook(&[], "{}").await;
-    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED, "{:?}", a.body);
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
     assert!(
         a.body["detail"].as_str().is_some_and(
-            |d| d.starts_with("Provider 'fitbit' has not implemented a webhook handler yet.")
+            |d| d.starts_with("Provider 'fitbit' does not support webhook notifications")
         ),
         "{:?}",
         a.body

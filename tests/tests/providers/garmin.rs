@@ -13,7 +13,8 @@ const SLEEPS: &str = "events/sleep?start_date=2024-05-01&end_date=2024-06-10";
 /// A rig whose fake pushes to our API (Garmin's portal configuration).
 async fn rig() -> Rig {
     let rig = Rig::start("garmin").await;
-    set_webhook_target(&rig.fake.fake, &rig.api);
+    let url = rig.webhook_url().await;
+    set_webhook_target(&rig.fake.fake, &url);
     rig
 }
 
@@ -266,35 +267,156 @@ async fn garmin_pushes_without_our_client_id_are_refused_and_change_nothing() {
     rig.idle().await;
     assert_eq!(rig.data(&user, WORKOUTS).await.len(), 1, "nothing stored");
 
-    // No subscription challenge for Garmin.
+    // No subscription challenge for Garmin: a 400 naming what it lacks.
     let get = rig
-        .call("GET", "/api/v1/providers/garmin/webhooks", None)
-        .await;
-    assert_eq!(get.status.as_u16(), 501, "{:?}", get.body);
-
-    // The legacy push path takes the same verified pushes.
-    let ok = rig
         .http
-        .post(rig.url("/api/v1/garmin/webhooks/push"))
-        .header("garmin-client-id", "fake-client-id")
-        .body(body.clone())
+        .get(rig.webhook_url().await)
         .send()
         .await
-        .expect("legacy push");
-    assert_eq!(ok.status().as_u16(), 200);
-    assert_eq!(
-        ok.json::<Value>().await.expect("json"),
-        json!({"status": "accepted"})
+        .expect("get");
+    assert_eq!(get.status().as_u16(), 400);
+    let detail = get.json::<Value>().await.expect("json")["detail"].clone();
+    assert!(
+        detail
+            .as_str()
+            .is_some_and(|d| d.contains("does not support webhook verification")),
+        "{detail}"
     );
+
+    // The secret URL takes the client-id-checked pushes.
+    let ok = rig
+        .post_webhook(&[("garmin-client-id", "fake-client-id")], &body)
+        .await;
+    assert_eq!(ok.status.as_u16(), 200);
+    assert_eq!(ok.body, json!({"status": "accepted"}));
     assert_eq!(rig.data(&user, WORKOUTS).await.len(), 2);
-    let legacy_unsigned = rig
-        .http
-        .post(rig.url("/api/v1/garmin/webhooks/push"))
-        .body(body)
-        .send()
+}
+
+#[tokio::test]
+async fn garmin_forged_pushes_pings_and_deregistrations_without_the_url_secret_are_refused() {
+    let rig = rig().await;
+    let user = rig.connected_user().await;
+    let before = series(&rig, &user, "steps").await.len();
+    let dailies = json!({"dailies":[{"userId":ACCOUNT_ID,"summaryId":"forged-daily","calendarDate":"2024-06-05",
+        "startTimeInSeconds":1717545600,"startTimeOffsetInSeconds":0,"durationInSeconds":86400,"steps":987654}]})
+    .to_string();
+    let ping = json!({"dailies":[{"userId":ACCOUNT_ID,
+        "callbackURL":"https://apis.garmin.com/wellness-api/rest/dailies?uploadStartTimeInSeconds=1&token=x"}]})
+    .to_string();
+    let dereg = json!({"deregistrations":[{"userId":ACCOUNT_ID}]}).to_string();
+    let perms =
+        json!({"userPermissionsChange":[{"userId":ACCOUNT_ID,"permissions":[]}]}).to_string();
+    let secret_url = rig.webhook_url().await;
+    let wrong = format!(
+        "{}/{}",
+        secret_url.rsplit_once('/').map_or("", |(a, _)| a),
+        "f".repeat(64)
+    );
+    let calls = rig.fake.fake.calls().len();
+    // The client id is public (the authorize URL prints it): it proves nothing.
+    for url in [
+        rig.url("/api/v1/providers/garmin/webhooks"),
+        rig.url("/api/v1/garmin/webhooks/push"),
+        rig.url("/api/v1/garmin/webhooks/ping"),
+        wrong,
+    ] {
+        for body in [&dailies, &ping, &dereg, &perms] {
+            let a = rig
+                .post_webhook_to(&url, &[("garmin-client-id", "fake-client-id")], body)
+                .await;
+            assert_eq!(a.status.as_u16(), 401, "{url}: {}", a.body);
+        }
+    }
+    rig.idle().await;
+    assert_eq!(
+        series(&rig, &user, "steps").await.len(),
+        before,
+        "nothing stored"
+    );
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "active", "nothing revoked: {c}");
+    assert_eq!(rig.fake.fake.calls().len(), calls, "Garmin was not called");
+}
+
+#[tokio::test]
+async fn garmin_lifecycle_events_garmin_contradicts_change_nothing() {
+    let rig = rig().await;
+    let user = rig.connected_user().await;
+    let scope = rig.connection(&user).await["scope"].clone();
+    // With the URL secret (leaked, say): Garmin still accepts the user's token, so the
+    // deregistration is not real; the permissions are read back from Garmin, not the push.
+    let dereg = json!({"deregistrations":[{"userId":ACCOUNT_ID}]}).to_string();
+    let a = rig
+        .post_webhook(&[("garmin-client-id", "fake-client-id")], &dereg)
+        .await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    let perms =
+        json!({"userPermissionsChange":[{"userId":ACCOUNT_ID,"permissions":[]}]}).to_string();
+    let a = rig
+        .post_webhook(&[("garmin-client-id", "fake-client-id")], &perms)
+        .await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    rig.idle().await;
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "active", "not revoked: {c}");
+    assert_eq!(c["scope"], scope, "the scope Garmin reports: {c}");
+    let calls = rig.fake.fake.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("/partner-gateway/rest/user/id"))
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("/partner-gateway/rest/user/permissions"))
+    );
+}
+
+#[tokio::test]
+async fn garmin_ping_callback_urls_are_never_fetched_with_the_users_token() {
+    // A listener standing in for an attacker's host: it must never see a request.
+    let trap = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("legacy push");
-    assert_eq!(legacy_unsigned.status().as_u16(), 401);
+        .expect("bind");
+    let trap_url = format!("http://{}", trap.local_addr().expect("addr"));
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_sock, _)) = trap.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let rig = rig().await;
+    let user = rig.connected_user().await;
+    let before = series(&rig, &user, "steps").await.len();
+    for callback in [
+        format!("{trap_url}/steal?token=x"),
+        format!("{}/wellness-api/rest/dailies?token=x", rig.fake.base_url),
+    ] {
+        let ping = json!({"dailies":[{"userId":ACCOUNT_ID,"callbackURL":callback}],
+            "activityFiles":[{"userId":ACCOUNT_ID,"activityId":1,"fileType":"FIT","callbackURL":callback}]})
+        .to_string();
+        let a = rig
+            .post_webhook(&[("garmin-client-id", "fake-client-id")], &ping)
+            .await;
+        assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    }
+    rig.idle().await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no call to the foreign host"
+    );
+    assert!(
+        !rig.fake
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.contains("/wellness-api/rest/dailies")),
+        "PING items are skipped, not fetched"
+    );
+    assert_eq!(series(&rig, &user, "steps").await.len(), before);
 }
 
 #[tokio::test]
@@ -550,7 +672,7 @@ fn all(cell: &str) -> Vec<(String, String)> {
 /// Garmin delivers the fake's items of one push key (as the fake would after a backfill).
 async fn deliver(rig: &Rig, key: &str) {
     let body = json!({ key: rig.fake.fake.items(key) });
-    let url = format!("{}/api/v1/providers/garmin/webhooks", rig.api);
+    let url = rig.webhook_url().await;
     let status = ow_fakes::garmin::push(&rig.fake.fake, &url, &body)
         .await
         .expect("push");
@@ -562,7 +684,7 @@ async fn deliver(rig: &Rig, key: &str) {
 async fn garmin_backfill_status_follows_the_pushes_to_complete() {
     let rig = Rig::start("garmin").await;
     // Garmin accepts the requests but delivers nothing by itself: the test is Garmin.
-    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.api, 0, false);
+    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.webhook_url().await, 0, false);
     let user = rig.new_user().await;
 
     let s = status(&rig, &user).await;
@@ -668,7 +790,7 @@ async fn garmin_backfill_type_without_a_push_times_out_and_a_retry_completes_it(
     for item in hrv {
         rig.fake.fake.add_item("hrv", item);
     }
-    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.api, 0, false);
+    ow_fakes::garmin::configure_push(&rig.fake.fake, &rig.webhook_url().await, 0, false);
     let r = backfill(&rig, "POST", &user, "hrv/retry").await;
     assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
     assert_eq!(

@@ -331,7 +331,13 @@ async fn google_expired_access_token_is_refreshed_without_a_new_refresh_token() 
 
 #[tokio::test]
 async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
-    let rig = Rig::start("google").await;
+    let rig = Rig::start_with(
+        "google",
+        FakeOptions::default(),
+        &[("GOOGLE_WEBHOOK_SECRET", ow_fakes::google::WEBHOOK_SECRET)],
+    )
+    .await;
+    let bearer = format!("Bearer {}", ow_fakes::google::WEBHOOK_SECRET);
     let user = rig.connected_user().await;
     assert_eq!(rig.data(&user, WORKOUTS).await.len(), 2);
 
@@ -339,7 +345,7 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     assert_eq!(rig.webhook("verification").await, 200);
     let ok = rig
         .post_webhook(
-            &[("authorization", "Bearer test-secret-key-0123456789abcdef")],
+            &[("authorization", bearer.as_str())],
             r#"{"type":"verification"}"#,
         )
         .await;
@@ -356,7 +362,8 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     for headers in [
         vec![("authorization", "Bearer wrong-secret")],
         vec![],
-        vec![("authorization", "test-secret-key-0123456789abcdef")],
+        vec![("authorization", ow_fakes::google::WEBHOOK_SECRET)],
+        vec![("authorization", "Bearer test-secret-key-0123456789abcdef")],
     ] {
         let bad = rig.post_webhook(&headers, &note).await;
         assert_eq!(bad.status.as_u16(), 401, "{headers:?}: {:?}", bad.body);
@@ -365,10 +372,7 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     // A notification about someone we do not know is acknowledged and ignored.
     let stranger = note.replace(ACCOUNT, "999");
     let a = rig
-        .post_webhook(
-            &[("authorization", "Bearer test-secret-key-0123456789abcdef")],
-            &stranger,
-        )
+        .post_webhook(&[("authorization", bearer.as_str())], &stranger)
         .await;
     assert_eq!(a.status.as_u16(), 200, "{:?}", a.body);
     rig.idle().await;
@@ -411,7 +415,7 @@ async fn google_webhooks_add_new_data_and_bad_secrets_change_nothing() {
     let get = rig
         .call("GET", "/api/v1/providers/google/webhooks", None)
         .await;
-    assert_eq!(get.status.as_u16(), 501, "{:?}", get.body);
+    assert_eq!(get.status.as_u16(), 400, "{:?}", get.body);
 }
 
 #[tokio::test]
@@ -448,12 +452,16 @@ fn stored(rig: &Rig) -> Vec<Value> {
 
 #[tokio::test]
 async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
-    let rig = Rig::start_with(
-        "google",
-        FakeOptions::default(),
-        &ow_fakes::google::app_settings(),
-    )
-    .await;
+    // No GOOGLE_WEBHOOK_SECRET: the bearer secret is derived from SECRET_KEY.
+    let settings: Vec<(&str, &str)> = ow_fakes::google::app_settings()
+        .into_iter()
+        .filter(|(k, _)| *k != "GOOGLE_WEBHOOK_SECRET")
+        .collect();
+    let rig = Rig::start_with("google", FakeOptions::default(), &settings).await;
+    let derived = shared::keys::derive(
+        &rig.state.config.secret_key,
+        shared::keys::GOOGLE_WEBHOOK_SECRET.label,
+    );
     let jwt = rig.developer_token().await;
     let callback = rig.url("/api/v1/providers/google/webhooks");
     let name = format!(
@@ -531,7 +539,7 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
     assert_eq!(subs.len(), 1);
     assert_eq!(
         subs[0]["endpointAuthorization"]["secret"],
-        format!("Bearer {}", ow_fakes::google::WEBHOOK_SECRET)
+        format!("Bearer {derived}")
     );
     assert!(
         calls_matching(&rig, "/subscribers subscriberId=open-wearables").len() == 2,
@@ -633,6 +641,8 @@ async fn google_subscriber_is_registered_once_listed_repointed_and_deleted() {
     assert!(again.body["deleted"]["error"].is_string(), "{}", again.body);
     let list = rig.dev_call(&jwt, "GET", SUBSCRIPTIONS).await;
     assert_eq!(list.body["subscriptions"], serde_json::json!([]));
+    // The bearer secret Google holds is not SECRET_KEY, nor derivable to it.
+    assert!(rig.assert_secret_key_never_sent() > 3);
 }
 
 #[tokio::test]

@@ -113,13 +113,16 @@ async fn oura_webhooks_add_new_data_and_bad_signatures_change_nothing() {
     );
 
     // The subscription challenge, on the unified and the legacy path.
+    // The verification token is derived from SECRET_KEY (never SECRET_KEY itself).
+    let token = shared::keys::derive(
+        &rig.state.config.secret_key,
+        shared::keys::OURA_VERIFICATION_TOKEN.label,
+    );
     for path in ["/api/v1/providers/oura/webhooks", "/api/v1/oura/webhooks"] {
         let ok = rig
             .call(
                 "GET",
-                &format!(
-                    "{path}?verification_token=test-secret-key-0123456789abcdef&challenge=c-42"
-                ),
+                &format!("{path}?verification_token={token}&challenge=c-42"),
                 None,
             )
             .await;
@@ -135,6 +138,17 @@ async fn oura_webhooks_add_new_data_and_bad_signatures_change_nothing() {
             )
             .await;
         assert_eq!(no.status.as_u16(), 401);
+        let root = rig
+            .call(
+                "GET",
+                &format!(
+                    "{path}?verification_token={}&challenge=c-42",
+                    rig.state.config.secret_key
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(root.status.as_u16(), 401, "SECRET_KEY is not the token");
     }
 }
 
@@ -181,7 +195,23 @@ async fn webhooks_of_unknown_providers_and_providers_without_handlers() {
             Some(serde_json::json!({})),
         )
         .await;
-    assert_eq!(none.status.as_u16(), 501, "{:?}", none.body);
+    assert_eq!(none.status.as_u16(), 400, "{:?}", none.body);
+    assert!(
+        none.body["detail"].as_str().is_some_and(
+            |d| d.starts_with("Provider 'fitbit' does not support webhook notifications")
+        ),
+        "{:?}",
+        none.body
+    );
+    // Sensor Bio has no webhooks either: the caller's choice, a 400 with a detail.
+    let sensorbio = rig
+        .call(
+            "POST",
+            "/api/v1/providers/sensorbio/webhooks",
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(sensorbio.status.as_u16(), 400, "{:?}", sensorbio.body);
     let health = rig
         .call("GET", "/api/v1/strava/webhooks/health", None)
         .await;
@@ -348,6 +378,9 @@ async fn oura_subscriptions_are_registered_once_renewed_updated_and_deleted() {
         )
         .await;
     assert_eq!(none.status.as_u16(), 501);
+    // Neither SECRET_KEY nor an encoding of it reached Oura (the verification token is
+    // derived with its own label).
+    assert!(rig.assert_secret_key_never_sent() > 3);
 }
 
 #[tokio::test]

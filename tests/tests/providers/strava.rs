@@ -231,13 +231,14 @@ async fn strava_events_pull_new_activities_and_deauthorizations_revoke() {
     );
 
     // The athlete deletes the anchor-day run at Strava: the delete event removes that workout
-    // (by the activity id the pull stored), without a call to Strava; the others stay.
+    // (by the activity id the pull stored) once Strava confirms the activity is gone (404);
+    // nothing is pulled; the others stay.
     let calls = rig.fake.fake.calls().len();
     assert_eq!(rig.webhook("activity.delete").await, 200);
     assert_eq!(
-        rig.fake.fake.calls().len(),
-        calls,
-        "a deletion pulls nothing"
+        rig.fake.fake.calls()[calls..],
+        ["/api/v3/activities/11550011223 ".to_string()],
+        "one confirming call, no pull"
     );
     let w = rig.data(&user, &workouts).await;
     let starts: Vec<&str> = w
@@ -257,52 +258,185 @@ async fn strava_events_pull_new_activities_and_deauthorizations_revoke() {
     assert_eq!(rig.webhook("activity.delete").await, 200);
     assert_eq!(rig.data(&user, &workouts).await.len(), 3);
 
-    // The athlete deauthorizes us at Strava: the connection is revoked, no call back to Strava.
+    // The athlete deauthorizes us at Strava: Strava refuses the token (and its refresh), so
+    // the connection is revoked; no deauthorization call back to Strava.
     assert_eq!(rig.webhook("athlete.deauthorize").await, 200);
     let c = rig.connection(&user).await;
     assert_eq!(c["status"], "revoked", "{c}");
     assert_eq!(rig.fake.fake.with(|s| s.deregistrations), 0);
 }
 
+/// A signed-looking Strava event (a fresh `X-Strava-Signature` timestamp, which proves nothing).
+fn event(object_type: &str, object_id: i64, aspect: &str, updates: Value) -> String {
+    serde_json::json!({"aspect_type": aspect, "event_time": 1_718_020_770_i64, "object_id": object_id,
+        "object_type": object_type, "owner_id": 73_014_522_i64, "subscription_id": 260_114,
+        "updates": updates})
+    .to_string()
+}
+
+const FRESH: (&str, &str) = ("X-Strava-Signature", "t=1718020800,v1=00ff");
+
 #[tokio::test]
-async fn strava_challenge_answers_on_the_unified_and_legacy_paths() {
+async fn strava_forged_events_without_the_url_secret_are_refused_and_change_nothing() {
     let rig = Rig::start("strava").await;
+    let user = rig.connected_user().await;
+    let workouts = format!("events/workouts?{WINDOW}");
+    let calls = rig.fake.fake.calls().len();
+    let create = event("activity", 11_601_234_567, "create", serde_json::json!({}));
+    let deauth = event(
+        "athlete",
+        73_014_522,
+        "update",
+        serde_json::json!({"authorized": "false"}),
+    );
+    let delete = event("activity", 11_550_011_223, "delete", serde_json::json!({}));
+    let secret_url = rig.webhook_url().await;
+    let wrong = format!(
+        "{}/{}",
+        secret_url.rsplit_once('/').map_or("", |(a, _)| a),
+        "0".repeat(64)
+    );
+    for url in [
+        rig.url("/api/v1/providers/strava/webhooks"),
+        rig.url("/api/v1/strava/webhooks"),
+        rig.url("/api/v1/strava/webhook"),
+        wrong,
+    ] {
+        for body in [&create, &deauth, &delete] {
+            let a = rig.post_webhook_to(&url, &[FRESH], body).await;
+            assert_eq!(a.status.as_u16(), 401, "{url}: {}", a.body);
+            assert!(
+                a.body["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("webhook URL")),
+                "{}",
+                a.body
+            );
+        }
+    }
+    rig.idle().await;
+    assert_eq!(rig.fake.fake.calls().len(), calls, "Strava was not called");
+    assert_eq!(rig.connection(&user).await["status"], "active");
+    assert_eq!(
+        rig.data(&user, &workouts).await.len(),
+        3,
+        "nothing stored or deleted"
+    );
+}
+
+#[tokio::test]
+async fn strava_events_strava_contradicts_change_nothing() {
+    let rig = Rig::start("strava").await;
+    let user = rig.connected_user().await;
+    let workouts = format!("events/workouts?{WINDOW}");
+    // With the URL secret (leaked, say), but the athlete's token still works: no revocation.
+    let deauth = event(
+        "athlete",
+        73_014_522,
+        "update",
+        serde_json::json!({"authorized": "false"}),
+    );
+    let a = rig.post_webhook(&[FRESH], &deauth).await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    rig.idle().await;
+    let c = rig.connection(&user).await;
+    assert_eq!(c["status"], "active", "{c}");
+    assert!(
+        rig.fake
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("/api/v3/athlete "))
+    );
+    // A delete of an activity Strava still has: nothing is deleted.
+    let delete = event("activity", 11_550_011_223, "delete", serde_json::json!({}));
+    let a = rig.post_webhook(&[FRESH], &delete).await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    rig.idle().await;
+    assert_eq!(rig.data(&user, &workouts).await.len(), 3, "nothing deleted");
+    // Strava unreachable while confirming: 5xx, so Strava redelivers; nothing changed.
+    rig.fake.fake.fail(4);
+    let a = rig.post_webhook(&[FRESH], &deauth).await;
+    assert!(a.status.is_server_error(), "{a:?}");
+    rig.fake.fake.fail(0);
+    assert_eq!(rig.connection(&user).await["status"], "active");
+}
+
+#[tokio::test]
+async fn strava_subscription_and_webhooks_never_send_the_secret_key() {
+    let rig = Rig::start("strava").await;
+    let user = rig.connected_user().await;
+    let jwt = rig.developer_token().await;
+    let base = "/api/v1/providers/strava/webhooks/subscriptions";
+    let callback = format!("{}/api/v1/providers/strava/webhooks", rig.api);
+    let reg = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
+        .await;
+    assert_eq!(reg.status.as_u16(), 200, "{:?}", reg.body);
+    // The fake now sends to the registered callback (with the URL secret).
+    assert_eq!(rig.webhook("activity.create").await, 200);
+    assert_eq!(rig.webhook("athlete.deauthorize").await, 200);
+    assert_eq!(rig.connection(&user).await["status"], "revoked");
+    let sent = rig.fake.fake.with(|s| s.requests.clone());
+    assert!(
+        sent.iter()
+            .any(|r| r.uri.starts_with("/api/v3/push_subscriptions")
+                && r.body.contains("verify_token")),
+        "the registration was recorded"
+    );
+    assert!(rig.assert_secret_key_never_sent() > 5);
+}
+
+#[tokio::test]
+async fn strava_challenge_answers_only_on_the_secret_url_with_the_derived_token() {
+    let rig = Rig::start("strava").await;
+    let token = shared::keys::derive(
+        &rig.state.config.secret_key,
+        shared::keys::STRAVA_VERIFY_TOKEN.label,
+    );
+    let secret_url = rig.webhook_url().await;
+    let get = |url: String| {
+        let http = rig.http.clone();
+        async move {
+            let r = http.get(url).send().await.expect("get");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let ok = get(format!(
+        "{secret_url}?hub.mode=subscribe&hub.challenge=15f7d1a9&hub.verify_token={token}"
+    ))
+    .await;
+    assert_eq!(ok, (200, serde_json::json!({"hub.challenge": "15f7d1a9"})));
+    let mode = get(format!(
+        "{secret_url}?hub.mode=unsubscribe&hub.challenge=x&hub.verify_token={token}"
+    ))
+    .await;
+    assert_eq!(
+        (mode.0, mode.1["detail"].as_str()),
+        (400, Some("Invalid hub.mode"))
+    );
+    // SECRET_KEY is not the verify token (it never leaves the process).
+    let key = rig.state.config.secret_key.clone();
+    let root = get(format!(
+        "{secret_url}?hub.mode=subscribe&hub.challenge=x&hub.verify_token={key}"
+    ))
+    .await;
+    assert_eq!(
+        (root.0, root.1["detail"].as_str()),
+        (403, Some("Invalid verify token"))
+    );
+    // Without the URL secret, on every path: 401.
     for path in [
         "/api/v1/providers/strava/webhooks",
         "/api/v1/strava/webhooks",
         "/api/v1/strava/webhook",
     ] {
-        let ok = rig
-            .call(
-                "GET",
-                &format!("{path}?hub.mode=subscribe&hub.challenge=15f7d1a9&hub.verify_token=test-secret-key-0123456789abcdef"),
-                None,
-            )
-            .await;
-        assert_eq!(ok.status.as_u16(), 200, "{path}: {:?}", ok.body);
-        assert_eq!(ok.body, serde_json::json!({"hub.challenge": "15f7d1a9"}));
-        let mode = rig
-            .call(
-                "GET",
-                &format!("{path}?hub.mode=unsubscribe&hub.challenge=x&hub.verify_token=test-secret-key-0123456789abcdef"),
-                None,
-            )
-            .await;
-        assert_eq!(
-            (mode.status.as_u16(), mode.body["detail"].as_str()),
-            (400, Some("Invalid hub.mode"))
-        );
-        let token = rig
-            .call(
-                "GET",
-                &format!("{path}?hub.mode=subscribe&hub.challenge=x&hub.verify_token=guess"),
-                None,
-            )
-            .await;
-        assert_eq!(
-            (token.status.as_u16(), token.body["detail"].as_str()),
-            (403, Some("Invalid verify token"))
-        );
+        let a = get(rig.url(&format!(
+            "{path}?hub.mode=subscribe&hub.challenge=x&hub.verify_token={token}"
+        )))
+        .await;
+        assert_eq!(a.0, 401, "{path}: {}", a.1);
     }
 }
 
@@ -323,9 +457,19 @@ async fn strava_subscription_is_registered_once_after_the_challenge() {
     );
     assert_eq!(reg.body["subscriptions"]["subscription_id"], "260114");
     // The fake created it only after our endpoint answered its challenge.
+    // Registered with this installation's URL secret as the last path segment.
+    let secret_url = rig.webhook_url().await;
+    assert!(
+        secret_url.starts_with(&format!("{callback}/")),
+        "{secret_url}"
+    );
+    assert_eq!(
+        reg.body["subscriptions"]["callback_url"],
+        secret_url.as_str()
+    );
     let subs = rig.fake.fake.with(|s| s.subscriptions.clone());
     assert_eq!(subs.len(), 1);
-    assert_eq!(subs[0]["callback_url"], callback.as_str());
+    assert_eq!(subs[0]["callback_url"], secret_url.as_str());
     let again = rig
         .dev_call(&jwt, "POST", &format!("{base}?callback_url={callback}"))
         .await;
@@ -352,10 +496,16 @@ async fn strava_subscription_is_registered_once_after_the_challenge() {
         .await;
     assert_eq!(del.body["deleted"]["status"], "deleted", "{:?}", del.body);
     assert!(rig.fake.fake.with(|s| s.subscriptions.is_empty()));
-    // A callback that fails the challenge is not registered.
+    // A callback that is not our Strava webhook URL is refused before Strava is called.
     let elsewhere = format!("{}/api/v1/nowhere", rig.api);
     let refused = rig
         .dev_call(&jwt, "POST", &format!("{base}?callback_url={elsewhere}"))
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{:?}", refused.body);
+    // A callback that fails the challenge (nothing listens there) is not registered.
+    let dead = "http://127.0.0.1:9/api/v1/providers/strava/webhooks";
+    let refused = rig
+        .dev_call(&jwt, "POST", &format!("{base}?callback_url={dead}"))
         .await;
     assert_eq!(refused.status.as_u16(), 502, "{:?}", refused.body);
     assert!(rig.fake.fake.with(|s| s.subscriptions.is_empty()));

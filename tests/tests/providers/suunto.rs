@@ -347,5 +347,5 @@ async fn suunto_webhooks_with_a_bad_signature_change_nothing() {
         .send()
         .await
         .expect("get");
-    assert_eq!(get.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(get.status(), StatusCode::BAD_REQUEST);
 }

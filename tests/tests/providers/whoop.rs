@@ -275,7 +275,7 @@ async fn whoop_webhooks_pull_new_data_and_bad_signatures_change_nothing() {
     let get = rig
         .call("GET", "/api/v1/providers/whoop/webhooks", None)
         .await;
-    assert_eq!(get.status.as_u16(), 501, "{:?}", get.body);
+    assert_eq!(get.status.as_u16(), 400, "{:?}", get.body);
 }
 
 #[tokio::test]
