@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
+pub mod limits;
 pub mod openapi;
 pub mod providers;
 pub mod repo;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod data;
 pub mod garmin_backfill;
+pub mod panics;
 pub mod params;
 pub mod providers;
 pub mod root;
@@ -156,11 +157,12 @@ pub fn router_for(state: State, groups: &[Group]) -> Router {
     for g in groups {
         r = r.merge(g.routes());
     }
-    r.fallback(not_found)
+    let r = r
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(wire::payload_too_large))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit));
+    panics::catch_panics(r).with_state(state)
 }
 
 /// Every route group: the local server's router.
