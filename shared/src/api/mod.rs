@@ -41,6 +41,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub signer: TokenSigner,
+    /// Failed-login limits per account and client address (per process).
+    pub login_limiter: crate::auth::login_limit::LoginLimiter,
     /// Where derived work goes (SQS in AWS, in-process locally).
     pub queue: Arc<dyn JobQueue>,
     /// The in-process queue, when that is the one in use (to wait for it in tests and demos).
@@ -64,6 +66,7 @@ impl AppState {
         queue: Arc<dyn JobQueue>,
     ) -> Self {
         let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
+        let login_limiter = crate::auth::login_limit::LoginLimiter::new(&config.limits);
         let oauth = Arc::new(config.oauth.clone());
         let cipher = crate::repo::connections::TokenCipher::new(&config.token_key);
         let http = reqwest::Client::builder()
@@ -76,6 +79,7 @@ impl AppState {
             config,
             clock,
             signer,
+            login_limiter,
             queue,
             local_queue: None,
             oauth,
