@@ -51,7 +51,7 @@ mod tests {
             "/boom",
             get(|| async {
                 let v: Vec<u8> = Vec::new();
-                v[3]
+                format!("{}", v[3])
             }),
         ));
         let req = axum::http::Request::get("/boom")
