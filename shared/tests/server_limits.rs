@@ -275,3 +275,20 @@ async fn handlers_see_the_tcp_peer_as_the_client_address() {
     let srv = start(router, limits()).await;
     assert_eq!(get_status(srv.addr, "/ip").await.1, "127.0.0.1");
 }
+
+#[test]
+fn the_release_profile_unwinds_so_deployed_functions_keep_the_panic_net() {
+    // cargo-lambda (`sam build`) adds `panic = "abort"` unless the workspace's release
+    // profile sets `panic` itself; with abort a panic would kill the function instead.
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        .expect("workspace manifest");
+    let release = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .and_then(|s| s.split("\n[").next())
+        .expect("a [profile.release] section");
+    assert!(
+        release.lines().any(|l| l.replace(' ', "") == "panic=\"unwind\""),
+        "[profile.release] must say panic = \"unwind\":{release}"
+    );
+}
