@@ -10,7 +10,8 @@
 #      (schemathesis from PyPI into .venv-abuse), with a developer JWT and an API key.
 # Settings (environment): OW_ABUSE_FLOOD (connections, default 10000), OW_ABUSE_LOGINS
 # (concurrent bad logins, 64), OW_ABUSE_SCHEMATHESIS_SECONDS (60), OW_ABUSE_SKIP_FLOODS=1,
-# OW_ABUSE_SKIP_SCHEMATHESIS=1, OW_ABUSE_SERVER (a prebuilt server binary to use instead).
+# OW_ABUSE_SKIP_SCHEMATHESIS=1, OW_ABUSE_SKIP_BUILD=1, OW_ABUSE_SERVER (a prebuilt server binary
+# to use instead), OW_ABUSE_BENCH (a prebuilt ow-abuse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,13 +29,15 @@ step() { printf '\n==> %s\n' "$*"; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open-file limit: $(ulimit -n)"
 
-step "cargo build --release (open-wearables, ow-abuse)"
-cargo build --release --locked --bin open-wearables --bin ow-abuse
+if [ "${OW_ABUSE_SKIP_BUILD:-0}" != 1 ]; then
+  step "cargo build --release (open-wearables, ow-abuse)"
+  cargo build --release --locked --bin open-wearables --bin ow-abuse
+fi
 SERVER=${OW_ABUSE_SERVER:-$TARGET/release/open-wearables}
 
 if [ "${OW_ABUSE_SKIP_FLOODS:-0}" != 1 ]; then
   step "floods"
-  "$TARGET/release/ow-abuse" --server "$SERVER" --flood "$FLOOD" --logins "$LOGINS"
+  "${OW_ABUSE_BENCH:-$TARGET/release/ow-abuse}" --server "$SERVER" --flood "$FLOOD" --logins "$LOGINS"
 fi
 
 [ "${OW_ABUSE_SKIP_SCHEMATHESIS:-0}" = 1 ] && exit 0
@@ -66,7 +69,8 @@ SCHEMATHESIS_TELEMETRY=false "$VENV/bin/st" run "$SPEC" --url "$BASE" \
   --seed "${OW_ABUSE_SEED:-9}" >"$WORK/st.log" 2>&1
 ST_RC=$?
 set -e
-tail -n 15 "$WORK/st.log"
+grep -E '^_+ .* _+$' "$WORK/st.log" | sed 's/^_* */  failure: /; s/ *_*$//' || true
+tail -n 8 "$WORK/st.log"
 echo "(schemathesis exit code $ST_RC)"
 "$VENV/bin/python" - "$WORK/events.ndjson" <<'EOF'
 import json, re, sys

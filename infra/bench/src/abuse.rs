@@ -1,12 +1,12 @@
 //! `ow-abuse`: the denial-of-service half of the abuse check (issue #9), against the release
 //! `open-wearables` server run as its own process on a temporary data directory. Prints:
-//! 1. an idle-connection flood: connections that send a partial request head and wait;
+//! 1. idle-connection floods (two rounds on one server): connections that send a partial request head and wait;
 //!    the server's open sockets and RSS before, during, after one header timeout, and after
 //!    the clients close; whether a normal request is served meanwhile;
 //! 2. GET `/` p50/p99 without and during a flood of concurrent bad logins, with the default
 //!    login limits and with the limits off (hashing pool only), and the server's RSS.
 //!
-//! Usage: `ow-abuse [--server PATH] [--flood N] [--logins N] [--secs S]`; normally run by
+//! Usage: `ow-abuse [--server PATH] [--flood N] [--rounds N] [--logins N] [--secs S]`; normally run by
 //! `infra/abuse-check.sh`, which builds the server and raises the open-file limit.
 
 use std::process::{Child, Command, Stdio};
@@ -123,10 +123,17 @@ async fn timed_get(http: &reqwest::Client, url: &str) -> String {
     }
 }
 
-async fn idle_flood(bin: &str, n: usize) -> Result<(), BoxError> {
+async fn idle_flood(bin: &str, n: usize, rounds: usize) -> Result<(), BoxError> {
     let srv = start(bin, &[]).await?;
+    for round in 1..=rounds {
+        println!("idle-connection flood {round}/{rounds}: {n} connections sending a partial request head");
+        flood_round(&srv, n).await?;
+    }
+    Ok(())
+}
+
+async fn flood_round(srv: &Server, n: usize) -> Result<(), BoxError> {
     let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
-    println!("idle-connection flood: {n} connections sending a partial request head");
     println!(
         "  before:                  server sockets {:>6}, RSS {:>7.1} MB",
         srv.sockets(),
@@ -306,6 +313,7 @@ async fn main() {
     });
     let flood: usize = arg("--flood").and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let logins: usize = arg("--logins").and_then(|v| v.parse().ok()).unwrap_or(64);
+    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(2);
     let secs: f64 = arg("--secs").and_then(|v| v.parse().ok()).unwrap_or(5.0);
     println!(
         "ow-abuse against {bin}; {} cores; client open-file limit {}",
@@ -313,7 +321,7 @@ async fn main() {
         shared::limits::open_file_limit().map_or("unknown".into(), |n| n.to_string())
     );
     let run = async {
-        idle_flood(&bin, flood).await?;
+        idle_flood(&bin, flood, rounds).await?;
         login_flood(&bin, "default login limits", &[], logins, secs).await?;
         let off = [
             ("OW_LOGIN_MAX_FAILURES_PER_ACCOUNT", "0".to_string()),

@@ -34,14 +34,49 @@ pub fn verify_dummy(password: &str) {
 /// How long a request waits for a hashing slot before giving up with 503.
 const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Argon2 runs on blocking threads, at most one per core at a time: a login flood then
-/// costs a bounded amount of memory (19 MiB per hash) and never blocks the async workers.
+/// Argon2 runs on a few dedicated threads, one per core, and at most one hash per thread at a
+/// time: a login flood then costs a bounded amount of memory (19 MiB per hash, reused by the
+/// same threads, so the allocator keeps no more than that per thread) and never blocks the
+/// async workers.
 fn pool() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
     static POOL: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
         std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
+    POOL.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(cores())))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads' queue (as many places as threads: a permit of [`pool`] is held for
+/// each queued job, so it never fills).
+fn workers() -> &'static std::sync::mpsc::SyncSender<Job> {
+    static WORKERS: std::sync::OnceLock<std::sync::mpsc::SyncSender<Job>> =
+        std::sync::OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(cores());
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..cores() {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("ow-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        tx
     })
 }
 
@@ -74,13 +109,21 @@ async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
         .await
         .map_err(|_| Busy)?
         .map_err(|_| Busy)?;
-    tokio::task::spawn_blocking(move || {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
         let _permit = permit;
-        f()
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "password hashing task failed");
+        let _ = done_tx.send(f());
+    });
+    if let Err(e) = workers().try_send(job) {
+        // No hashing thread could be started (or the queue is unexpectedly full): run it on
+        // tokio's blocking pool instead, still under the permit.
+        let job = match e {
+            std::sync::mpsc::TrySendError::Full(j) | std::sync::mpsc::TrySendError::Disconnected(j) => j,
+        };
+        tokio::task::spawn_blocking(job);
+    }
+    done_rx.await.map_err(|_| {
+        tracing::error!("password hashing job failed");
         Busy
     })
 }
