@@ -20,6 +20,7 @@ LOGINS=${OW_ABUSE_LOGINS:-64}
 ST_SECS=${OW_ABUSE_SCHEMATHESIS_SECONDS:-60}
 SPEC=${OW_ABUSE_SPEC:-../shared/spec/upstream/openapi.json}
 [ -f "$SPEC" ] || SPEC=/work/shared/spec/upstream/openapi.json
+SPEC=$(realpath "$SPEC")
 VENV=.venv-abuse
 TARGET=${CARGO_TARGET_DIR:-target}
 
@@ -62,11 +63,13 @@ KEY=$(curl -fsS -X POST "$BASE/api/v1/developer/api-keys" -H "Authorization: Bea
   -H 'content-type: application/json' -d '{"name":"abuse"}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 set +e
-SCHEMATHESIS_TELEMETRY=false "$VENV/bin/st" run "$SPEC" --url "$BASE" \
+# From the temp dir, so that schemathesis' own cache (.schemathesis/) stays out of the repo.
+ST=$(realpath "$VENV/bin/st")
+(cd "$WORK" && SCHEMATHESIS_TELEMETRY=false "$ST" run "$SPEC" --url "$BASE" \
   -H "Authorization: Bearer $JWT" -H "X-Open-Wearables-API-Key: $KEY" \
   --checks not_a_server_error --max-time "$ST_SECS" --request-timeout 30 \
   --report ndjson --report-ndjson-path "$WORK/events.ndjson" --no-color \
-  --seed "${OW_ABUSE_SEED:-9}" >"$WORK/st.log" 2>&1
+  --seed "${OW_ABUSE_SEED:-9}" >"$WORK/st.log" 2>&1)
 ST_RC=$?
 set -e
 grep -E '^_+ .* _+$' "$WORK/st.log" | sed 's/^_* */  failure: /; s/ *_*$//' || true

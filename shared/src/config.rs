@@ -138,7 +138,11 @@ impl Settings {
             .filter(|v| !v.trim().is_empty())
     }
 
-    pub(crate) fn parse<T: std::str::FromStr>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
+    pub(crate) fn parse<T: std::str::FromStr>(
+        &self,
+        key: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
     where
         T::Err: std::fmt::Display,
     {

@@ -10,8 +10,8 @@ use axum::http::{Request, StatusCode};
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, Resp, TestApp};
 
 async fn login_from(app: &TestApp, peer: &str, email: &str, password: &str) -> Resp {
-    let form = serde_urlencoded::to_string([("username", email), ("password", password)])
-        .expect("form");
+    let form =
+        serde_urlencoded::to_string([("username", email), ("password", password)]).expect("form");
     let mut req = Request::builder()
         .method("POST")
         .uri("/api/v1/auth/login")
@@ -49,7 +49,11 @@ async fn bad_logins_for_an_account_end_in_429_while_other_accounts_log_in() {
     );
     assert_eq!(retry_after(&r), 900);
     let r = login_from(&app, peer, "ADMIN@example.com", "x").await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "emails are case-blind");
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "emails are case-blind"
+    );
 
     // Another account from another address is not affected; nor is an unknown one.
     let r = login_from(&app, "192.0.2.8:5000", "nobody@example.com", "x").await;

@@ -67,13 +67,10 @@ async fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
 }
 
 async fn get_status(addr: std::net::SocketAddr, path: &str) -> (u16, String, Option<String>) {
-    let r = tokio::time::timeout(
-        BOUND,
-        reqwest::get(format!("http://{addr}{path}")),
-    )
-    .await
-    .expect("answered within the bound")
-    .expect("request");
+    let r = tokio::time::timeout(BOUND, reqwest::get(format!("http://{addr}{path}")))
+        .await
+        .expect("answered within the bound")
+        .expect("request");
     let status = r.status().as_u16();
     let retry = r
         .headers()
@@ -105,7 +102,10 @@ async fn a_partial_request_head_is_closed_after_the_header_timeout() {
         !String::from_utf8_lossy(&sent).contains("200 OK"),
         "a partial head is never served"
     );
-    until("the server forgets the connection", || srv.stats.active() == 0).await;
+    until("the server forgets the connection", || {
+        srv.stats.active() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -197,7 +197,7 @@ async fn requests_beyond_the_in_flight_cap_get_503_json_with_retry_after() {
 #[tokio::test]
 async fn a_request_that_outlives_the_timeout_gets_503_but_a_stream_keeps_flowing() {
     let router = root()
-        .route("/stuck", get(|| std::future::pending::<&'static str>()))
+        .route("/stuck", get(std::future::pending::<&'static str>))
         .route(
             "/stream",
             get(|| async {
@@ -208,10 +208,8 @@ async fn a_request_that_outlives_the_timeout_gets_503_but_a_stream_keeps_flowing
                 let first = futures_util::stream::iter([Ok::<_, std::io::Error>(
                     axum::body::Bytes::from_static(b"data: 1\n\n"),
                 )]);
-                let body = futures_util::StreamExt::chain(
-                    first,
-                    futures_util::stream::once(second),
-                );
+                let body =
+                    futures_util::StreamExt::chain(first, futures_util::stream::once(second));
                 Response::builder()
                     .header(header::CONTENT_TYPE, "text/event-stream")
                     .body(Body::from_stream(body))
@@ -234,15 +232,13 @@ async fn a_request_that_outlives_the_timeout_gets_503_but_a_stream_keeps_flowing
     assert_eq!(body, "data: 1\n\n: heartbeat\n\n");
 }
 
+async fn boom() -> &'static str {
+    panic!("a handler bug")
+}
+
 #[tokio::test]
 async fn a_panic_is_a_json_500_and_the_connection_survives() {
-    let router = shared::api::panics::catch_panics(root().route(
-        "/boom",
-        get(|| async {
-            let none: Option<&str> = None;
-            none.expect("a handler bug")
-        }),
-    ));
+    let router = shared::api::panics::catch_panics(root().route("/boom", get(boom)));
     let srv = start(router, limits()).await;
     let mut s = TcpStream::connect(srv.addr).await.expect("connect");
     s.write_all(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -269,7 +265,9 @@ async fn handlers_see_the_tcp_peer_as_the_client_address() {
     let router = root().route(
         "/ip",
         get(|ext: axum::http::Extensions| async move {
-            shared::server::client_ip(&ext).map(|i| i.to_string()).unwrap_or_default()
+            shared::server::client_ip(&ext)
+                .map(|i| i.to_string())
+                .unwrap_or_default()
         }),
     );
     let srv = start(router, limits()).await;
@@ -288,7 +286,9 @@ fn the_release_profile_unwinds_so_deployed_functions_keep_the_panic_net() {
         .and_then(|s| s.split("\n[").next())
         .expect("a [profile.release] section");
     assert!(
-        release.lines().any(|l| l.replace(' ', "") == "panic=\"unwind\""),
+        release
+            .lines()
+            .any(|l| l.replace(' ', "") == "panic=\"unwind\""),
         "[profile.release] must say panic = \"unwind\":{release}"
     );
 }

@@ -81,7 +81,10 @@ async fn start(bin: &str, env: &[(&str, String)]) -> Result<Server, BoxError> {
         .env("PORT", port.to_string())
         .env("ADMIN_EMAIL", "abuse@example.com")
         .env("ADMIN_PASSWORD", "abuse-password")
-        .env("OW_HEADER_READ_TIMEOUT_SECONDS", HEADER_TIMEOUT_SECS.to_string())
+        .env(
+            "OW_HEADER_READ_TIMEOUT_SECONDS",
+            HEADER_TIMEOUT_SECS.to_string(),
+        )
         .env("RUST_LOG", "error")
         .env_remove("OW_TABLE_NAME")
         .env_remove("OW_STORE")
@@ -117,7 +120,11 @@ fn still_open(conns: &[TcpStream]) -> usize {
 async fn timed_get(http: &reqwest::Client, url: &str) -> String {
     let t = Instant::now();
     match tokio::time::timeout(Duration::from_secs(30), http.get(url).send()).await {
-        Ok(Ok(r)) => format!("{} in {:.0} ms", r.status().as_u16(), t.elapsed().as_secs_f64() * 1e3),
+        Ok(Ok(r)) => format!(
+            "{} in {:.0} ms",
+            r.status().as_u16(),
+            t.elapsed().as_secs_f64() * 1e3
+        ),
         Ok(Err(e)) => format!("failed: {e}"),
         Err(_) => "no answer in 30 s".into(),
     }
@@ -126,14 +133,18 @@ async fn timed_get(http: &reqwest::Client, url: &str) -> String {
 async fn idle_flood(bin: &str, n: usize, rounds: usize) -> Result<(), BoxError> {
     let srv = start(bin, &[]).await?;
     for round in 1..=rounds {
-        println!("idle-connection flood {round}/{rounds}: {n} connections sending a partial request head");
+        println!(
+            "idle-connection flood {round}/{rounds}: {n} connections sending a partial request head"
+        );
         flood_round(&srv, n).await?;
     }
     Ok(())
 }
 
 async fn flood_round(srv: &Server, n: usize) -> Result<(), BoxError> {
-    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
     println!(
         "  before:                  server sockets {:>6}, RSS {:>7.1} MB",
         srv.sockets(),
@@ -154,7 +165,10 @@ async fn flood_round(srv: &Server, n: usize) -> Result<(), BoxError> {
             .await;
             match c {
                 Ok(Ok(mut s)) => {
-                    if s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.is_ok() {
+                    if s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                        .await
+                        .is_ok()
+                    {
                         return Some(s);
                     }
                     failed.fetch_add(1, Ordering::Relaxed);
@@ -255,11 +269,19 @@ async fn login_flood(
     let root = srv.url("/");
     let (b50, b99, bn) = get_latency(&root, secs).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let codes = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<u16, usize>::new()));
+    let codes = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        u16,
+        usize,
+    >::new()));
     let http = reqwest::Client::new();
     let mut flood = tokio::task::JoinSet::new();
     for i in 0..logins {
-        let (http, url, stop, codes) = (http.clone(), srv.url("/api/v1/auth/login"), stop.clone(), codes.clone());
+        let (http, url, stop, codes) = (
+            http.clone(),
+            srv.url("/api/v1/auth/login"),
+            stop.clone(),
+            codes.clone(),
+        );
         flood.spawn(async move {
             let mut k = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -286,7 +308,9 @@ async fn login_flood(
     let ratio = if b99 > 0.0 { f99 / b99 } else { 0.0 };
     println!("bad-login flood, {label}: {logins} concurrent bad logins");
     println!("  GET / without flood: p50 {b50:>7.2} ms, p99 {b99:>7.2} ms ({bn} requests)");
-    println!("  GET / during flood:  p50 {f50:>7.2} ms, p99 {f99:>7.2} ms ({fnum} requests); p99 ratio {ratio:.1}x");
+    println!(
+        "  GET / during flood:  p50 {f50:>7.2} ms, p99 {f99:>7.2} ms ({fnum} requests); p99 ratio {ratio:.1}x"
+    );
     let codes = codes.lock().map(|c| format!("{c:?}")).unwrap_or_default();
     println!("  login answers by status: {codes}");
     println!(
@@ -311,7 +335,9 @@ async fn main() {
             .map(|e| e.with_file_name("open-wearables").display().to_string())
             .unwrap_or_default()
     });
-    let flood: usize = arg("--flood").and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let flood: usize = arg("--flood")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let logins: usize = arg("--logins").and_then(|v| v.parse().ok()).unwrap_or(64);
     let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(2);
     let secs: f64 = arg("--secs").and_then(|v| v.parse().ok()).unwrap_or(5.0);
@@ -327,7 +353,14 @@ async fn main() {
             ("OW_LOGIN_MAX_FAILURES_PER_ACCOUNT", "0".to_string()),
             ("OW_LOGIN_MAX_FAILURES_PER_ADDRESS", "0".to_string()),
         ];
-        login_flood(&bin, "login limits off (hashing pool only)", &off, logins, secs).await?;
+        login_flood(
+            &bin,
+            "login limits off (hashing pool only)",
+            &off,
+            logins,
+            secs,
+        )
+        .await?;
         Ok::<(), BoxError>(())
     };
     if let Err(e) = run.await {

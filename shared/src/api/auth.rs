@@ -360,7 +360,9 @@ pub async fn change_password(
     if !password::verify_pooled(current, dev.password_hash.clone()).await? {
         return Err(ApiError::bad_request("Incorrect current password"));
     }
-    dev.password_hash = password::hash_pooled(new).await?.map_err(ApiError::internal)?;
+    dev.password_hash = password::hash_pooled(new)
+        .await?
+        .map_err(ApiError::internal)?;
     dev.updated_at = state.now();
     let email = dev.email.clone();
     save_developer(&state, &email, &dev).await?;
@@ -425,7 +427,9 @@ async fn apply_developer_update(
         dev.email = v;
     }
     if let Some(p) = u.password {
-        dev.password_hash = password::hash_pooled(p).await?.map_err(ApiError::internal)?;
+        dev.password_hash = password::hash_pooled(p)
+            .await?
+            .map_err(ApiError::internal)?;
     }
     dev.updated_at = state.now();
     save_developer(state, &old_email, &dev).await?;

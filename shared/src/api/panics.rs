@@ -33,9 +33,7 @@ pub async fn catch_panic(req: Request, next: Next) -> Response {
 }
 
 /// `router` with the safety net around every route.
-pub fn catch_panics<S: Clone + Send + Sync + 'static>(
-    router: axum::Router<S>,
-) -> axum::Router<S> {
+pub fn catch_panics<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
     router.layer(axum::middleware::from_fn(catch_panic))
 }
 

@@ -202,7 +202,11 @@ mod tests {
         assert_eq!(l.attempt("a@x.io", ip, after), Ok(()));
         l.succeeded("a@x.io", ip);
         for _ in 0..3 {
-            assert_eq!(l.attempt("a@x.io", ip, after), Ok(()), "a good login reset it");
+            assert_eq!(
+                l.attempt("a@x.io", ip, after),
+                Ok(()),
+                "a good login reset it"
+            );
         }
     }
 
@@ -210,7 +214,9 @@ mod tests {
     fn an_address_is_blocked_whatever_the_email_and_ipv6_counts_by_slash_64() {
         let l = limiter(0, 2, 100);
         let a: IpAddr = "2001:db8::1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let b: IpAddr = "2001:db8::ffff:2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let b: IpAddr = "2001:db8::ffff:2"
+            .parse()
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         assert!(l.attempt("one@x.io", Some(a), t0()).is_ok());
         assert!(l.attempt("two@x.io", Some(b), t0()).is_ok());
         assert!(l.attempt("three@x.io", Some(a), t0()).is_err());

@@ -118,7 +118,8 @@ async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
         // No hashing thread could be started (or the queue is unexpectedly full): run it on
         // tokio's blocking pool instead, still under the permit.
         let job = match e {
-            std::sync::mpsc::TrySendError::Full(j) | std::sync::mpsc::TrySendError::Disconnected(j) => j,
+            std::sync::mpsc::TrySendError::Full(j)
+            | std::sync::mpsc::TrySendError::Disconnected(j) => j,
         };
         tokio::task::spawn_blocking(job);
     }
