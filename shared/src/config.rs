@@ -31,6 +31,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted request body in bytes (the API Gateway → Lambda limit).
     pub max_body_bytes: usize,
+    /// Server and login limits and timeouts (`OW_MAX_CONNECTIONS`, … see [`crate::limits`]).
+    pub limits: crate::limits::Limits,
     /// SQS queue for derived jobs (`OW_QUEUE_URL`); in-process when unset.
     pub queue_url: Option<String>,
     /// OAuth clients of the providers whose credentials are configured.
@@ -147,7 +149,11 @@ impl Settings {
             .filter(|v| !v.trim().is_empty())
     }
 
-    fn parse<T: std::str::FromStr>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
+    pub(crate) fn parse<T: std::str::FromStr>(
+        &self,
+        key: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
     where
         T::Err: std::fmt::Display,
     {
@@ -324,6 +330,7 @@ impl Config {
             store,
             data_dir,
             max_body_bytes: s.parse("OW_MAX_BODY_BYTES", 6 * 1024 * 1024)?,
+            limits: crate::limits::Limits::from_settings(s)?,
             queue_url: s.get("OW_QUEUE_URL").map(str::to_string),
             oauth: crate::providers::clients_from(s, &api_base_url),
             historical_sync_on_connect: s.parse("HISTORICAL_SYNC_ON_CONNECT", true)?,

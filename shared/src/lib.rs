@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 pub mod jobs;
 pub mod keys;
+pub mod limits;
 pub mod openapi;
 pub mod providers;
 pub mod repo;

@@ -2,6 +2,10 @@
 
 use shared::bootstrap;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     bootstrap::init_tracing();

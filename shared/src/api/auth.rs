@@ -268,28 +268,67 @@ fn login_failed() -> ApiError {
     ApiError::unauthorized_bearer("Incorrect email or password")
 }
 
-/// Developer login with form fields `username` and `password`.
+/// Too many failed logins for this account or client address.
+fn too_many_logins(retry_after: u64) -> Response {
+    let mut r = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("Too many failed login attempts, retry in {retry_after} seconds"),
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, retry_after.into());
+    r
+}
+
+/// Developer login with form fields `username` and `password`. Failed logins are limited per
+/// account and per client address (429 with `Retry-After`); the password hash is checked on
+/// the bounded hashing pool.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
-    responses((status = 200, body = TokenResponse), (status = 401, description = "Incorrect email or password")))]
-pub async fn login(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenResponse>> {
+    responses((status = 200, body = TokenResponse), (status = 401, description = "Incorrect email or password"),
+        (status = 429, description = "Too many failed login attempts")))]
+pub async fn login(
+    St(state): St<State>,
+    ext: axum::http::Extensions,
+    body: Bytes,
+) -> Result<Json<TokenResponse>, Response> {
     let form: HashMap<String, String> =
-        serde_urlencoded::from_bytes(&body).map_err(|_| login_failed())?;
+        serde_urlencoded::from_bytes(&body).map_err(|_| login_failed().into_response())?;
     let (Some(email), Some(pw)) = (form.get("username"), form.get("password")) else {
-        return Err(login_failed());
+        return Err(login_failed().into_response());
     };
     if email.is_empty() || pw.is_empty() || form.get("grant_type").is_some_and(|g| g != "password")
     {
-        return Err(login_failed());
+        return Err(login_failed().into_response());
     }
-    let Some(dev) = state.db.developer_by_email(email).await? else {
-        password::verify_dummy(pw);
-        return Err(login_failed());
+    let ip = crate::server::client_ip(&ext);
+    state
+        .login_limiter
+        .attempt(email, ip, state.now())
+        .map_err(too_many_logins)?;
+    let dev = state
+        .db
+        .developer_by_email(email)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let ok = match &dev {
+        None => {
+            password::verify_dummy_pooled(pw.clone())
+                .await
+                .map_err(IntoResponse::into_response)?;
+            false
+        }
+        Some(d) => password::verify_pooled(pw.clone(), d.password_hash.clone())
+            .await
+            .map_err(IntoResponse::into_response)?,
     };
-    if !password::verify(pw, &dev.password_hash) {
-        return Err(login_failed());
-    }
+    let Some(dev) = dev.filter(|_| ok) else {
+        return Err(login_failed().into_response());
+    };
+    state.login_limiter.succeeded(email, ip);
     Ok(Json(
-        issue(&state, RefreshKind::Developer, dev.id, None).await?,
+        issue(&state, RefreshKind::Developer, dev.id, None)
+            .await
+            .map_err(IntoResponse::into_response)?,
     ))
 }
 
@@ -323,10 +362,12 @@ pub async fn change_password(
             "Value error, The confirmation password does not match the new password",
         ));
     }
-    if !password::verify(&current, &dev.password_hash) {
+    if !password::verify_pooled(current, dev.password_hash.clone()).await? {
         return Err(ApiError::bad_request("Incorrect current password"));
     }
-    dev.password_hash = password::hash(&new).map_err(ApiError::internal)?;
+    dev.password_hash = password::hash_pooled(new)
+        .await?
+        .map_err(ApiError::internal)?;
     dev.updated_at = state.now();
     let email = dev.email.clone();
     save_developer(&state, &email, &dev).await?;
@@ -394,7 +435,9 @@ async fn apply_developer_update(
     }
     let new_password = u.password.is_some();
     if let Some(p) = u.password {
-        dev.password_hash = password::hash(&p).map_err(ApiError::internal)?;
+        dev.password_hash = password::hash_pooled(p)
+            .await?
+            .map_err(ApiError::internal)?;
     }
     dev.updated_at = state.now();
     save_developer(state, &old_email, &dev).await?;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod data;
 pub mod garmin_backfill;
+pub mod panics;
 pub mod params;
 pub mod providers;
 pub mod root;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub signer: TokenSigner,
+    /// Failed-login limits per account and client address (per process).
+    pub login_limiter: crate::auth::login_limit::LoginLimiter,
     /// Where derived work goes (SQS in AWS, in-process locally).
     pub queue: Arc<dyn JobQueue>,
     /// The in-process queue, when that is the one in use (to wait for it in tests and demos).
@@ -63,6 +66,7 @@ impl AppState {
         queue: Arc<dyn JobQueue>,
     ) -> Self {
         let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
+        let login_limiter = crate::auth::login_limit::LoginLimiter::new(&config.limits);
         let oauth = Arc::new(config.oauth.clone());
         let cipher = crate::repo::connections::TokenCipher::from_config(&config);
         let http = reqwest::Client::builder()
@@ -75,6 +79,7 @@ impl AppState {
             config,
             clock,
             signer,
+            login_limiter,
             queue,
             local_queue: None,
             oauth,
@@ -156,11 +161,12 @@ pub fn router_for(state: State, groups: &[Group]) -> Router {
     for g in groups {
         r = r.merge(g.routes());
     }
-    r.fallback(not_found)
+    let r = r
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(wire::payload_too_large))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit));
+    panics::catch_panics(r).with_state(state)
 }
 
 /// Every route group: the local server's router.

@@ -2,6 +2,7 @@
 //! api.md §2.2.
 
 pub mod guard;
+pub mod login_limit;
 pub mod password;
 pub mod secrets;
 pub mod tokens;
