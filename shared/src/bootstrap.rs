@@ -77,12 +77,16 @@ pub fn local_secret(data_dir: &Path) -> Result<String, BootError> {
     }
     std::fs::create_dir_all(data_dir)?;
     let key = secrets::random_hex(32);
-    std::fs::write(&path, &key)?;
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        // Created 0600, not narrowed after the write: no moment where others can read it.
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        file.mode(0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).ok();
     }
+    std::io::Write::write_all(&mut file.open(&path)?, key.as_bytes())?;
     Ok(key)
 }
 

@@ -167,3 +167,70 @@ async fn deleting_the_issuing_developer_revokes_admin_issued_sdk_tokens() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn rotating_an_application_secret_ends_the_refresh_tokens_issued_under_the_old_one() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    let ios = app.application(&token).await;
+    // Issued under the old secret, rotated once before the secret changes.
+    let old_rt = rt(&refresh(&app, &rt(&app.sdk_tokens(&user, &ios).await)).await);
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/applications/{}/rotate-secret", ios.0),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let new_secret = r.body["app_secret"]
+        .as_str()
+        .expect("new secret")
+        .to_string();
+    assert_eq!(
+        refresh(&app, &old_rt).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a token minted with a leaked secret does not outlive its rotation"
+    );
+    // Tokens from the new secret work, through rotation too.
+    let fresh = rt(&app.sdk_tokens(&user, &(ios.0.clone(), new_secret)).await);
+    let next = refresh(&app, &fresh).await;
+    assert_eq!(next.status, StatusCode::OK, "{:?}", next.body);
+    assert_eq!(refresh(&app, &rt(&next)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_sdk_tokens_that_developer_issued() {
+    let app = TestApp::new().await;
+    let token = app.admin_token().await;
+    let key = app.api_key(&token).await;
+    let user = app.user(&key, "{}").await;
+    let sdk = app
+        .call(
+            "POST",
+            &format!("/api/v1/users/{user}/token"),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
+    assert_eq!(sdk.status, StatusCode::OK, "{:?}", sdk.body);
+    let sdk_rt = rt(&refresh(&app, &rt(&sdk)).await);
+    let body = json!({"current_password": ADMIN_PASSWORD, "new_password": "another-password-1",
+                      "confirm_password": "another-password-1"});
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/auth/change-password",
+            Auth::Bearer(&token),
+            Some(&body.to_string()),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    assert_eq!(
+        refresh(&app, &sdk_rt).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -234,6 +235,62 @@ async fn issue(
     sub: Uuid,
     app_id: Option<String>,
 ) -> ApiResult<TokenResponse> {
+    let generation = token_generation(state, kind, sub, app_id.as_deref())
+        .await?
+        .unwrap_or(0);
+    issue_at(state, kind, sub, app_id, generation).await
+}
+
+/// The credential generation a refresh token is bound to: a developer token to its
+/// developer's password generation; an SDK token to its application's secret (rotating the
+/// secret ends the tokens issued under the old one) or, when a developer issued it
+/// (`admin:<id>` / `invite:<id>`), to that developer's password generation. `None`: what
+/// issued it no longer exists.
+async fn token_generation(
+    state: &State,
+    kind: RefreshKind,
+    sub: Uuid,
+    app_id: Option<&str>,
+) -> ApiResult<Option<u64>> {
+    let developer = match (kind, app_id) {
+        (RefreshKind::Developer, _) => Some(sub),
+        (RefreshKind::Sdk, Some(app)) => match app
+            .strip_prefix("admin:")
+            .or_else(|| app.strip_prefix("invite:"))
+        {
+            Some(dev) => match Uuid::parse_str(dev) {
+                Ok(id) => Some(id),
+                Err(_) => return Ok(None),
+            },
+            None => {
+                return Ok(state.db.application(app).await?.map(|a| {
+                    let d = Sha256::digest(a.secret_hash.as_bytes());
+                    // Never 0: that marks tokens issued before secrets were tracked.
+                    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]).max(1)
+                }));
+            }
+        },
+        (RefreshKind::Sdk, None) => return Ok(None),
+    };
+    let Some(dev) = developer else {
+        return Ok(None);
+    };
+    if state.db.developer(dev).await?.is_none() {
+        return Ok(None);
+    }
+    let g = state.db.developer_token_generation(dev).await?;
+    // SDK tokens count from 1: 0 marks those issued before generations were recorded.
+    Ok(Some(if kind == RefreshKind::Sdk { g + 1 } else { g }))
+}
+
+/// Issues an access and a refresh token bound to `generation`.
+async fn issue_at(
+    state: &State,
+    kind: RefreshKind,
+    sub: Uuid,
+    app_id: Option<String>,
+    generation: u64,
+) -> ApiResult<TokenResponse> {
     let now = state.now();
     let access = match (kind, &app_id) {
         (RefreshKind::Sdk, Some(app)) => state.signer.sdk(&sub.to_string(), app, now),
@@ -241,10 +298,6 @@ async fn issue(
     }
     .map_err(ApiError::internal)?;
     let refresh = format!("rt-{}", random_hex(16));
-    let generation = match kind {
-        RefreshKind::Developer => state.db.developer_token_generation(sub).await?,
-        RefreshKind::Sdk => 0,
-    };
     let rt = RefreshToken {
         kind,
         sub,
@@ -776,24 +829,6 @@ pub async fn exchange_token(
     ))
 }
 
-/// Whether what an SDK refresh token was issued through still exists: its application, or the
-/// developer who issued it (`admin:<id>` / `invite:<id>`). Deleting either revokes the token.
-async fn sdk_issuer_exists(state: &State, rt: &RefreshToken) -> ApiResult<bool> {
-    let Some(app_id) = rt.app_id.as_deref() else {
-        return Ok(false);
-    };
-    let by_developer = app_id
-        .strip_prefix("admin:")
-        .or_else(|| app_id.strip_prefix("invite:"));
-    Ok(match by_developer {
-        Some(dev) => match Uuid::parse_str(dev) {
-            Ok(id) => state.db.developer(id).await?.is_some(),
-            Err(_) => false,
-        },
-        None => state.db.application(app_id).await?.is_some(),
-    })
-}
-
 fn invalid_refresh() -> ApiError {
     ApiError::unauthorized_bearer("Invalid or revoked refresh token")
 }
@@ -809,19 +844,24 @@ pub async fn refresh(St(state): St<State>, body: Bytes) -> ApiResult<Json<TokenR
         .consume_refresh_token(&token)
         .await?
         .ok_or_else(invalid_refresh)?;
-    let still_valid = match rt.kind {
-        RefreshKind::Developer => {
-            state.db.developer(rt.sub).await?.is_some()
-                && state.db.developer_token_generation(rt.sub).await? == rt.generation
-        }
-        RefreshKind::Sdk => {
-            state.db.user_exists(rt.sub).await? && sdk_issuer_exists(&state, &rt).await?
+    let current = token_generation(&state, rt.kind, rt.sub, rt.app_id.as_deref()).await?;
+    let still_valid = match (rt.kind, current) {
+        (_, None) => false,
+        (RefreshKind::Developer, Some(g)) => g == rt.generation,
+        // SDK tokens issued before generations were recorded carry 0: they live on while
+        // their issuer exists; every later one is bound to the secret or password it came from.
+        (RefreshKind::Sdk, Some(g)) => {
+            state.db.user_exists(rt.sub).await? && (rt.generation == 0 || g == rt.generation)
         }
     };
-    if !still_valid {
+    let Some(generation) = current.filter(|_| still_valid) else {
         return Err(invalid_refresh());
-    }
-    Ok(Json(issue(&state, rt.kind, rt.sub, rt.app_id).await?))
+    };
+    // Issued with the generation just checked (not read again): a password change or secret
+    // rotation racing this refresh still ends the new token at its next refresh.
+    Ok(Json(
+        issue_at(&state, rt.kind, rt.sub, rt.app_id, generation).await?,
+    ))
 }
 
 /// Revoke a refresh token.

@@ -69,6 +69,7 @@ async fn run(
         settings: &state.config.provider_settings,
         secret_key: &state.config.secret_key,
         timeout: std::time::Duration::from_secs(state.config.provider_timeout_seconds),
+        api_base: &state.config.api_base_url,
     };
     let op_name = op.name();
     let result = subscriptions::run(info.key, &ctx, op).await.map_err(|e| {

@@ -1508,6 +1508,7 @@ pub async fn subscriptions(
             Ok(SubscriptionResult::of(Value::Array(out)))
         }
         SubscriptionOp::Register { callback_url } => {
+            ctx.own_callback(&callback_url)?;
             let secret = ctx.chosen_secret(crate::keys::GOOGLE_WEBHOOK_SECRET);
             let body = json!({
                 "endpointUri": callback_url,
@@ -1552,6 +1553,7 @@ pub async fn subscriptions(
             }
         }
         SubscriptionOp::Update { id, callback_url } => {
+            ctx.own_callback(&callback_url)?;
             let id = subscriber_id(&id)?;
             let (status, _, text) = api
                 .call(
@@ -2110,6 +2112,7 @@ mod tests {
         let ctx = |settings: &HashMap<String, String>| {
             token_endpoint(
                 &SubscriptionCtx {
+                    api_base: "http://localhost:8000",
                     http: &http,
                     client: &client,
                     settings,
@@ -2155,6 +2158,7 @@ mod tests {
             let client = client.clone();
             async move {
                 let ctx = SubscriptionCtx {
+                    api_base: "http://localhost:8000",
                     http: &http,
                     client: &client,
                     settings: &settings,
@@ -2207,6 +2211,7 @@ mod tests {
         let renew = {
             let settings = HashMap::new();
             let ctx = SubscriptionCtx {
+                api_base: "http://localhost:8000",
                 http: &http,
                 client: &client,
                 settings: &settings,

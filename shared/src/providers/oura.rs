@@ -557,6 +557,7 @@ pub async fn subscriptions(
             Ok(SubscriptionResult::of(Value::Array(subscription_list(v))))
         }
         SubscriptionOp::Register { callback_url } => {
+            ctx.own_callback(&callback_url)?;
             let (_, v) = oura_call(ctx, reqwest::Method::GET, BASE, None).await?;
             let existing = subscription_list(v);
             let token = ctx.chosen_secret(crate::keys::OURA_VERIFICATION_TOKEN);
@@ -629,6 +630,7 @@ pub async fn subscriptions(
             }))
         }
         SubscriptionOp::Update { id, callback_url } => {
+            ctx.own_callback(&callback_url)?;
             let token = ctx.chosen_secret(crate::keys::OURA_VERIFICATION_TOKEN);
             let r = oura_call(
                 ctx,

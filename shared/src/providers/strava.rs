@@ -316,6 +316,15 @@ pub fn event_window(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     (at - Duration::days(2), at + Duration::days(1))
 }
 
+/// When an event happened: its `event_time`, unless that is not a time Strava could send
+/// (more than ten years back or a day ahead of `now`, where window arithmetic would also
+/// overflow): then `now`.
+fn event_time(t: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(t, 0)
+        .filter(|at| *at > now - Duration::days(3650) && *at < now + Duration::days(1))
+        .unwrap_or(now)
+}
+
 /// `t` of `X-Strava-Signature: t=<unix>,v1=<hex>`.
 fn signature_time(header: &str) -> Option<i64> {
     header.split(',').find_map(|part| {
@@ -438,7 +447,7 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
             }
         }
         ("activity", "create") => {
-            let at = DateTime::<Utc>::from_timestamp(e.event_time, 0).unwrap_or(req.now);
+            let at = event_time(e.event_time, req.now);
             let (start, end) = event_window(at);
             vec![WebhookEvent::Sync {
                 provider_user_id: owner,
@@ -449,7 +458,7 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
         // An edited activity replaces the stored workout (App. C #17): the stored one is
         // dropped and the days around it pulled again.
         ("activity", "update") => {
-            let at = DateTime::<Utc>::from_timestamp(e.event_time, 0).unwrap_or(req.now);
+            let at = event_time(e.event_time, req.now);
             let (start, end) = event_window(at);
             vec![WebhookEvent::Replaced {
                 provider_user_id: owner,
@@ -490,7 +499,13 @@ fn secret_callback(ctx: &SubscriptionCtx<'_>, callback: &str) -> Result<String, 
     let path = callback.split_once('?').map_or(callback, |(p, _)| p);
     let path = path.trim_end_matches('/');
     let path = path.strip_suffix(&format!("/{secret}")).unwrap_or(path);
-    if callback.contains('?') || !path.ends_with("/api/v1/providers/strava/webhooks") {
+    // Only our own origin: the registration hands Strava the verify token and the URL
+    // secret, and Strava sends both to this URL.
+    let ours = format!(
+        "{}/api/v1/providers/strava/webhooks",
+        ctx.api_base.trim_end_matches('/')
+    );
+    if callback.contains('?') || path != ours {
         return Err(SubscriptionError::Config(
             "callback_url must be this API's Strava webhook URL, <API_BASE_URL>/api/v1/providers/strava/webhooks (the webhook URL secret is appended to it)".into(),
         ));
@@ -872,6 +887,16 @@ mod tests {
                 external_id: pulled,
             }]
         );
+    }
+
+    #[test]
+    fn absurd_event_times_fall_back_to_now() {
+        let now = Utc::now();
+        for t in [i64::MAX, i64::MIN, 8_210_266_876_799, -8_334_601_228_800, 0] {
+            assert_eq!(event_time(t, now), now, "{t}");
+        }
+        let recent = now.timestamp() - 3_600;
+        assert_eq!(event_time(recent, now).timestamp(), recent);
     }
 
     #[test]

@@ -19,9 +19,28 @@ pub struct SubscriptionCtx<'a> {
     /// itself, see [`crate::keys`]).
     pub secret_key: &'a str,
     pub timeout: std::time::Duration,
+    /// `API_BASE_URL`: callbacks that carry a secret of ours must point here.
+    pub api_base: &'a str,
 }
 
 impl SubscriptionCtx<'_> {
+    /// Refuses a callback outside this API (`API_BASE_URL`): the subscription hands the
+    /// provider a secret of ours (verify token, bearer secret, URL secret) that the provider
+    /// then sends to the callback.
+    pub fn own_callback(&self, url: &str) -> Result<(), SubscriptionError> {
+        let base = self.api_base.trim_end_matches('/');
+        if url
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.starts_with('/'))
+        {
+            Ok(())
+        } else {
+            Err(SubscriptionError::Config(format!(
+                "callback_url must be a URL of this API ({base}/...): the provider sends this installation's webhook secret to it"
+            )))
+        }
+    }
+
     /// A secret we hand to the provider (verify token, bearer secret): its setting, else
     /// derived from `SECRET_KEY` for this purpose.
     pub fn chosen_secret(&self, purpose: crate::keys::Purpose) -> String {

@@ -355,7 +355,10 @@ async fn oura_subscriptions_are_registered_once_renewed_updated_and_deleted() {
         .dev_call(
             &jwt,
             "PUT",
-            &format!("{base}/{id}?callback_url=https://hooks.example.com/oura"),
+            &format!(
+                "{base}/{id}?callback_url={}/api/v1/providers/oura/webhooks/v2",
+                rig.api
+            ),
         )
         .await;
     assert_eq!(
@@ -363,6 +366,15 @@ async fn oura_subscriptions_are_registered_once_renewed_updated_and_deleted() {
         "{:?}",
         moved.body
     );
+    // Elsewhere is refused: Oura would send our verification token there.
+    let elsewhere = rig
+        .dev_call(
+            &jwt,
+            "PUT",
+            &format!("{base}/{id}?callback_url=https://hooks.example.com/oura"),
+        )
+        .await;
+    assert_eq!(elsewhere.status.as_u16(), 400, "{:?}", elsewhere.body);
     let gone = rig.dev_call(&jwt, "DELETE", &format!("{base}/{id}")).await;
     assert_eq!(gone.body["deleted"]["status"], "deleted");
     assert_eq!(rig.fake.fake.with(|s| s.subscriptions.len()), 15);
