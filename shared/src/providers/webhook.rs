@@ -251,6 +251,8 @@ pub enum Probe {
     Record(String),
     /// Garmin's permissions read back (the scope is what Garmin says, not what the push said).
     Permissions(&'static str),
+    /// The record's own URL (a change that replaces our copy is real when the record exists).
+    Current(String),
 }
 
 /// What confirms `event` of `provider` before it changes anything; `None`: act as it comes.
@@ -261,6 +263,9 @@ pub fn probe(provider: &str, event: &WebhookEvent) -> Option<Probe> {
         }
         ("strava", WebhookEvent::Deleted { external_id, .. }) => {
             Some(Probe::Record(super::strava::activity_path(external_id)))
+        }
+        ("strava", WebhookEvent::Replaced { external_id, .. }) => {
+            Some(Probe::Current(super::strava::activity_path(external_id)))
         }
         ("garmin", WebhookEvent::Deauthorized { .. }) => {
             Some(Probe::Account(super::garmin::ACCOUNT_PROBE))
@@ -292,7 +297,7 @@ async fn confirm(
     };
     let path = match &probe {
         Probe::Account(p) | Probe::Permissions(p) => (*p).to_string(),
-        Probe::Record(p) => p.clone(),
+        Probe::Record(p) | Probe::Current(p) => p.clone(),
     };
     let answer = super::sync::with_connection_token(state, conn.user_id, key, move |f| {
         let path = path.clone();
@@ -314,6 +319,8 @@ async fn confirm(
         (Probe::Account(_), Err(E::Revoked | E::Fetch(F::Unauthorized))) => Some(event.clone()),
         // The record is gone at the provider: its deletion is real.
         (Probe::Record(_), Err(E::Fetch(F::Refused(404, _)))) => Some(event.clone()),
+        // The record is there at the provider: replacing our copy with a fresh pull is real.
+        (Probe::Current(_), Ok(_)) => Some(event.clone()),
         (Probe::Permissions(_), Ok(v)) => Some(WebhookEvent::Scope {
             provider_user_id: event.provider_user_id().to_string(),
             scope: super::garmin::scope_of(&v),

@@ -354,6 +354,26 @@ async fn strava_events_strava_contradicts_change_nothing() {
     assert_eq!(a.status.as_u16(), 200, "{}", a.body);
     rig.idle().await;
     assert_eq!(rig.data(&user, &workouts).await.len(), 3, "nothing deleted");
+    // An update of an activity Strava no longer has (404): our copy is not replaced.
+    rig.fake.fake.with(|s| {
+        if let Some(a) = s.items.get_mut("activities") {
+            a.retain(|x| x["id"] != 11_550_011_223_i64);
+        }
+    });
+    let update = event(
+        "activity",
+        11_550_011_223,
+        "update",
+        serde_json::json!({"title": "x"}),
+    );
+    let a = rig.post_webhook(&[FRESH], &update).await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.body);
+    rig.idle().await;
+    assert_eq!(
+        rig.data(&user, &workouts).await.len(),
+        3,
+        "an unconfirmed update deletes nothing"
+    );
     // Strava unreachable while confirming: 5xx, so Strava redelivers; nothing changed.
     rig.fake.fake.fail(4);
     let a = rig.post_webhook(&[FRESH], &deauth).await;
