@@ -5,13 +5,15 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::api::{AppState, Group, State};
-use crate::auth::{password, secrets};
+use crate::api::Group;
+use crate::app::JobQueue;
+use crate::app::{AppState, State};
+use crate::auth::password;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Settings, StoreConfig, in_lambda};
-use crate::jobs::JobQueue;
 use crate::jobs::local::InProcessQueue;
 use crate::jobs::sqs::SqsQueue;
+use crate::keys::secrets;
 use crate::repo::Db;
 use crate::repo::developers::{Developer, DeveloperWriteError};
 use crate::store::Table;
@@ -149,9 +151,7 @@ pub async fn state_with(
     let db = Db::new(table);
     seed_admin(&db, &config, clock.as_ref()).await?;
     let local = InProcessQueue::new();
-    let mut state = AppState::new(db, Arc::new(config), clock, local.clone());
-    state.local_queue = Some(local.clone());
-    let state = Arc::new(state);
+    let state = Arc::new(AppState::new(db, Arc::new(config), clock, local.clone()));
     local.start(state.clone());
     Ok(state)
 }

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::api::AppState;
+use crate::app::AppState;
+use crate::app::Job;
 use crate::domain::sdk::{ParseError, ParsedBatch, SdkProvider, SourceInfo, parse_sdk_payload};
 use crate::domain::summary::infer_device_type;
 use crate::domain::time::local_date;
-use crate::jobs::Job;
 use crate::jobs::handlers::{feeds_rollups, resilience_dates};
 use crate::repo::chunk::Point;
 use crate::repo::health::{DataSource, EventDetails, EventRecord, chunk_sk, hour_key};

@@ -2,6 +2,7 @@
 //! the bootstrap shared by the local server and every Lambda function.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod clock;

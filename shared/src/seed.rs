@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::domain::sdk::{
     ParsedBatch, Sample, SampleOrigin, SdkProvider, SleepSegment, SourceInfo, WorkoutDetails,
     WorkoutEvent,

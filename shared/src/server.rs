@@ -29,7 +29,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
-use crate::api::{State, app};
+use crate::api::app;
+use crate::app::State;
 use crate::error::ApiError;
 use crate::limits::Limits;
 

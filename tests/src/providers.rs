@@ -374,7 +374,7 @@ impl Rig {
             b.encode(&key).trim_end_matches('=').to_string(),
             u.encode(&key),
             key.replace('-', "%2D"),
-            shared::auth::secrets::digest(&key),
+            shared::keys::secrets::digest(&key),
         ];
         let chars: Vec<char> = key.chars().collect();
         needles.extend(chars.windows(12).map(|w| w.iter().collect::<String>()));

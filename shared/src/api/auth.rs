@@ -20,8 +20,8 @@ use super::wire::{check_email, check_max_len, check_min_len, ser_dt};
 use super::{State, json_body, opt_json_body, parse_uuid};
 use crate::auth::guard;
 use crate::auth::password;
-use crate::auth::secrets::{ct_eq, digest, random_from, random_hex};
 use crate::error::{ApiError, ApiResult};
+use crate::keys::secrets::{ct_eq, digest, random_from, random_hex};
 use crate::repo::credentials::{
     ApiKey, Application, InvitationCode, RefreshKind, RefreshToken, api_key_id,
 };

@@ -17,8 +17,6 @@ pub mod users;
 pub mod webhooks;
 pub mod wire;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
@@ -27,78 +25,8 @@ use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::auth::tokens::TokenSigner;
-use crate::clock::Clock;
-use crate::config::Config;
+pub use crate::app::{AppState, State};
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::JobQueue;
-use crate::jobs::local::InProcessQueue;
-use crate::repo::Db;
-
-/// Everything a handler needs: ports and configuration.
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub clock: Arc<dyn Clock>,
-    pub signer: TokenSigner,
-    /// Failed-login limits per account and client address (per process).
-    pub login_limiter: crate::auth::login_limit::LoginLimiter,
-    /// Where derived work goes (SQS in AWS, in-process locally).
-    pub queue: Arc<dyn JobQueue>,
-    /// The in-process queue, when that is the one in use (to wait for it in tests and demos).
-    pub local_queue: Option<Arc<InProcessQueue>>,
-    /// Configured provider OAuth clients.
-    pub oauth: Arc<std::collections::HashMap<&'static str, crate::providers::OAuthClient>>,
-    /// Provider tokens at rest.
-    pub cipher: crate::repo::connections::TokenCipher,
-    /// Outbound HTTP (provider APIs).
-    pub http: reqwest::Client,
-}
-
-/// The state as handlers receive it.
-pub type State = Arc<AppState>;
-
-impl AppState {
-    pub fn new(
-        db: Db,
-        config: Arc<Config>,
-        clock: Arc<dyn Clock>,
-        queue: Arc<dyn JobQueue>,
-    ) -> Self {
-        let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
-        let login_limiter = crate::auth::login_limit::LoginLimiter::new(&config.limits);
-        let oauth = Arc::new(config.oauth.clone());
-        let cipher = crate::repo::connections::TokenCipher::from_config(&config);
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .unwrap_or_default();
-        Self {
-            db,
-            config,
-            clock,
-            signer,
-            login_limiter,
-            queue,
-            local_queue: None,
-            oauth,
-            cipher,
-            http,
-        }
-    }
-
-    /// Waits until the in-process queue has run every job (no-op with a remote queue).
-    pub async fn jobs_idle(&self) {
-        if let Some(q) = &self.local_queue {
-            q.wait_idle().await;
-        }
-    }
-
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        crate::repo::truncate_micros(self.clock.now())
-    }
-}
 
 /// The route groups, each deployable as one Lambda function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,7 +99,7 @@ fn setting_read(
     p: &ProviderInfo,
     s: Option<&ProviderSetting>,
 ) -> ProviderSettingRead {
-    let configured = !p.has_cloud_api || state.oauth.contains_key(p.key);
+    let configured = !p.has_cloud_api || state.config.oauth.contains_key(p.key);
     ProviderSettingRead {
         provider: p.key,
         name: p.name,
@@ -269,7 +269,7 @@ fn oauth_provider(
             "Provider '{provider}' does not support OAuth"
         )));
     }
-    let client = state.oauth.get(info.key).cloned().ok_or_else(|| {
+    let client = state.config.oauth.get(info.key).cloned().ok_or_else(|| {
         ApiError::bad_request(format!(
             "Provider '{provider}' is not configured: set {0}_CLIENT_ID and {0}_CLIENT_SECRET",
             provider.to_uppercase()
@@ -786,9 +786,10 @@ pub async fn list_connections(
 
 /// Best-effort provider deregistration with the stored token: failures are only logged.
 async fn deregister_at_provider(state: &State, conn: &Connection) {
-    let (Some(client), Some(sealed)) =
-        (state.oauth.get(conn.provider.as_str()), &conn.access_token)
-    else {
+    let (Some(client), Some(sealed)) = (
+        state.config.oauth.get(conn.provider.as_str()),
+        &conn.access_token,
+    ) else {
         return;
     };
     let token = match state.cipher.open(sealed) {

@@ -55,7 +55,7 @@ async fn run(
             "Provider does not support webhook subscription management",
         ));
     }
-    let client = state.oauth.get(info.key).ok_or_else(|| {
+    let client = state.config.oauth.get(info.key).ok_or_else(|| {
         ApiError::bad_request(format!(
             "Provider '{}' is not configured: set {}_CLIENT_ID and {}_CLIENT_SECRET",
             info.key,

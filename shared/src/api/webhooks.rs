@@ -147,7 +147,7 @@ async fn handle(
         headers: &headers,
         body: &body,
         now: state.now(),
-        client: state.oauth.get(info.key),
+        client: state.config.oauth.get(info.key),
         settings: &settings,
         secret_key: &state.config.secret_key,
     };

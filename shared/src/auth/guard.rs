@@ -7,9 +7,9 @@
 use axum::http::HeaderMap;
 use uuid::Uuid;
 
-use crate::api::AppState;
-use crate::auth::tokens::Claims;
+use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::keys::tokens::Claims;
 use crate::repo::credentials::ApiKey;
 use crate::repo::developers::Developer;
 

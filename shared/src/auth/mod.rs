@@ -1,8 +1,5 @@
-//! Credentials: password hashing, opaque secrets, JWTs, and the per-route auth rules of
-//! api.md §2.2.
+//! Credentials: password hashing and the per-route auth rules of api.md §2.2 (opaque secrets
+//! and JWTs are in [`crate::keys`], the failed-login limiter in [`crate::limits::login`]).
 
 pub mod guard;
-pub mod login_limit;
 pub mod password;
-pub mod secrets;
-pub mod tokens;

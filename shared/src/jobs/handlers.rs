@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::Job;
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::domain::scores::{
     RESILIENCE_LOOKBACK_DAYS, SleepScoreInput, consistency_history, resilience, sleep_score,
     sleep_score_recorded_at, sleep_windows,

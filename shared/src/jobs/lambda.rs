@@ -6,7 +6,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 use super::{Job, handlers};
-use crate::api::AppState;
+use crate::app::AppState;
 
 /// Handles one SQS batch.
 pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse {

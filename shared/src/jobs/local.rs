@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc};
 
 use super::{Job, JobQueue, QueueError, handlers};
-use crate::api::State;
+use crate::app::State;
 
 /// The in-process queue.
 pub struct InProcessQueue {
@@ -112,5 +112,9 @@ impl JobQueue for InProcessQueue {
             }
         }
         Ok(())
+    }
+
+    async fn wait_idle(&self) {
+        InProcessQueue::wait_idle(self).await;
     }
 }

@@ -2,7 +2,7 @@
 //! segment is 120 minutes old even when no further push arrives.
 
 use super::{Job, QueueError};
-use crate::api::AppState;
+use crate::app::AppState;
 
 /// One tick: a sleep job per user with an open session, and a sync job per pull connection that
 /// is due (its window overlaps the last sync by an hour, so late provider data is picked up).
@@ -71,7 +71,7 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
 }
 
 /// Runs [`tick`] every `every` until the process ends (the local server).
-pub fn spawn_local(state: crate::api::State, every: std::time::Duration) {
+pub fn spawn_local(state: crate::app::State, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

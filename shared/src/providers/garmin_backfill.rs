@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::garmin::{self, Backfill};
 use super::sync::{FetchError, Fetcher, Pulled};
-use crate::api::AppState;
-use crate::jobs::Job;
+use crate::app::AppState;
+use crate::app::Job;
 use crate::repo::garmin_backfill::{
     BackfillStatus, DEFAULT_TIMEOUT_SECONDS, GarminBackfill, Plan, TRACKED_TYPES,
 };

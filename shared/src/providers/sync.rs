@@ -11,12 +11,12 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{ClientAuth, OAuthClient};
-use crate::api::AppState;
+use crate::app::AppState;
+use crate::app::Job;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepDetailsDraft, StageInterval};
 use crate::domain::time::local_date;
-use crate::jobs::Job;
 use crate::repo::chunk::Point;
 use crate::repo::connections::Connection;
 use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, chunk_sk, hour_key};
@@ -558,7 +558,7 @@ async fn ready_connection(
     if conn.status != "active" {
         return Ok(Err(NotReady::Inactive));
     }
-    let Some(client) = state.oauth.get(provider).cloned() else {
+    let Some(client) = state.config.oauth.get(provider).cloned() else {
         return Ok(Err(NotReady::NotConfigured));
     };
     let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);

@@ -179,7 +179,7 @@ impl WebhookEvent {
 
 /// Deletes the user's `category` events from `provider` with this external id; answers them.
 async fn delete_by_external_id(
-    state: &crate::api::AppState,
+    state: &crate::app::AppState,
     user: uuid::Uuid,
     provider: &str,
     category: &str,
@@ -207,16 +207,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// HMAC-SHA256 of `parts` concatenated, keyed with `key`.
-pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
-}
+pub use crate::keys::secrets::hmac_sha256;
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
@@ -283,7 +274,7 @@ pub fn probe(provider: &str, event: &WebhookEvent) -> Option<Probe> {
 /// or cannot say; a transient provider failure is an error, so the provider redelivers.
 /// `conn` is re-read afterwards: a refresh (or a refused refresh) may have changed it.
 async fn confirm(
-    state: &crate::api::AppState,
+    state: &crate::app::AppState,
     provider: &str,
     conn: &mut crate::repo::connections::Connection,
     event: &WebhookEvent,
@@ -348,7 +339,7 @@ async fn confirm(
 /// one provider account all get the data). Unknown accounts are logged and skipped: the
 /// provider still gets its 200, as processing would be asynchronous in the reference.
 pub async fn apply(
-    state: &crate::api::AppState,
+    state: &crate::app::AppState,
     provider: &str,
     events: Vec<WebhookEvent>,
 ) -> Result<WebhookOutcome, crate::store::StoreError> {
@@ -390,7 +381,7 @@ pub async fn apply(
                         + pulled.scores.len();
                     let days = super::sync::store_pulled(state, &conn, pulled.clone()).await?;
                     out.stored += n;
-                    jobs.extend(days.into_iter().map(|date| crate::jobs::Job::Rollup {
+                    jobs.extend(days.into_iter().map(|date| crate::app::Job::Rollup {
                         user_id: conn.user_id,
                         date,
                     }));
@@ -423,7 +414,7 @@ pub async fn apply(
                             .await?
                     {
                         out.deleted += 1;
-                        jobs.push(crate::jobs::Job::Rollup {
+                        jobs.push(crate::app::Job::Rollup {
                             user_id: conn.user_id,
                             date: crate::domain::time::local_date(e.end, e.zone_offset.as_deref()),
                         });

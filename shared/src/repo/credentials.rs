@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Db, ONE, decode, encode, sort_ts};
-use crate::auth::secrets::{ct_eq, digest};
+use crate::keys::secrets::{ct_eq, digest};
 use crate::store::{Condition, Index, Item, Key, Query, StoreError, query_all};
 
 /// Characters after `sk-` that form a key's public id (the rest stays secret).

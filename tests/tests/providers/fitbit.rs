@@ -142,7 +142,7 @@ async fn fitbit_deregistration_revokes_the_token_with_basic_auth() {
     assert_eq!(c["status"], "revoked", "{c}");
     // The module entry point against the fake, with the app's own OAuth client.
     let (token, _) = f.issue_tokens();
-    let client = rig.state.oauth.get("fitbit").expect("fitbit client");
+    let client = rig.state.config.oauth.get("fitbit").expect("fitbit client");
     let http = reqwest::Client::new();
     let mut fetcher = shared::providers::sync::Fetcher::new(&http, &client.api_base, &token);
     fetcher.client = Some(client);

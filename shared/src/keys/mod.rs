@@ -10,6 +10,9 @@
 //! Secrets a *provider* issues to us (Polar's `signature_secret_key`, Suunto's notification
 //! secret) are never derived: without them the provider's webhooks are refused.
 
+pub mod secrets;
+pub mod tokens;
+
 use std::collections::HashMap;
 
 /// A secret we choose: its setting, else derived from `SECRET_KEY` with `label`.
@@ -53,10 +56,7 @@ pub fn needs_url_secret(provider: &str) -> bool {
 
 /// Lower-case hex HMAC-SHA256(`root`, `label`): the derived secret of one purpose.
 pub fn derive(root: &str, label: &str) -> String {
-    hex::encode(crate::providers::webhook::hmac_sha256(
-        root.as_bytes(),
-        &[label.as_bytes()],
-    ))
+    hex::encode(secrets::hmac_sha256(root.as_bytes(), &[label.as_bytes()]))
 }
 
 /// A secret we choose: the non-empty setting, else derived from `root` (`SECRET_KEY`).
@@ -107,7 +107,7 @@ pub fn with_url_secret(callback: &str, secret: &str) -> String {
 
 /// Constant-time comparison of a presented URL secret with the expected one.
 pub fn url_secret_ok(expected: &str, given: Option<&str>) -> bool {
-    given.is_some_and(|g| crate::auth::secrets::ct_eq(g, expected))
+    given.is_some_and(|g| secrets::ct_eq(g, expected))
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ struct Inner {
     addresses: Counter<Option<IpAddr>>,
 }
 
-/// The limiter; one per [`crate::api::AppState`].
+/// The limiter; one per [`crate::app::AppState`].
 #[derive(Debug)]
 pub struct LoginLimiter {
     window: chrono::Duration,

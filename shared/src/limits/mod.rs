@@ -1,6 +1,8 @@
 //! Limits and timeouts of the HTTP server and of login (README "Limits and timeouts"): read
 //! once from the settings with defaults that are safe on the open internet.
 
+pub mod login;
+
 use std::time::Duration;
 
 use crate::config::{ConfigError, Settings};

@@ -1,0 +1,117 @@
+//! The application context: the ports every layer above works through (table via the
+//! repositories, job queue, clock, token signer and cipher, outbound HTTP) and the
+//! configuration. It depends only on the layers below it (`domain`, `config`, `keys`, `limits`,
+//! `store`, `repo`), never on `api`, `jobs`, `providers` or `auth`, which all build on it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::tokens::TokenSigner;
+use crate::limits::login::LoginLimiter;
+use crate::repo::Db;
+use crate::repo::connections::TokenCipher;
+
+/// Everything a handler needs: ports and configuration.
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub signer: TokenSigner,
+    /// Failed-login limits per account and client address (per process).
+    pub login_limiter: LoginLimiter,
+    /// Where derived work goes (SQS in AWS, in-process locally).
+    pub queue: Arc<dyn JobQueue>,
+    /// Provider tokens at rest.
+    pub cipher: TokenCipher,
+    /// Outbound HTTP (provider APIs).
+    pub http: reqwest::Client,
+}
+
+/// The state as handlers receive it.
+pub type State = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        queue: Arc<dyn JobQueue>,
+    ) -> Self {
+        let signer = TokenSigner::new(&config.secret_key, config.access_token_expire_minutes);
+        let login_limiter = LoginLimiter::new(&config.limits);
+        let cipher = TokenCipher::from_config(&config);
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        Self {
+            db,
+            config,
+            clock,
+            signer,
+            login_limiter,
+            queue,
+            cipher,
+            http,
+        }
+    }
+
+    /// Waits until the queue has run every job it was given (an in-process queue; a
+    /// remote queue returns at once).
+    pub async fn jobs_idle(&self) {
+        self.queue.wait_idle().await;
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        crate::repo::truncate_micros(self.clock.now())
+    }
+}
+
+/// One unit of derived work.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Recompute the activity roll-ups of one local day of one user.
+    Rollup { user_id: Uuid, date: NaiveDate },
+    /// Feed the user's pending SDK sleep segments into sessions (and score new sessions).
+    Sleep { user_id: Uuid },
+    /// Recompute the internal resilience score of one reference date (UTC).
+    Resilience { user_id: Uuid, date: NaiveDate },
+    /// Pull one window of one provider connection.
+    ProviderSync {
+        user_id: Uuid,
+        provider: String,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    },
+    /// Generate synthetic users and data.
+    Seed {
+        task_id: Uuid,
+        users: u32,
+        seed: u64,
+        profile: Box<crate::seed::SeedProfile>,
+    },
+}
+
+/// A queue failure (the caller decides whether the request fails).
+#[derive(Debug, thiserror::Error)]
+#[error("job queue error: {0}")]
+pub struct QueueError(pub String);
+
+/// The job queue port.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// Enqueues jobs (at-least-once delivery).
+    async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), QueueError>;
+
+    /// Waits until every job given so far has run, where the queue can tell (the in-process
+    /// queue: tests and demos); a remote queue returns at once.
+    async fn wait_idle(&self) {}
+}
