@@ -39,9 +39,12 @@ impl Server {
     }
 }
 
-async fn start() -> Result<Server, BoxError> {
-    let exe = std::env::current_exe()?;
-    let bin = exe.with_file_name("open-wearables");
+/// The server binary built next to this benchmark.
+fn own_binary() -> Result<std::path::PathBuf, BoxError> {
+    Ok(std::env::current_exe()?.with_file_name("open-wearables"))
+}
+
+async fn start(bin: &std::path::Path) -> Result<Server, BoxError> {
     if !bin.exists() {
         return Err(format!(
             "{} not found: build it with `cargo build --release --bin open-wearables`",
@@ -53,7 +56,7 @@ async fn start() -> Result<Server, BoxError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let child = Command::new(&bin)
+    let child = Command::new(bin)
         .env("OW_DATA_DIR", dir.path())
         .env("PORT", port.to_string())
         .env("ADMIN_EMAIL", "bench@example.com")
@@ -145,8 +148,44 @@ async fn load(http: &reqwest::Client, url: String, key: &str, clients: usize, se
     }
 }
 
-pub async fn run(quick: bool) -> Result<(), BoxError> {
-    let server = start().await?;
+/// What one run of the scenario measured on one server binary.
+struct Figures {
+    /// SDK ingest, 4 concurrent uploaders of 5,000-record batches, records/s.
+    ingest_parallel: f64,
+    /// SDK ingest, one client posting 2,000-record batches one after the other, records/s.
+    ingest_sequential: f64,
+    records: usize,
+    batches: usize,
+    ts_total: Value,
+    summary_days: usize,
+    rows: Vec<(&'static str, Load)>,
+    rss_mb: Option<f64>,
+}
+
+async fn post_all(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    bodies: &[String],
+) -> Result<usize, BoxError> {
+    let mut ok = 0;
+    for body in bodies {
+        let r = http
+            .post(url)
+            .header("X-Open-Wearables-API-Key", key)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status().as_u16() == 202) {
+            ok += 1;
+        }
+    }
+    Ok(ok)
+}
+
+async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxError> {
+    let server = start(bin).await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -170,15 +209,19 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
         .json()
         .await?;
     let key = key["id"].as_str().ok_or("key")?.to_string();
-    let user: Value = http
-        .post(format!("{b}/api/v1/users"))
-        .header("X-Open-Wearables-API-Key", &key)
-        .json(&json!({}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let user = user["id"].as_str().ok_or("user")?.to_string();
+    let mut users = Vec::new();
+    for _ in 0..2 {
+        let user: Value = http
+            .post(format!("{b}/api/v1/users"))
+            .header("X-Open-Wearables-API-Key", &key)
+            .json(&json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        users.push(user["id"].as_str().ok_or("user")?.to_string());
+    }
+    let (user, seq_user) = (users[0].clone(), users[1].clone());
 
     // Ingest: a day of 1 Hz heart rate plus 30 days of per-minute steps, in batches of 5,000
     // records, 4 concurrent uploaders.
@@ -221,29 +264,41 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
             key.clone(),
         );
         set.spawn(async move {
-            let mut ok = 0;
-            for body in bodies.iter().skip(w).step_by(4) {
-                let r = http
-                    .post(&url)
-                    .header("X-Open-Wearables-API-Key", &key)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                if r.is_ok_and(|r| r.status().as_u16() == 202) {
-                    ok += 1;
-                }
-            }
-            ok
+            let mine: Vec<String> = bodies.iter().skip(w).step_by(4).cloned().collect();
+            post_all(&http, &url, &key, &mine).await.unwrap_or(0)
         });
     }
     let mut accepted = 0;
     while let Some(Ok(n)) = set.join_next().await {
         accepted += n;
     }
-    let ingest = records as f64 / t.elapsed().as_secs_f64();
+    let ingest_parallel = records as f64 / t.elapsed().as_secs_f64();
     if accepted != bodies.len() {
         return Err(format!("only {accepted} of {} batches were accepted", bodies.len()).into());
+    }
+
+    // The same records from one client in 2,000-record batches, one push after the other, into
+    // a second user (the path a phone takes).
+    let seq_bodies: Vec<String> = hr
+        .chunks(2000)
+        .chain(steps.chunks(2000))
+        .map(|c| payload(c.to_vec()))
+        .collect();
+    let t = Instant::now();
+    let seq_ok = post_all(
+        &http,
+        &format!("{b}/api/v1/sdk/users/{seq_user}/sync"),
+        &key,
+        &seq_bodies,
+    )
+    .await?;
+    let ingest_sequential = records as f64 / t.elapsed().as_secs_f64();
+    if seq_ok != seq_bodies.len() {
+        return Err(format!(
+            "only {seq_ok} of {} sequential batches were accepted",
+            seq_bodies.len()
+        )
+        .into());
     }
     // Let the roll-up jobs finish before reading summaries.
     tokio::time::sleep(Duration::from_millis(if quick { 1000 } else { 3000 })).await;
@@ -252,6 +307,9 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
     let user_url = format!("{b}/api/v1/users/{user}");
     let ts_url = format!(
         "{b}/api/v1/users/{user}/timeseries?start_time=2025-03-01T00:00:00Z&end_time=2025-03-02T00:00:00Z&types=heart_rate&limit=100"
+    );
+    let hourly_url = format!(
+        "{b}/api/v1/users/{user}/timeseries?start_time=2025-03-01T00:00:00Z&end_time=2025-03-02T00:00:00Z&types=heart_rate&resolution=1hour&limit=100"
     );
     let sum_url = format!(
         "{b}/api/v1/users/{user}/summaries/activity?start_date={}&end_date=2025-03-02",
@@ -272,46 +330,109 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
         .await?
         .json()
         .await?;
-    let results = [
+    let rows = vec![
         ("GET user", load(&http, user_url, &key, 32, secs).await),
         (
             "timeseries page (day of 1 Hz HR)",
             load(&http, ts_url, &key, 32, secs).await,
         ),
         (
+            "timeseries, same day, 1hour buckets",
+            load(&http, hourly_url, &key, 32, secs).await,
+        ),
+        (
             "30-day activity summary",
             load(&http, sum_url, &key, 32, secs).await,
         ),
     ];
+    Ok(Figures {
+        ingest_parallel,
+        ingest_sequential,
+        records,
+        batches: bodies.len(),
+        ts_total: ts_check["pagination"]["total_count"].clone(),
+        summary_days,
+        rows,
+        rss_mb: server.peak_rss_mb(),
+    })
+}
+
+/// `current / baseline` as text, or nothing without a baseline.
+fn versus(current: f64, baseline: Option<f64>) -> String {
+    match baseline {
+        Some(b) if b > 0.0 => format!("  vs baseline {:.2}x", current / b),
+        _ => String::new(),
+    }
+}
+
+/// Runs the HTTP scenario on this build's server and, when `OW_BENCH_BASELINE` names another
+/// `open-wearables` binary (e.g. the previous commit's, see `infra/bench-compare.sh`), on that
+/// one first, in the same run, and prints the ratios.
+pub async fn run(quick: bool) -> Result<(), BoxError> {
+    let baseline_bin = std::env::var_os("OW_BENCH_BASELINE").map(std::path::PathBuf::from);
+    let baseline = match &baseline_bin {
+        Some(bin) => Some(scenario(bin, quick).await?),
+        None => None,
+    };
+    let f = scenario(&own_binary()?, quick).await?;
     println!(
         "== HTTP, release server process, 32 concurrent clients (load generator on the same 2 cores)"
     );
+    if let Some(bin) = &baseline_bin {
+        println!(
+            "   baseline: {} (measured first, same run; ratios > 1 mean this build is faster)",
+            bin.display()
+        );
+    }
+    let base = baseline.as_ref();
     println!(
-        "   SDK ingest: {records} records in {} batches of 5,000 via 4 uploaders: {ingest:.0} records/s  (reference {:.0}/s: {:.0}x)",
-        bodies.len(),
+        "   SDK ingest: {} records in {} batches of 5,000 via 4 uploaders: {:.0} records/s  (reference {:.0}/s: {:.0}x){}",
+        f.records,
+        f.batches,
+        f.ingest_parallel,
         REFERENCE[3].1,
-        ingest / REFERENCE[3].1
+        f.ingest_parallel / REFERENCE[3].1,
+        versus(f.ingest_parallel, base.map(|b| b.ingest_parallel))
     );
     println!(
-        "   timeseries total_count = {}, activity summary days = {summary_days}",
-        ts_check["pagination"]["total_count"]
+        "   SDK ingest, one client, 2,000-record batches in sequence: {:.0} records/s ({:.1} us/record){}",
+        f.ingest_sequential,
+        1e6 / f.ingest_sequential.max(1.0),
+        versus(f.ingest_sequential, base.map(|b| b.ingest_sequential))
     );
-    for (name, l) in &results {
+    println!(
+        "   timeseries total_count = {}, activity summary days = {}",
+        f.ts_total, f.summary_days
+    );
+    for (name, l) in &f.rows {
         let reference = REFERENCE
             .iter()
             .find(|(n, _)| n == name)
-            .map_or(1.0, |r| r.1);
+            .map(|r| format!("  (reference {} req/s: {:.0}x)", r.1, l.rps / r.1))
+            .unwrap_or_default();
+        let b = base.and_then(|b| b.rows.iter().find(|(n, _)| n == name).map(|(_, l)| l));
+        let vs = match b {
+            Some(b) => format!(
+                "  vs baseline {:.2}x req/s, p99 {:.2} -> {:.2} ms",
+                l.rps / b.rps.max(1e-9),
+                b.p99,
+                l.p99
+            ),
+            None => String::new(),
+        };
         println!(
-            "   {name:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}  (reference {reference} req/s: {:.0}x)",
-            l.rps,
-            l.p50,
-            l.p99,
-            l.errors,
-            l.rps / reference
+            "   {name:<36} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}{reference}{vs}",
+            l.rps, l.p50, l.p99, l.errors
         );
     }
-    if let Some(rss) = server.peak_rss_mb() {
-        println!("   server peak RSS {rss:.1} MB (budget 40 MB; reference ~330 MB per process)");
+    if let Some(rss) = f.rss_mb {
+        let vs = match base.and_then(|b| b.rss_mb) {
+            Some(b) => format!(" (baseline {b:.1} MB)"),
+            None => String::new(),
+        };
+        println!(
+            "   server peak RSS {rss:.1} MB{vs} (budget 40 MB; reference ~330 MB per process)"
+        );
     }
     println!(
         "   reference figures are design.md's measurements of FastAPI + PostgreSQL + Celery on this machine class, not from this run"

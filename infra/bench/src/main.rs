@@ -10,7 +10,10 @@
 //!    GET user, one timeseries page over a day of 1 Hz heart rate, a 30-day activity summary,
 //!    with 32 concurrent clients: req/s, p50, p99; peak RSS of the server.
 //!
-//! Usage: `cargo run --release -p ow-bench [-- --quick]` (builds the server too).
+//!    With `OW_BENCH_BASELINE=<another open-wearables binary>` the HTTP part runs on that binary
+//!    first and prints this build's figures as ratios to it (`infra/bench-compare.sh <rev>`).
+//!
+//! Usage: `cargo run --release -p ow-bench [-- --quick] [--http-only]` (builds the server too).
 
 mod capacity;
 mod http;
@@ -20,6 +23,7 @@ use std::time::Instant;
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let http_only = std::env::args().any(|a| a == "--http-only");
     let started = Instant::now();
     println!(
         "ow-bench (quick={quick}); machine: {} cores",
@@ -28,16 +32,18 @@ async fn main() {
             .unwrap_or(1)
     );
     println!();
-    if let Err(e) = run(quick).await {
+    if let Err(e) = run(quick, http_only).await {
         eprintln!("bench failed: {e}");
         std::process::exit(1);
     }
     println!("\ntotal bench time {:.1}s", started.elapsed().as_secs_f64());
 }
 
-async fn run(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
-    capacity::user_day().await?;
-    capacity::storage_speed(quick).await?;
+async fn run(quick: bool, http_only: bool) -> Result<(), Box<dyn std::error::Error>> {
+    if !http_only {
+        capacity::user_day().await?;
+        capacity::storage_speed(quick).await?;
+    }
     http::run(quick).await?;
     Ok(())
 }
