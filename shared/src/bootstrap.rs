@@ -1,11 +1,18 @@
 //! Start-up shared by the local server and every Lambda function: settings (environment +
 //! Secrets Manager), the table adapter, the first developer, logging.
+//!
+//! The Lambda entry points ([`run_lambda_http`], [`run_lambda_sqs`], [`run_lambda_schedule`])
+//! build their state through [`lambda_state`], which names only the AWS adapters (DynamoDB, SQS)
+//! and loads the AWS SDK configuration once: a function binary links no embedded store and no
+//! in-process queue, whatever features the build unified. Each function's `main` passes its own
+//! routes, so it links only its handlers.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::api::Group;
+use axum::Router;
+
 use crate::app::JobQueue;
 use crate::app::{AppState, State};
 use crate::auth::password;
@@ -18,7 +25,6 @@ use crate::repo::Db;
 use crate::repo::developers::{Developer, DeveloperWriteError};
 use crate::store::Table;
 use crate::store::dynamo::DynamoTable;
-use crate::store::embedded::EmbeddedTable;
 
 /// A start-up failure, with a message fit for the operator.
 pub type BootError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,13 +45,26 @@ pub fn init_tracing() {
     };
 }
 
+/// The AWS SDK configuration, loaded on first use and then shared by every client of the
+/// process (Secrets Manager, DynamoDB, SQS): one load per cold start.
+#[derive(Default)]
+pub struct Aws(tokio::sync::OnceCell<aws_config::SdkConfig>);
+
+impl Aws {
+    /// The configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
+    pub async fn config(&self) -> &aws_config::SdkConfig {
+        self.0
+            .get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
+            .await
+    }
+}
+
 /// Environment overlaid with the Secrets Manager secret named by `OW_SECRETS_ARN` (a JSON
 /// object of setting names to string values). Explicit environment values win.
-pub async fn load_settings() -> Result<Settings, BootError> {
+pub async fn load_settings(aws: &Aws) -> Result<Settings, BootError> {
     let mut settings = Settings::from_env();
     if let Some(arn) = settings.get("OW_SECRETS_ARN").map(str::to_string) {
-        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let client = aws_sdk_secretsmanager::Client::new(&conf);
+        let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
         let out = client
             .get_secret_value()
             .secret_id(&arn)
@@ -93,25 +112,42 @@ pub fn local_secret(data_dir: &Path) -> Result<String, BootError> {
 }
 
 /// Opens the configured table adapter.
-pub async fn open_table(config: &Config) -> Result<Arc<dyn Table>, BootError> {
+pub async fn open_table(config: &Config, aws: &Aws) -> Result<Arc<dyn Table>, BootError> {
     Ok(match &config.store {
+        #[cfg(feature = "embedded")]
         StoreConfig::Embedded { path } => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 crate::store::embedded::private_dir(dir)?;
             }
-            Arc::new(EmbeddedTable::open(path)?)
+            Arc::new(crate::store::embedded::EmbeddedTable::open(path)?)
         }
+        #[cfg(not(feature = "embedded"))]
+        StoreConfig::Embedded { .. } => return Err(NO_EMBEDDED_STORE.into()),
         StoreConfig::Dynamo {
             table,
             create_if_missing,
-        } => {
-            let t = DynamoTable::from_env(table.clone()).await;
-            if *create_if_missing {
-                t.ensure_table().await?;
-            }
-            Arc::new(t)
-        }
+        } => Arc::new(dynamo_table(aws, table, *create_if_missing).await?),
     })
+}
+
+#[cfg(not(feature = "embedded"))]
+const NO_EMBEDDED_STORE: &str =
+    "OW_STORE=embedded needs a build with the `embedded` feature: set OW_TABLE_NAME for DynamoDB";
+
+async fn dynamo_table(
+    aws: &Aws,
+    table: &str,
+    create_if_missing: bool,
+) -> Result<DynamoTable, BootError> {
+    let t = DynamoTable::new(aws_sdk_dynamodb::Client::new(aws.config().await), table);
+    if create_if_missing {
+        t.ensure_table().await?;
+    }
+    Ok(t)
+}
+
+fn sqs_queue(conf: &aws_config::SdkConfig, url: &str) -> SqsQueue {
+    SqsQueue::new(aws_sdk_sqs::Client::new(conf), url)
 }
 
 /// Seeds the first developer from `ADMIN_EMAIL` / `ADMIN_PASSWORD` when none exists.
@@ -168,13 +204,8 @@ pub async fn state_with_queue(
     Ok(Arc::new(AppState::new(db, Arc::new(config), clock, queue)))
 }
 
-/// Everything from the environment: settings, secrets, table, admin seed.
-pub async fn state_from_env() -> Result<State, BootError> {
-    state_from_settings(load_settings().await?).await
-}
-
-/// Everything from given settings: table, admin seed, queue.
-pub async fn state_from_settings(settings: Settings) -> Result<State, BootError> {
+/// Everything from given settings: table, admin seed, queue (the local server).
+pub async fn state_from_settings(settings: Settings, aws: &Aws) -> Result<State, BootError> {
     let generated = if settings.get("SECRET_KEY").is_none() && !in_lambda() {
         let dir = settings
             .get("OW_DATA_DIR")
@@ -185,20 +216,137 @@ pub async fn state_from_settings(settings: Settings) -> Result<State, BootError>
         None
     };
     let config = Config::from_settings(&settings, generated)?;
-    let table = open_table(&config).await?;
+    let table = open_table(&config, aws).await?;
     match config.queue_url.clone() {
         Some(url) => {
-            let queue = Arc::new(SqsQueue::from_env(url).await);
+            let queue = Arc::new(sqs_queue(aws.config().await, &url));
             state_with_queue(table, config, Arc::new(SystemClock), queue).await
         }
         None => state_with(table, config, Arc::new(SystemClock)).await,
     }
 }
 
-/// Runs the given route groups as a Lambda function behind API Gateway (HTTP API).
-pub async fn run_lambda_http(groups: &[Group]) -> Result<(), lambda_http::Error> {
+/// Which cold start seeds the first developer (`ADMIN_EMAIL` / `ADMIN_PASSWORD`) and the
+/// default device priorities into the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    /// The auth function: every way into the API starts with a developer's login there.
+    AdminAndPriorities,
+    /// Every other function: it reads what the auth function seeded.
+    None,
+}
+
+/// What a Lambda function runs on: the DynamoDB table (and whether to create it) and the SQS
+/// queue named by the configuration (the template sets both).
+fn lambda_wiring(config: &Config) -> Result<(&str, bool, &str), BootError> {
+    let StoreConfig::Dynamo {
+        table,
+        create_if_missing,
+    } = &config.store
+    else {
+        return Err("a Lambda function needs its DynamoDB table: OW_TABLE_NAME is not set".into());
+    };
+    let queue = config
+        .queue_url
+        .as_deref()
+        .ok_or("a Lambda function needs its job queue: OW_QUEUE_URL is not set")?;
+    Ok((table, *create_if_missing, queue))
+}
+
+/// A Lambda function's state: settings and secret, the DynamoDB table and the SQS queue, all
+/// from one AWS SDK configuration; seeded only where `seeding` asks for it.
+pub async fn lambda_state(seeding: Seeding) -> Result<State, BootError> {
+    let aws = Aws::default();
+    let config = Config::from_settings(&load_settings(&aws).await?, None)?;
+    let (table, create_if_missing, queue_url) = lambda_wiring(&config)?;
+    let table = dynamo_table(&aws, table, create_if_missing).await?;
+    let queue = Arc::new(sqs_queue(aws.config().await, queue_url));
+    let db = Db::new(Arc::new(table));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if seeding == Seeding::AdminAndPriorities {
+        seed_admin(&db, &config, clock.as_ref()).await?;
+    }
+    Ok(Arc::new(AppState::new(db, Arc::new(config), clock, queue)))
+}
+
+/// Serves `routes` (one route group's router) as a Lambda function behind API Gateway (HTTP
+/// API).
+pub async fn run_lambda_http(
+    routes: Router<State>,
+    seeding: Seeding,
+) -> Result<(), lambda_http::Error> {
     init_tracing();
-    let state = state_from_env().await?;
-    let app = crate::api::router_for(state, groups);
-    lambda_http::run(app).await
+    let state = lambda_state(seeding).await?;
+    lambda_http::run(crate::api::serve(state, routes)).await
+}
+
+/// Runs the job consumer under the Lambda runtime (SQS events, partial batch failures).
+pub async fn run_lambda_sqs() -> Result<(), lambda_runtime::Error> {
+    use aws_lambda_events::sqs::SqsEvent;
+    init_tracing();
+    let state = lambda_state(Seeding::None).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
+            let state = state.clone();
+            async move {
+                Ok::<_, lambda_runtime::Error>(
+                    crate::jobs::lambda::handle_batch(&state, event.payload).await,
+                )
+            }
+        },
+    ))
+    .await
+}
+
+/// Runs the scheduled tick under the Lambda runtime (EventBridge events; the payload is unused).
+pub async fn run_lambda_schedule() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let state = lambda_state(Seeding::None).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let state = state.clone();
+            async move {
+                let queued = crate::jobs::schedule::tick(&state).await?;
+                Ok::<_, lambda_runtime::Error>(serde_json::json!({ "sleep_jobs_queued": queued }))
+            }
+        },
+    ))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut s = Settings::default();
+        s.set("SECRET_KEY", "0123456789abcdef0123");
+        for (k, v) in pairs {
+            s.set(k, *v);
+        }
+        Config::from_settings(&s, None).expect("config")
+    }
+
+    #[test]
+    fn a_lambda_function_runs_on_the_configured_table_and_queue() {
+        let c = config(&[
+            ("OW_TABLE_NAME", "ow-table"),
+            ("OW_QUEUE_URL", "https://sqs.example/q"),
+        ]);
+        let (table, create, queue) = lambda_wiring(&c).expect("wiring");
+        assert_eq!(
+            (table, create, queue),
+            ("ow-table", false, "https://sqs.example/q")
+        );
+    }
+
+    #[test]
+    fn a_lambda_function_without_table_or_queue_names_the_missing_variable() {
+        let no_table = lambda_wiring(&config(&[("OW_QUEUE_URL", "q")])).map(|_| ());
+        let msg = no_table.expect_err("no table").to_string();
+        assert!(msg.contains("OW_TABLE_NAME"), "{msg}");
+        let no_queue = lambda_wiring(&config(&[("OW_TABLE_NAME", "t")])).map(|_| ());
+        let msg = no_queue.expect_err("no queue").to_string();
+        assert!(msg.contains("OW_QUEUE_URL"), "{msg}");
+    }
 }

@@ -1,8 +1,12 @@
-//! Lambda function for the auth route group (API Gateway HTTP API events).
+//! Lambda function for the auth route group (API Gateway HTTP API events). Its cold start
+//! seeds the first developer and the device priorities when the table has none: every way into
+//! the API starts with a login here.
+//! It links this group's router only (no other handlers) and the AWS adapters.
 
-use shared::api::Group;
+use shared::api;
+use shared::bootstrap::{Seeding, run_lambda_http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::bootstrap::run_lambda_http(&[Group::Auth]).await
+    run_lambda_http(api::auth::router(), Seeding::AdminAndPriorities).await
 }

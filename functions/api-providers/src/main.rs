@@ -1,8 +1,10 @@
 //! Lambda function for the providers, OAuth authorize and connections route group (API Gateway HTTP API events).
+//! It links this group's router only (no other handlers) and the AWS adapters.
 
-use shared::api::Group;
+use shared::api;
+use shared::bootstrap::{Seeding, run_lambda_http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::bootstrap::run_lambda_http(&[Group::Providers]).await
+    run_lambda_http(api::providers_group(), Seeding::None).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::jobs::lambda::run().await
+    shared::bootstrap::run_lambda_sqs().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::jobs::schedule::run_lambda().await
+    shared::bootstrap::run_lambda_schedule().await
 }

@@ -17,7 +17,10 @@ async fn main() {
 }
 
 async fn run() -> Result<(), bootstrap::BootError> {
-    let mut settings = bootstrap::load_settings().await?;
+    // One AWS SDK configuration for the process (Secrets Manager, DynamoDB, SQS), if any is used.
+    let aws = bootstrap::Aws::default();
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
+    let mut settings = bootstrap::load_settings(&aws).await?;
     let host = settings.get("HOST").unwrap_or("127.0.0.1").to_string();
     let port = settings.get("PORT").unwrap_or("8000").to_string();
     let listener = tokio::net::TcpListener::bind(format!("{host}:{port}"))
@@ -28,12 +31,18 @@ async fn run() -> Result<(), bootstrap::BootError> {
             .get("OW_DEMO_FAKES")
             .is_some_and(|v| v == "1" || v == "true");
     // Kept alive for the server's lifetime.
+    #[cfg(feature = "demo")]
     let _fakes = if demo {
         start_demo_fakes(&mut settings, &listener.local_addr()?.to_string()).await?
     } else {
         Vec::new()
     };
-    let state = bootstrap::state_from_settings(settings).await?;
+    #[cfg(not(feature = "demo"))]
+    if demo {
+        return Err("--demo-fakes needs a build with the `demo` feature (on by default)".into());
+    }
+    let state = bootstrap::state_from_settings(settings, &aws).await?;
+    #[cfg(feature = "demo")]
     for fake in _fakes.iter().filter(|f| f.fake.provider() == "garmin") {
         // Garmin pushes its data: the fake delivers to our webhook URL (with its secret), as
         // the operator would enter it in Garmin's portal.
@@ -54,6 +63,7 @@ async fn run() -> Result<(), bootstrap::BootError> {
 /// Starts the fake of every provider cloud on consecutive loopback ports (from
 /// `OW_DEMO_FAKES_PORT`, default 9100) and points each provider that has no credentials of its
 /// own at its fake. The fakes' data starts a week ago.
+#[cfg(feature = "demo")]
 async fn start_demo_fakes(
     settings: &mut shared::config::Settings,
     api_addr: &str,

@@ -28,7 +28,8 @@ use uuid::Uuid;
 pub use crate::app::{AppState, State};
 use crate::error::{ApiError, ApiResult};
 
-/// The route groups, each deployable as one Lambda function.
+/// The route groups, each deployable as one Lambda function (whose `main` names the group's
+/// router itself: the route set of the local server and the tests' route probe).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
     /// `/`, `/openapi.json`, `/docs`.
@@ -72,24 +73,37 @@ impl Group {
             Group::Sdk => sdk::router(),
             Group::Data => data::router(),
             Group::Settings => settings::router(),
-            Group::Providers => providers::router()
-                .merge(garmin_backfill::router())
-                .merge(sync_status::router())
-                .merge(subscriptions::router()),
+            Group::Providers => providers_group(),
             Group::OAuthCallback => providers::callback_router(),
             Group::Webhooks => webhooks::router(),
         }
     }
 }
 
+/// The routes of [`Group::Providers`]: provider list and settings, OAuth authorize,
+/// connections, Garmin backfill, sync status, subscriptions.
+pub fn providers_group() -> Router<State> {
+    providers::router()
+        .merge(garmin_backfill::router())
+        .merge(sync_status::router())
+        .merge(subscriptions::router())
+}
+
 /// A router serving the given groups, with the shared fallbacks and limits.
 pub fn router_for(state: State, groups: &[Group]) -> Router {
-    let limit = state.config.max_body_bytes;
     let mut r = Router::new();
     for g in groups {
         r = r.merge(g.routes());
     }
-    let r = r
+    serve(state, r)
+}
+
+/// `routes` with the shared fallbacks, limits and panic layer, over `state`. A Lambda function
+/// passes its own group's router (the `router()` of its module), so it links only those
+/// handlers; the local server passes every group through [`router_for`].
+pub fn serve(state: State, routes: Router<State>) -> Router {
+    let limit = state.config.max_body_bytes;
+    let r = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(wire::payload_too_large))

@@ -3,7 +3,6 @@
 //! the queue's maxReceiveCount).
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use lambda_runtime::{LambdaEvent, service_fn};
 
 use super::{Job, handlers};
 use crate::app::AppState;
@@ -45,15 +44,4 @@ fn failure(id: String) -> BatchItemFailure {
     let mut f = BatchItemFailure::default();
     f.item_identifier = id;
     f
-}
-
-/// Runs the consumer under the Lambda runtime.
-pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::bootstrap::init_tracing();
-    let state = crate::bootstrap::state_from_env().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let state = state.clone();
-        async move { Ok::<_, lambda_runtime::Error>(handle_batch(&state, event.payload).await) }
-    }))
-    .await
 }

@@ -85,19 +85,3 @@ pub fn spawn_local(state: crate::app::State, every: std::time::Duration) {
         }
     });
 }
-
-/// Runs the scheduled tick under the Lambda runtime (EventBridge events; the payload is unused).
-pub async fn run_lambda() -> Result<(), lambda_runtime::Error> {
-    crate::bootstrap::init_tracing();
-    let state = crate::bootstrap::state_from_env().await?;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
-            let state = state.clone();
-            async move {
-                let queued = tick(&state).await?;
-                Ok::<_, lambda_runtime::Error>(serde_json::json!({ "sleep_jobs_queued": queued }))
-            }
-        },
-    ))
-    .await
-}

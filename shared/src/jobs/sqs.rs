@@ -20,11 +20,6 @@ impl SqsQueue {
             url: url.into(),
         }
     }
-
-    pub async fn from_env(url: impl Into<String>) -> Self {
-        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&conf), url)
-    }
 }
 
 #[async_trait]

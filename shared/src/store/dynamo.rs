@@ -37,12 +37,6 @@ impl DynamoTable {
         }
     }
 
-    /// A client configured from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
-    pub async fn from_env(table: impl Into<String>) -> Self {
-        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&conf), table)
-    }
-
     /// A client for a local emulator at `url` with static fake credentials (tests, demos).
     pub fn for_endpoint(url: &str, table: impl Into<String>) -> Self {
         use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};

@@ -7,6 +7,7 @@
 //! partition (of the table or of an index); there is no scan.
 
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 
 use async_trait::async_trait;
