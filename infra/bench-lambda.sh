@@ -6,6 +6,8 @@
 #   infra/bench-lambda.sh [RUNS]                 this checkout
 #   infra/bench-lambda.sh [RUNS] --before REV    REV (built in a temporary git worktree) and this
 #                                                checkout, measured in the same run, one table each
+#   infra/bench-lambda.sh [RUNS] --before DIR    the same with a checkout that a previous run
+#                                                built (DIR/target/lambda-arm64, DIR/target/lambda-host)
 #
 # Builds the deployable arm64 binaries (infra/check-sam.sh) and the release profile for this
 # machine's architecture (arm64 binaries do not run here; same code and profile, minus
@@ -42,15 +44,22 @@ build_functions() {
   for b in "${BINS[@]}"; do cp "$TARGET_DIR/release/$b" target/lambda-host/; done
 }
 
-if [ -n "$BEFORE" ]; then
+WT=
+if [ -n "$BEFORE" ] && [ -d "$BEFORE/target/lambda-host" ]; then
+  REV="$(git -C "$BEFORE" rev-parse --short HEAD) (built in $BEFORE)"
+  BEFORE_DIR=$(cd "$BEFORE" && pwd)
+elif [ -n "$BEFORE" ]; then
   REV=$(git rev-parse --short "$BEFORE")
   WT=$(mktemp -d "${TMPDIR:-/tmp}/ow-bench-before.XXXXXX")
   git worktree add --quiet --detach "$WT" "$REV"
   trap 'git -C "$ROOT" worktree remove --force "$WT" 2>/dev/null || true' EXIT
   # The tools, not rebuilt per worktree.
-  for v in .venv-sam .venv-test; do [ -d "$v" ] && ln -s "$ROOT/$v" "$WT/$v"; done
+  for v in .venv-sam .venv-test; do
+    if [ -d "$v" ]; then ln -s "$ROOT/$v" "$WT/$v"; fi
+  done
   printf '\n==> building %s (before) in %s\n' "$REV" "$WT"
   (cd "$WT" && build_functions)
+  BEFORE_DIR=$WT
 fi
 printf '\n==> building this checkout (after)\n'
 build_functions
@@ -62,7 +71,7 @@ build_functions
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 .venv-test/bin/moto_server -H 127.0.0.1 -p "$PORT" >"$LOGS/moto-bench.log" 2>&1 &
 MOTO_PID=$!
-if [ -n "$BEFORE" ]; then
+if [ -n "$WT" ]; then
   trap 'kill "$MOTO_PID" 2>/dev/null || true; git -C "$ROOT" worktree remove --force "$WT" 2>/dev/null || true' EXIT
 else
   trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
@@ -77,7 +86,7 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AW
 cargo build --quiet --locked -p ow-e2e --bin bench-lambda
 if [ -n "$BEFORE" ]; then
   printf '\n==> before: %s, cold starts against the runtime API emulator (%s runs per function)\n' "$REV" "$RUNS"
-  "$TARGET_DIR/debug/bench-lambda" "$WT/target/lambda-host" "$WT/target/lambda-arm64" "$RUNS"
+  "$TARGET_DIR/debug/bench-lambda" "$BEFORE_DIR/target/lambda-host" "$BEFORE_DIR/target/lambda-arm64" "$RUNS"
 fi
 printf '\n==> after: %s%s, cold starts against the runtime API emulator (%s runs per function)\n' \
   "$(git rev-parse --short HEAD)" "$(git diff --quiet HEAD || echo ' + uncommitted changes')" "$RUNS"
