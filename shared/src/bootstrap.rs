@@ -18,7 +18,6 @@ use crate::app::{AppState, State};
 use crate::auth::password;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Settings, StoreConfig, in_lambda};
-use crate::jobs::local::InProcessQueue;
 use crate::jobs::sqs::SqsQueue;
 use crate::keys::secrets;
 use crate::repo::Db;
@@ -133,6 +132,9 @@ pub async fn open_table(config: &Config, aws: &Aws) -> Result<Arc<dyn Table>, Bo
 #[cfg(not(feature = "embedded"))]
 const NO_EMBEDDED_STORE: &str =
     "OW_STORE=embedded needs a build with the `embedded` feature: set OW_TABLE_NAME for DynamoDB";
+#[cfg(not(feature = "embedded"))]
+const NO_IN_PROCESS_QUEUE: &str =
+    "the in-process job queue needs a build with the `embedded` feature: set OW_QUEUE_URL for SQS";
 
 async fn dynamo_table(
     aws: &Aws,
@@ -179,6 +181,7 @@ pub async fn seed_admin(db: &Db, config: &Config, clock: &dyn Clock) -> Result<(
 }
 
 /// State over an already opened table, with the in-process job queue and its worker.
+#[cfg(feature = "embedded")]
 pub async fn state_with(
     table: Arc<dyn Table>,
     config: Config,
@@ -186,7 +189,7 @@ pub async fn state_with(
 ) -> Result<State, BootError> {
     let db = Db::new(table);
     seed_admin(&db, &config, clock.as_ref()).await?;
-    let local = InProcessQueue::new();
+    let local = crate::jobs::local::InProcessQueue::new();
     let state = Arc::new(AppState::new(db, Arc::new(config), clock, local.clone()));
     local.start(state.clone());
     Ok(state)
@@ -222,7 +225,10 @@ pub async fn state_from_settings(settings: Settings, aws: &Aws) -> Result<State,
             let queue = Arc::new(sqs_queue(aws.config().await, &url));
             state_with_queue(table, config, Arc::new(SystemClock), queue).await
         }
+        #[cfg(feature = "embedded")]
         None => state_with(table, config, Arc::new(SystemClock)).await,
+        #[cfg(not(feature = "embedded"))]
+        None => Err(NO_IN_PROCESS_QUEUE.into()),
     }
 }
 

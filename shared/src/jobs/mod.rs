@@ -6,6 +6,7 @@
 
 pub mod handlers;
 pub mod lambda;
+#[cfg(feature = "embedded")]
 pub mod local;
 pub mod schedule;
 pub mod sqs;

@@ -71,6 +71,7 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
 }
 
 /// Runs [`tick`] every `every` until the process ends (the local server).
+#[cfg(feature = "embedded")]
 pub fn spawn_local(state: crate::app::State, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
