@@ -975,10 +975,9 @@ pub async fn trigger_sync(
             "message": format!("Sync task queued for {}. Check task status for results.", info.key),
         })));
     }
-    let mut follow_up = Vec::new();
     for (a, b) in windows {
         match crate::providers::sync::run(&state, user, info.key, a, b).await {
-            Ok(jobs) => follow_up.extend(jobs),
+            Ok(()) => {}
             Err(crate::providers::sync::SyncError::Retry(m)) => {
                 return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
@@ -987,9 +986,6 @@ pub async fn trigger_sync(
             }
             Err(crate::providers::sync::SyncError::Store(e)) => return Err(e.into()),
         }
-    }
-    if let Err(e) = state.queue.enqueue(follow_up).await {
-        tracing::error!(error = %e, "roll-ups after an inline sync were not queued");
     }
     let status = state
         .db

@@ -38,7 +38,7 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, StoreError>
             start,
             end,
         } => match crate::providers::sync::run(state, *user_id, provider, *start, *end).await {
-            Ok(jobs) => Ok(jobs),
+            Ok(()) => Ok(Vec::new()),
             Err(crate::providers::sync::SyncError::Store(e)) => Err(e),
             Err(crate::providers::sync::SyncError::Retry(m)) => Err(StoreError::Backend(format!(
                 "provider sync will be retried: {m}"

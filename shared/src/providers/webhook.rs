@@ -379,12 +379,8 @@ pub async fn apply(
                         + pulled.workouts.len()
                         + pulled.sleeps.len()
                         + pulled.scores.len();
-                    let days = super::sync::store_pulled(state, &conn, pulled.clone()).await?;
+                    super::sync::store_pulled(state, &conn, pulled.clone()).await?;
                     out.stored += n;
-                    jobs.extend(days.into_iter().map(|date| crate::app::Job::Rollup {
-                        user_id: conn.user_id,
-                        date,
-                    }));
                     state
                         .db
                         .update_active_connection(conn.user_id, provider, |c| {
