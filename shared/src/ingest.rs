@@ -14,6 +14,7 @@ use crate::domain::sdk::{
     ParseError, ParsedBatch, SdkProvider, SleepSegment, SourceInfo, parse_sdk_payload,
 };
 use crate::domain::series::SeriesType;
+use crate::domain::states::ConnectionStatus;
 use crate::domain::summary::infer_device_type;
 use crate::domain::time::local_date;
 use crate::jobs::handlers::{feeds_rollups, resilience_dates};
@@ -102,7 +103,7 @@ async fn touch_sdk_connection(
     let now = state.now();
     let conn = match state.db.connection(user, provider).await? {
         Some(mut c) => {
-            c.status = "active".into();
+            c.status = ConnectionStatus::Active;
             c.last_synced_at = Some(now);
             c.updated_at = now;
             c
@@ -114,7 +115,7 @@ async fn touch_sdk_connection(
             provider_user_id: None,
             provider_username: None,
             scope: None,
-            status: "active".into(),
+            status: ConnectionStatus::Active,
             access_token: None,
             refresh_token: None,
             token_expires_at: None,

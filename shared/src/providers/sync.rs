@@ -14,6 +14,7 @@ use crate::app::Job;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepDetailsDraft, StageInterval};
+use crate::domain::states::{ConnectionStatus, SyncStage, SyncStatus};
 use crate::ingest::{BatchOrigin, NormalizedBatch, WriteOutcome, write_batch};
 use crate::repo::connections::Connection;
 use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, SampleWrite};
@@ -464,7 +465,7 @@ async fn mark_revoked(state: &AppState, conn: &mut Connection) -> Result<(), Sto
         .db
         .revoke_connection(conn.user_id, &conn.provider, state.now())
         .await?;
-    conn.status = "revoked".into();
+    conn.status = ConnectionStatus::Revoked;
     conn.access_token = None;
     conn.refresh_token = None;
     conn.token_expires_at = None;
@@ -552,7 +553,7 @@ async fn ready_connection(
     let Some(mut conn) = state.db.connection(user, provider).await? else {
         return Ok(Err(NotReady::NoConnection));
     };
-    if conn.status != "active" {
+    if conn.status != ConnectionStatus::Active {
         return Ok(Err(NotReady::Inactive));
     }
     let Some(client) = state.config.oauth.get(provider).cloned() else {
@@ -729,8 +730,8 @@ pub async fn run(
             user_id: user,
             provider: provider.to_string(),
             source: "pull".into(),
-            stage: "queued".into(),
-            status: "in_progress".into(),
+            stage: SyncStage::Queued,
+            status: SyncStatus::InProgress,
             message: None,
             error: None,
             progress: None,
@@ -754,8 +755,8 @@ pub async fn run(
     rec.next_attempt_at = None;
     match attempt {
         Ok(Attempt::Synced(items)) => {
-            rec.stage = "completed".into();
-            rec.status = "success".into();
+            rec.stage = SyncStage::Completed;
+            rec.status = SyncStatus::Success;
             rec.progress = Some(1.0);
             rec.items_processed = Some(items as i64);
             rec.items_total = Some(items as i64);
@@ -764,27 +765,27 @@ pub async fn run(
             rec.ended_at = Some(now);
         }
         Ok(Attempt::Skipped(why)) => {
-            rec.stage = "completed".into();
-            rec.status = "skipped".into();
+            rec.stage = SyncStage::Completed;
+            rec.status = SyncStatus::Skipped;
             rec.message = Some(why.into());
             rec.ended_at = Some(now);
         }
         Ok(Attempt::Revoked) => {
-            rec.stage = "failed".into();
-            rec.status = "failed".into();
+            rec.stage = SyncStage::Failed;
+            rec.status = SyncStatus::Failed;
             rec.error = Some("the provider refused the grant: the connection is revoked".into());
             rec.ended_at = Some(now);
         }
         Ok(Attempt::Failed(m)) => {
             tracing::error!(provider, user = %user, "sync window failed permanently: {m}");
-            rec.stage = "failed".into();
-            rec.status = "failed".into();
+            rec.stage = SyncStage::Failed;
+            rec.status = SyncStatus::Failed;
             rec.error = Some(m);
             rec.ended_at = Some(now);
         }
         Err(SyncError::Retry(m)) => {
-            rec.stage = "fetching".into();
-            rec.status = "in_progress".into();
+            rec.stage = SyncStage::Fetching;
+            rec.status = SyncStatus::InProgress;
             rec.error = Some(m.clone());
             if rec.attempts < QUICK_ATTEMPTS {
                 rec.message = Some(format!("attempt {} failed, retrying", rec.attempts));
@@ -794,7 +795,7 @@ pub async fn run(
             let wait = Duration::minutes(
                 (1i64 << (rec.attempts - QUICK_ATTEMPTS).min(6)).min(MAX_RETRY_MINUTES),
             );
-            rec.stage = "queued".into();
+            rec.stage = SyncStage::Queued;
             rec.next_attempt_at = Some(now + wait);
             rec.message = Some(format!(
                 "provider unavailable after {} attempts; retrying at {}",
@@ -882,7 +883,7 @@ async fn attempt_window(
         .db
         .connection(user, provider)
         .await?
-        .is_none_or(|c| c.status != "active")
+        .is_none_or(|c| c.status != ConnectionStatus::Active)
     {
         return Ok(Attempt::Skipped(REVOKED_DURING_SYNC));
     }

@@ -352,7 +352,7 @@ pub async fn apply(
             .connections_by_provider_user(provider, &puid)
             .await?
             .into_iter()
-            .filter(|c| c.status == "active")
+            .filter(|c| c.status == crate::domain::states::ConnectionStatus::Active)
             .collect();
         if conns.is_empty() {
             tracing::info!(provider, provider_user_id = %puid, "webhook for an unknown or inactive provider user: skipped");
