@@ -4,6 +4,7 @@
 //! A job never carries data, only what to recompute: a lost or repeated job can never lose or
 //! double samples, because every handler recomputes from what is stored.
 
+pub mod error;
 pub mod handlers;
 pub mod lambda;
 pub mod local;
@@ -11,3 +12,4 @@ pub mod schedule;
 pub mod sqs;
 
 pub use crate::app::{Job, JobQueue, QueueError};
+pub use error::JobError;
