@@ -1,6 +1,7 @@
-//! SDK push ingestion: parse the batch, store samples (merged into chunks), workouts and sleep
-//! segments durably, then queue the derived work. Everything the answer counts is stored before
-//! the answer is sent.
+//! The write path: SDK push ingestion (parse the batch, store it, answer) and the one
+//! normalised-batch write ([`write_batch`]) that every source of data stores through: samples
+//! merged into chunks, events, scores and sleep segments durably, then the derived work queued.
+//! Everything the answer counts is stored before the answer is sent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,12 +10,15 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::app::Job;
-use crate::domain::sdk::{ParseError, ParsedBatch, SdkProvider, SourceInfo, parse_sdk_payload};
+use crate::domain::sdk::{
+    ParseError, ParsedBatch, SdkProvider, SleepSegment, SourceInfo, parse_sdk_payload,
+};
+use crate::domain::series::SeriesType;
+use crate::domain::states::ConnectionStatus;
 use crate::domain::summary::infer_device_type;
 use crate::domain::time::local_date;
 use crate::jobs::handlers::{feeds_rollups, resilience_dates};
-use crate::repo::chunk::Point;
-use crate::repo::health::{DataSource, EventDetails, EventRecord, chunk_sk, hour_key};
+use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, SampleWrite};
 use crate::store::StoreError;
 
 /// What one batch did.
@@ -68,11 +72,25 @@ pub async fn ingest_sdk(
     let batch = parse_sdk_payload(body, provider)
         .map_err(|e| IngestError::BadPayload(payload_error(&e)))?;
     let sdk_provider = batch.provider.map(|p| p.as_str().to_string());
-    let outcome = store_batch(state, user, batch).await?;
+    let (records_saved, sleep_saved, dropped_count) =
+        (batch.records_saved, batch.sleep_saved, batch.dropped_count);
+    let written = write_batch(state, user, device_batch(user, batch, state.now())).await?;
     if let Some(p) = sdk_provider {
         touch_sdk_connection(state, user, &p).await?;
     }
-    Ok(outcome)
+    Ok(IngestOutcome {
+        records_saved,
+        workouts_saved: written
+            .new_events
+            .iter()
+            .filter(|e| e.category == "workout")
+            .count(),
+        sleep_saved,
+        dropped_count,
+        chunks_written: written.chunks_written,
+        chunk_bytes: written.chunk_bytes,
+        new_samples: written.new_samples.values().sum(),
+    })
 }
 
 /// The SDK "connection" of a user (data-model §1.10): created on the first push, re-activated
@@ -85,7 +103,7 @@ async fn touch_sdk_connection(
     let now = state.now();
     let conn = match state.db.connection(user, provider).await? {
         Some(mut c) => {
-            c.status = "active".into();
+            c.status = ConnectionStatus::Active;
             c.last_synced_at = Some(now);
             c.updated_at = now;
             c
@@ -97,7 +115,7 @@ async fn touch_sdk_connection(
             provider_user_id: None,
             provider_username: None,
             scope: None,
-            status: "active".into(),
+            status: ConnectionStatus::Active,
             access_token: None,
             refresh_token: None,
             token_expires_at: None,
@@ -110,15 +128,68 @@ async fn touch_sdk_connection(
     state.db.save_connection(&conn).await
 }
 
-/// Stores a parsed batch: data sources, sample chunks, workouts, sleep segments, then queues
-/// the derived jobs. The synthetic-data generator feeds this same path.
-pub async fn store_batch(
-    state: &AppState,
-    user: Uuid,
-    batch: ParsedBatch,
-) -> Result<IngestOutcome, IngestError> {
-    let now = state.now();
+/// Where a batch came from; decides the derived work it queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOrigin {
+    /// A device (SDK pushes, synthetic data): sleep segments feed the sleep job and RMSSD
+    /// samples the internal resilience score.
+    Device,
+    /// A cloud provider (pulls, webhooks): sessions and scores arrive computed.
+    Provider,
+}
 
+/// Everything one write stores, normalised: data sources, samples, events (first write wins),
+/// scores (first write wins) and SDK sleep segments for the sleep job.
+#[derive(Debug, Clone)]
+pub struct NormalizedBatch {
+    pub origin: BatchOrigin,
+    pub sources: Vec<DataSource>,
+    pub samples: Vec<SampleWrite>,
+    pub events: Vec<EventRecord>,
+    pub scores: Vec<HealthScore>,
+    pub sleep_segments: Vec<SleepSegment>,
+}
+
+impl NormalizedBatch {
+    /// An empty batch.
+    pub fn new(origin: BatchOrigin) -> Self {
+        Self {
+            origin,
+            sources: Vec::new(),
+            samples: Vec::new(),
+            events: Vec::new(),
+            scores: Vec::new(),
+            sleep_segments: Vec::new(),
+        }
+    }
+}
+
+/// An event a write stored that was not stored before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub id: Uuid,
+    /// `workout`, `sleep`, ...
+    pub category: String,
+}
+
+/// What one write newly stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Samples at instants not stored before, per series.
+    pub new_samples: BTreeMap<SeriesType, usize>,
+    /// Chunk items written and their bytes (capacity accounting).
+    pub chunks_written: usize,
+    pub chunk_bytes: usize,
+    /// Events not stored before, in batch order.
+    pub new_events: Vec<NewEvent>,
+    /// Ids of scores not stored before.
+    pub new_scores: Vec<Uuid>,
+    /// Sleep segments queued for the sleep job.
+    pub sleep_segments_queued: usize,
+}
+
+/// The normalised form of a parsed SDK batch (or synthetic data built like one).
+pub fn device_batch(user: Uuid, batch: ParsedBatch, now: DateTime<Utc>) -> NormalizedBatch {
     let mut sources: BTreeMap<Uuid, DataSource> = BTreeMap::new();
     let mut source_of = |s: &SourceInfo| {
         let ds = data_source_for(user, s, now);
@@ -126,32 +197,19 @@ pub async fn store_batch(
         sources.entry(id).or_insert(ds);
         id
     };
-
-    // Samples → chunks (series, UTC hour, source).
-    let mut chunks: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-    let mut codes = BTreeSet::new();
-    let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
-    let mut hrv_days: BTreeSet<NaiveDate> = BTreeSet::new();
-    for s in &batch.samples {
-        if s.series == crate::domain::series::SeriesType::HeartRateVariabilityRmssd {
-            hrv_days.insert(s.recorded_at.date_naive());
-        }
-        let ds = source_of(&s.source);
-        codes.insert(s.series.code().to_string());
-        if feeds_rollups(s.series) {
-            days.insert(local_date(s.recorded_at, s.zone_offset.as_deref()));
-        }
-        chunks
-            .entry(chunk_sk(s.series, &hour_key(s.recorded_at), ds))
-            .or_default()
-            .push(Point {
-                t: s.recorded_at.timestamp_micros(),
-                milli: (s.value * 1000.0).round() as i64,
-                zone_offset: s.zone_offset.clone(),
-                is_daily_total: s.is_daily_total,
-            });
-    }
-    let workouts: Vec<EventRecord> = batch
+    let samples = batch
+        .samples
+        .iter()
+        .map(|s| SampleWrite {
+            series: s.series,
+            data_source_id: source_of(&s.source),
+            at: s.recorded_at,
+            value: s.value,
+            zone_offset: s.zone_offset.clone(),
+            is_daily_total: s.is_daily_total,
+        })
+        .collect();
+    let events = batch
         .workouts
         .iter()
         .map(|w| EventRecord {
@@ -172,23 +230,60 @@ pub async fn store_batch(
     for seg in &batch.sleep_segments {
         source_of(&seg.source);
     }
+    NormalizedBatch {
+        origin: BatchOrigin::Device,
+        sources: sources.into_values().collect(),
+        samples,
+        events,
+        scores: Vec::new(),
+        sleep_segments: batch.sleep_segments,
+    }
+}
 
-    state
-        .db
-        .ensure_data_sources(user, sources.into_values().collect())
-        .await?;
-    let stats = state
-        .db
-        .merge_chunks(user, chunks.into_iter().collect())
-        .await?;
+/// The one write path: stores a normalised batch (data sources, sample chunks, the series
+/// index, events and scores first write wins, sleep segments) durably, then queues the derived
+/// jobs. SDK pushes, provider pulls and webhooks, and synthetic data all store through here, so
+/// what it reports as new is everything that became new.
+pub async fn write_batch(
+    state: &AppState,
+    user: Uuid,
+    batch: NormalizedBatch,
+) -> Result<WriteOutcome, StoreError> {
+    let now = state.now();
+    let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut hrv_days: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut codes = BTreeSet::new();
+    for s in &batch.samples {
+        codes.insert(s.series.code().to_string());
+        if s.series == SeriesType::HeartRateVariabilityRmssd {
+            hrv_days.insert(s.at.date_naive());
+        }
+        if feeds_rollups(s.series) {
+            days.insert(local_date(s.at, s.zone_offset.as_deref()));
+        }
+    }
+
+    state.db.ensure_data_sources(user, batch.sources).await?;
+    let stats = state.db.merge_samples(user, &batch.samples).await?;
     if !codes.is_empty() {
         state.db.add_to_series_index(user, &codes).await?;
     }
-    let mut workouts_saved = 0;
-    for w in &workouts {
-        if state.db.insert_event(user, w).await? {
-            workouts_saved += 1;
-            days.insert(local_date(w.end, w.zone_offset.as_deref()));
+    let mut new_events = Vec::new();
+    for e in &batch.events {
+        if state.db.insert_event(user, e).await? {
+            if e.category == "workout" {
+                days.insert(local_date(e.end, e.zone_offset.as_deref()));
+            }
+            new_events.push(NewEvent {
+                id: e.id,
+                category: e.category.clone(),
+            });
+        }
+    }
+    let mut new_scores = Vec::new();
+    for s in &batch.scores {
+        if state.db.insert_score(s).await? {
+            new_scores.push(s.id);
         }
     }
     state
@@ -205,23 +300,27 @@ pub async fn store_batch(
             date,
         })
         .collect();
-    jobs.push(Job::Sleep { user_id: user });
-    let resilience: BTreeSet<NaiveDate> = hrv_days.into_iter().flat_map(resilience_dates).collect();
-    jobs.extend(resilience.into_iter().map(|date| Job::Resilience {
-        user_id: user,
-        date,
-    }));
-    if let Err(e) = state.queue.enqueue(jobs).await {
+    if batch.origin == BatchOrigin::Device {
+        jobs.push(Job::Sleep { user_id: user });
+        let resilience: BTreeSet<NaiveDate> =
+            hrv_days.into_iter().flat_map(resilience_dates).collect();
+        jobs.extend(resilience.into_iter().map(|date| Job::Resilience {
+            user_id: user,
+            date,
+        }));
+    }
+    if !jobs.is_empty()
+        && let Err(e) = state.queue.enqueue(jobs).await
+    {
         tracing::error!(error = %e, "derived jobs were not queued");
     }
-    Ok(IngestOutcome {
-        records_saved: batch.records_saved,
-        workouts_saved,
-        sleep_saved: batch.sleep_saved,
-        dropped_count: batch.dropped_count,
+    Ok(WriteOutcome {
+        new_samples: stats.new_points,
         chunks_written: stats.chunks_written,
         chunk_bytes: stats.bytes_written,
-        new_samples: stats.new_points,
+        new_events,
+        new_scores,
+        sleep_segments_queued: batch.sleep_segments.len(),
     })
 }
 
@@ -237,5 +336,192 @@ pub fn payload_error(e: &ParseError) -> String {
             format!("Unsupported provider: {p}. Supported: apple, samsung, google")
         }
         ParseError::InvalidEnvelope(why) => format!("Invalid SDK payload: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::app::{JobQueue, QueueError};
+    use crate::clock::ManualClock;
+    use crate::config::Config;
+    use crate::domain::sdk::{Sample, SampleOrigin, WorkoutEvent};
+    use crate::repo::Db;
+    use crate::store::embedded::EmbeddedTable;
+
+    /// A queue that only records what it was given.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Job>>);
+
+    #[async_trait]
+    impl JobQueue for Recorder {
+        async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
+            self.0.lock().expect("lock").extend(jobs);
+            Ok(())
+        }
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<Job> {
+            std::mem::take(&mut *self.0.lock().expect("lock"))
+        }
+    }
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 4, h, m, 0)
+            .single()
+            .expect("t")
+    }
+
+    fn state(dir: &std::path::Path) -> (AppState, Arc<Recorder>) {
+        let table = EmbeddedTable::open(&dir.join("t.redb")).expect("open");
+        let queue = Arc::new(Recorder::default());
+        let state = AppState::new(
+            Db::new(Arc::new(table)),
+            Arc::new(Config::for_tests(dir)),
+            Arc::new(ManualClock::new(at(12, 0))),
+            queue.clone(),
+        );
+        (state, queue)
+    }
+
+    fn source() -> SourceInfo {
+        SourceInfo {
+            provider: SdkProvider::Apple,
+            device_model: Some("Watch7,5".into()),
+            software_version: None,
+            source: Some("Watch".into()),
+            sdk_device_type: None,
+        }
+    }
+
+    fn sample(series: SeriesType, t: DateTime<Utc>, value: f64) -> Sample {
+        Sample {
+            series,
+            recorded_at: t,
+            value,
+            zone_offset: None,
+            source: source(),
+            external_id: None,
+            is_daily_total: series.is_daily_total(),
+            origin: SampleOrigin::Record,
+        }
+    }
+
+    fn parsed() -> ParsedBatch {
+        ParsedBatch {
+            samples: vec![
+                sample(SeriesType::HeartRate, at(8, 0), 61.0),
+                sample(SeriesType::HeartRate, at(9, 30), 64.0),
+                sample(SeriesType::HeartRateVariabilityRmssd, at(7, 0), 42.0),
+            ],
+            workouts: vec![WorkoutEvent {
+                external_id: Some("w1".into()),
+                workout_type: None,
+                start: at(10, 0),
+                end: at(10, 45),
+                zone_offset: None,
+                source: source(),
+                source_name: "Watch".into(),
+                duration_seconds: 2700,
+                details: None,
+            }],
+            ..ParsedBatch::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_device_batch_reports_what_is_new_and_queues_its_derived_jobs() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (state, queue) = state(dir.path());
+        let user = Uuid::new_v4();
+        let first = write_batch(&state, user, device_batch(user, parsed(), state.now()))
+            .await
+            .expect("write");
+        assert_eq!(
+            first.new_samples,
+            BTreeMap::from([
+                (SeriesType::HeartRate, 2),
+                (SeriesType::HeartRateVariabilityRmssd, 1)
+            ])
+        );
+        assert_eq!(
+            first.chunks_written, 3,
+            "two hours of heart rate, one of RMSSD"
+        );
+        assert_eq!(first.new_events.len(), 1);
+        assert_eq!(first.new_events[0].category, "workout");
+        let jobs = queue.take();
+        let day = at(0, 0).date_naive();
+        assert!(jobs.contains(&Job::Rollup {
+            user_id: user,
+            date: day
+        }));
+        assert!(jobs.contains(&Job::Sleep { user_id: user }));
+        let resilience = jobs
+            .iter()
+            .filter(|j| matches!(j, Job::Resilience { .. }))
+            .count();
+        assert_eq!(
+            resilience, 7,
+            "each reference date whose window holds the day"
+        );
+
+        let again = write_batch(&state, user, device_batch(user, parsed(), state.now()))
+            .await
+            .expect("write");
+        assert!(again.new_samples.is_empty(), "{again:?}");
+        assert!(
+            again.new_events.is_empty(),
+            "the same workout is stored once"
+        );
+        assert_eq!(again.chunks_written, 0);
+    }
+
+    #[tokio::test]
+    async fn a_provider_batch_stores_scores_once_and_queues_only_roll_ups() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (state, queue) = state(dir.path());
+        let user = Uuid::new_v4();
+        let device = device_batch(user, parsed(), state.now());
+        let score = HealthScore {
+            id: Uuid::new_v4(),
+            user_id: user,
+            data_source_id: Some(device.sources[0].id),
+            provider: "oura".into(),
+            category: "readiness".into(),
+            value: Some(80.0),
+            qualifier: None,
+            recorded_at: at(6, 0),
+            zone_offset: None,
+            components: None,
+            sleep_record_id: None,
+            created_at: at(12, 0),
+        };
+        let batch = || NormalizedBatch {
+            scores: vec![HealthScore {
+                id: Uuid::new_v4(),
+                ..score.clone()
+            }],
+            ..NormalizedBatch {
+                origin: BatchOrigin::Provider,
+                ..device.clone()
+            }
+        };
+        let first = write_batch(&state, user, batch()).await.expect("write");
+        assert_eq!(first.new_scores.len(), 1);
+        let jobs = queue.take();
+        assert!(
+            jobs.iter().all(|j| matches!(j, Job::Rollup { .. })),
+            "{jobs:?}"
+        );
+        assert!(!jobs.is_empty());
+        let again = write_batch(&state, user, batch()).await.expect("write");
+        assert!(again.new_scores.is_empty() && again.new_events.is_empty());
     }
 }

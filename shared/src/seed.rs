@@ -1,6 +1,6 @@
 //! Synthetic data for demos (api.md #92–#94): realistic users with months of time series,
 //! workouts and nights of sleep, generated from a seed and stored through the same path as SDK
-//! pushes (`ingest::store_batch`), so every read endpoint has data to show.
+//! pushes (`ingest::write_batch`), so every read endpoint has data to show.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use rand::rngs::StdRng;
@@ -17,7 +17,7 @@ use crate::domain::sdk::{
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::SleepStage;
 use crate::domain::workout::WorkoutType;
-use crate::ingest::{IngestError, store_batch};
+use crate::ingest::{IngestError, device_batch, write_batch};
 use crate::repo::users::{User, UserWriteError};
 
 /// Stage distribution ranges, in percent of the night.
@@ -756,11 +756,10 @@ pub async fn seed_user(
                 );
                 stored += samples.len();
                 let batch = ParsedBatch {
-                    records_saved: samples.len(),
                     samples,
                     ..ParsedBatch::default()
                 };
-                store_batch(state, user.id, batch).await?;
+                store(state, user.id, batch).await?;
             }
         }
     }
@@ -772,7 +771,7 @@ pub async fn seed_user(
             let day = today - Duration::days(rng.gen_range(1..=days));
             workouts.push(workout(rng, day, cfg, &src));
         }
-        store_batch(
+        store(
             state,
             user.id,
             ParsedBatch {
@@ -790,13 +789,11 @@ pub async fn seed_user(
         nights.truncate(cfg.count as usize);
         for d in nights.into_iter().rev() {
             let segments = night(rng, today - Duration::days(d), cfg, &src);
-            let sleep_saved = segments.len();
-            store_batch(
+            store(
                 state,
                 user.id,
                 ParsedBatch {
                     sleep_segments: segments,
-                    sleep_saved,
                     ..ParsedBatch::default()
                 },
             )
@@ -804,6 +801,12 @@ pub async fn seed_user(
         }
     }
     Ok((user.id, stored))
+}
+
+/// Stores generated data through the write path, like an SDK push.
+async fn store(state: &AppState, user: Uuid, batch: ParsedBatch) -> Result<(), IngestError> {
+    write_batch(state, user, device_batch(user, batch, state.now())).await?;
+    Ok(())
 }
 
 /// Runs a whole seed request (the `seed` job).

@@ -171,7 +171,7 @@ async fn rig() -> Rig {
         provider_user_id: None,
         provider_username: None,
         scope: None,
-        status: "active".into(),
+        status: shared::domain::states::ConnectionStatus::Active,
         access_token: None,
         refresh_token: None,
         token_expires_at: None,

@@ -148,20 +148,39 @@ mod sqs_consumer {
     use shared::jobs::local::InProcessQueue;
     use shared::store::embedded::EmbeddedTable;
     use shared::store::{Condition, Item, Key, Page, Query, StoreError, Table, WriteOp};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use uuid::Uuid;
 
-    /// A table whose reads of one user's partition fail, as a throttled or broken backend would.
+    /// A table whose reads of one user's partition fail, as a throttled or broken backend would,
+    /// and whose reads of another's fail as an item over the size limit would (a failure that
+    /// no retry can cure). It counts the failures.
     struct Poisoned {
         inner: EmbeddedTable,
         user_pk: String,
+        oversized_pk: String,
+        failures: AtomicUsize,
     }
 
     impl Poisoned {
-        fn check(&self, pk: &str) -> Result<(), StoreError> {
-            if pk == self.user_pk {
-                Err(StoreError::Backend("injected failure".into()))
-            } else {
-                Ok(())
+        fn new(inner: EmbeddedTable, poisoned: Uuid, oversized: Uuid) -> Self {
+            Self {
+                inner,
+                user_pk: format!("USER#{poisoned}"),
+                oversized_pk: format!("USER#{oversized}"),
+                failures: AtomicUsize::new(0),
             }
+        }
+
+        fn check(&self, pk: &str) -> Result<(), StoreError> {
+            let e = if pk == self.user_pk {
+                StoreError::Backend("injected failure".into())
+            } else if pk == self.oversized_pk {
+                StoreError::TooLarge(500_000)
+            } else {
+                return Ok(());
+            };
+            self.failures.fetch_add(1, Ordering::SeqCst);
+            Err(e)
         }
     }
 
@@ -205,10 +224,11 @@ mod sqs_consumer {
     async fn the_consumer_reports_only_the_failed_messages() {
         let dir = tempfile::tempdir().expect("dir");
         let (user, poisoned) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-        let table = Poisoned {
-            inner: EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"),
-            user_pk: format!("USER#{poisoned}"),
-        };
+        let table = Poisoned::new(
+            EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"),
+            poisoned,
+            Uuid::new_v4(),
+        );
         let state = shared::bootstrap::state_with_queue(
             Arc::new(table),
             Config::for_tests(dir.path()),
@@ -232,5 +252,66 @@ mod sqs_consumer {
             .map(|f| f.item_identifier.as_str())
             .collect();
         assert_eq!(failed, ["0a8d4e8c-5b7e-4a1c-9d2f-000000000003"]);
+    }
+
+    fn rollup(user: Uuid) -> shared::app::Job {
+        shared::app::Job::Rollup {
+            user_id: user,
+            date: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("date"),
+        }
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_are_acknowledged_and_retryable_ones_retried() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (poisoned, oversized) = (Uuid::new_v4(), Uuid::new_v4());
+        let table = Arc::new(Poisoned::new(
+            EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"),
+            poisoned,
+            oversized,
+        ));
+        // The in-process queue with its worker.
+        let state = shared::bootstrap::state_with(
+            table.clone(),
+            Config::for_tests(dir.path()),
+            Arc::new(SystemClock),
+        )
+        .await
+        .expect("state");
+        let body = |u: Uuid| serde_json::to_string(&rollup(u)).expect("job");
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
+            {"messageId": "retryable", "body": body(poisoned)},
+            {"messageId": "permanent", "body": body(oversized)},
+        ]}))
+        .expect("event");
+        let resp = shared::jobs::lambda::handle_batch(&state, event).await;
+        let failed: Vec<&str> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            ["retryable"],
+            "the permanent failure is acknowledged"
+        );
+
+        // The in-process queue: a permanent failure runs once, a retryable one five times.
+        table.failures.store(0, Ordering::SeqCst);
+        state
+            .queue
+            .enqueue(vec![rollup(oversized)])
+            .await
+            .expect("enqueue");
+        state.jobs_idle().await;
+        assert_eq!(table.failures.load(Ordering::SeqCst), 1);
+        table.failures.store(0, Ordering::SeqCst);
+        state
+            .queue
+            .enqueue(vec![rollup(poisoned)])
+            .await
+            .expect("enqueue");
+        state.jobs_idle().await;
+        assert_eq!(table.failures.load(Ordering::SeqCst), 5);
     }
 }

@@ -114,7 +114,7 @@ async fn trailing_slashes_redirect_to_the_route() {
 fn connection(
     user: &str,
     provider: &str,
-    status: &str,
+    status: shared::domain::states::ConnectionStatus,
     now: chrono::DateTime<chrono::Utc>,
 ) -> shared::repo::connections::Connection {
     shared::repo::connections::Connection {
@@ -124,7 +124,7 @@ fn connection(
         provider_user_id: None,
         provider_username: None,
         scope: None,
-        status: status.into(),
+        status,
         access_token: None,
         refresh_token: None,
         token_expires_at: None,
@@ -168,7 +168,12 @@ async fn sync_triggers_need_a_user_and_an_active_connection() {
     let now = app.state.now();
     app.state
         .db
-        .save_connection(&connection(&user, "oura", "revoked", now))
+        .save_connection(&connection(
+            &user,
+            "oura",
+            shared::domain::states::ConnectionStatus::Revoked,
+            now,
+        ))
         .await
         .expect("connection");
     for path in ["sync/historical", "sync"] {
@@ -178,7 +183,12 @@ async fn sync_triggers_need_a_user_and_an_active_connection() {
     }
     app.state
         .db
-        .save_connection(&connection(&user, "oura", "active", now))
+        .save_connection(&connection(
+            &user,
+            "oura",
+            shared::domain::states::ConnectionStatus::Active,
+            now,
+        ))
         .await
         .expect("connection");
     let r = post(format!(

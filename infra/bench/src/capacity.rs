@@ -16,7 +16,7 @@ use shared::domain::sdk::{
 use shared::domain::series::SeriesType;
 use shared::domain::sleep::SleepStage;
 use shared::domain::workout::WorkoutType;
-use shared::repo::chunk::Point;
+use shared::repo::health::SampleWrite;
 use shared::repo::users::User;
 use shared::store::embedded::EmbeddedTable;
 use shared::store::{
@@ -271,7 +271,8 @@ pub async fn user_day() -> Result<(), BoxError> {
     let pushes = reference_day(day);
     let n_samples: usize = pushes.iter().map(|p| p.samples.len()).sum();
     for p in pushes.clone() {
-        shared::ingest::store_batch(&state, user, p)
+        let batch = shared::ingest::device_batch(user, p, state.now());
+        shared::ingest::write_batch(&state, user, batch)
             .await
             .map_err(|e| e.to_string())?;
         state.jobs_idle().await;
@@ -375,23 +376,18 @@ pub async fn storage_speed(quick: bool) -> Result<(), BoxError> {
     let ds = src().key().deterministic_id(user);
     let t = Instant::now();
     for push in samples.chunks(900) {
-        let mut by_chunk: std::collections::BTreeMap<String, Vec<Point>> =
-            std::collections::BTreeMap::new();
-        for s in push {
-            let sk = shared::repo::health::chunk_sk(
-                s.series,
-                &shared::repo::health::hour_key(s.recorded_at),
-                ds,
-            );
-            by_chunk.entry(sk).or_default().push(Point {
-                t: s.recorded_at.timestamp_micros(),
-                milli: (s.value * 1000.0) as i64,
+        let writes: Vec<SampleWrite> = push
+            .iter()
+            .map(|s| SampleWrite {
+                series: s.series,
+                data_source_id: ds,
+                at: s.recorded_at,
+                value: s.value,
                 zone_offset: s.zone_offset.clone(),
                 is_daily_total: None,
-            });
-        }
-        db.merge_chunks(user, by_chunk.into_iter().collect())
-            .await?;
+            })
+            .collect();
+        db.merge_samples(user, &writes).await?;
     }
     let ours_ingest = n as f64 / t.elapsed().as_secs_f64();
 

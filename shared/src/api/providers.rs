@@ -23,6 +23,7 @@ use super::params::{Params, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard;
+use crate::domain::states::ConnectionStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{self, ClientAuth, OAuthClient, ProviderInfo, REGISTRY};
 use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
@@ -633,7 +634,7 @@ pub async fn callback(
         scope: granted
             .or_else(|| token.scope.clone())
             .or_else(|| Some(client.scope.clone()).filter(|s| !s.is_empty())),
-        status: "active".into(),
+        status: ConnectionStatus::Active,
         access_token: Some(cipher.seal(&token.access_token)?),
         refresh_token: sealed_refresh
             .or_else(|| existing.as_ref().and_then(|c| c.refresh_token.clone())),
@@ -744,13 +745,13 @@ pub async fn list_connections(
     for c in conns {
         let info = providers::info(&c.provider);
         let mut linked = Vec::new();
-        if let (Some(puid), "active") = (&c.provider_user_id, c.status.as_str()) {
+        if let (Some(puid), ConnectionStatus::Active) = (&c.provider_user_id, c.status) {
             for other in state
                 .db
                 .connections_by_provider_user(&c.provider, puid)
                 .await?
             {
-                if other.user_id != user && other.status == "active" {
+                if other.user_id != user && other.status == ConnectionStatus::Active {
                     linked.push(other.user_id);
                 }
             }
@@ -762,7 +763,7 @@ pub async fn list_connections(
             provider_username: c.provider_username,
             scope: c.scope,
             id: c.id,
-            status: c.status,
+            status: c.status.to_string(),
             last_synced_at: c.last_synced_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -824,7 +825,7 @@ async fn revoke_connection(
         .connection(user, info.key)
         .await?
         .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
-    if conn.status != "revoked" {
+    if conn.status != ConnectionStatus::Revoked {
         deregister_at_provider(state, &conn).await;
         state
             .db
@@ -940,7 +941,7 @@ pub async fn trigger_sync(
         .connection(user, info.key)
         .await?
         .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
-    if conn.status != "active" {
+    if conn.status != ConnectionStatus::Active {
         return Err(no_active_connection(user, info));
     }
     let now = state.now();
@@ -975,10 +976,9 @@ pub async fn trigger_sync(
             "message": format!("Sync task queued for {}. Check task status for results.", info.key),
         })));
     }
-    let mut follow_up = Vec::new();
     for (a, b) in windows {
         match crate::providers::sync::run(&state, user, info.key, a, b).await {
-            Ok(jobs) => follow_up.extend(jobs),
+            Ok(()) => {}
             Err(crate::providers::sync::SyncError::Retry(m)) => {
                 return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
@@ -988,17 +988,9 @@ pub async fn trigger_sync(
             Err(crate::providers::sync::SyncError::Store(e)) => return Err(e.into()),
         }
     }
-    if let Err(e) = state.queue.enqueue(follow_up).await {
-        tracing::error!(error = %e, "roll-ups after an inline sync were not queued");
-    }
-    let status = state
-        .db
-        .connection(user, info.key)
-        .await?
-        .map(|c| c.status)
-        .unwrap_or_default();
+    let status = state.db.connection(user, info.key).await?.map(|c| c.status);
     Ok(Json(
-        json!({"success": status == "active", "details": {"all": {"status": status}}}),
+        json!({"success": status == Some(ConnectionStatus::Active), "details": {"all": {"status": status.map_or("", ConnectionStatus::as_str)}}}),
     ))
 }
 
@@ -1027,7 +1019,7 @@ pub async fn trigger_historical(
         return Err(ApiError::entity_not_found("User", user));
     }
     let connected = state.db.connection(user, info.key).await?;
-    if connected.is_none_or(|c| c.status != "active") {
+    if connected.is_none_or(|c| c.status != ConnectionStatus::Active) {
         return Err(no_active_connection(user, info));
     }
     if info.webhook_callback && !info.rest_pull {

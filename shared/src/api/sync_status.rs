@@ -84,8 +84,8 @@ impl From<SyncEvent> for SyncStatusEvent {
             user_id: e.user_id,
             provider: e.provider,
             source: e.source,
-            stage: e.stage,
-            status: e.status,
+            stage: e.stage.to_string(),
+            status: e.status.to_string(),
             message: e.message,
             error: e.error,
             progress: e.progress,
@@ -107,8 +107,8 @@ impl From<SyncRun> for SyncRunSummary {
             user_id: r.user_id,
             provider: r.provider,
             source: r.source,
-            stage: r.stage,
-            status: r.status,
+            stage: r.stage.to_string(),
+            status: r.status.to_string(),
             message: r.message,
             progress: r.progress,
             items_processed: r.items_processed,
@@ -282,7 +282,7 @@ pub async fn all_runs(
         .all_sync_runs(state.now(), limit as usize, |r| {
             user.is_none_or(|u| r.user_id == u)
                 && provider.is_none_or(|v| r.provider == v)
-                && status.is_none_or(|v| r.status == v)
+                && status.is_none_or(|v| r.status.as_str() == v)
                 && source.is_none_or(|v| r.source == v)
         })
         .await?;

@@ -167,7 +167,7 @@ async fn sync_summaries(
             let (id, conns) = joined.map_err(ApiError::internal)?;
             let mut sum = SyncSummary::default();
             for c in conns? {
-                sum.active |= c.status == "active";
+                sum.active |= c.status == crate::domain::states::ConnectionStatus::Active;
                 if c.last_synced_at > sum.last_synced_at {
                     sum.last_synced_at = c.last_synced_at;
                     sum.provider = Some(c.provider.clone());

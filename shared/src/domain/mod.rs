@@ -11,12 +11,14 @@
 //! * [`sleep`] — SDK sleep segments → sessions, stage cleaning, sleep summary rules.
 //! * [`summary`] — activity, recovery and body summary rules.
 //! * [`scores`] — the Open Wearables computed sleep and resilience scores.
+//! * [`states`] — connection and sync-run states (stored and wire spelling).
 
 pub mod numeric;
 pub mod scores;
 pub mod sdk;
 pub mod series;
 pub mod sleep;
+pub mod states;
 pub mod summary;
 pub mod time;
 pub mod workout;

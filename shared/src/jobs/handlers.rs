@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::Job;
+use super::{Job, JobError};
 use crate::app::AppState;
 use crate::domain::scores::{
     RESILIENCE_LOOKBACK_DAYS, SleepScoreInput, consistency_history, resilience, sleep_score,
@@ -26,27 +26,24 @@ use crate::repo::health::{DayRollup, EventDetails, EventRecord, HealthScore};
 use crate::store::StoreError;
 
 /// Runs one job; returns follow-up jobs to enqueue.
-pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, StoreError> {
+pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, JobError> {
     match job {
-        Job::Rollup { user_id, date } => rollup_day(state, *user_id, *date)
-            .await
-            .map(|()| Vec::new()),
-        Job::Sleep { user_id } => process_sleep(state, *user_id).await,
+        Job::Rollup { user_id, date } => rollup_day(state, *user_id, *date).await?,
+        Job::Sleep { user_id } => return Ok(process_sleep(state, *user_id).await?),
         Job::ProviderSync {
             user_id,
             provider,
             start,
             end,
-        } => match crate::providers::sync::run(state, *user_id, provider, *start, *end).await {
-            Ok(jobs) => Ok(jobs),
-            Err(crate::providers::sync::SyncError::Store(e)) => Err(e),
-            Err(crate::providers::sync::SyncError::Retry(m)) => Err(StoreError::Backend(format!(
-                "provider sync will be retried: {m}"
-            ))),
-        },
-        Job::Resilience { user_id, date } => resilience_day(state, *user_id, *date)
+        } => crate::providers::sync::run(state, *user_id, provider, *start, *end)
             .await
-            .map(|()| Vec::new()),
+            .map_err(|e| match e {
+                crate::providers::sync::SyncError::Store(e) => JobError::from(e),
+                crate::providers::sync::SyncError::Retry(m) => {
+                    JobError::Retryable(format!("provider sync will be retried: {m}"))
+                }
+            })?,
+        Job::Resilience { user_id, date } => resilience_day(state, *user_id, *date).await?,
         Job::Seed {
             task_id,
             users,
@@ -56,15 +53,15 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, StoreError>
             tracing::info!(%task_id, users, seed, "seeding synthetic data");
             match crate::seed::run(state, *users, *seed, profile).await {
                 Ok(ids) => tracing::info!(%task_id, users = ids.len(), "seed finished"),
-                // A bad profile cannot succeed on retry: log it and finish.
+                // A bad profile cannot succeed on retry.
                 Err(crate::ingest::IngestError::BadPayload(m)) => {
-                    tracing::error!(%task_id, "seed refused: {m}")
+                    return Err(JobError::Permanent(format!("seed {task_id} refused: {m}")));
                 }
-                Err(crate::ingest::IngestError::Store(e)) => return Err(e),
+                Err(crate::ingest::IngestError::Store(e)) => return Err(e.into()),
             }
-            Ok(Vec::new())
         }
     }
+    Ok(Vec::new())
 }
 
 /// Recomputes the activity roll-ups of one local date from the stored chunks.

@@ -1,6 +1,6 @@
 //! The SQS consumer (the `ow-jobs` function): runs each job message with the shared handler and
-//! reports partial batch failures, so only failed messages are retried (and reach the DLQ after
-//! the queue's maxReceiveCount).
+//! reports partial batch failures, so only messages that failed retryably are retried (and reach
+//! the DLQ after the queue's maxReceiveCount); permanent failures are logged and acknowledged.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
@@ -29,9 +29,13 @@ pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse
                     failures.push(failure(id));
                 }
             }
-            Err(e) => {
+            Err(e) if e.is_retryable() => {
                 tracing::warn!(message_id = %id, ?job, error = %e, "job failed; SQS will retry it");
                 failures.push(failure(id));
+            }
+            // Delivering it again would only repeat the failure: acknowledge it, loudly.
+            Err(e) => {
+                tracing::error!(message_id = %id, ?job, error = %e, "job failed permanently; not retried");
             }
         }
     }

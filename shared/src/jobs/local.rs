@@ -80,6 +80,10 @@ async fn run_with_retries(state: &State, job: &Job) {
                 }
                 return;
             }
+            Err(e) if !e.is_retryable() => {
+                tracing::error!(?job, error = %e, "job failed permanently; not retried");
+                return;
+            }
             Err(e) if attempt < 5 => {
                 tracing::warn!(?job, attempt, error = %e, "job failed, retrying");
                 tokio::time::sleep(delay).await;

@@ -4,6 +4,7 @@
 //! A job never carries data, only what to recompute: a lost or repeated job can never lose or
 //! double samples, because every handler recomputes from what is stored.
 
+pub mod error;
 pub mod handlers;
 pub mod lambda;
 #[cfg(feature = "embedded")]
@@ -12,3 +13,4 @@ pub mod schedule;
 pub mod sqs;
 
 pub use crate::app::{Job, JobQueue, QueueError};
+pub use error::JobError;

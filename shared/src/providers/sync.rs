@@ -4,9 +4,7 @@
 //! A window that fails with 429/5xx/timeouts is retried by the queue with backoff and never
 //! advances `last_synced_at`; a refused refresh marks the connection `revoked`.
 
-use std::collections::BTreeSet;
-
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -16,10 +14,10 @@ use crate::app::Job;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepDetailsDraft, StageInterval};
-use crate::domain::time::local_date;
-use crate::repo::chunk::Point;
+use crate::domain::states::{ConnectionStatus, SyncStage, SyncStatus};
+use crate::ingest::{BatchOrigin, NormalizedBatch, WriteOutcome, write_batch};
 use crate::repo::connections::Connection;
-use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, chunk_sk, hour_key};
+use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, SampleWrite};
 use crate::repo::sync_runs::{SyncRun, window_run_id};
 use crate::store::StoreError;
 
@@ -467,7 +465,7 @@ async fn mark_revoked(state: &AppState, conn: &mut Connection) -> Result<(), Sto
         .db
         .revoke_connection(conn.user_id, &conn.provider, state.now())
         .await?;
-    conn.status = "revoked".into();
+    conn.status = ConnectionStatus::Revoked;
     conn.access_token = None;
     conn.refresh_token = None;
     conn.token_expires_at = None;
@@ -555,7 +553,7 @@ async fn ready_connection(
     let Some(mut conn) = state.db.connection(user, provider).await? else {
         return Ok(Err(NotReady::NoConnection));
     };
-    if conn.status != "active" {
+    if conn.status != ConnectionStatus::Active {
         return Ok(Err(NotReady::Inactive));
     }
     let Some(client) = state.config.oauth.get(provider).cloned() else {
@@ -702,8 +700,8 @@ pub const MAX_RETRY_MINUTES: i64 = 60;
 
 /// How one attempt at a window ended.
 enum Attempt {
-    /// Stored: the days to roll up and how many records the provider gave.
-    Synced(BTreeSet<NaiveDate>, usize),
+    /// Stored (the write path queued the roll-ups): how many records the provider gave.
+    Synced(usize),
     /// Nothing to do (no active connection, provider not configured...).
     Skipped(&'static str),
     /// The grant was refused: the connection is now `revoked`.
@@ -722,7 +720,7 @@ pub async fn run(
     provider: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<Vec<Job>, SyncError> {
+) -> Result<(), SyncError> {
     let run_id = window_run_id(user, provider, start, end);
     let now = state.now();
     let mut rec = match state.db.sync_run(user, &run_id).await? {
@@ -732,8 +730,8 @@ pub async fn run(
             user_id: user,
             provider: provider.to_string(),
             source: "pull".into(),
-            stage: "queued".into(),
-            status: "in_progress".into(),
+            stage: SyncStage::Queued,
+            status: SyncStatus::InProgress,
             message: None,
             error: None,
             progress: None,
@@ -755,44 +753,39 @@ pub async fn run(
     let now = state.now();
     rec.last_update = now;
     rec.next_attempt_at = None;
-    let mut jobs = Vec::new();
     match attempt {
-        Ok(Attempt::Synced(days, items)) => {
-            rec.stage = "completed".into();
-            rec.status = "success".into();
+        Ok(Attempt::Synced(items)) => {
+            rec.stage = SyncStage::Completed;
+            rec.status = SyncStatus::Success;
             rec.progress = Some(1.0);
             rec.items_processed = Some(items as i64);
             rec.items_total = Some(items as i64);
             rec.message = Some(format!("{items} records synced"));
             rec.error = None;
             rec.ended_at = Some(now);
-            jobs.extend(days.into_iter().map(|date| Job::Rollup {
-                user_id: user,
-                date,
-            }));
         }
         Ok(Attempt::Skipped(why)) => {
-            rec.stage = "completed".into();
-            rec.status = "skipped".into();
+            rec.stage = SyncStage::Completed;
+            rec.status = SyncStatus::Skipped;
             rec.message = Some(why.into());
             rec.ended_at = Some(now);
         }
         Ok(Attempt::Revoked) => {
-            rec.stage = "failed".into();
-            rec.status = "failed".into();
+            rec.stage = SyncStage::Failed;
+            rec.status = SyncStatus::Failed;
             rec.error = Some("the provider refused the grant: the connection is revoked".into());
             rec.ended_at = Some(now);
         }
         Ok(Attempt::Failed(m)) => {
             tracing::error!(provider, user = %user, "sync window failed permanently: {m}");
-            rec.stage = "failed".into();
-            rec.status = "failed".into();
+            rec.stage = SyncStage::Failed;
+            rec.status = SyncStatus::Failed;
             rec.error = Some(m);
             rec.ended_at = Some(now);
         }
         Err(SyncError::Retry(m)) => {
-            rec.stage = "fetching".into();
-            rec.status = "in_progress".into();
+            rec.stage = SyncStage::Fetching;
+            rec.status = SyncStatus::InProgress;
             rec.error = Some(m.clone());
             if rec.attempts < QUICK_ATTEMPTS {
                 rec.message = Some(format!("attempt {} failed, retrying", rec.attempts));
@@ -802,7 +795,7 @@ pub async fn run(
             let wait = Duration::minutes(
                 (1i64 << (rec.attempts - QUICK_ATTEMPTS).min(6)).min(MAX_RETRY_MINUTES),
             );
-            rec.stage = "queued".into();
+            rec.stage = SyncStage::Queued;
             rec.next_attempt_at = Some(now + wait);
             rec.message = Some(format!(
                 "provider unavailable after {} attempts; retrying at {}",
@@ -814,7 +807,7 @@ pub async fn run(
         Err(e @ SyncError::Store(_)) => return Err(e),
     }
     state.db.record_sync(&rec, serde_json::json!({})).await?;
-    Ok(jobs)
+    Ok(())
 }
 
 /// One attempt at a window: token refresh when due, the pull (refreshing once on 401), the
@@ -890,11 +883,11 @@ async fn attempt_window(
         .db
         .connection(user, provider)
         .await?
-        .is_none_or(|c| c.status != "active")
+        .is_none_or(|c| c.status != ConnectionStatus::Active)
     {
         return Ok(Attempt::Skipped(REVOKED_DURING_SYNC));
     }
-    let days = store_pulled(state, &conn, pulled).await?;
+    store_pulled(state, &conn, pulled).await?;
     // Only a window that really synced moves last_synced_at, and only on a connection that is
     // still active (a conditional write: a revoke or disconnect meanwhile is never undone).
     let now = state.now();
@@ -905,64 +898,59 @@ async fn attempt_window(
             c.updated_at = now;
         })
         .await?;
-    Ok(Attempt::Synced(days, items))
+    Ok(Attempt::Synced(items))
 }
 
-/// Stores a pull of one connection: data source, sample chunks, workouts and sleeps (first
-/// write wins), scores. Returns the local dates whose roll-ups need recomputing.
-pub async fn store_pulled(
-    state: &AppState,
+/// The data source of a connection's pulled data (one per provider and device model).
+fn pulled_data_source(
     conn: &Connection,
-    p: Pulled,
-) -> Result<BTreeSet<NaiveDate>, StoreError> {
+    device_model: Option<String>,
+    now: DateTime<Utc>,
+) -> DataSource {
     let (user, provider) = (conn.user_id, conn.provider.as_str());
-    let now = state.now();
-    let ds = DataSource {
+    DataSource {
         id: Uuid::new_v5(
             &user,
             format!(
                 "{provider}\u{1f}{}\u{1f}{provider}",
-                p.device_model.clone().unwrap_or_default()
+                device_model.clone().unwrap_or_default()
             )
             .as_bytes(),
         ),
         user_id: user,
         provider: provider.to_string(),
         user_connection_id: Some(conn.id),
-        device_model: p.device_model.clone(),
+        device_model,
         software_version: None,
         source: Some(provider.to_string()),
         device_type: None,
         original_source_name: None,
         created_at: now,
-    };
-    state.db.ensure_data_sources(user, vec![ds.clone()]).await?;
-    let mut days = BTreeSet::new();
-    let mut chunks: std::collections::BTreeMap<String, Vec<Point>> =
-        std::collections::BTreeMap::new();
-    let mut codes = BTreeSet::new();
-    for s in &p.samples {
-        codes.insert(s.series.code().to_string());
-        days.insert(local_date(s.at, s.zone.as_deref()));
-        chunks
-            .entry(chunk_sk(s.series, &hour_key(s.at), ds.id))
-            .or_default()
-            .push(Point {
-                t: s.at.timestamp_micros(),
-                milli: (s.value * 1000.0).round() as i64,
-                zone_offset: s.zone.clone(),
-                is_daily_total: s.daily_total.or(s.series.is_daily_total()),
-            });
     }
-    state
-        .db
-        .merge_chunks(user, chunks.into_iter().collect())
-        .await?;
-    if !codes.is_empty() {
-        state.db.add_to_series_index(user, &codes).await?;
-    }
-    for w in p.workouts {
-        let e = EventRecord {
+}
+
+/// The normalised form of what one connection's provider gave: its data source, samples,
+/// workouts, sleep sessions and scores.
+pub fn pulled_batch(conn: &Connection, p: Pulled, now: DateTime<Utc>) -> NormalizedBatch {
+    let (user, provider) = (conn.user_id, conn.provider.as_str());
+    let ds = pulled_data_source(conn, p.device_model, now);
+    let mut batch = NormalizedBatch::new(BatchOrigin::Provider);
+    batch.samples = p
+        .samples
+        .into_iter()
+        .map(|s| SampleWrite {
+            series: s.series,
+            data_source_id: ds.id,
+            at: s.at,
+            value: s.value,
+            zone_offset: s.zone,
+            is_daily_total: s.daily_total.or(s.series.is_daily_total()),
+        })
+        .collect();
+    batch.events = p
+        .workouts
+        .into_iter()
+        .map(|w| EventRecord {
             id: Uuid::new_v4(),
             data_source_id: ds.id,
             category: "workout".into(),
@@ -971,17 +959,15 @@ pub async fn store_pulled(
             duration_seconds: Some((w.end - w.start).num_seconds()),
             start: w.start,
             end: w.end,
-            zone_offset: w.zone.clone(),
+            zone_offset: w.zone,
             external_id: w.external_id,
             details: Some(EventDetails::Workout(w.details)),
             created_at: now,
-        };
-        if state.db.insert_event(user, &e).await? {
-            days.insert(local_date(e.end, e.zone_offset.as_deref()));
-        }
-    }
-    for s in p.sleeps {
-        let e = EventRecord {
+        })
+        .collect();
+    batch
+        .events
+        .extend(p.sleeps.into_iter().map(|s| EventRecord {
             id: Uuid::new_v4(),
             data_source_id: ds.id,
             category: "sleep".into(),
@@ -990,7 +976,7 @@ pub async fn store_pulled(
             duration_seconds: Some((s.end - s.start).num_seconds()),
             start: s.start,
             end: s.end,
-            zone_offset: s.zone.clone(),
+            zone_offset: s.zone,
             external_id: s.external_id,
             details: Some(EventDetails::Sleep(SleepDetailsDraft {
                 total_sleep_minutes: s.total_sleep_minutes,
@@ -1004,11 +990,11 @@ pub async fn store_pulled(
                 stages: s.stages,
             })),
             created_at: now,
-        };
-        state.db.insert_event(user, &e).await?;
-    }
-    for s in p.scores {
-        let score = HealthScore {
+        }));
+    batch.scores = p
+        .scores
+        .into_iter()
+        .map(|s| HealthScore {
             id: Uuid::new_v4(),
             user_id: user,
             data_source_id: Some(ds.id),
@@ -1021,8 +1007,19 @@ pub async fn store_pulled(
             components: s.components,
             sleep_record_id: None,
             created_at: now,
-        };
-        state.db.insert_score(&score).await?;
-    }
-    Ok(days)
+        })
+        .collect();
+    batch.sources = vec![ds];
+    batch
+}
+
+/// Stores a pull (or webhook delivery) of one connection through the write path, which also
+/// queues the roll-ups of the days it touched.
+pub async fn store_pulled(
+    state: &AppState,
+    conn: &Connection,
+    p: Pulled,
+) -> Result<WriteOutcome, StoreError> {
+    let batch = pulled_batch(conn, p, state.now());
+    write_batch(state, conn.user_id, batch).await
 }

@@ -352,7 +352,7 @@ pub async fn apply(
             .connections_by_provider_user(provider, &puid)
             .await?
             .into_iter()
-            .filter(|c| c.status == "active")
+            .filter(|c| c.status == crate::domain::states::ConnectionStatus::Active)
             .collect();
         if conns.is_empty() {
             tracing::info!(provider, provider_user_id = %puid, "webhook for an unknown or inactive provider user: skipped");
@@ -379,12 +379,8 @@ pub async fn apply(
                         + pulled.workouts.len()
                         + pulled.sleeps.len()
                         + pulled.scores.len();
-                    let days = super::sync::store_pulled(state, &conn, pulled.clone()).await?;
+                    super::sync::store_pulled(state, &conn, pulled.clone()).await?;
                     out.stored += n;
-                    jobs.extend(days.into_iter().map(|date| crate::app::Job::Rollup {
-                        user_id: conn.user_id,
-                        date,
-                    }));
                     state
                         .db
                         .update_active_connection(conn.user_id, provider, |c| {

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::users::user_pk;
 use super::{Db, ONE, decode, encode};
+use crate::domain::states::ConnectionStatus;
 use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, is_live, query_all};
 
 /// A user ↔ provider link.
@@ -31,8 +32,7 @@ pub struct Connection {
     pub provider_user_id: Option<String>,
     pub provider_username: Option<String>,
     pub scope: Option<String>,
-    /// `active`, `revoked`, `expired`.
-    pub status: String,
+    pub status: ConnectionStatus,
     /// Encrypted access token.
     pub access_token: Option<String>,
     /// Encrypted refresh token.
@@ -144,7 +144,9 @@ fn conn_item(c: &Connection) -> Result<Item, StoreError> {
         item = item.with_gsi1(format!("PUID#{}#{puid}", c.provider), c.user_id.to_string());
     }
     // Active pull connections are listed for the scheduler, ordered by when they are due.
-    if c.status == "active" && crate::providers::info(&c.provider).is_some_and(|p| p.rest_pull) {
+    if c.status == ConnectionStatus::Active
+        && crate::providers::info(&c.provider).is_some_and(|p| p.rest_pull)
+    {
         let due = c.next_poll_at.unwrap_or(c.created_at);
         item = item.with_gsi2(
             "POLL",
@@ -197,7 +199,7 @@ impl Db {
         mut f: impl FnMut(&mut Connection),
     ) -> Result<Option<Connection>, StoreError> {
         self.modify_connection(user, provider, |cur| {
-            let mut c = cur.filter(|c| c.status == "active")?;
+            let mut c = cur.filter(|c| c.status == ConnectionStatus::Active)?;
             f(&mut c);
             Some(c)
         })
@@ -215,9 +217,9 @@ impl Db {
     ) -> Result<Option<Connection>, StoreError> {
         let mut before = None;
         self.modify_connection(user, provider, |cur| {
-            let mut c = cur.filter(|c| c.status != "revoked")?;
+            let mut c = cur.filter(|c| c.status != ConnectionStatus::Revoked)?;
             before = Some(c.clone());
-            c.status = "revoked".into();
+            c.status = ConnectionStatus::Revoked;
             c.access_token = None;
             c.refresh_token = None;
             c.token_expires_at = None;

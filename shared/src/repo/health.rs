@@ -117,8 +117,19 @@ pub struct RawChunk {
     pub data: Vec<u8>,
 }
 
+/// One sample to store, with its data source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleWrite {
+    pub series: SeriesType,
+    pub data_source_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub value: f64,
+    pub zone_offset: Option<String>,
+    pub is_daily_total: Option<bool>,
+}
+
 /// The UTC hour a sample belongs to, as used in chunk keys.
-pub fn hour_key(t: DateTime<Utc>) -> String {
+fn hour_key(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H").to_string()
 }
 
@@ -129,7 +140,7 @@ fn parse_hour(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Sort key of a chunk.
-pub fn chunk_sk(series: SeriesType, hour: &str, ds: Uuid) -> String {
+fn chunk_sk(series: SeriesType, hour: &str, ds: Uuid) -> String {
     format!("TS#{}#{hour}#{ds}", series.code())
 }
 
@@ -146,11 +157,12 @@ fn event_claim_sk(ds: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> String 
 }
 
 /// Outcome of merging samples into chunks.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MergeStats {
     pub chunks_written: usize,
     pub bytes_written: usize,
-    pub new_points: usize,
+    /// Samples at instants not stored before, per series.
+    pub new_points: BTreeMap<SeriesType, usize>,
 }
 
 /// How many times a conflicting chunk write is retried before giving up.
@@ -264,15 +276,36 @@ impl Db {
 
     // ---------- chunks ----------
 
-    /// Merges many chunks at once: one batch read, one batch of conditional writes; chunks
-    /// that lost a race to another writer are re-read and retried.
-    pub async fn merge_chunks(
+    /// Merges samples into their chunks (series, UTC hour, data source): one batch read, one
+    /// batch of conditional writes; chunks that lost a race to another writer are re-read and
+    /// retried.
+    pub async fn merge_samples(
         &self,
         user: Uuid,
-        chunks: Vec<(String, Vec<Point>)>,
+        samples: &[SampleWrite],
+    ) -> Result<MergeStats, StoreError> {
+        let mut chunks: BTreeMap<String, (SeriesType, Vec<Point>)> = BTreeMap::new();
+        for s in samples {
+            chunks
+                .entry(chunk_sk(s.series, &hour_key(s.at), s.data_source_id))
+                .or_insert_with(|| (s.series, Vec::new()))
+                .1
+                .push(Point {
+                    t: s.at.timestamp_micros(),
+                    milli: (s.value * 1000.0).round() as i64,
+                    zone_offset: s.zone_offset.clone(),
+                    is_daily_total: s.is_daily_total,
+                });
+        }
+        self.merge_chunks(user, chunks).await
+    }
+
+    async fn merge_chunks(
+        &self,
+        user: Uuid,
+        mut pending: BTreeMap<String, (SeriesType, Vec<Point>)>,
     ) -> Result<MergeStats, StoreError> {
         let pk = user_pk(user);
-        let mut pending: BTreeMap<String, Vec<Point>> = chunks.into_iter().collect();
         let mut stats = MergeStats::default();
         for _ in 0..MERGE_RETRIES {
             if pending.is_empty() {
@@ -291,7 +324,7 @@ impl Db {
             let mut writes = Vec::new();
             let mut added = Vec::new();
             let mut done = Vec::new();
-            for (sk, points) in &pending {
+            for (sk, (series, points)) in &pending {
                 let (existing, version, cond) = match current.get(sk) {
                     Some(i) => (
                         chunk::decode(&i.data).map_err(|e| StoreError::Backend(e.to_string()))?,
@@ -308,20 +341,22 @@ impl Db {
                 }
                 let mut item = Item::new(pk.clone(), sk.clone(), chunk::encode(&merged));
                 item.version = version + 1;
-                added.push((sk.clone(), n_new, item.stored_size()));
+                added.push((sk.clone(), *series, n_new, item.stored_size()));
                 writes.push((item, cond));
             }
             for sk in done {
                 pending.remove(&sk);
             }
             let results = self.table.put_each(writes).await?;
-            for ((sk, n_new, size), r) in added.into_iter().zip(results) {
+            for ((sk, series, n_new, size), r) in added.into_iter().zip(results) {
                 match r {
                     Ok(()) => {
                         pending.remove(&sk);
                         stats.chunks_written += 1;
                         stats.bytes_written += size;
-                        stats.new_points += n_new;
+                        if n_new > 0 {
+                            *stats.new_points.entry(series).or_default() += n_new;
+                        }
                     }
                     Err(StoreError::ConditionFailed) => {}
                     Err(e) => return Err(e),
@@ -764,14 +799,8 @@ mod tests {
         async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
             if item.sk.starts_with("TS#") && !self.raced.swap(true, Ordering::SeqCst) {
                 let rival = Db::new(self.inner.clone());
-                let pts = vec![Point {
-                    t: 999,
-                    milli: 5,
-                    zone_offset: None,
-                    is_daily_total: None,
-                }];
                 rival
-                    .merge_chunks(Uuid::nil(), vec![(item.sk.clone(), pts)])
+                    .merge_samples(Uuid::nil(), &[hr_sample(999, 0.005)])
                     .await?;
             }
             self.inner.put(item, cond).await
@@ -806,6 +835,24 @@ mod tests {
         }
     }
 
+    fn hour_start() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
+            .expect("t")
+            .to_utc()
+    }
+
+    /// A heart-rate sample `micros` into the first hour of 2025 (nil data source).
+    fn hr_sample(micros: i64, value: f64) -> SampleWrite {
+        SampleWrite {
+            series: SeriesType::HeartRate,
+            data_source_id: Uuid::nil(),
+            at: hour_start() + chrono::Duration::microseconds(micros),
+            value,
+            zone_offset: None,
+            is_daily_total: None,
+        }
+    }
+
     #[tokio::test]
     async fn a_chunk_write_that_loses_a_race_retries_and_keeps_both_writers_samples() {
         let dir = tempfile::tempdir().expect("dir");
@@ -815,24 +862,28 @@ mod tests {
             raced: AtomicBool::new(false),
         }));
         let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
-        let ours = vec![Point {
-            t: 1,
-            milli: 70_000,
-            zone_offset: None,
-            is_daily_total: None,
-        }];
         let stats = db
-            .merge_chunks(Uuid::nil(), vec![(sk.clone(), ours)])
+            .merge_samples(Uuid::nil(), &[hr_sample(1, 70.0)])
             .await
             .expect("merge");
         assert_eq!(stats.chunks_written, 1);
+        assert_eq!(
+            stats.new_points,
+            BTreeMap::from([(SeriesType::HeartRate, 1)]),
+            "the rival's sample is its own"
+        );
         let item = inner
             .get(&Key::new(user_pk(Uuid::nil()), sk))
             .await
             .expect("get")
             .expect("chunk");
         let points = chunk::decode(&item.data).expect("decode");
-        assert_eq!(points.iter().map(|p| p.t).collect::<Vec<_>>(), vec![1, 999]);
+        let base = hour_start().timestamp_micros();
+        assert_eq!(
+            points.iter().map(|p| p.t - base).collect::<Vec<_>>(),
+            vec![1, 999]
+        );
+        assert_eq!(points[0].milli, 70_000);
         assert_eq!(
             item.version, 2,
             "the rival wrote version 1, our retry version 2"

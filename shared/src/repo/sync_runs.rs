@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::users::user_pk;
 use super::{Db, decode, encode, sort_ts};
+use crate::domain::states::{SyncStage, SyncStatus};
 use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, is_live, query_all};
 
 /// How long events and finished runs are kept.
@@ -28,10 +29,8 @@ pub struct SyncRun {
     pub provider: String,
     /// `pull`, `backfill`, `webhook`.
     pub source: String,
-    /// `queued`, `started`, `fetching`, `saving`, `completed`, `failed`.
-    pub stage: String,
-    /// `in_progress`, `success`, `failed`, `skipped`.
-    pub status: String,
+    pub stage: SyncStage,
+    pub status: SyncStatus,
     pub message: Option<String>,
     pub error: Option<String>,
     pub progress: Option<f64>,
@@ -57,8 +56,8 @@ pub struct SyncEvent {
     pub user_id: Uuid,
     pub provider: String,
     pub source: String,
-    pub stage: String,
-    pub status: String,
+    pub stage: SyncStage,
+    pub status: SyncStatus,
     pub message: Option<String>,
     pub error: Option<String>,
     pub progress: Option<f64>,
@@ -80,8 +79,8 @@ impl SyncRun {
             user_id: self.user_id,
             provider: self.provider.clone(),
             source: self.source.clone(),
-            stage: self.stage.clone(),
-            status: self.status.clone(),
+            stage: self.stage,
+            status: self.status,
             message: self.message.clone(),
             error: self.error.clone(),
             progress: self.progress,
@@ -97,7 +96,7 @@ impl SyncRun {
 
     /// Whether the run is over (kept for the retention period only).
     pub fn finished(&self) -> bool {
-        self.next_attempt_at.is_none() && self.status != "in_progress"
+        self.next_attempt_at.is_none() && self.status != SyncStatus::InProgress
     }
 }
 
