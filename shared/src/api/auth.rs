@@ -16,9 +16,10 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::extract::PathId;
 use super::wire::{check_email, check_max_len, check_min_len, ser_dt};
-use super::{State, json_body, opt_json_body, parse_uuid};
-use crate::auth::guard;
+use super::{State, json_body, opt_json_body};
+use crate::auth::guard::{self, AuthDeveloper};
 use crate::auth::password;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::secrets::{ct_eq, digest, random_from, random_hex};
@@ -387,8 +388,7 @@ pub async fn login(
 
 /// Logout (no server-side effect; revoke refresh tokens with `/token/revoke`).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 200, body = MessageResponse)))]
-pub async fn logout(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<MessageResponse>> {
-    guard::developer(&state, &headers).await?;
+pub async fn logout(_: AuthDeveloper) -> ApiResult<Json<MessageResponse>> {
     Ok(Json(MessageResponse {
         message: "Successfully logged out",
     }))
@@ -399,10 +399,9 @@ pub async fn logout(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<
     responses((status = 200, body = MessageResponse), (status = 400)))]
 pub async fn change_password(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(mut dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<MessageResponse>> {
-    let mut dev = guard::developer(&state, &headers).await?;
     let b: ChangePasswordBody = json_body(&body)?;
     let current = required(b.current_password)?;
     let new = required(b.new_password)?;
@@ -433,8 +432,8 @@ pub async fn change_password(
 
 /// The calling developer.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = DeveloperRead)))]
-pub async fn me(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<DeveloperRead>> {
-    Ok(Json((&guard::developer(&state, &headers).await?).into()))
+pub async fn me(AuthDeveloper(dev): AuthDeveloper) -> ApiResult<Json<DeveloperRead>> {
+    Ok(Json((&dev).into()))
 }
 
 /// Update the calling developer.
@@ -442,10 +441,9 @@ pub async fn me(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Deve
     responses((status = 200, body = DeveloperRead)))]
 pub async fn update_me(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<DeveloperRead>> {
-    let dev = guard::developer(&state, &headers).await?;
     apply_developer_update(&state, dev, &body).await
 }
 
@@ -502,8 +500,7 @@ async fn apply_developer_update(
 
 // ---------- developers ----------
 
-async fn find_developer(state: &State, raw_id: &str) -> ApiResult<Developer> {
-    let id = parse_uuid(raw_id)?;
+async fn find_developer(state: &State, id: Uuid) -> ApiResult<Developer> {
     state
         .db
         .developer(id)
@@ -515,9 +512,8 @@ async fn find_developer(state: &State, raw_id: &str) -> ApiResult<Developer> {
 #[utoipa::path(get, path = "/api/v1/developers", tag = "developers", responses((status = 200, body = [DeveloperRead])))]
 pub async fn list_developers(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
 ) -> ApiResult<Json<Vec<DeveloperRead>>> {
-    guard::developer(&state, &headers).await?;
     Ok(Json(
         state
             .db
@@ -534,11 +530,10 @@ pub async fn list_developers(
     params(("developer_id" = Uuid, Path)), responses((status = 200, body = DeveloperRead), (status = 404)))]
 pub async fn get_developer(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: AuthDeveloper,
+    PathId(id): PathId,
 ) -> ApiResult<Json<DeveloperRead>> {
-    guard::developer(&state, &headers).await?;
-    Ok(Json((&find_developer(&state, &id).await?).into()))
+    Ok(Json((&find_developer(&state, id).await?).into()))
 }
 
 /// Update a developer.
@@ -547,12 +542,11 @@ pub async fn get_developer(
     responses((status = 200, body = DeveloperRead), (status = 404)))]
 pub async fn update_developer(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: AuthDeveloper,
+    PathId(id): PathId,
     body: Bytes,
 ) -> ApiResult<Json<DeveloperRead>> {
-    guard::developer(&state, &headers).await?;
-    let dev = find_developer(&state, &id).await?;
+    let dev = find_developer(&state, id).await?;
     apply_developer_update(&state, dev, &body).await
 }
 
@@ -562,11 +556,10 @@ pub async fn update_developer(
     params(("developer_id" = Uuid, Path)), responses((status = 200, body = DeveloperRead), (status = 404), (status = 409)))]
 pub async fn delete_developer(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: AuthDeveloper,
+    PathId(id): PathId,
 ) -> ApiResult<Json<DeveloperRead>> {
-    guard::developer(&state, &headers).await?;
-    let dev = find_developer(&state, &id).await?;
+    let dev = find_developer(&state, id).await?;
     let apps = state.db.applications_of(dev.id).await?;
     if !apps.is_empty() {
         return Err(ApiError::conflict(format!(
@@ -626,9 +619,8 @@ async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyR
 #[utoipa::path(get, path = "/api/v1/developer/api-keys", tag = "api-keys", responses((status = 200, body = [ApiKeyRead])))]
 pub async fn list_api_keys(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
 ) -> ApiResult<Json<Vec<ApiKeyRead>>> {
-    guard::developer(&state, &headers).await?;
     Ok(Json(
         state.db.api_keys().await?.iter().map(Into::into).collect(),
     ))
@@ -639,10 +631,9 @@ pub async fn list_api_keys(
     responses((status = 201, body = ApiKeyRead)))]
 pub async fn create_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
     let b: NameBody = opt_json_body(&body)?;
     let name = b.name.unwrap_or_else(|| "Default".into());
     Ok((
@@ -657,10 +648,9 @@ pub async fn create_api_key(
     params(("key_id" = String, Path)), responses((status = 200, body = ApiKeyRead), (status = 404)))]
 pub async fn delete_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(key_id): Path<String>,
 ) -> ApiResult<Json<ApiKeyRead>> {
-    guard::developer(&state, &headers).await?;
     let key = find_api_key(&state, &key_id).await?;
     state.db.delete_api_key(&key.id).await?;
     Ok(Json((&key).into()))
@@ -671,11 +661,10 @@ pub async fn delete_api_key(
     params(("key_id" = String, Path)), request_body = NameBody, responses((status = 200, body = ApiKeyRead), (status = 404)))]
 pub async fn rename_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(key_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<ApiKeyRead>> {
-    guard::developer(&state, &headers).await?;
     let b: NameBody = opt_json_body(&body)?;
     let mut key = find_api_key(&state, &key_id).await?;
     if let Some(name) = b.name {
@@ -690,10 +679,9 @@ pub async fn rename_api_key(
     params(("key_id" = String, Path)), responses((status = 201, body = ApiKeyRead), (status = 404)))]
 pub async fn rotate_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     Path(key_id): Path<String>,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
     let old = find_api_key(&state, &key_id).await?;
     state.db.delete_api_key(&old.id).await?;
     let new = new_api_key(&state, "Default".into(), dev.id).await?;
@@ -719,9 +707,8 @@ async fn own_application(state: &State, dev: &Developer, app_id: &str) -> ApiRes
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", responses((status = 200, body = [ApplicationRead])))]
 pub async fn list_applications(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
 ) -> ApiResult<Json<Vec<ApplicationRead>>> {
-    let dev = guard::developer(&state, &headers).await?;
     let apps = state.db.applications_of(dev.id).await?;
     Ok(Json(
         apps.iter().map(|a| ApplicationRead::of(a, None)).collect(),
@@ -733,10 +720,9 @@ pub async fn list_applications(
     responses((status = 201, body = ApplicationRead), (status = 400)))]
 pub async fn create_application(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
     let b: NameBody = json_body(&body)?;
     let name = required(b.name)?;
     check_max_len(Some(&name), 100)?;
@@ -762,10 +748,9 @@ pub async fn create_application(
     params(("app_id" = String, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_application(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     Path(app_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let dev = guard::developer(&state, &headers).await?;
     let app = own_application(&state, &dev, &app_id).await?;
     state.db.delete_application(&app.app_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -776,10 +761,9 @@ pub async fn delete_application(
     params(("app_id" = String, Path)), responses((status = 200, body = ApplicationRead), (status = 404)))]
 pub async fn rotate_application_secret(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     Path(app_id): Path<String>,
 ) -> ApiResult<Json<ApplicationRead>> {
-    let dev = guard::developer(&state, &headers).await?;
     let mut app = own_application(&state, &dev, &app_id).await?;
     let (secret, hash) = new_app_secret();
     app.secret_hash = hash;
@@ -796,10 +780,9 @@ pub async fn rotate_application_secret(
 pub async fn exchange_token(
     St(state): St<State>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    PathId(user_id): PathId,
     body: Bytes,
 ) -> ApiResult<Json<TokenResponse>> {
-    let user_id = parse_uuid(&user_id)?;
     let creds: AppCredentials = opt_json_body(&body)?;
     let app_claim = match (
         creds.app_id.filter(|s| !s.is_empty()),
@@ -885,11 +868,9 @@ const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     params(("user_id" = Uuid, Path)), responses((status = 201, body = InvitationCodeRead), (status = 404)))]
 pub async fn create_invitation_code(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
+    AuthDeveloper(dev): AuthDeveloper,
+    PathId(user_id): PathId,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
-    let user_id = parse_uuid(&user_id)?;
     if !state.db.user_exists(user_id).await? {
         return Err(ApiError::entity_not_found("User", user_id));
     }

@@ -6,8 +6,8 @@ use std::collections::{BinaryHeap, HashMap};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State as St};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State as St;
+use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -15,12 +15,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::State;
+use super::extract::{PathId, PathIds};
 use super::params::{
     DtParam, Paginated, Pagination, Params, SourceMeta, cursor_ts, encode_cursor, shift,
 };
 use super::wire::ser_dt;
-use super::{State, parse_uuid};
-use crate::auth::guard;
+use crate::auth::guard::Caller;
 use crate::domain::numeric::{round_half_away_i64, round_half_even_i64};
 use crate::domain::series::{Resolution, SeriesPoint, SeriesType, bucket};
 use crate::domain::sleep::StageInterval;
@@ -59,12 +60,6 @@ pub fn router() -> Router<State> {
         .route("/api/v1/users/{user_id}/health-scores", get(health_scores))
         .route("/api/v1/users/{user_id}/data-sources", get(data_sources))
         .merge(super::summaries::router())
-}
-
-/// Authenticates a K route and parses the path user id.
-pub async fn user_route(state: &State, headers: &HeaderMap, user_id: &str) -> ApiResult<Uuid> {
-    guard::api_key_or_developer(state, headers).await?;
-    parse_uuid(user_id)
 }
 
 /// Ranking key (flavour A): provider priority, device-type priority inferred from the model,
@@ -293,12 +288,10 @@ fn parse_types(p: &Params) -> ApiResult<Vec<SeriesType>> {
     responses((status = 200, body = Paginated<TimeSeriesSample>)))]
 pub async fn timeseries(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<TimeSeriesSample>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_time")?;
     let end = p.datetime("end_time")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
@@ -703,12 +696,10 @@ fn truthy(v: Option<f64>) -> Option<f64> {
     responses((status = 200, body = Paginated<WorkoutRead>)))]
 pub async fn list_workouts(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<WorkoutRead>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let needle = p.get("record_type").map(str::to_lowercase);
     let page = event_page(&state, user, "workout", &p, true, |e| match &needle {
         Some(n) => e
@@ -793,12 +784,10 @@ async fn mean_hr(state: &State, user: Uuid, e: &EventRecord) -> ApiResult<Option
     responses((status = 200, body = Paginated<SleepSessionRead>)))]
 pub async fn list_sleep(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<SleepSessionRead>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let sources = state.db.data_source_map(user).await?;
     let prio = state.db.priorities().await?;
     let by_priority = p.bool("filter_by_priority", false)?;
@@ -875,12 +864,10 @@ pub async fn list_sleep(
     responses((status = 200, body = Paginated<Value>)))]
 pub async fn list_cycles(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<Value>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let page = event_page(&state, user, "menstrual_cycle", &p, false, |_| true).await?;
     let sources = state.db.data_source_map(user).await?;
     let data = page
@@ -921,14 +908,11 @@ pub async fn list_cycles(
 
 async fn delete_event(
     state: &State,
-    headers: &HeaderMap,
-    user_id: &str,
-    id: &str,
+    user: Uuid,
+    id: Uuid,
     category: &str,
     missing: &str,
 ) -> ApiResult<StatusCode> {
-    let user = user_route(state, headers, user_id).await?;
-    let id = parse_uuid(id)?;
     match state.db.event(user, id).await? {
         Some(e) if e.category == category => {
             state.db.delete_event(user, &e).await?;
@@ -951,10 +935,10 @@ async fn delete_event(
     params(("user_id" = Uuid, Path), ("workout_id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_workout(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path((u, id)): Path<(String, String)>,
+    _: Caller,
+    PathIds(user, id): PathIds,
 ) -> ApiResult<StatusCode> {
-    delete_event(&state, &headers, &u, &id, "workout", "Workout not found").await
+    delete_event(&state, user, id, "workout", "Workout not found").await
 }
 
 /// Delete a sleep session (and its sleep score).
@@ -962,18 +946,10 @@ pub async fn delete_workout(
     params(("user_id" = Uuid, Path), ("sleep_id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_sleep(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path((u, id)): Path<(String, String)>,
+    _: Caller,
+    PathIds(user, id): PathIds,
 ) -> ApiResult<StatusCode> {
-    delete_event(
-        &state,
-        &headers,
-        &u,
-        &id,
-        "sleep",
-        "Sleep session not found",
-    )
-    .await
+    delete_event(&state, user, id, "sleep", "Sleep session not found").await
 }
 
 /// Delete a menstrual-cycle record.
@@ -981,14 +957,13 @@ pub async fn delete_sleep(
     params(("user_id" = Uuid, Path), ("cycle_id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_cycle(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path((u, id)): Path<(String, String)>,
+    _: Caller,
+    PathIds(user, id): PathIds,
 ) -> ApiResult<StatusCode> {
     delete_event(
         &state,
-        &headers,
-        &u,
-        &id,
+        user,
+        id,
         "menstrual_cycle",
         "Menstrual cycle record not found",
     )
@@ -1066,12 +1041,10 @@ pub const PROVIDERS: [&str; 14] = [
     responses((status = 200, body = Paginated<HealthScoreRead>)))]
 pub async fn health_scores(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<HealthScoreRead>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.opt_datetime("start_date")?;
     let end = p.opt_datetime("end_date")?;
     if let (Some(s), Some(e)) = (&start, &end)
@@ -1171,10 +1144,9 @@ fn capitalized(s: &str) -> String {
     params(("user_id" = Uuid, Path)), responses((status = 200, body = DataSourceList)))]
 pub async fn data_sources(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
+    _: Caller,
+    PathId(user): PathId,
 ) -> ApiResult<Json<DataSourceList>> {
-    let user = user_route(&state, &headers, &user_id).await?;
     let mut all = state.db.data_sources(user).await?;
     all.sort_by(|a, b| (&a.provider, &a.device_model).cmp(&(&b.provider, &b.device_model)));
     let items: Vec<DataSourceRead> = all

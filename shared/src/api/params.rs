@@ -17,8 +17,19 @@ pub fn shift(t: DateTime<Utc>, d: chrono::TimeDelta) -> ApiResult<DateTime<Utc>>
         .ok_or_else(|| ApiError::bad_request("Date out of range"))
 }
 
-/// Raw query pairs (repeated keys kept).
+/// Raw query pairs (repeated keys kept); an extractor (400 on a malformed query string).
 pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> ApiResult<Self> {
+        Self::parse(parts.uri.query())
+    }
+}
 
 impl Params {
     pub fn parse(raw: Option<&str>) -> ApiResult<Self> {

@@ -6,13 +6,13 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as St};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{State, parse_uuid};
-use crate::auth::guard;
+use crate::auth::guard::SdkCaller;
 use crate::domain::sdk::SdkProvider;
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{IngestError, ingest_sdk};
@@ -45,12 +45,11 @@ pub struct UploadDataResponse {
 
 async fn handle(
     state: &State,
-    headers: &HeaderMap,
+    caller: SdkCaller,
     user_id: &str,
     body: &Bytes,
     provider: Option<SdkProvider>,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    let caller = guard::sdk_or_api_key(state, headers).await?;
     caller.check_user(user_id)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("Field required"));
@@ -93,11 +92,11 @@ async fn handle(
     responses((status = 202, body = UploadDataResponse), (status = 400), (status = 401), (status = 403), (status = 413)))]
 pub async fn sync(
     St(state): St<State>,
-    headers: HeaderMap,
+    caller: SdkCaller,
     Path(user_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    handle(&state, &headers, &user_id, &body, None).await
+    handle(&state, caller, &user_id, &body, None).await
 }
 
 /// Push an Apple Health batch (the integration guide's path).
@@ -105,11 +104,11 @@ pub async fn sync(
     responses((status = 202, body = UploadDataResponse)))]
 pub async fn sync_apple(
     St(state): St<State>,
-    headers: HeaderMap,
+    caller: SdkCaller,
     Path(user_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    handle(&state, &headers, &user_id, &body, Some(SdkProvider::Apple)).await
+    handle(&state, caller, &user_id, &body, Some(SdkProvider::Apple)).await
 }
 
 /// Push a Samsung Health batch (the integration guide's path).
@@ -117,16 +116,9 @@ pub async fn sync_apple(
     responses((status = 202, body = UploadDataResponse)))]
 pub async fn sync_samsung(
     St(state): St<State>,
-    headers: HeaderMap,
+    caller: SdkCaller,
     Path(user_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    handle(
-        &state,
-        &headers,
-        &user_id,
-        &body,
-        Some(SdkProvider::Samsung),
-    )
-    .await
+    handle(&state, caller, &user_id, &body, Some(SdkProvider::Samsung)).await
 }

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State as St};
-use axum::http::HeaderMap;
+use axum::extract::State as St;
 use axum::routing::get;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -16,11 +15,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::State;
-use super::data::{priority_key, user_route};
+use super::data::priority_key;
+use super::extract::PathId;
 use super::params::{
     Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor, shift,
 };
 use super::wire::ser_opt_dt;
+use crate::auth::guard::Caller;
 use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
@@ -120,12 +121,10 @@ pub struct ActivitySummary {
     responses((status = 200, body = Paginated<ActivitySummary>)))]
 pub async fn activity(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<ActivitySummary>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 400)? as usize;
@@ -325,12 +324,10 @@ async fn window_mean(
     responses((status = 200, body = Paginated<SleepSummary>)))]
 pub async fn sleep(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<SleepSummary>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
@@ -475,12 +472,10 @@ pub struct RecoverySummary {
     responses((status = 200, body = Paginated<RecoverySummary>)))]
 pub async fn recovery(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<RecoverySummary>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
@@ -573,12 +568,10 @@ fn truthy(v: Option<f64>) -> bool {
     responses((status = 200, description = "BodySummary or null")))]
 pub async fn body(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let period = p.int("average_period", 7, 1, 7)?;
     let window = p.int("latest_window_hours", 4, 1, 24)?;
     let now = state.now();
@@ -727,12 +720,10 @@ fn sorted_counts(m: &BTreeMap<String, u64>) -> Value {
     responses((status = 200, description = "UserDataSummaryResponse")))]
 pub async fn data_summary(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.opt_datetime("start_date")?.map(|d| d.at);
     let end = p.opt_datetime("end_date")?.map(|d| d.at);
     // Without bounds: every storable instant (what the listing routes can reach).

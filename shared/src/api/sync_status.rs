@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State as St};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State as St};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,7 +14,7 @@ use super::State;
 use super::params::Params;
 use super::parse_uuid;
 use super::wire::{ser_dt, ser_opt_dt};
-use crate::auth::guard;
+use crate::auth::guard::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::sync_runs::{SyncEvent, SyncRun};
 
@@ -147,13 +146,11 @@ fn sse_frame(e: SyncEvent) -> axum::body::Bytes {
     responses((status = 200, description = "text/event-stream of SyncStatusEvent"), (status = 404, description = "User not found")))]
 pub async fn stream(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<axum::response::Response> {
     use futures_util::StreamExt;
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let replay = p.int("replay", 20, 1, 200)?;
     let user = existing_user(&state, &user_id).await?;
     let mut recent = state
@@ -222,12 +219,10 @@ pub async fn stream(
     responses((status = 200, description = "SyncStatusEvent[]"), (status = 404, description = "User not found")))]
 pub async fn recent(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Vec<SyncStatusEvent>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let limit = p.int("limit", 50, 1, 200)?;
     let user = existing_user(&state, &user_id).await?;
     let events = state
@@ -245,12 +240,10 @@ pub async fn recent(
     responses((status = 200, body = [SyncRunSummary]), (status = 404, description = "User not found")))]
 pub async fn user_runs(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Vec<SyncRunSummary>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let limit = p.int("limit", 20, 1, 200)?;
     let user = existing_user(&state, &user_id).await?;
     let runs = state.db.user_sync_runs(user, state.now()).await?;
@@ -269,11 +262,9 @@ pub async fn user_runs(
     responses((status = 200, body = [SyncRunSummary])))]
 pub async fn all_runs(
     St(state): St<State>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    p: Params,
 ) -> ApiResult<Json<Vec<SyncRunSummary>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let limit = p.int("limit", 50, 1, 10_000)?;
     let user = p.get("user_id").map(parse_uuid).transpose()?;
     let (provider, status, source) = (p.get("provider"), p.get("status"), p.get("source"));
