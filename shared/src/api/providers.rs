@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::params::{Params, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
-use crate::auth::guard;
+use crate::auth::guard::{self, AuthDeveloper, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{self, ClientAuth, OAuthClient, ProviderInfo, REGISTRY};
 use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
@@ -156,11 +156,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     responses((status = 200, body = ProviderSettingRead), (status = 400)))]
 pub async fn update_provider(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(provider): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<ProviderSettingRead>> {
-    guard::developer(&state, &headers).await?;
     let info = providers::info(&provider)
         .ok_or_else(|| ApiError::bad_request(format!("Unknown provider: {provider}")))?;
     let u: ProviderUpdate = json_body(&body)?;
@@ -211,10 +210,9 @@ pub struct BulkProviders {
     responses((status = 200, body = [ProviderSettingRead]), (status = 400)))]
 pub async fn bulk_update_providers(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<Vec<ProviderSettingRead>>> {
-    guard::developer(&state, &headers).await?;
     let b: BulkProviders = json_body(&body)?;
     for key in b.providers.keys() {
         if providers::info(key).is_none() {
@@ -732,10 +730,9 @@ pub struct ConnectionRead {
     params(("user_id" = Uuid, Path)), responses((status = 200, body = [ConnectionRead])))]
 pub async fn list_connections(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Vec<ConnectionRead>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
     let user = parse_uuid(&user_id)?;
     let settings = state.db.provider_settings().await?;
     let mut conns = state.db.connections(user).await?;
@@ -812,11 +809,9 @@ async fn deregister_at_provider(state: &State, conn: &Connection) {
 
 async fn revoke_connection(
     state: &State,
-    headers: &HeaderMap,
     user_id: &str,
     provider: &str,
 ) -> ApiResult<(Uuid, &'static ProviderInfo)> {
-    guard::api_key_or_developer(state, headers).await?;
     let user = parse_uuid(user_id)?;
     let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
     let conn = state
@@ -839,10 +834,10 @@ async fn revoke_connection(
     params(("user_id" = Uuid, Path), ("provider" = String, Path)), responses((status = 204), (status = 404)))]
 pub async fn disconnect(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((user_id, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    revoke_connection(&state, &headers, &user_id, &provider).await?;
+    revoke_connection(&state, &user_id, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -851,10 +846,10 @@ pub async fn disconnect(
     params(("user_id" = Uuid, Path), ("provider" = String, Path)), responses((status = 204), (status = 404)))]
 pub async fn disconnect_and_delete(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((user_id, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (user, info) = revoke_connection(&state, &headers, &user_id, &provider).await?;
+    let (user, info) = revoke_connection(&state, &user_id, &provider).await?;
     let days = state.db.delete_provider_data(user, info.key).await?;
     let jobs: Vec<crate::jobs::Job> = days
         .into_iter()
@@ -904,11 +899,10 @@ fn no_active_connection(user: Uuid, info: &ProviderInfo) -> ApiError {
     responses((status = 200), (status = 400), (status = 404), (status = 501)))]
 pub async fn trigger_sync(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    guard::api_key_or_developer(&state, &headers).await?;
     let user = parse_uuid(&user_id)?;
     let info = pull_provider(&provider)?;
     let p = Params::parse(q.as_deref())?;
@@ -1008,11 +1002,10 @@ pub async fn trigger_sync(
     responses((status = 200), (status = 400), (status = 404), (status = 501)))]
 pub async fn trigger_historical(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    guard::api_key_or_developer(&state, &headers).await?;
     let user = parse_uuid(&user_id)?;
     let info = providers::parse_path(&provider).map_err(ApiError::bad_request)?;
     if !info.has_cloud_api {
@@ -1098,13 +1091,11 @@ fn vendor_options(
 /// workouts API.
 async fn vendor_request(
     state: &State,
-    headers: &HeaderMap,
     provider: &str,
     user_id: &str,
     q: Option<&str>,
     list: bool,
 ) -> ApiResult<(&'static ProviderInfo, Uuid, providers::VendorOptions)> {
-    guard::api_key_or_developer(state, headers).await?;
     let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
     let user = parse_uuid(user_id)?;
     let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
@@ -1172,12 +1163,12 @@ fn vendor_error(
         (status = 401), (status = 404), (status = 502)))]
 pub async fn vendor_workouts(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let (info, user, opts) =
-        vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), true).await?;
+        vendor_request(&state, &provider, &user_id, q.as_deref(), true).await?;
     let key = info.key;
     crate::providers::sync::with_connection_token(&state, user, key, move |f| {
         let o = opts.clone();
@@ -1196,12 +1187,12 @@ pub async fn vendor_workouts(
         (status = 404), (status = 502)))]
 pub async fn vendor_workout(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id, workout_id)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let (info, user, opts) =
-        vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), false).await?;
+        vendor_request(&state, &provider, &user_id, q.as_deref(), false).await?;
     if !providers::has_vendor_workout_detail(info.key) {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support single workouts",

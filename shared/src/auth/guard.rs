@@ -110,7 +110,7 @@ pub fn sdk_claims(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
 }
 
 /// D: a developer JWT, else 401 with `WWW-Authenticate: Bearer`.
-pub async fn developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Developer> {
+async fn developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Developer> {
     let claims =
         claims(state, headers).ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))?;
     if claims.is_sdk() {
@@ -145,7 +145,7 @@ async fn api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<ApiK
     }
 }
 
-/// K: a developer JWT, else an API key.
+/// K: a developer JWT, else an API key (also the second half of the OAuth authorize rule).
 pub async fn api_key_or_developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     if let Some(d) = optional_developer(state, headers).await? {
         return Ok(Caller::Developer(d));
