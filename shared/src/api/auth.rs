@@ -9,11 +9,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::PathId;
@@ -28,55 +29,32 @@ use crate::repo::credentials::{
 };
 use crate::repo::developers::{Developer, DeveloperWriteError};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(me, update_me))
+        .routes(routes!(list_developers))
+        .routes(routes!(get_developer, update_developer, delete_developer))
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(rename_api_key, delete_api_key))
+        .routes(routes!(rotate_api_key))
+        .routes(routes!(list_applications, create_application))
+        .routes(routes!(delete_application))
+        .routes(routes!(rotate_application_secret))
+        .routes(routes!(exchange_token))
+        .routes(routes!(refresh))
+        .routes(routes!(revoke))
+        .routes(routes!(create_invitation_code))
+        .routes(routes!(redeem_invitation_code))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/change-password", post(change_password))
-        .route("/api/v1/auth/me", get(me).patch(update_me))
-        .route("/api/v1/developers", get(list_developers))
-        .route(
-            "/api/v1/developers/{developer_id}",
-            get(get_developer)
-                .patch(update_developer)
-                .delete(delete_developer),
-        )
-        .route(
-            "/api/v1/developer/api-keys",
-            get(list_api_keys).post(create_api_key),
-        )
-        .route(
-            "/api/v1/developer/api-keys/{key_id}",
-            patch(rename_api_key).delete(delete_api_key),
-        )
-        .route(
-            "/api/v1/developer/api-keys/{key_id}/rotate",
-            post(rotate_api_key),
-        )
-        .route(
-            "/api/v1/applications",
-            get(list_applications).post(create_application),
-        )
-        .route(
-            "/api/v1/applications/{app_id}",
-            axum::routing::delete(delete_application),
-        )
-        .route(
-            "/api/v1/applications/{app_id}/rotate-secret",
-            post(rotate_application_secret),
-        )
-        .route("/api/v1/users/{user_id}/token", post(exchange_token))
-        .route("/api/v1/token/refresh", post(refresh))
-        .route("/api/v1/token/revoke", post(revoke))
-        .route(
-            "/api/v1/users/{user_id}/invitation-code",
-            post(create_invitation_code),
-        )
-        .route(
-            "/api/v1/invitation-code/redeem",
-            post(redeem_invitation_code),
-        )
+    openapi_router().into()
 }
 
 // ---------- wire types ----------

@@ -8,11 +8,12 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State as St;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::State;
@@ -32,34 +33,25 @@ use crate::repo::chunk::Point;
 use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore};
 use crate::repo::priorities::Priorities;
 
-/// The routes of this group (summaries are merged in from `summaries.rs`).
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`; summaries are merged in from `summaries.rs`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(timeseries))
+        .routes(routes!(list_workouts))
+        .routes(routes!(list_sleep))
+        .routes(routes!(list_cycles))
+        .routes(routes!(delete_workout))
+        .routes(routes!(delete_sleep))
+        .routes(routes!(delete_cycle))
+        .routes(routes!(health_scores))
+        .routes(routes!(data_sources))
+        .merge(super::summaries::openapi_router())
+}
+
+/// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users/{user_id}/timeseries", get(timeseries))
-        .route(
-            "/api/v1/users/{user_id}/events/workouts",
-            get(list_workouts),
-        )
-        .route("/api/v1/users/{user_id}/events/sleep", get(list_sleep))
-        .route(
-            "/api/v1/users/{user_id}/events/menstrual-cycles",
-            get(list_cycles),
-        )
-        .route(
-            "/api/v1/users/{user_id}/events/workouts/{workout_id}",
-            delete(delete_workout),
-        )
-        .route(
-            "/api/v1/users/{user_id}/events/sleep/{sleep_id}",
-            delete(delete_sleep),
-        )
-        .route(
-            "/api/v1/users/{user_id}/events/menstrual-cycles/{cycle_id}",
-            delete(delete_cycle),
-        )
-        .route("/api/v1/users/{user_id}/health-scores", get(health_scores))
-        .route("/api/v1/users/{user_id}/data-sources", get(data_sources))
-        .merge(super::summaries::router())
+    openapi_router().into()
 }
 
 /// Ranking key (flavour A): provider priority, device-type priority inferred from the model,

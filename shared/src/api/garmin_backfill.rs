@@ -6,8 +6,9 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State as St};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::PathId;
 use super::{State, parse_uuid};
@@ -16,21 +17,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::providers::garmin_backfill;
 use crate::repo::garmin_backfill::{BackfillStatus, TRACKED_TYPES};
 
-/// The routes of this group (merged into the provider routes).
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+}
+
+/// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route(
-            "/api/v1/providers/garmin/users/{user_id}/backfill/status",
-            get(status),
-        )
-        .route(
-            "/api/v1/providers/garmin/users/{user_id}/backfill/cancel",
-            post(cancel),
-        )
-        .route(
-            "/api/v1/providers/garmin/users/{user_id}/backfill/{type_name}/retry",
-            post(retry),
-        )
+    openapi_router().into()
 }
 
 /// The progress of the user's Garmin backfill (a `pending` skeleton when there is none).

@@ -10,13 +10,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, put};
+use axum::routing::get;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::params::{Params, shift};
@@ -27,48 +29,39 @@ use crate::error::{ApiError, ApiResult};
 use crate::providers::{self, ClientAuth, OAuthClient, ProviderInfo, REGISTRY};
 use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .route("/static/provider-icons/{name}", get(icon))
+        .routes(routes!(list_providers, bulk_update_providers))
+        .routes(routes!(update_provider))
+        .routes(routes!(oauth_success))
+        .routes(routes!(oauth_error))
+        .routes(routes!(authorize))
+        .routes(routes!(list_connections))
+        .routes(routes!(disconnect))
+        .routes(routes!(disconnect_and_delete))
+        .routes(routes!(trigger_sync))
+        .routes(routes!(trigger_historical))
+        .routes(routes!(vendor_workouts))
+        .routes(routes!(vendor_workout))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/static/provider-icons/{name}", get(icon))
-        .route(
-            "/api/v1/oauth/providers",
-            get(list_providers).put(bulk_update_providers),
-        )
-        .route("/api/v1/oauth/providers/{provider}", put(update_provider))
-        .route("/api/v1/oauth/success", get(oauth_success))
-        .route("/api/v1/oauth/error", get(oauth_error))
-        .route("/api/v1/oauth/{provider}/authorize", get(authorize))
-        .route("/api/v1/users/{user_id}/connections", get(list_connections))
-        .route(
-            "/api/v1/users/{user_id}/connections/{provider}",
-            delete(disconnect),
-        )
-        .route(
-            "/api/v1/users/{user_id}/connections/{provider}/data",
-            delete(disconnect_and_delete),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/sync",
-            axum::routing::post(trigger_sync),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/sync/historical",
-            axum::routing::post(trigger_historical),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/workouts",
-            get(vendor_workouts),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/workouts/{workout_id}",
-            get(vendor_workout),
-        )
+    openapi_router().into()
+}
+
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn callback_openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new().routes(routes!(callback))
 }
 
 /// The OAuth callback route (its own function in AWS).
 pub fn callback_router() -> Router<State> {
-    Router::new().route("/api/v1/oauth/{provider}/callback", get(callback))
+    callback_openapi_router().into()
 }
 
 /// The longest window one sync request may ask for (the historical sync's own limit).

@@ -7,9 +7,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as St};
 use axum::http::StatusCode;
-use axum::routing::post;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{State, parse_uuid};
 use crate::auth::guard::SdkCaller;
@@ -17,18 +18,18 @@ use crate::domain::sdk::SdkProvider;
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{IngestError, ingest_sdk};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(sync))
+        .routes(routes!(sync_apple))
+        .routes(routes!(sync_samsung))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/sdk/users/{user_id}/sync", post(sync))
-        .route(
-            "/api/v1/sdk/users/{user_id}/sync/apple/healthion",
-            post(sync_apple),
-        )
-        .route(
-            "/api/v1/sdk/users/{user_id}/sync/samsung",
-            post(sync_samsung),
-        )
+    openapi_router().into()
 }
 
 /// `UploadDataResponse`.

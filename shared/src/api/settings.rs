@@ -6,9 +6,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as St;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use rand::Rng;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{State, json_body};
@@ -17,31 +18,22 @@ use crate::error::{ApiError, ApiResult};
 use crate::jobs::Job;
 use crate::seed::{SeedRequest, presets, resolve, sleep_profiles};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(dispatch_seed))
+        .routes(routes!(list_presets))
+        .routes(routes!(list_sleep_profiles))
+        .routes(routes!(list_provider_priorities, set_provider_priorities))
+        .routes(routes!(set_provider_priority))
+        .routes(routes!(list_device_priorities, set_device_priorities))
+        .routes(routes!(set_device_priority))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/settings/seed", post(dispatch_seed))
-        .route("/api/v1/settings/seed/presets", get(list_presets))
-        .route(
-            "/api/v1/settings/seed/sleep-profiles",
-            get(list_sleep_profiles),
-        )
-        .route(
-            "/api/v1/priorities/providers",
-            get(list_provider_priorities).put(set_provider_priorities),
-        )
-        .route(
-            "/api/v1/priorities/providers/{provider}",
-            axum::routing::put(set_provider_priority),
-        )
-        .route(
-            "/api/v1/priorities/device-types",
-            get(list_device_priorities).put(set_device_priorities),
-        )
-        .route(
-            "/api/v1/priorities/device-types/{device_type}",
-            axum::routing::put(set_device_priority),
-        )
+    openapi_router().into()
 }
 
 /// Queue synthetic users and data (202); the work runs as a background job.

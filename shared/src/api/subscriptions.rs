@@ -6,8 +6,9 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State as St};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::State;
 use super::params::Params;
@@ -16,25 +17,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::providers::subscriptions::{self, SubscriptionCtx, SubscriptionError, SubscriptionOp};
 use crate::providers::{self};
 
-/// The routes (served with the provider routes).
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(list, register))
+        .routes(routes!(renew))
+        .routes(routes!(get_one, update, delete_one))
+        .routes(routes!(webhook_url))
+}
+
+/// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route(
-            "/api/v1/providers/{provider}/webhooks/subscriptions",
-            get(list).post(register),
-        )
-        .route(
-            "/api/v1/providers/{provider}/webhooks/subscriptions/renew",
-            post(renew),
-        )
-        .route(
-            "/api/v1/providers/{provider}/webhooks/subscriptions/{id}",
-            get(get_one).put(update).delete(delete_one),
-        )
-        .route(
-            "/api/v1/providers/{provider}/webhooks/url",
-            get(webhook_url),
-        )
+    openapi_router().into()
 }
 
 /// Builds the operation from the request and runs it (the routes authenticate the developer

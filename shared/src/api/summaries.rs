@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State as St;
-use axum::routing::get;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::State;
@@ -30,14 +30,14 @@ use crate::domain::time::{MAX_YEAR, MIN_YEAR, local_date, start_of_utc_day};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::EventDetails;
 
-/// The routes of the summaries.
-pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users/{user_id}/summaries/activity", get(activity))
-        .route("/api/v1/users/{user_id}/summaries/sleep", get(sleep))
-        .route("/api/v1/users/{user_id}/summaries/recovery", get(recovery))
-        .route("/api/v1/users/{user_id}/summaries/body", get(body))
-        .route("/api/v1/users/{user_id}/summaries/data", get(data_summary))
+/// The summary routes with their OpenAPI operations (merged into the data group's).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(activity))
+        .routes(routes!(sleep))
+        .routes(routes!(recovery))
+        .routes(routes!(body))
+        .routes(routes!(data_summary))
 }
 
 fn bad_cursor(raw: &str) -> ApiError {

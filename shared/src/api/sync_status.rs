@@ -4,10 +4,11 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State as St};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::State;
@@ -18,13 +19,19 @@ use crate::auth::guard::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::sync_runs::{SyncEvent, SyncRun};
 
-/// The routes of this group (served with the provider routes).
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(stream))
+        .routes(routes!(recent))
+        .routes(routes!(user_runs))
+        .routes(routes!(all_runs))
+}
+
+/// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users/{user_id}/sync/stream", get(stream))
-        .route("/api/v1/users/{user_id}/sync/recent", get(recent))
-        .route("/api/v1/users/{user_id}/sync/runs", get(user_runs))
-        .route("/api/v1/sync/runs", get(all_runs))
+    openapi_router().into()
 }
 
 /// `SyncRunSummary`.

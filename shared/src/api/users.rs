@@ -7,10 +7,11 @@ use axum::body::Bytes;
 use axum::extract::State as St;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{PathId, Query};
@@ -20,14 +21,17 @@ use crate::auth::guard::{AuthDeveloper, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::users::{User, UserWriteError};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, delete_user))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route(
-            "/api/v1/users/{user_id}",
-            get(get_user).patch(update_user).delete(delete_user),
-        )
+    openapi_router().into()
 }
 
 /// `UserRead`.
