@@ -25,12 +25,12 @@ use crate::auth::guard::Caller;
 use crate::domain::numeric::{round_half_away_i64, round_half_even_i64};
 use crate::domain::series::{Resolution, SeriesType};
 use crate::domain::sleep::StageInterval;
-use crate::domain::summary::{DeviceType, PriorityKey, infer_device_type};
+use crate::domain::summary::PriorityKey;
 use crate::domain::time::local_date;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::chunk::Point;
-use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore};
-use crate::repo::priorities::Priorities;
+use crate::repo::health::{EventDetails, EventRecord, HealthScore};
+use crate::services::summaries::stored_priority_key;
 use crate::services::timeseries;
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
@@ -52,35 +52,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
 /// The routes of this group.
 pub fn router() -> Router<State> {
     openapi_router().into()
-}
-
-/// Ranking key (flavour A): provider priority, device-type priority inferred from the model,
-/// device model.
-pub fn priority_key(pr: &Priorities, ds: Option<&DataSource>) -> PriorityKey {
-    let model = ds.and_then(|d| d.device_model.clone()).unwrap_or_default();
-    let device = if model.is_empty() {
-        99
-    } else {
-        pr.device(infer_device_type(Some(&model)))
-    };
-    let provider = ds.map_or(99, |d| pr.provider(&d.provider));
-    PriorityKey {
-        provider_priority: provider,
-        device_priority: device,
-        device_model: model,
-    }
-}
-
-/// Ranking key from the stored device type (flavour B), inferred when absent.
-pub fn stored_priority_key(pr: &Priorities, ds: Option<&DataSource>) -> PriorityKey {
-    let stored = ds
-        .and_then(|d| d.device_type.as_deref())
-        .and_then(DeviceType::parse);
-    let mut key = priority_key(pr, ds);
-    if let Some(d) = stored {
-        key.device_priority = pr.device(d);
-    }
-    key
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 //! grow with the samples a day holds), sleep from sessions, recovery from scores, the body
 //! snapshot and per-user data counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State as St;
@@ -15,7 +15,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::State;
-use super::data::priority_key;
 use super::extract::PathId;
 use super::params::{
     Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor, shift,
@@ -25,10 +24,11 @@ use crate::auth::guard::Caller;
 use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
-use crate::domain::summary::{assemble_activity, recovery_values, select_best};
+use crate::domain::summary::{recovery_values, select_best};
 use crate::domain::time::{MAX_YEAR, MIN_YEAR, local_date, start_of_utc_day};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::EventDetails;
+use crate::services::summaries::{self, priority_key};
 
 /// The summary routes with their OpenAPI operations (merged into the data group's).
 pub fn openapi_router() -> OpenApiRouter<State> {
@@ -146,56 +146,14 @@ pub async fn activity(
             Some(((d, c.fields[1].clone(), c.fields[2].clone()), c.backward))
         }
     };
-    let (from, to) = (start.date(), end.date());
-    let sources = state.db.data_source_map(user).await?;
-    let prio = state.db.priorities().await?;
-    let rollups = state.db.rollups(user, from, to).await?;
-    let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
-    for r in rollups {
-        by_date.entry(r.date).or_default().push(r);
-    }
-    let winners: Vec<_> = by_date
-        .into_values()
-        .filter_map(|c| select_best(c, |r| priority_key(&prio, sources.get(&r.data_source_id))))
-        .collect();
-    // Workout elevation per (local end date, source).
-    let mut elevation: HashMap<(NaiveDate, Uuid), f64> = HashMap::new();
-    if !winners.is_empty() {
-        let workouts = state
-            .db
-            .events(
-                user,
-                "workout",
-                Some(shift(start_of_utc_day(from), -Duration::days(2))?),
-                Some(shift(start_of_utc_day(to), Duration::days(1))?),
-            )
-            .await?;
-        for w in workouts {
-            if let Some(EventDetails::Workout(d)) = &w.details
-                && let Some(g) = d.total_elevation_gain
-            {
-                *elevation
-                    .entry((
-                        local_date(w.end, w.zone_offset.as_deref()),
-                        w.data_source_id,
-                    ))
-                    .or_default() += g;
-            }
-        }
-    }
-    let mut items: Vec<ActivitySummary> = winners
-        .iter()
-        .map(|r| {
-            let ds = sources.get(&r.data_source_id);
-            let v = assemble_activity(
-                &r.day,
-                elevation.get(&(r.date, r.data_source_id)).copied(),
-                r.step_minutes,
-                r.intensity,
-            );
+    let (days, sources) = summaries::activity(&state, user, start.date(), end.date()).await?;
+    let mut items: Vec<ActivitySummary> = days
+        .into_iter()
+        .map(|d| {
+            let v = d.values;
             ActivitySummary {
-                date: r.date,
-                source: SourceMeta::of(ds),
+                date: d.date,
+                source: SourceMeta::of(sources.get(&d.data_source_id)),
                 steps: Some(v.steps),
                 distance_meters: v.distance_meters,
                 floors_climbed: v.floors_climbed,

@@ -8,6 +8,7 @@ use std::collections::{BinaryHeap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::shift;
 use crate::app::AppState;
 use crate::domain::series::{Resolution, SeriesPoint, SeriesType, bucket};
 use crate::error::{ApiError, ApiResult};
@@ -82,9 +83,7 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
     if from < to {
         for series in types {
             let mut by_ds: HashMap<Uuid, Vec<(i64, Vec<u8>)>> = HashMap::new();
-            let last = end_at
-                .checked_sub_signed(Duration::microseconds(1))
-                .ok_or_else(|| ApiError::bad_request("Date out of range"))?;
+            let last = shift(end_at, -Duration::microseconds(1))?;
             for c in state.db.raw_chunks(user, series, start, last).await? {
                 by_ds
                     .entry(c.data_source_id)
