@@ -18,4 +18,5 @@ pub mod providers;
 pub mod repo;
 pub mod seed;
 pub mod server;
+pub mod services;
 pub mod store;

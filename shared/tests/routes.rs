@@ -45,6 +45,70 @@ async fn the_openapi_document_lists_every_route() {
     assert!(String::from_utf8_lossy(&docs.raw).contains("/openapi.json"));
 }
 
+/// Routes served on purpose without an OpenAPI operation: (method, template, a request path).
+const UNDOCUMENTED: [(&str, &str, &str); 3] = [
+    ("GET", "/openapi.json", "/openapi.json"),
+    ("GET", "/docs", "/docs"),
+    (
+        "GET",
+        "/static/provider-icons/{name}",
+        "/static/provider-icons/oura.svg",
+    ),
+];
+
+/// A route template with every `{param}` filled in.
+fn concrete(template: &str) -> String {
+    template
+        .split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "00000000-0000-0000-0000-000000000000"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether the router's own fallbacks (unknown path, unknown method) answered.
+fn is_fallback(r: &common::Resp) -> bool {
+    (r.status == StatusCode::NOT_FOUND && r.detail() == "Not Found")
+        || r.status == StatusCode::METHOD_NOT_ALLOWED
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_the_router_describe_the_same_routes() {
+    let app = TestApp::new().await;
+    let ops = shared::openapi::operations();
+    assert!(ops.len() > 80, "{} operations", ops.len());
+    let mut paths: Vec<&str> = ops.iter().map(|(_, p)| p.as_str()).collect();
+    paths.dedup();
+    for path in paths {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let documented = ops.iter().any(|(m, p)| m == method && p == path);
+            let r = app.call(method, &concrete(path), Auth::None, None).await;
+            if documented {
+                assert!(
+                    !is_fallback(&r),
+                    "{method} {path} is documented but not served: {r:?}"
+                );
+            } else {
+                assert_eq!(
+                    r.status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path} is served but not documented"
+                );
+            }
+        }
+    }
+    for (method, path, example) in UNDOCUMENTED {
+        assert!(!ops.iter().any(|(_, p)| p == path), "{path} is documented");
+        let r = app.call(method, example, Auth::None, None).await;
+        assert!(!is_fallback(&r), "{method} {path} is not served: {r:?}");
+    }
+}
+
 #[tokio::test]
 async fn login_accepts_the_form_and_refuses_everything_else_with_401() {
     let app = TestApp::new().await;

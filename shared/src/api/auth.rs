@@ -9,16 +9,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::extract::PathId;
 use super::wire::{check_email, check_max_len, check_min_len, ser_dt};
-use super::{State, json_body, opt_json_body, parse_uuid};
-use crate::auth::guard;
+use super::{State, json_body, opt_json_body};
+use crate::auth::guard::{self, AuthDeveloper};
 use crate::auth::password;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::secrets::{ct_eq, digest, random_from, random_hex};
@@ -27,55 +29,32 @@ use crate::repo::credentials::{
 };
 use crate::repo::developers::{Developer, DeveloperWriteError};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(me, update_me))
+        .routes(routes!(list_developers))
+        .routes(routes!(get_developer, update_developer, delete_developer))
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(rename_api_key, delete_api_key))
+        .routes(routes!(rotate_api_key))
+        .routes(routes!(list_applications, create_application))
+        .routes(routes!(delete_application))
+        .routes(routes!(rotate_application_secret))
+        .routes(routes!(exchange_token))
+        .routes(routes!(refresh))
+        .routes(routes!(revoke))
+        .routes(routes!(create_invitation_code))
+        .routes(routes!(redeem_invitation_code))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/change-password", post(change_password))
-        .route("/api/v1/auth/me", get(me).patch(update_me))
-        .route("/api/v1/developers", get(list_developers))
-        .route(
-            "/api/v1/developers/{developer_id}",
-            get(get_developer)
-                .patch(update_developer)
-                .delete(delete_developer),
-        )
-        .route(
-            "/api/v1/developer/api-keys",
-            get(list_api_keys).post(create_api_key),
-        )
-        .route(
-            "/api/v1/developer/api-keys/{key_id}",
-            patch(rename_api_key).delete(delete_api_key),
-        )
-        .route(
-            "/api/v1/developer/api-keys/{key_id}/rotate",
-            post(rotate_api_key),
-        )
-        .route(
-            "/api/v1/applications",
-            get(list_applications).post(create_application),
-        )
-        .route(
-            "/api/v1/applications/{app_id}",
-            axum::routing::delete(delete_application),
-        )
-        .route(
-            "/api/v1/applications/{app_id}/rotate-secret",
-            post(rotate_application_secret),
-        )
-        .route("/api/v1/users/{user_id}/token", post(exchange_token))
-        .route("/api/v1/token/refresh", post(refresh))
-        .route("/api/v1/token/revoke", post(revoke))
-        .route(
-            "/api/v1/users/{user_id}/invitation-code",
-            post(create_invitation_code),
-        )
-        .route(
-            "/api/v1/invitation-code/redeem",
-            post(redeem_invitation_code),
-        )
+    openapi_router().into()
 }
 
 // ---------- wire types ----------
@@ -387,8 +366,7 @@ pub async fn login(
 
 /// Logout (no server-side effect; revoke refresh tokens with `/token/revoke`).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 200, body = MessageResponse)))]
-pub async fn logout(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<MessageResponse>> {
-    guard::developer(&state, &headers).await?;
+pub async fn logout(_: AuthDeveloper) -> ApiResult<Json<MessageResponse>> {
     Ok(Json(MessageResponse {
         message: "Successfully logged out",
     }))
@@ -399,10 +377,9 @@ pub async fn logout(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<
     responses((status = 200, body = MessageResponse), (status = 400)))]
 pub async fn change_password(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(mut dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<MessageResponse>> {
-    let mut dev = guard::developer(&state, &headers).await?;
     let b: ChangePasswordBody = json_body(&body)?;
     let current = required(b.current_password)?;
     let new = required(b.new_password)?;
@@ -433,8 +410,8 @@ pub async fn change_password(
 
 /// The calling developer.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = DeveloperRead)))]
-pub async fn me(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<DeveloperRead>> {
-    Ok(Json((&guard::developer(&state, &headers).await?).into()))
+pub async fn me(AuthDeveloper(dev): AuthDeveloper) -> ApiResult<Json<DeveloperRead>> {
+    Ok(Json((&dev).into()))
 }
 
 /// Update the calling developer.
@@ -442,10 +419,9 @@ pub async fn me(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Deve
     responses((status = 200, body = DeveloperRead)))]
 pub async fn update_me(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<DeveloperRead>> {
-    let dev = guard::developer(&state, &headers).await?;
     apply_developer_update(&state, dev, &body).await
 }
 
@@ -502,8 +478,7 @@ async fn apply_developer_update(
 
 // ---------- developers ----------
 
-async fn find_developer(state: &State, raw_id: &str) -> ApiResult<Developer> {
-    let id = parse_uuid(raw_id)?;
+async fn find_developer(state: &State, id: Uuid) -> ApiResult<Developer> {
     state
         .db
         .developer(id)
@@ -515,9 +490,8 @@ async fn find_developer(state: &State, raw_id: &str) -> ApiResult<Developer> {
 #[utoipa::path(get, path = "/api/v1/developers", tag = "developers", responses((status = 200, body = [DeveloperRead])))]
 pub async fn list_developers(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
 ) -> ApiResult<Json<Vec<DeveloperRead>>> {
-    guard::developer(&state, &headers).await?;
     Ok(Json(
         state
             .db
@@ -534,11 +508,10 @@ pub async fn list_developers(
     params(("developer_id" = Uuid, Path)), responses((status = 200, body = DeveloperRead), (status = 404)))]
 pub async fn get_developer(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: AuthDeveloper,
+    PathId(id): PathId,
 ) -> ApiResult<Json<DeveloperRead>> {
-    guard::developer(&state, &headers).await?;
-    Ok(Json((&find_developer(&state, &id).await?).into()))
+    Ok(Json((&find_developer(&state, id).await?).into()))
 }
 
 /// Update a developer.
@@ -547,12 +520,11 @@ pub async fn get_developer(
     responses((status = 200, body = DeveloperRead), (status = 404)))]
 pub async fn update_developer(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: AuthDeveloper,
+    PathId(id): PathId,
     body: Bytes,
 ) -> ApiResult<Json<DeveloperRead>> {
-    guard::developer(&state, &headers).await?;
-    let dev = find_developer(&state, &id).await?;
+    let dev = find_developer(&state, id).await?;
     apply_developer_update(&state, dev, &body).await
 }
 
@@ -562,11 +534,10 @@ pub async fn update_developer(
     params(("developer_id" = Uuid, Path)), responses((status = 200, body = DeveloperRead), (status = 404), (status = 409)))]
 pub async fn delete_developer(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: AuthDeveloper,
+    PathId(id): PathId,
 ) -> ApiResult<Json<DeveloperRead>> {
-    guard::developer(&state, &headers).await?;
-    let dev = find_developer(&state, &id).await?;
+    let dev = find_developer(&state, id).await?;
     let apps = state.db.applications_of(dev.id).await?;
     if !apps.is_empty() {
         return Err(ApiError::conflict(format!(
@@ -626,9 +597,8 @@ async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyR
 #[utoipa::path(get, path = "/api/v1/developer/api-keys", tag = "api-keys", responses((status = 200, body = [ApiKeyRead])))]
 pub async fn list_api_keys(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
 ) -> ApiResult<Json<Vec<ApiKeyRead>>> {
-    guard::developer(&state, &headers).await?;
     Ok(Json(
         state.db.api_keys().await?.iter().map(Into::into).collect(),
     ))
@@ -639,10 +609,9 @@ pub async fn list_api_keys(
     responses((status = 201, body = ApiKeyRead)))]
 pub async fn create_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
     let b: NameBody = opt_json_body(&body)?;
     let name = b.name.unwrap_or_else(|| "Default".into());
     Ok((
@@ -657,10 +626,9 @@ pub async fn create_api_key(
     params(("key_id" = String, Path)), responses((status = 200, body = ApiKeyRead), (status = 404)))]
 pub async fn delete_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(key_id): Path<String>,
 ) -> ApiResult<Json<ApiKeyRead>> {
-    guard::developer(&state, &headers).await?;
     let key = find_api_key(&state, &key_id).await?;
     state.db.delete_api_key(&key.id).await?;
     Ok(Json((&key).into()))
@@ -671,11 +639,10 @@ pub async fn delete_api_key(
     params(("key_id" = String, Path)), request_body = NameBody, responses((status = 200, body = ApiKeyRead), (status = 404)))]
 pub async fn rename_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(key_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<ApiKeyRead>> {
-    guard::developer(&state, &headers).await?;
     let b: NameBody = opt_json_body(&body)?;
     let mut key = find_api_key(&state, &key_id).await?;
     if let Some(name) = b.name {
@@ -690,10 +657,9 @@ pub async fn rename_api_key(
     params(("key_id" = String, Path)), responses((status = 201, body = ApiKeyRead), (status = 404)))]
 pub async fn rotate_api_key(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     Path(key_id): Path<String>,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
     let old = find_api_key(&state, &key_id).await?;
     state.db.delete_api_key(&old.id).await?;
     let new = new_api_key(&state, "Default".into(), dev.id).await?;
@@ -719,9 +685,8 @@ async fn own_application(state: &State, dev: &Developer, app_id: &str) -> ApiRes
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", responses((status = 200, body = [ApplicationRead])))]
 pub async fn list_applications(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
 ) -> ApiResult<Json<Vec<ApplicationRead>>> {
-    let dev = guard::developer(&state, &headers).await?;
     let apps = state.db.applications_of(dev.id).await?;
     Ok(Json(
         apps.iter().map(|a| ApplicationRead::of(a, None)).collect(),
@@ -733,10 +698,9 @@ pub async fn list_applications(
     responses((status = 201, body = ApplicationRead), (status = 400)))]
 pub async fn create_application(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
     let b: NameBody = json_body(&body)?;
     let name = required(b.name)?;
     check_max_len(Some(&name), 100)?;
@@ -762,10 +726,9 @@ pub async fn create_application(
     params(("app_id" = String, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_application(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     Path(app_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let dev = guard::developer(&state, &headers).await?;
     let app = own_application(&state, &dev, &app_id).await?;
     state.db.delete_application(&app.app_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -776,10 +739,9 @@ pub async fn delete_application(
     params(("app_id" = String, Path)), responses((status = 200, body = ApplicationRead), (status = 404)))]
 pub async fn rotate_application_secret(
     St(state): St<State>,
-    headers: HeaderMap,
+    AuthDeveloper(dev): AuthDeveloper,
     Path(app_id): Path<String>,
 ) -> ApiResult<Json<ApplicationRead>> {
-    let dev = guard::developer(&state, &headers).await?;
     let mut app = own_application(&state, &dev, &app_id).await?;
     let (secret, hash) = new_app_secret();
     app.secret_hash = hash;
@@ -796,10 +758,9 @@ pub async fn rotate_application_secret(
 pub async fn exchange_token(
     St(state): St<State>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    PathId(user_id): PathId,
     body: Bytes,
 ) -> ApiResult<Json<TokenResponse>> {
-    let user_id = parse_uuid(&user_id)?;
     let creds: AppCredentials = opt_json_body(&body)?;
     let app_claim = match (
         creds.app_id.filter(|s| !s.is_empty()),
@@ -885,11 +846,9 @@ const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     params(("user_id" = Uuid, Path)), responses((status = 201, body = InvitationCodeRead), (status = 404)))]
 pub async fn create_invitation_code(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
+    AuthDeveloper(dev): AuthDeveloper,
+    PathId(user_id): PathId,
 ) -> ApiResult<Response> {
-    let dev = guard::developer(&state, &headers).await?;
-    let user_id = parse_uuid(&user_id)?;
     if !state.db.user_exists(user_id).await? {
         return Err(ApiError::entity_not_found("User", user_id));
     }

@@ -1,99 +1,57 @@
 //! Health data read routes (api.md §13): timeseries (with real resolution bucketing), events
 //! and their deletes, health scores, data sources. Summaries live in `summaries.rs`.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State as St};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get};
+use axum::extract::State as St;
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::State;
+use super::extract::{PathId, PathIds};
 use super::params::{
     DtParam, Paginated, Pagination, Params, SourceMeta, cursor_ts, encode_cursor, shift,
 };
 use super::wire::ser_dt;
-use super::{State, parse_uuid};
-use crate::auth::guard;
+use crate::auth::guard::Caller;
 use crate::domain::numeric::{round_half_away_i64, round_half_even_i64};
-use crate::domain::series::{Resolution, SeriesPoint, SeriesType, bucket};
+use crate::domain::series::{Resolution, SeriesType};
 use crate::domain::sleep::StageInterval;
-use crate::domain::summary::{DeviceType, PriorityKey, infer_device_type};
+use crate::domain::summary::PriorityKey;
 use crate::domain::time::local_date;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::chunk::Point;
-use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore};
-use crate::repo::priorities::Priorities;
+use crate::repo::health::{EventDetails, EventRecord, HealthScore};
+use crate::services::summaries::stored_priority_key;
+use crate::services::timeseries;
 
-/// The routes of this group (summaries are merged in from `summaries.rs`).
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`; summaries are merged in from `summaries.rs`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(timeseries))
+        .routes(routes!(list_workouts))
+        .routes(routes!(list_sleep))
+        .routes(routes!(list_cycles))
+        .routes(routes!(delete_workout))
+        .routes(routes!(delete_sleep))
+        .routes(routes!(delete_cycle))
+        .routes(routes!(health_scores))
+        .routes(routes!(data_sources))
+        .merge(super::summaries::openapi_router())
+}
+
+/// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users/{user_id}/timeseries", get(timeseries))
-        .route(
-            "/api/v1/users/{user_id}/events/workouts",
-            get(list_workouts),
-        )
-        .route("/api/v1/users/{user_id}/events/sleep", get(list_sleep))
-        .route(
-            "/api/v1/users/{user_id}/events/menstrual-cycles",
-            get(list_cycles),
-        )
-        .route(
-            "/api/v1/users/{user_id}/events/workouts/{workout_id}",
-            delete(delete_workout),
-        )
-        .route(
-            "/api/v1/users/{user_id}/events/sleep/{sleep_id}",
-            delete(delete_sleep),
-        )
-        .route(
-            "/api/v1/users/{user_id}/events/menstrual-cycles/{cycle_id}",
-            delete(delete_cycle),
-        )
-        .route("/api/v1/users/{user_id}/health-scores", get(health_scores))
-        .route("/api/v1/users/{user_id}/data-sources", get(data_sources))
-        .merge(super::summaries::router())
-}
-
-/// Authenticates a K route and parses the path user id.
-pub async fn user_route(state: &State, headers: &HeaderMap, user_id: &str) -> ApiResult<Uuid> {
-    guard::api_key_or_developer(state, headers).await?;
-    parse_uuid(user_id)
-}
-
-/// Ranking key (flavour A): provider priority, device-type priority inferred from the model,
-/// device model.
-pub fn priority_key(pr: &Priorities, ds: Option<&DataSource>) -> PriorityKey {
-    let model = ds.and_then(|d| d.device_model.clone()).unwrap_or_default();
-    let device = if model.is_empty() {
-        99
-    } else {
-        pr.device(infer_device_type(Some(&model)))
-    };
-    let provider = ds.map_or(99, |d| pr.provider(&d.provider));
-    PriorityKey {
-        provider_priority: provider,
-        device_priority: device,
-        device_model: model,
-    }
-}
-
-/// Ranking key from the stored device type (flavour B), inferred when absent.
-pub fn stored_priority_key(pr: &Priorities, ds: Option<&DataSource>) -> PriorityKey {
-    let stored = ds
-        .and_then(|d| d.device_type.as_deref())
-        .and_then(DeviceType::parse);
-    let mut key = priority_key(pr, ds);
-    if let Some(d) = stored {
-        key.device_priority = pr.device(d);
-    }
-    key
+    openapi_router().into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -112,164 +70,6 @@ pub struct TimeSeriesSample {
     pub unit: &'static str,
     pub source: Option<SourceMeta>,
     pub is_daily_total: Option<bool>,
-}
-
-/// The samples of one (series, data source) within `[from, to)`, in time order, decoded one
-/// chunk at a time and only when a page needs it: a page over a day of 1 Hz data decodes one or
-/// two hours, and the total count comes from chunk headers.
-struct Stream {
-    id: Uuid,
-    series: SeriesType,
-    ds: Uuid,
-    /// `(covers from µs, covers until µs, raw bytes)` per chunk, in time order.
-    chunks: Vec<(i64, i64, Vec<u8>)>,
-    decoded: Vec<Option<Vec<Point>>>,
-    from: i64,
-    to: i64,
-}
-
-const HOUR_US: i64 = 3_600_000_000;
-
-impl Stream {
-    fn lazy(
-        id: Uuid,
-        series: SeriesType,
-        ds: Uuid,
-        chunks: Vec<(i64, Vec<u8>)>,
-        from: i64,
-        to: i64,
-    ) -> Self {
-        let n = chunks.len();
-        let chunks = chunks
-            .into_iter()
-            .map(|(h, d)| (h, h + HOUR_US, d))
-            .collect();
-        Self {
-            id,
-            series,
-            ds,
-            chunks,
-            decoded: vec![None; n],
-            from,
-            to,
-        }
-    }
-
-    fn eager(id: Uuid, series: SeriesType, ds: Uuid, points: Vec<Point>) -> Self {
-        Self {
-            id,
-            series,
-            ds,
-            chunks: vec![(i64::MIN, i64::MAX, Vec::new())],
-            decoded: vec![Some(points)],
-            from: i64::MIN,
-            to: i64::MAX,
-        }
-    }
-
-    fn points(&mut self, ci: usize) -> ApiResult<&[Point]> {
-        if self.decoded[ci].is_none() {
-            let (from, to) = (self.from, self.to);
-            let mut pts =
-                crate::repo::chunk::decode(&self.chunks[ci].2).map_err(ApiError::internal)?;
-            pts.retain(|p| p.t >= from && p.t < to);
-            self.decoded[ci] = Some(pts);
-        }
-        Ok(self.decoded[ci].as_deref().unwrap_or_default())
-    }
-
-    fn count(&mut self) -> ApiResult<usize> {
-        let mut n = 0;
-        for ci in 0..self.chunks.len() {
-            let (lo, hi, _) = &self.chunks[ci];
-            if self.decoded[ci].is_none() && *lo >= self.from && *hi <= self.to {
-                n += crate::repo::chunk::count(&self.chunks[ci].2).map_err(ApiError::internal)?;
-            } else {
-                n += self.points(ci)?.len();
-            }
-        }
-        Ok(n)
-    }
-
-    /// The first position whose (t, id) is after `after` (or the very first).
-    fn first_after(&mut self, after: Option<(i64, Uuid)>) -> ApiResult<Option<(usize, usize)>> {
-        let id = self.id;
-        for ci in 0..self.chunks.len() {
-            if let Some((t, _)) = after
-                && self.chunks[ci].1 <= t
-            {
-                continue;
-            }
-            let pts = self.points(ci)?;
-            let idx = match after {
-                None => 0,
-                Some((t, cid)) if id > cid => pts.partition_point(|p| p.t < t),
-                Some((t, _)) => pts.partition_point(|p| p.t <= t),
-            };
-            if idx < pts.len() {
-                return Ok(Some((ci, idx)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The last position whose (t, id) is before `before`.
-    fn last_before(&mut self, t: i64, cid: Uuid) -> ApiResult<Option<(usize, usize)>> {
-        let id = self.id;
-        for ci in (0..self.chunks.len()).rev() {
-            if self.chunks[ci].0 > t {
-                continue;
-            }
-            let pts = self.points(ci)?;
-            let idx = if id < cid {
-                pts.partition_point(|p| p.t <= t)
-            } else {
-                pts.partition_point(|p| p.t < t)
-            };
-            if idx > 0 {
-                return Ok(Some((ci, idx - 1)));
-            }
-        }
-        Ok(None)
-    }
-
-    fn next(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Option<(usize, usize)>> {
-        if pi + 1 < self.points(ci)?.len() {
-            return Ok(Some((ci, pi + 1)));
-        }
-        for cj in ci + 1..self.chunks.len() {
-            if !self.points(cj)?.is_empty() {
-                return Ok(Some((cj, 0)));
-            }
-        }
-        Ok(None)
-    }
-
-    fn prev(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Option<(usize, usize)>> {
-        if pi > 0 {
-            return Ok(Some((ci, pi - 1)));
-        }
-        for cj in (0..ci).rev() {
-            let n = self.points(cj)?.len();
-            if n > 0 {
-                return Ok(Some((cj, n - 1)));
-            }
-        }
-        Ok(None)
-    }
-
-    fn at(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Point> {
-        self.points(ci)?
-            .get(pi)
-            .cloned()
-            .ok_or_else(|| ApiError::internal("stream position out of range"))
-    }
-}
-
-/// A stable id per (data source, series): samples are unique per (source, series, instant), so
-/// `(timestamp, id)` orders them totally.
-fn stream_id(ds: Uuid, series: SeriesType) -> Uuid {
-    Uuid::new_v5(&ds, series.code().as_bytes())
 }
 
 fn parse_types(p: &Params) -> ApiResult<Vec<SeriesType>> {
@@ -293,12 +93,10 @@ fn parse_types(p: &Params) -> ApiResult<Vec<SeriesType>> {
     responses((status = 200, body = Paginated<TimeSeriesSample>)))]
 pub async fn timeseries(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<TimeSeriesSample>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_time")?;
     let end = p.datetime("end_time")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
@@ -308,83 +106,42 @@ pub async fn timeseries(
             ApiError::bad_request("Input should be 'raw', '1min', '5min', '15min' or '1hour'")
         })?,
     };
-    let mut types = parse_types(&p)?;
+    let types = parse_types(&p)?;
     let cursor = p
         .time_id_cursor()?
-        .map(|(t, id, back)| (t.timestamp_micros(), id, back));
+        .map(|(t, stream, backward)| timeseries::Cursor {
+            t: t.timestamp_micros(),
+            stream,
+            backward,
+        });
     let end_at = if end.is_midnight() {
         shift(end.at, Duration::days(1))?
     } else {
         end.at
     };
-    if types.is_empty() {
-        types = state
-            .db
-            .series_index(user)
-            .await?
-            .iter()
-            .filter_map(|c| SeriesType::from_code(c))
-            .collect();
-    }
-    let (from, to) = (start.at.timestamp_micros(), end_at.timestamp_micros());
-    let mut streams: Vec<Stream> = Vec::new();
-    if from < to {
-        for series in types {
-            let mut by_ds: HashMap<Uuid, Vec<(i64, Vec<u8>)>> = HashMap::new();
-            for c in state
-                .db
-                .raw_chunks(
-                    user,
-                    series,
-                    start.at,
-                    shift(end_at, -Duration::microseconds(1))?,
-                )
-                .await?
-            {
-                by_ds
-                    .entry(c.data_source_id)
-                    .or_default()
-                    .push((c.hour.timestamp_micros(), c.data));
-            }
-            for (ds, mut chunks) in by_ds {
-                chunks.sort_by_key(|c| c.0);
-                let id = stream_id(ds, series);
-                let mut stream = Stream::lazy(id, series, ds, chunks, from, to);
-                if resolution != Resolution::Raw {
-                    let mut all = Vec::new();
-                    for ci in 0..stream.chunks.len() {
-                        all.extend_from_slice(stream.points(ci)?);
-                    }
-                    stream =
-                        Stream::eager(id, series, ds, bucket_points(series, ds, &all, resolution));
-                }
-                streams.push(stream);
-            }
-        }
-    }
-    let mut total = 0;
-    for s in &mut streams {
-        total += s.count()?;
-    }
-    let backward = cursor.is_some_and(|c| c.2);
-    let rows = match cursor {
-        Some((t, id, true)) => merge_backward(&mut streams, t, id, limit + 1)?,
-        Some((t, id, false)) => merge_forward(&mut streams, Some((t, id)), limit + 1)?,
-        None => merge_forward(&mut streams, None, limit + 1)?,
-    };
-    let more = rows.len() > limit;
-    let mut rows = rows;
-    rows.truncate(limit);
-    if backward {
-        rows.reverse();
-    }
+    let page = timeseries::query(
+        &state,
+        timeseries::Query {
+            user,
+            from: start.at,
+            to: end_at,
+            types,
+            resolution,
+            cursor,
+            limit,
+        },
+    )
+    .await?;
+    let rows = page.samples;
+    let backward = cursor.is_some_and(|c| c.backward);
     let sources = state.db.data_source_map(user).await?;
-    let key = |r: &(usize, Point)| {
-        let t = DateTime::from_timestamp_micros(r.1.t).unwrap_or_default();
-        encode_cursor(&[&cursor_ts(&t), &streams[r.0].id.to_string()], false)
+    let key = |s: &timeseries::Sample| {
+        let t = DateTime::from_timestamp_micros(s.point.t).unwrap_or_default();
+        encode_cursor(&[&cursor_ts(&t), &s.stream.to_string()], false)
     };
+    let more = page.more;
     let mut pagination = Pagination {
-        total_count: Some(total),
+        total_count: Some(page.total),
         has_more: more,
         ..Default::default()
     };
@@ -403,145 +160,19 @@ pub async fn timeseries(
     }
     let data = rows
         .iter()
-        .map(|(si, p)| {
-            let s = &streams[*si];
-            TimeSeriesSample {
-                timestamp: DateTime::from_timestamp_micros(p.t).unwrap_or_default(),
-                zone_offset: p.zone_offset.clone(),
-                series_type: s.series.code(),
-                value: p.value(),
-                unit: s.series.unit(),
-                source: Some(SourceMeta::of(sources.get(&s.ds))),
-                is_daily_total: p.is_daily_total,
-            }
+        .map(|s| TimeSeriesSample {
+            timestamp: DateTime::from_timestamp_micros(s.point.t).unwrap_or_default(),
+            zone_offset: s.point.zone_offset.clone(),
+            series_type: s.series.code(),
+            value: s.point.value(),
+            unit: s.series.unit(),
+            source: Some(SourceMeta::of(sources.get(&s.data_source))),
+            is_daily_total: s.point.is_daily_total,
         })
         .collect();
     let mut page = Paginated::new(data, pagination, Some(&start), Some(&end));
     page.metadata.resolution = Some(resolution.as_str().to_string());
     Ok(Json(page))
-}
-
-fn bucket_points(
-    series: SeriesType,
-    ds: Uuid,
-    points: &[Point],
-    resolution: Resolution,
-) -> Vec<Point> {
-    let input: Vec<SeriesPoint<Uuid>> = points
-        .iter()
-        .map(|p| SeriesPoint {
-            source: ds,
-            series,
-            recorded_at: DateTime::from_timestamp_micros(p.t).unwrap_or_default(),
-            value: p.value(),
-            zone_offset: p.zone_offset.clone(),
-            is_daily_total: p.is_daily_total,
-        })
-        .collect();
-    bucket(&input, resolution)
-        .into_iter()
-        .map(|b| Point {
-            t: b.bucket_start.timestamp_micros(),
-            milli: (b.value * 1000.0).round() as i64,
-            zone_offset: b.zone_offset,
-            is_daily_total: b.is_daily_total,
-        })
-        .collect()
-}
-
-#[derive(PartialEq, Eq)]
-struct Head {
-    t: i64,
-    id: Uuid,
-    stream: usize,
-    pos: (usize, usize),
-}
-
-impl Ord for Head {
-    fn cmp(&self, o: &Self) -> Ordering {
-        (self.t, self.id).cmp(&(o.t, o.id))
-    }
-}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-/// The first `n` samples in (t, id) order strictly after `after`.
-fn merge_forward(
-    streams: &mut [Stream],
-    after: Option<(i64, Uuid)>,
-    n: usize,
-) -> ApiResult<Vec<(usize, Point)>> {
-    let mut heap = BinaryHeap::new();
-    for (i, s) in streams.iter_mut().enumerate() {
-        if let Some(pos) = s.first_after(after)? {
-            let t = s.at(pos)?.t;
-            heap.push(std::cmp::Reverse(Head {
-                t,
-                id: s.id,
-                stream: i,
-                pos,
-            }));
-        }
-    }
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let Some(std::cmp::Reverse(h)) = heap.pop() else {
-            break;
-        };
-        let s = &mut streams[h.stream];
-        out.push((h.stream, s.at(h.pos)?));
-        if let Some(pos) = s.next(h.pos)? {
-            let t = s.at(pos)?.t;
-            heap.push(std::cmp::Reverse(Head {
-                t,
-                id: h.id,
-                stream: h.stream,
-                pos,
-            }));
-        }
-    }
-    Ok(out)
-}
-
-/// The last `n` samples strictly before (t, id), newest first.
-fn merge_backward(
-    streams: &mut [Stream],
-    t: i64,
-    id: Uuid,
-    n: usize,
-) -> ApiResult<Vec<(usize, Point)>> {
-    let mut heap = BinaryHeap::new();
-    for (i, s) in streams.iter_mut().enumerate() {
-        if let Some(pos) = s.last_before(t, id)? {
-            let pt = s.at(pos)?.t;
-            heap.push(Head {
-                t: pt,
-                id: s.id,
-                stream: i,
-                pos,
-            });
-        }
-    }
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let Some(h) = heap.pop() else { break };
-        let s = &mut streams[h.stream];
-        out.push((h.stream, s.at(h.pos)?));
-        if let Some(pos) = s.prev(h.pos)? {
-            let pt = s.at(pos)?.t;
-            heap.push(Head {
-                t: pt,
-                id: h.id,
-                stream: h.stream,
-                pos,
-            });
-        }
-    }
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -703,12 +334,10 @@ fn truthy(v: Option<f64>) -> Option<f64> {
     responses((status = 200, body = Paginated<WorkoutRead>)))]
 pub async fn list_workouts(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<WorkoutRead>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let needle = p.get("record_type").map(str::to_lowercase);
     let page = event_page(&state, user, "workout", &p, true, |e| match &needle {
         Some(n) => e
@@ -793,12 +422,10 @@ async fn mean_hr(state: &State, user: Uuid, e: &EventRecord) -> ApiResult<Option
     responses((status = 200, body = Paginated<SleepSessionRead>)))]
 pub async fn list_sleep(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<SleepSessionRead>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let sources = state.db.data_source_map(user).await?;
     let prio = state.db.priorities().await?;
     let by_priority = p.bool("filter_by_priority", false)?;
@@ -875,12 +502,10 @@ pub async fn list_sleep(
     responses((status = 200, body = Paginated<Value>)))]
 pub async fn list_cycles(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<Value>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let page = event_page(&state, user, "menstrual_cycle", &p, false, |_| true).await?;
     let sources = state.db.data_source_map(user).await?;
     let data = page
@@ -921,14 +546,11 @@ pub async fn list_cycles(
 
 async fn delete_event(
     state: &State,
-    headers: &HeaderMap,
-    user_id: &str,
-    id: &str,
+    user: Uuid,
+    id: Uuid,
     category: &str,
     missing: &str,
 ) -> ApiResult<StatusCode> {
-    let user = user_route(state, headers, user_id).await?;
-    let id = parse_uuid(id)?;
     match state.db.event(user, id).await? {
         Some(e) if e.category == category => {
             state.db.delete_event(user, &e).await?;
@@ -951,10 +573,10 @@ async fn delete_event(
     params(("user_id" = Uuid, Path), ("workout_id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_workout(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path((u, id)): Path<(String, String)>,
+    _: Caller,
+    PathIds(user, id): PathIds,
 ) -> ApiResult<StatusCode> {
-    delete_event(&state, &headers, &u, &id, "workout", "Workout not found").await
+    delete_event(&state, user, id, "workout", "Workout not found").await
 }
 
 /// Delete a sleep session (and its sleep score).
@@ -962,18 +584,10 @@ pub async fn delete_workout(
     params(("user_id" = Uuid, Path), ("sleep_id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_sleep(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path((u, id)): Path<(String, String)>,
+    _: Caller,
+    PathIds(user, id): PathIds,
 ) -> ApiResult<StatusCode> {
-    delete_event(
-        &state,
-        &headers,
-        &u,
-        &id,
-        "sleep",
-        "Sleep session not found",
-    )
-    .await
+    delete_event(&state, user, id, "sleep", "Sleep session not found").await
 }
 
 /// Delete a menstrual-cycle record.
@@ -981,14 +595,13 @@ pub async fn delete_sleep(
     params(("user_id" = Uuid, Path), ("cycle_id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 pub async fn delete_cycle(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path((u, id)): Path<(String, String)>,
+    _: Caller,
+    PathIds(user, id): PathIds,
 ) -> ApiResult<StatusCode> {
     delete_event(
         &state,
-        &headers,
-        &u,
-        &id,
+        user,
+        id,
         "menstrual_cycle",
         "Menstrual cycle record not found",
     )
@@ -1066,12 +679,10 @@ pub const PROVIDERS: [&str; 14] = [
     responses((status = 200, body = Paginated<HealthScoreRead>)))]
 pub async fn health_scores(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<HealthScoreRead>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.opt_datetime("start_date")?;
     let end = p.opt_datetime("end_date")?;
     if let (Some(s), Some(e)) = (&start, &end)
@@ -1171,10 +782,9 @@ fn capitalized(s: &str) -> String {
     params(("user_id" = Uuid, Path)), responses((status = 200, body = DataSourceList)))]
 pub async fn data_sources(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
+    _: Caller,
+    PathId(user): PathId,
 ) -> ApiResult<Json<DataSourceList>> {
-    let user = user_route(&state, &headers, &user_id).await?;
     let mut all = state.db.data_sources(user).await?;
     all.sort_by(|a, b| (&a.provider, &a.device_model).cmp(&(&b.provider, &b.device_model)));
     let items: Vec<DataSourceRead> = all

@@ -5,31 +5,30 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State as St};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::extract::PathId;
 use super::{State, parse_uuid};
-use crate::auth::guard;
+use crate::auth::guard::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::garmin_backfill;
 use crate::repo::garmin_backfill::{BackfillStatus, TRACKED_TYPES};
 
-/// The routes of this group (merged into the provider routes).
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+}
+
+/// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route(
-            "/api/v1/providers/garmin/users/{user_id}/backfill/status",
-            get(status),
-        )
-        .route(
-            "/api/v1/providers/garmin/users/{user_id}/backfill/cancel",
-            post(cancel),
-        )
-        .route(
-            "/api/v1/providers/garmin/users/{user_id}/backfill/{type_name}/retry",
-            post(retry),
-        )
+    openapi_router().into()
 }
 
 /// The progress of the user's Garmin backfill (a `pending` skeleton when there is none).
@@ -38,11 +37,9 @@ pub fn router() -> Router<State> {
     responses((status = 200, body = BackfillStatus), (status = 400), (status = 401)))]
 pub async fn status(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
+    _: Caller,
+    PathId(user): PathId,
 ) -> ApiResult<Json<BackfillStatus>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let user = parse_uuid(&user_id)?;
     Ok(Json(garmin_backfill::status(&state, user).await?))
 }
 
@@ -52,11 +49,9 @@ pub async fn status(
     responses((status = 200), (status = 400), (status = 401), (status = 409)))]
 pub async fn cancel(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
+    _: Caller,
+    PathId(user): PathId,
 ) -> ApiResult<Json<Value>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let user = parse_uuid(&user_id)?;
     if !garmin_backfill::cancel(&state, user).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -76,10 +71,9 @@ pub async fn cancel(
     responses((status = 200), (status = 400), (status = 401)))]
 pub async fn retry(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((user_id, type_name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    guard::api_key_or_developer(&state, &headers).await?;
     let user = parse_uuid(&user_id)?;
     if !garmin_backfill::is_retry_type(&type_name) {
         return Err(ApiError::bad_request(format!(

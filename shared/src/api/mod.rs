@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod data;
+pub mod extract;
 pub mod garmin_backfill;
 pub mod panics;
 pub mod params;

@@ -11,14 +11,21 @@ use crate::domain::time::{MAX_YEAR, MIN_YEAR, query_instant_in_range};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::DataSource;
 
-/// `t + d`, or 400 when that leaves chrono's range (every date arithmetic on request values).
-pub fn shift(t: DateTime<Utc>, d: chrono::TimeDelta) -> ApiResult<DateTime<Utc>> {
-    t.checked_add_signed(d)
-        .ok_or_else(|| ApiError::bad_request("Date out of range"))
-}
+pub use crate::services::shift;
 
-/// Raw query pairs (repeated keys kept).
+/// Raw query pairs (repeated keys kept); an extractor (400 on a malformed query string).
 pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> ApiResult<Self> {
+        Self::parse(parts.uri.query())
+    }
+}
 
 impl Params {
     pub fn parse(raw: Option<&str>) -> ApiResult<Self> {

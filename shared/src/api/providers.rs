@@ -10,66 +10,59 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, put};
+use axum::routing::get;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::params::{Params, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
-use crate::auth::guard;
+use crate::auth::guard::{self, AuthDeveloper, Caller};
 use crate::domain::states::ConnectionStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{self, ClientAuth, OAuthClient, ProviderInfo, REGISTRY};
 use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .route("/static/provider-icons/{name}", get(icon))
+        .routes(routes!(list_providers, bulk_update_providers))
+        .routes(routes!(update_provider))
+        .routes(routes!(oauth_success))
+        .routes(routes!(oauth_error))
+        .routes(routes!(authorize))
+        .routes(routes!(list_connections))
+        .routes(routes!(disconnect))
+        .routes(routes!(disconnect_and_delete))
+        .routes(routes!(trigger_sync))
+        .routes(routes!(trigger_historical))
+        .routes(routes!(vendor_workouts))
+        .routes(routes!(vendor_workout))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/static/provider-icons/{name}", get(icon))
-        .route(
-            "/api/v1/oauth/providers",
-            get(list_providers).put(bulk_update_providers),
-        )
-        .route("/api/v1/oauth/providers/{provider}", put(update_provider))
-        .route("/api/v1/oauth/success", get(oauth_success))
-        .route("/api/v1/oauth/error", get(oauth_error))
-        .route("/api/v1/oauth/{provider}/authorize", get(authorize))
-        .route("/api/v1/users/{user_id}/connections", get(list_connections))
-        .route(
-            "/api/v1/users/{user_id}/connections/{provider}",
-            delete(disconnect),
-        )
-        .route(
-            "/api/v1/users/{user_id}/connections/{provider}/data",
-            delete(disconnect_and_delete),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/sync",
-            axum::routing::post(trigger_sync),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/sync/historical",
-            axum::routing::post(trigger_historical),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/workouts",
-            get(vendor_workouts),
-        )
-        .route(
-            "/api/v1/providers/{provider}/users/{user_id}/workouts/{workout_id}",
-            get(vendor_workout),
-        )
+    openapi_router().into()
+}
+
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn callback_openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new().routes(routes!(callback))
 }
 
 /// The OAuth callback route (its own function in AWS).
 pub fn callback_router() -> Router<State> {
-    Router::new().route("/api/v1/oauth/{provider}/callback", get(callback))
+    callback_openapi_router().into()
 }
 
 /// The longest window one sync request may ask for (the historical sync's own limit).
@@ -157,11 +150,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     responses((status = 200, body = ProviderSettingRead), (status = 400)))]
 pub async fn update_provider(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(provider): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<ProviderSettingRead>> {
-    guard::developer(&state, &headers).await?;
     let info = providers::info(&provider)
         .ok_or_else(|| ApiError::bad_request(format!("Unknown provider: {provider}")))?;
     let u: ProviderUpdate = json_body(&body)?;
@@ -212,10 +204,9 @@ pub struct BulkProviders {
     responses((status = 200, body = [ProviderSettingRead]), (status = 400)))]
 pub async fn bulk_update_providers(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<Vec<ProviderSettingRead>>> {
-    guard::developer(&state, &headers).await?;
     let b: BulkProviders = json_body(&body)?;
     for key in b.providers.keys() {
         if providers::info(key).is_none() {
@@ -733,10 +724,9 @@ pub struct ConnectionRead {
     params(("user_id" = Uuid, Path)), responses((status = 200, body = [ConnectionRead])))]
 pub async fn list_connections(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Vec<ConnectionRead>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
     let user = parse_uuid(&user_id)?;
     let settings = state.db.provider_settings().await?;
     let mut conns = state.db.connections(user).await?;
@@ -813,11 +803,9 @@ async fn deregister_at_provider(state: &State, conn: &Connection) {
 
 async fn revoke_connection(
     state: &State,
-    headers: &HeaderMap,
     user_id: &str,
     provider: &str,
 ) -> ApiResult<(Uuid, &'static ProviderInfo)> {
-    guard::api_key_or_developer(state, headers).await?;
     let user = parse_uuid(user_id)?;
     let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
     let conn = state
@@ -840,10 +828,10 @@ async fn revoke_connection(
     params(("user_id" = Uuid, Path), ("provider" = String, Path)), responses((status = 204), (status = 404)))]
 pub async fn disconnect(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((user_id, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    revoke_connection(&state, &headers, &user_id, &provider).await?;
+    revoke_connection(&state, &user_id, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -852,10 +840,10 @@ pub async fn disconnect(
     params(("user_id" = Uuid, Path), ("provider" = String, Path)), responses((status = 204), (status = 404)))]
 pub async fn disconnect_and_delete(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((user_id, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (user, info) = revoke_connection(&state, &headers, &user_id, &provider).await?;
+    let (user, info) = revoke_connection(&state, &user_id, &provider).await?;
     let days = state.db.delete_provider_data(user, info.key).await?;
     let jobs: Vec<crate::jobs::Job> = days
         .into_iter()
@@ -905,11 +893,10 @@ fn no_active_connection(user: Uuid, info: &ProviderInfo) -> ApiError {
     responses((status = 200), (status = 400), (status = 404), (status = 501)))]
 pub async fn trigger_sync(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    guard::api_key_or_developer(&state, &headers).await?;
     let user = parse_uuid(&user_id)?;
     let info = pull_provider(&provider)?;
     let p = Params::parse(q.as_deref())?;
@@ -1000,11 +987,10 @@ pub async fn trigger_sync(
     responses((status = 200), (status = 400), (status = 404), (status = 501)))]
 pub async fn trigger_historical(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    guard::api_key_or_developer(&state, &headers).await?;
     let user = parse_uuid(&user_id)?;
     let info = providers::parse_path(&provider).map_err(ApiError::bad_request)?;
     if !info.has_cloud_api {
@@ -1090,13 +1076,11 @@ fn vendor_options(
 /// workouts API.
 async fn vendor_request(
     state: &State,
-    headers: &HeaderMap,
     provider: &str,
     user_id: &str,
     q: Option<&str>,
     list: bool,
 ) -> ApiResult<(&'static ProviderInfo, Uuid, providers::VendorOptions)> {
-    guard::api_key_or_developer(state, headers).await?;
     let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
     let user = parse_uuid(user_id)?;
     let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
@@ -1164,12 +1148,12 @@ fn vendor_error(
         (status = 401), (status = 404), (status = 502)))]
 pub async fn vendor_workouts(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let (info, user, opts) =
-        vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), true).await?;
+        vendor_request(&state, &provider, &user_id, q.as_deref(), true).await?;
     let key = info.key;
     crate::providers::sync::with_connection_token(&state, user, key, move |f| {
         let o = opts.clone();
@@ -1188,12 +1172,12 @@ pub async fn vendor_workouts(
         (status = 404), (status = 502)))]
 pub async fn vendor_workout(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path((provider, user_id, workout_id)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let (info, user, opts) =
-        vendor_request(&state, &headers, &provider, &user_id, q.as_deref(), false).await?;
+        vendor_request(&state, &provider, &user_id, q.as_deref(), false).await?;
     if !providers::has_vendor_workout_detail(info.key) {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support single workouts",

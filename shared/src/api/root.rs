@@ -5,16 +5,23 @@ use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use serde_json::{Value, json};
-use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::State;
 
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    Router::new()
-        .route("/", get(root))
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(root))
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))
+}
+
+/// The routes of this group.
+pub fn router() -> Router<State> {
+    openapi_router().into()
 }
 
 /// Liveness.
@@ -24,7 +31,7 @@ pub async fn root() -> Json<Value> {
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::ApiDoc::openapi())
+    Json(crate::openapi::document())
 }
 
 async fn docs() -> Html<&'static str> {

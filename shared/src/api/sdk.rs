@@ -6,29 +6,30 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as St};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{State, parse_uuid};
-use crate::auth::guard;
+use crate::auth::guard::SdkCaller;
 use crate::domain::sdk::SdkProvider;
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{IngestError, ingest_sdk};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(sync))
+        .routes(routes!(sync_apple))
+        .routes(routes!(sync_samsung))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/sdk/users/{user_id}/sync", post(sync))
-        .route(
-            "/api/v1/sdk/users/{user_id}/sync/apple/healthion",
-            post(sync_apple),
-        )
-        .route(
-            "/api/v1/sdk/users/{user_id}/sync/samsung",
-            post(sync_samsung),
-        )
+    openapi_router().into()
 }
 
 /// `UploadDataResponse`.
@@ -45,12 +46,11 @@ pub struct UploadDataResponse {
 
 async fn handle(
     state: &State,
-    headers: &HeaderMap,
+    caller: SdkCaller,
     user_id: &str,
     body: &Bytes,
     provider: Option<SdkProvider>,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    let caller = guard::sdk_or_api_key(state, headers).await?;
     caller.check_user(user_id)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("Field required"));
@@ -93,11 +93,11 @@ async fn handle(
     responses((status = 202, body = UploadDataResponse), (status = 400), (status = 401), (status = 403), (status = 413)))]
 pub async fn sync(
     St(state): St<State>,
-    headers: HeaderMap,
+    caller: SdkCaller,
     Path(user_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    handle(&state, &headers, &user_id, &body, None).await
+    handle(&state, caller, &user_id, &body, None).await
 }
 
 /// Push an Apple Health batch (the integration guide's path).
@@ -105,11 +105,11 @@ pub async fn sync(
     responses((status = 202, body = UploadDataResponse)))]
 pub async fn sync_apple(
     St(state): St<State>,
-    headers: HeaderMap,
+    caller: SdkCaller,
     Path(user_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    handle(&state, &headers, &user_id, &body, Some(SdkProvider::Apple)).await
+    handle(&state, caller, &user_id, &body, Some(SdkProvider::Apple)).await
 }
 
 /// Push a Samsung Health batch (the integration guide's path).
@@ -117,16 +117,9 @@ pub async fn sync_apple(
     responses((status = 202, body = UploadDataResponse)))]
 pub async fn sync_samsung(
     St(state): St<State>,
-    headers: HeaderMap,
+    caller: SdkCaller,
     Path(user_id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
-    handle(
-        &state,
-        &headers,
-        &user_id,
-        &body,
-        Some(SdkProvider::Samsung),
-    )
-    .await
+    handle(&state, caller, &user_id, &body, Some(SdkProvider::Samsung)).await
 }

@@ -5,43 +5,35 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as St;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use rand::Rng;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{State, json_body};
-use crate::auth::guard;
+use crate::auth::guard::AuthDeveloper;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::Job;
 use crate::seed::{SeedRequest, presets, resolve, sleep_profiles};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(dispatch_seed))
+        .routes(routes!(list_presets))
+        .routes(routes!(list_sleep_profiles))
+        .routes(routes!(list_provider_priorities, set_provider_priorities))
+        .routes(routes!(set_provider_priority))
+        .routes(routes!(list_device_priorities, set_device_priorities))
+        .routes(routes!(set_device_priority))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/settings/seed", post(dispatch_seed))
-        .route("/api/v1/settings/seed/presets", get(list_presets))
-        .route(
-            "/api/v1/settings/seed/sleep-profiles",
-            get(list_sleep_profiles),
-        )
-        .route(
-            "/api/v1/priorities/providers",
-            get(list_provider_priorities).put(set_provider_priorities),
-        )
-        .route(
-            "/api/v1/priorities/providers/{provider}",
-            axum::routing::put(set_provider_priority),
-        )
-        .route(
-            "/api/v1/priorities/device-types",
-            get(list_device_priorities).put(set_device_priorities),
-        )
-        .route(
-            "/api/v1/priorities/device-types/{device_type}",
-            axum::routing::put(set_device_priority),
-        )
+    openapi_router().into()
 }
 
 /// Queue synthetic users and data (202); the work runs as a background job.
@@ -49,10 +41,9 @@ pub fn router() -> Router<State> {
     responses((status = 202, description = "{task_id, status, seed_used}"), (status = 400)))]
 pub async fn dispatch_seed(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    guard::developer(&state, &headers).await?;
     let req: SeedRequest = json_body(&body)?;
     let default_seed = rand::thread_rng().gen_range(0..(1u64 << 31));
     let (users, seed, profile) = resolve(&req, default_seed).map_err(ApiError::bad_request)?;
@@ -75,8 +66,7 @@ pub async fn dispatch_seed(
 
 /// The seed presets.
 #[utoipa::path(get, path = "/api/v1/settings/seed/presets", tag = "settings", responses((status = 200)))]
-pub async fn list_presets(St(state): St<State>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    guard::developer(&state, &headers).await?;
+pub async fn list_presets(_: AuthDeveloper) -> ApiResult<Json<Value>> {
     let list: Vec<Value> = presets()
         .into_iter()
         .map(|(id, label, description, profile)| json!({"id": id, "label": label, "description": description, "profile": profile}))
@@ -86,11 +76,7 @@ pub async fn list_presets(St(state): St<State>, headers: HeaderMap) -> ApiResult
 
 /// The sleep-stage profiles.
 #[utoipa::path(get, path = "/api/v1/settings/seed/sleep-profiles", tag = "settings", responses((status = 200)))]
-pub async fn list_sleep_profiles(
-    St(state): St<State>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
-    guard::developer(&state, &headers).await?;
+pub async fn list_sleep_profiles(_: AuthDeveloper) -> ApiResult<Json<Value>> {
     Ok(Json(Value::Array(sleep_profiles())))
 }
 
@@ -157,9 +143,8 @@ async fn list_of(state: &State, kind: char) -> ApiResult<Json<Value>> {
 #[utoipa::path(get, path = "/api/v1/priorities/providers", tag = "settings", responses((status = 200)))]
 pub async fn list_provider_priorities(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
 ) -> ApiResult<Json<Value>> {
-    guard::developer(&state, &headers).await?;
     list_of(&state, 'P').await
 }
 
@@ -167,20 +152,12 @@ pub async fn list_provider_priorities(
 #[utoipa::path(get, path = "/api/v1/priorities/device-types", tag = "settings", responses((status = 200)))]
 pub async fn list_device_priorities(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
 ) -> ApiResult<Json<Value>> {
-    guard::developer(&state, &headers).await?;
     list_of(&state, 'D').await
 }
 
-async fn set_one(
-    state: &State,
-    headers: &HeaderMap,
-    kind: char,
-    key: &str,
-    body: &Bytes,
-) -> ApiResult<Json<Value>> {
-    guard::developer(state, headers).await?;
+async fn set_one(state: &State, kind: char, key: &str, body: &Bytes) -> ApiResult<Json<Value>> {
     check_key(kind, key)?;
     let b: PriorityBody = json_body(body)?;
     let p = check_priority(b.priority)?;
@@ -199,31 +176,25 @@ async fn set_one(
 #[utoipa::path(put, path = "/api/v1/priorities/providers/{provider}", tag = "settings", params(("provider" = String, Path)), responses((status = 200), (status = 400)))]
 pub async fn set_provider_priority(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     axum::extract::Path(p): axum::extract::Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    set_one(&state, &headers, 'P', &p, &body).await
+    set_one(&state, 'P', &p, &body).await
 }
 
 /// Set one device type's priority (1–100, lower wins).
 #[utoipa::path(put, path = "/api/v1/priorities/device-types/{device_type}", tag = "settings", params(("device_type" = String, Path)), responses((status = 200), (status = 400)))]
 pub async fn set_device_priority(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     axum::extract::Path(d): axum::extract::Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    set_one(&state, &headers, 'D', &d, &body).await
+    set_one(&state, 'D', &d, &body).await
 }
 
-async fn set_many(
-    state: &State,
-    headers: &HeaderMap,
-    kind: char,
-    body: &Bytes,
-) -> ApiResult<Json<Value>> {
-    guard::developer(state, headers).await?;
+async fn set_many(state: &State, kind: char, body: &Bytes) -> ApiResult<Json<Value>> {
     let b: BulkPriorities = json_body(body)?;
     let field = if kind == 'P' {
         "provider"
@@ -252,18 +223,18 @@ async fn set_many(
 #[utoipa::path(put, path = "/api/v1/priorities/providers", tag = "settings", responses((status = 200), (status = 400)))]
 pub async fn set_provider_priorities(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    set_many(&state, &headers, 'P', &body).await
+    set_many(&state, 'P', &body).await
 }
 
 /// Set several device-type priorities.
 #[utoipa::path(put, path = "/api/v1/priorities/device-types", tag = "settings", responses((status = 200), (status = 400)))]
 pub async fn set_device_priorities(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    set_many(&state, &headers, 'D', &body).await
+    set_many(&state, 'D', &body).await
 }

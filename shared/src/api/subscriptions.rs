@@ -5,47 +5,40 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State as St};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::State;
 use super::params::Params;
-use crate::auth::guard;
+use crate::auth::guard::AuthDeveloper;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::subscriptions::{self, SubscriptionCtx, SubscriptionError, SubscriptionOp};
 use crate::providers::{self};
 
-/// The routes (served with the provider routes).
-pub fn router() -> Router<State> {
-    Router::new()
-        .route(
-            "/api/v1/providers/{provider}/webhooks/subscriptions",
-            get(list).post(register),
-        )
-        .route(
-            "/api/v1/providers/{provider}/webhooks/subscriptions/renew",
-            post(renew),
-        )
-        .route(
-            "/api/v1/providers/{provider}/webhooks/subscriptions/{id}",
-            get(get_one).put(update).delete(delete_one),
-        )
-        .route(
-            "/api/v1/providers/{provider}/webhooks/url",
-            get(webhook_url),
-        )
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(list, register))
+        .routes(routes!(renew))
+        .routes(routes!(get_one, update, delete_one))
+        .routes(routes!(webhook_url))
 }
 
-/// Authenticates the developer first (401 before any 400), then builds the operation from the
-/// request and runs it.
+/// The routes of this group.
+pub fn router() -> Router<State> {
+    openapi_router().into()
+}
+
+/// Builds the operation from the request and runs it (the routes authenticate the developer
+/// first, as their extractor, so 401 comes before any 400).
 async fn run(
     state: &State,
-    headers: &HeaderMap,
     provider: &str,
     op: impl FnOnce() -> ApiResult<SubscriptionOp>,
 ) -> ApiResult<Value> {
-    guard::developer(state, headers).await?;
     let op = op()?;
     let info = providers::info(provider)
         .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
@@ -111,10 +104,10 @@ fn callback_url(q: Option<&str>) -> ApiResult<String> {
     responses((status = 200, description = "{subscriptions: [...]}"), (status = 404), (status = 501)))]
 pub async fn list(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(provider): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || Ok(SubscriptionOp::List)).await?;
+    let body = run(&state, &provider, || Ok(SubscriptionOp::List)).await?;
     Ok(Json(json!({ "subscriptions": body })))
 }
 
@@ -124,11 +117,11 @@ pub async fn list(
     responses((status = 200, description = "{subscriptions: <provider result>}"), (status = 400), (status = 501)))]
 pub async fn register(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(provider): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || {
+    let body = run(&state, &provider, || {
         Ok(SubscriptionOp::Register {
             callback_url: callback_url(q.as_deref())?,
         })
@@ -142,10 +135,10 @@ pub async fn register(
     params(("provider" = String, Path)), responses((status = 200), (status = 501)))]
 pub async fn renew(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(provider): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || Ok(SubscriptionOp::Renew)).await?;
+    let body = run(&state, &provider, || Ok(SubscriptionOp::Renew)).await?;
     Ok(Json(json!({ "renewed": body })))
 }
 
@@ -154,13 +147,10 @@ pub async fn renew(
     params(("provider" = String, Path), ("id" = String, Path)), responses((status = 200), (status = 501)))]
 pub async fn get_one(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path((provider, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || {
-        Ok(SubscriptionOp::Get { id })
-    })
-    .await?;
+    let body = run(&state, &provider, || Ok(SubscriptionOp::Get { id })).await?;
     Ok(Json(json!({ "subscription": body })))
 }
 
@@ -170,11 +160,11 @@ pub async fn get_one(
     responses((status = 200), (status = 400), (status = 501)))]
 pub async fn update(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path((provider, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || {
+    let body = run(&state, &provider, || {
         Ok(SubscriptionOp::Update {
             id,
             callback_url: callback_url(q.as_deref())?,
@@ -189,13 +179,10 @@ pub async fn update(
     params(("provider" = String, Path), ("id" = String, Path)), responses((status = 200), (status = 501)))]
 pub async fn delete_one(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path((provider, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let body = run(&state, &headers, &provider, || {
-        Ok(SubscriptionOp::Delete { id })
-    })
-    .await?;
+    let body = run(&state, &provider, || Ok(SubscriptionOp::Delete { id })).await?;
     Ok(Json(json!({ "deleted": body })))
 }
 
@@ -208,10 +195,9 @@ pub async fn delete_one(
         (status = 401), (status = 404)))]
 pub async fn webhook_url(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: AuthDeveloper,
     Path(provider): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    guard::developer(&state, &headers).await?;
     let info = providers::info(&provider)
         .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
     if !providers::has_webhook(info.key) {

@@ -2,41 +2,42 @@
 //! grow with the samples a day holds), sleep from sessions, recovery from scores, the body
 //! snapshot and per-user data counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::Router;
-use axum::extract::{Path, RawQuery, State as St};
-use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::extract::State as St;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::State;
-use super::data::{priority_key, user_route};
+use super::extract::PathId;
 use super::params::{
     Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor, shift,
 };
 use super::wire::ser_opt_dt;
+use crate::auth::guard::Caller;
 use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
-use crate::domain::summary::{assemble_activity, recovery_values, select_best};
+use crate::domain::summary::{recovery_values, select_best};
 use crate::domain::time::{MAX_YEAR, MIN_YEAR, local_date, start_of_utc_day};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::health::EventDetails;
+use crate::services::summaries::{self, priority_key};
 
-/// The routes of the summaries.
-pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users/{user_id}/summaries/activity", get(activity))
-        .route("/api/v1/users/{user_id}/summaries/sleep", get(sleep))
-        .route("/api/v1/users/{user_id}/summaries/recovery", get(recovery))
-        .route("/api/v1/users/{user_id}/summaries/body", get(body))
-        .route("/api/v1/users/{user_id}/summaries/data", get(data_summary))
+/// The summary routes with their OpenAPI operations (merged into the data group's).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(activity))
+        .routes(routes!(sleep))
+        .routes(routes!(recovery))
+        .routes(routes!(body))
+        .routes(routes!(data_summary))
 }
 
 fn bad_cursor(raw: &str) -> ApiError {
@@ -120,12 +121,10 @@ pub struct ActivitySummary {
     responses((status = 200, body = Paginated<ActivitySummary>)))]
 pub async fn activity(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<ActivitySummary>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 400)? as usize;
@@ -147,56 +146,14 @@ pub async fn activity(
             Some(((d, c.fields[1].clone(), c.fields[2].clone()), c.backward))
         }
     };
-    let (from, to) = (start.date(), end.date());
-    let sources = state.db.data_source_map(user).await?;
-    let prio = state.db.priorities().await?;
-    let rollups = state.db.rollups(user, from, to).await?;
-    let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
-    for r in rollups {
-        by_date.entry(r.date).or_default().push(r);
-    }
-    let winners: Vec<_> = by_date
-        .into_values()
-        .filter_map(|c| select_best(c, |r| priority_key(&prio, sources.get(&r.data_source_id))))
-        .collect();
-    // Workout elevation per (local end date, source).
-    let mut elevation: HashMap<(NaiveDate, Uuid), f64> = HashMap::new();
-    if !winners.is_empty() {
-        let workouts = state
-            .db
-            .events(
-                user,
-                "workout",
-                Some(shift(start_of_utc_day(from), -Duration::days(2))?),
-                Some(shift(start_of_utc_day(to), Duration::days(1))?),
-            )
-            .await?;
-        for w in workouts {
-            if let Some(EventDetails::Workout(d)) = &w.details
-                && let Some(g) = d.total_elevation_gain
-            {
-                *elevation
-                    .entry((
-                        local_date(w.end, w.zone_offset.as_deref()),
-                        w.data_source_id,
-                    ))
-                    .or_default() += g;
-            }
-        }
-    }
-    let mut items: Vec<ActivitySummary> = winners
-        .iter()
-        .map(|r| {
-            let ds = sources.get(&r.data_source_id);
-            let v = assemble_activity(
-                &r.day,
-                elevation.get(&(r.date, r.data_source_id)).copied(),
-                r.step_minutes,
-                r.intensity,
-            );
+    let (days, sources) = summaries::activity(&state, user, start.date(), end.date()).await?;
+    let mut items: Vec<ActivitySummary> = days
+        .into_iter()
+        .map(|d| {
+            let v = d.values;
             ActivitySummary {
-                date: r.date,
-                source: SourceMeta::of(ds),
+                date: d.date,
+                source: SourceMeta::of(sources.get(&d.data_source_id)),
                 steps: Some(v.steps),
                 distance_meters: v.distance_meters,
                 floors_climbed: v.floors_climbed,
@@ -325,12 +282,10 @@ async fn window_mean(
     responses((status = 200, body = Paginated<SleepSummary>)))]
 pub async fn sleep(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<SleepSummary>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
@@ -475,12 +430,10 @@ pub struct RecoverySummary {
     responses((status = 200, body = Paginated<RecoverySummary>)))]
 pub async fn recovery(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Paginated<RecoverySummary>>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.datetime("start_date")?;
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
@@ -573,12 +526,10 @@ fn truthy(v: Option<f64>) -> bool {
     responses((status = 200, description = "BodySummary or null")))]
 pub async fn body(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let period = p.int("average_period", 7, 1, 7)?;
     let window = p.int("latest_window_hours", 4, 1, 24)?;
     let now = state.now();
@@ -727,12 +678,10 @@ fn sorted_counts(m: &BTreeMap<String, u64>) -> Value {
     responses((status = 200, description = "UserDataSummaryResponse")))]
 pub async fn data_summary(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    PathId(user): PathId,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let user = user_route(&state, &headers, &user_id).await?;
-    let p = Params::parse(q.as_deref())?;
     let start = p.opt_datetime("start_date")?.map(|d| d.at);
     let end = p.opt_datetime("end_date")?.map(|d| d.at);
     // Without bounds: every storable instant (what the listing routes can reach).

@@ -3,29 +3,35 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State as St};
-use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::extract::{Path, State as St};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::State;
 use super::params::Params;
 use super::parse_uuid;
 use super::wire::{ser_dt, ser_opt_dt};
-use crate::auth::guard;
+use crate::auth::guard::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::sync_runs::{SyncEvent, SyncRun};
 
-/// The routes of this group (served with the provider routes).
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(stream))
+        .routes(routes!(recent))
+        .routes(routes!(user_runs))
+        .routes(routes!(all_runs))
+}
+
+/// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users/{user_id}/sync/stream", get(stream))
-        .route("/api/v1/users/{user_id}/sync/recent", get(recent))
-        .route("/api/v1/users/{user_id}/sync/runs", get(user_runs))
-        .route("/api/v1/sync/runs", get(all_runs))
+    openapi_router().into()
 }
 
 /// `SyncRunSummary`.
@@ -147,13 +153,11 @@ fn sse_frame(e: SyncEvent) -> axum::body::Bytes {
     responses((status = 200, description = "text/event-stream of SyncStatusEvent"), (status = 404, description = "User not found")))]
 pub async fn stream(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<axum::response::Response> {
     use futures_util::StreamExt;
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let replay = p.int("replay", 20, 1, 200)?;
     let user = existing_user(&state, &user_id).await?;
     let mut recent = state
@@ -222,12 +226,10 @@ pub async fn stream(
     responses((status = 200, description = "SyncStatusEvent[]"), (status = 404, description = "User not found")))]
 pub async fn recent(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Vec<SyncStatusEvent>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let limit = p.int("limit", 50, 1, 200)?;
     let user = existing_user(&state, &user_id).await?;
     let events = state
@@ -245,12 +247,10 @@ pub async fn recent(
     responses((status = 200, body = [SyncRunSummary]), (status = 404, description = "User not found")))]
 pub async fn user_runs(
     St(state): St<State>,
-    headers: HeaderMap,
+    _: Caller,
     Path(user_id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Vec<SyncRunSummary>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let limit = p.int("limit", 20, 1, 200)?;
     let user = existing_user(&state, &user_id).await?;
     let runs = state.db.user_sync_runs(user, state.now()).await?;
@@ -269,11 +269,9 @@ pub async fn user_runs(
     responses((status = 200, body = [SyncRunSummary])))]
 pub async fn all_runs(
     St(state): St<State>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    p: Params,
 ) -> ApiResult<Json<Vec<SyncRunSummary>>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p = Params::parse(q.as_deref())?;
     let limit = p.int("limit", 50, 1, 10_000)?;
     let user = p.get("user_id").map(parse_uuid).transpose()?;
     let (provider, status, source) = (p.get("provider"), p.get("status"), p.get("source"));

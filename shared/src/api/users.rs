@@ -4,29 +4,34 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State as St};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State as St;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::extract::{PathId, Query};
 use super::wire::{check_email, check_max_len, ser_dt, ser_opt_dt};
-use super::{State, json_body, parse_uuid, query};
-use crate::auth::guard;
+use super::{State, json_body};
+use crate::auth::guard::{AuthDeveloper, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::users::{User, UserWriteError};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, delete_user))
+}
+
 /// The routes of this group.
 pub fn router() -> Router<State> {
-    Router::new()
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route(
-            "/api/v1/users/{user_id}",
-            get(get_user).patch(update_user).delete(delete_user),
-        )
+    openapi_router().into()
 }
 
 /// `UserRead`.
@@ -94,8 +99,9 @@ pub struct UserPage {
     pub has_prev: bool,
 }
 
+/// The user list's query (values checked by hand for the reference's texts).
 #[derive(Debug, Default, Deserialize)]
-struct ListParams {
+pub struct ListParams {
     page: Option<String>,
     limit: Option<String>,
     sort_by: Option<String>,
@@ -186,11 +192,9 @@ async fn sync_summaries(
     responses((status = 200, body = UserPage)))]
 pub async fn list_users(
     St(state): St<State>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    _: Caller,
+    Query(p): Query<ListParams>,
 ) -> ApiResult<Json<UserPage>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let p: ListParams = query(q.as_deref())?;
     let page = int_param(p.page.as_deref(), 1, 1, usize::MAX / 1000)?;
     let limit = int_param(p.limit.as_deref(), 20, 1, 100)?;
     let sort_by = p.sort_by.as_deref().unwrap_or("created_at");
@@ -293,12 +297,7 @@ pub async fn list_users(
 /// Create a user. `{}` is valid; e-mails are not unique (the integration guide's contract).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserFields,
     responses((status = 201, body = UserRead), (status = 400)))]
-pub async fn create_user(
-    St(state): St<State>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    guard::api_key_or_developer(&state, &headers).await?;
+pub async fn create_user(St(state): St<State>, _: Caller, body: Bytes) -> ApiResult<Response> {
     let f: UserFields = json_body(&body)?;
     f.validate()?;
     let user = User {
@@ -322,8 +321,7 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(UserRead::from(&user))).into_response())
 }
 
-async fn find_user(state: &State, raw: &str) -> ApiResult<User> {
-    let id = parse_uuid(raw)?;
+async fn find_user(state: &State, id: Uuid) -> ApiResult<User> {
     state
         .db
         .user(id)
@@ -336,11 +334,10 @@ async fn find_user(state: &State, raw: &str) -> ApiResult<User> {
     responses((status = 200, body = UserRead), (status = 404)))]
 pub async fn get_user(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: Caller,
+    PathId(id): PathId,
 ) -> ApiResult<Json<UserRead>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    Ok(Json((&find_user(&state, &id).await?).into()))
+    Ok(Json((&find_user(&state, id).await?).into()))
 }
 
 /// Update a user (developer JWT; null or absent fields stay unchanged).
@@ -348,12 +345,11 @@ pub async fn get_user(
     request_body = UserFields, responses((status = 200, body = UserRead), (status = 404), (status = 409)))]
 pub async fn update_user(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: AuthDeveloper,
+    PathId(id): PathId,
     body: Bytes,
 ) -> ApiResult<Json<UserRead>> {
-    guard::developer(&state, &headers).await?;
-    let old = find_user(&state, &id).await?;
+    let old = find_user(&state, id).await?;
     let f: UserFields = json_body(&body)?;
     f.validate()?;
     let mut u = old.clone();
@@ -383,11 +379,10 @@ pub async fn update_user(
     responses((status = 200, body = UserRead), (status = 404)))]
 pub async fn delete_user(
     St(state): St<State>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: Caller,
+    PathId(id): PathId,
 ) -> ApiResult<Json<UserRead>> {
-    guard::api_key_or_developer(&state, &headers).await?;
-    let user = find_user(&state, &id).await?;
+    let user = find_user(&state, id).await?;
     state.db.delete_user(&user).await?;
     Ok(Json((&user).into()))
 }

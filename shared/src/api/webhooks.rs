@@ -13,45 +13,34 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as St};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::State;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::webhook::{WebhookReply, WebhookRequest, accepted, apply};
 use crate::providers::{self, ProviderInfo};
 
+/// The routes of this group with their OpenAPI operations (paths and methods come from
+/// each handler's `#[utoipa::path]`).
+pub fn openapi_router() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(unified))
+        .routes(routes!(unified_secret))
+        .routes(routes!(garmin_ping))
+        .routes(routes!(garmin_alias))
+        .routes(routes!(oura_alias))
+        .routes(routes!(oura_health))
+        .routes(routes!(strava_alias))
+        .routes(routes!(strava_health))
+        .routes(routes!(strava_singular))
+        .routes(routes!(strava_singular_health))
+}
+
 /// The webhook routes (their own function in AWS: providers call them, not our users).
 pub fn router() -> Router<State> {
-    Router::new()
-        .route(
-            "/api/v1/providers/{provider}/webhooks",
-            get(unified).post(unified),
-        )
-        .route(
-            "/api/v1/providers/{provider}/webhooks/{secret}",
-            get(unified_secret).post(unified_secret),
-        )
-        .route(
-            "/api/v1/garmin/webhooks/ping",
-            axum::routing::post(garmin_ping),
-        )
-        .route(
-            "/api/v1/garmin/webhooks/push",
-            axum::routing::post(garmin_alias),
-        )
-        .route("/api/v1/oura/webhooks", get(oura_alias).post(oura_alias))
-        .route("/api/v1/oura/webhooks/health", get(oura_health))
-        .route(
-            "/api/v1/strava/webhooks",
-            get(strava_alias).post(strava_alias),
-        )
-        .route("/api/v1/strava/webhooks/health", get(strava_health))
-        .route(
-            "/api/v1/strava/webhook",
-            get(strava_singular).post(strava_singular),
-        )
-        .route("/api/v1/strava/webhook/health", get(strava_singular_health))
+    openapi_router().into()
 }
 
 fn capabilities(p: &ProviderInfo) -> String {

@@ -1,13 +1,17 @@
-//! The authentication rules of api.md §2.2, as plain async functions handlers call first.
+//! The authentication rules of api.md §2.2, as axum extractors a handler names first among
+//! its arguments (axum runs extractors in argument order, so auth errors come before any
+//! path, query or body validation error):
 //!
-//! - `developer` (D): a developer JWT only.
-//! - `api_key_or_developer` (K): a developer JWT, else the API-key header.
-//! - `sdk_or_api_key` (S): an SDK token, else the API-key header.
+//! - [`AuthDeveloper`] (D): a developer JWT only.
+//! - [`Caller`] (K): a developer JWT, else the API-key header.
+//! - [`SdkCaller`] (S): an SDK token, else the API-key header.
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::app::{AppState, State};
 use crate::error::{ApiError, ApiResult};
 use crate::keys::tokens::Claims;
 use crate::repo::credentials::ApiKey;
@@ -17,6 +21,18 @@ use crate::repo::developers::Developer;
 pub const API_KEY_HEADER: &str = "x-open-wearables-api-key";
 
 const COULD_NOT_VALIDATE: &str = "Could not validate credentials";
+
+/// The developer of a D route.
+#[derive(Debug, Clone)]
+pub struct AuthDeveloper(pub Developer);
+
+impl FromRequestParts<State> for AuthDeveloper {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
+        developer(state, &parts.headers).await.map(Self)
+    }
+}
 
 /// Who called a K route.
 #[derive(Debug, Clone)]
@@ -34,6 +50,22 @@ pub enum SdkCaller {
         app_id: Option<String>,
     },
     ApiKey(ApiKey),
+}
+
+impl FromRequestParts<State> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
+        api_key_or_developer(state, &parts.headers).await
+    }
+}
+
+impl FromRequestParts<State> for SdkCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
+        sdk_or_api_key(state, &parts.headers).await
+    }
 }
 
 impl SdkCaller {
@@ -78,7 +110,7 @@ pub fn sdk_claims(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
 }
 
 /// D: a developer JWT, else 401 with `WWW-Authenticate: Bearer`.
-pub async fn developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Developer> {
+async fn developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Developer> {
     let claims =
         claims(state, headers).ok_or_else(|| ApiError::unauthorized_bearer(COULD_NOT_VALIDATE))?;
     if claims.is_sdk() {
@@ -113,7 +145,7 @@ async fn api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<ApiK
     }
 }
 
-/// K: a developer JWT, else an API key.
+/// K: a developer JWT, else an API key (also the second half of the OAuth authorize rule).
 pub async fn api_key_or_developer(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     if let Some(d) = optional_developer(state, headers).await? {
         return Ok(Caller::Developer(d));
@@ -127,7 +159,7 @@ pub async fn api_key_or_developer(state: &AppState, headers: &HeaderMap) -> ApiR
 }
 
 /// S: an SDK token, else an API key.
-pub async fn sdk_or_api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<SdkCaller> {
+async fn sdk_or_api_key(state: &AppState, headers: &HeaderMap) -> ApiResult<SdkCaller> {
     if let Some(c) = claims(state, headers).filter(Claims::is_sdk) {
         if Uuid::parse_str(&c.sub).is_ok() {
             return Ok(SdkCaller::Sdk {

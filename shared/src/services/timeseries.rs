@@ -1,0 +1,427 @@
+//! The timeseries query engine: a page of raw samples or resolution buckets of one user, in
+//! `(timestamp, stream)` order across every (series, data source) stream, by a k-way merge
+//! that decodes stored chunks lazily. The route maps the page to the wire type and cursors.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::shift;
+use crate::app::AppState;
+use crate::domain::series::{Resolution, SeriesPoint, SeriesType, bucket};
+use crate::error::{ApiError, ApiResult};
+use crate::repo::chunk::Point;
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub user: Uuid,
+    /// Inclusive start.
+    pub from: DateTime<Utc>,
+    /// Exclusive end.
+    pub to: DateTime<Utc>,
+    /// The series to read; empty means every series the user has.
+    pub types: Vec<SeriesType>,
+    pub resolution: Resolution,
+    pub cursor: Option<Cursor>,
+    pub limit: usize,
+}
+
+/// A position between two samples: after (or, `backward`, before) the sample at `t` (µs) of
+/// the stream `stream`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub t: i64,
+    pub stream: Uuid,
+    pub backward: bool,
+}
+
+/// One sample of a page.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub point: Point,
+    pub series: SeriesType,
+    pub data_source: Uuid,
+    /// The stream's id, the cursor's tie-breaker.
+    pub stream: Uuid,
+}
+
+/// A page, in time order.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub samples: Vec<Sample>,
+    /// Samples in the whole range.
+    pub total: usize,
+    /// Whether there are more samples past the page (in the cursor's direction).
+    pub more: bool,
+}
+
+/// Reads one page.
+pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
+    let Query {
+        user,
+        from: start,
+        to: end_at,
+        mut types,
+        resolution,
+        cursor,
+        limit,
+    } = q;
+    if types.is_empty() {
+        types = state
+            .db
+            .series_index(user)
+            .await?
+            .iter()
+            .filter_map(|c| SeriesType::from_code(c))
+            .collect();
+    }
+    let (from, to) = (start.timestamp_micros(), end_at.timestamp_micros());
+    let mut streams: Vec<Stream> = Vec::new();
+    if from < to {
+        for series in types {
+            let mut by_ds: HashMap<Uuid, Vec<(i64, Vec<u8>)>> = HashMap::new();
+            let last = shift(end_at, -Duration::microseconds(1))?;
+            for c in state.db.raw_chunks(user, series, start, last).await? {
+                by_ds
+                    .entry(c.data_source_id)
+                    .or_default()
+                    .push((c.hour.timestamp_micros(), c.data));
+            }
+            for (ds, mut chunks) in by_ds {
+                chunks.sort_by_key(|c| c.0);
+                let id = stream_id(ds, series);
+                let mut stream = Stream::lazy(id, series, ds, chunks, from, to);
+                if resolution != Resolution::Raw {
+                    let mut all = Vec::new();
+                    for ci in 0..stream.chunks.len() {
+                        all.extend_from_slice(stream.points(ci)?);
+                    }
+                    stream =
+                        Stream::eager(id, series, ds, bucket_points(series, ds, &all, resolution));
+                }
+                streams.push(stream);
+            }
+        }
+    }
+    let mut total = 0;
+    for s in &mut streams {
+        total += s.count()?;
+    }
+    let mut rows = match cursor {
+        Some(Cursor {
+            t,
+            stream,
+            backward: true,
+        }) => merge_backward(&mut streams, t, stream, limit + 1)?,
+        Some(Cursor { t, stream, .. }) => {
+            merge_forward(&mut streams, Some((t, stream)), limit + 1)?
+        }
+        None => merge_forward(&mut streams, None, limit + 1)?,
+    };
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    if cursor.is_some_and(|c| c.backward) {
+        rows.reverse();
+    }
+    let samples = rows
+        .into_iter()
+        .map(|(si, point)| {
+            let s = &streams[si];
+            Sample {
+                point,
+                series: s.series,
+                data_source: s.ds,
+                stream: s.id,
+            }
+        })
+        .collect();
+    Ok(Page {
+        samples,
+        total,
+        more,
+    })
+}
+
+/// The samples of one (series, data source) within `[from, to)`, in time order, decoded one
+/// chunk at a time and only when a page needs it: a page over a day of 1 Hz data decodes one or
+/// two hours, and the total count comes from chunk headers.
+struct Stream {
+    id: Uuid,
+    series: SeriesType,
+    ds: Uuid,
+    /// `(covers from µs, covers until µs, raw bytes)` per chunk, in time order.
+    chunks: Vec<(i64, i64, Vec<u8>)>,
+    decoded: Vec<Option<Vec<Point>>>,
+    from: i64,
+    to: i64,
+}
+
+const HOUR_US: i64 = 3_600_000_000;
+
+impl Stream {
+    fn lazy(
+        id: Uuid,
+        series: SeriesType,
+        ds: Uuid,
+        chunks: Vec<(i64, Vec<u8>)>,
+        from: i64,
+        to: i64,
+    ) -> Self {
+        let n = chunks.len();
+        let chunks = chunks
+            .into_iter()
+            .map(|(h, d)| (h, h + HOUR_US, d))
+            .collect();
+        Self {
+            id,
+            series,
+            ds,
+            chunks,
+            decoded: vec![None; n],
+            from,
+            to,
+        }
+    }
+
+    fn eager(id: Uuid, series: SeriesType, ds: Uuid, points: Vec<Point>) -> Self {
+        Self {
+            id,
+            series,
+            ds,
+            chunks: vec![(i64::MIN, i64::MAX, Vec::new())],
+            decoded: vec![Some(points)],
+            from: i64::MIN,
+            to: i64::MAX,
+        }
+    }
+
+    fn points(&mut self, ci: usize) -> ApiResult<&[Point]> {
+        if self.decoded[ci].is_none() {
+            let (from, to) = (self.from, self.to);
+            let mut pts =
+                crate::repo::chunk::decode(&self.chunks[ci].2).map_err(ApiError::internal)?;
+            pts.retain(|p| p.t >= from && p.t < to);
+            self.decoded[ci] = Some(pts);
+        }
+        Ok(self.decoded[ci].as_deref().unwrap_or_default())
+    }
+
+    fn count(&mut self) -> ApiResult<usize> {
+        let mut n = 0;
+        for ci in 0..self.chunks.len() {
+            let (lo, hi, _) = &self.chunks[ci];
+            if self.decoded[ci].is_none() && *lo >= self.from && *hi <= self.to {
+                n += crate::repo::chunk::count(&self.chunks[ci].2).map_err(ApiError::internal)?;
+            } else {
+                n += self.points(ci)?.len();
+            }
+        }
+        Ok(n)
+    }
+
+    /// The first position whose (t, id) is after `after` (or the very first).
+    fn first_after(&mut self, after: Option<(i64, Uuid)>) -> ApiResult<Option<(usize, usize)>> {
+        let id = self.id;
+        for ci in 0..self.chunks.len() {
+            if let Some((t, _)) = after
+                && self.chunks[ci].1 <= t
+            {
+                continue;
+            }
+            let pts = self.points(ci)?;
+            let idx = match after {
+                None => 0,
+                Some((t, cid)) if id > cid => pts.partition_point(|p| p.t < t),
+                Some((t, _)) => pts.partition_point(|p| p.t <= t),
+            };
+            if idx < pts.len() {
+                return Ok(Some((ci, idx)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last position whose (t, id) is before `before`.
+    fn last_before(&mut self, t: i64, cid: Uuid) -> ApiResult<Option<(usize, usize)>> {
+        let id = self.id;
+        for ci in (0..self.chunks.len()).rev() {
+            if self.chunks[ci].0 > t {
+                continue;
+            }
+            let pts = self.points(ci)?;
+            let idx = if id < cid {
+                pts.partition_point(|p| p.t <= t)
+            } else {
+                pts.partition_point(|p| p.t < t)
+            };
+            if idx > 0 {
+                return Ok(Some((ci, idx - 1)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn next(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Option<(usize, usize)>> {
+        if pi + 1 < self.points(ci)?.len() {
+            return Ok(Some((ci, pi + 1)));
+        }
+        for cj in ci + 1..self.chunks.len() {
+            if !self.points(cj)?.is_empty() {
+                return Ok(Some((cj, 0)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn prev(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Option<(usize, usize)>> {
+        if pi > 0 {
+            return Ok(Some((ci, pi - 1)));
+        }
+        for cj in (0..ci).rev() {
+            let n = self.points(cj)?.len();
+            if n > 0 {
+                return Ok(Some((cj, n - 1)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn at(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Point> {
+        self.points(ci)?
+            .get(pi)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("stream position out of range"))
+    }
+}
+
+/// A stable id per (data source, series): samples are unique per (source, series, instant), so
+/// `(timestamp, id)` orders them totally.
+fn stream_id(ds: Uuid, series: SeriesType) -> Uuid {
+    Uuid::new_v5(&ds, series.code().as_bytes())
+}
+
+fn bucket_points(
+    series: SeriesType,
+    ds: Uuid,
+    points: &[Point],
+    resolution: Resolution,
+) -> Vec<Point> {
+    let input: Vec<SeriesPoint<Uuid>> = points
+        .iter()
+        .map(|p| SeriesPoint {
+            source: ds,
+            series,
+            recorded_at: DateTime::from_timestamp_micros(p.t).unwrap_or_default(),
+            value: p.value(),
+            zone_offset: p.zone_offset.clone(),
+            is_daily_total: p.is_daily_total,
+        })
+        .collect();
+    bucket(&input, resolution)
+        .into_iter()
+        .map(|b| Point {
+            t: b.bucket_start.timestamp_micros(),
+            milli: (b.value * 1000.0).round() as i64,
+            zone_offset: b.zone_offset,
+            is_daily_total: b.is_daily_total,
+        })
+        .collect()
+}
+
+#[derive(PartialEq, Eq)]
+struct Head {
+    t: i64,
+    id: Uuid,
+    stream: usize,
+    pos: (usize, usize),
+}
+
+impl Ord for Head {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.t, self.id).cmp(&(o.t, o.id))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// The first `n` samples in (t, id) order strictly after `after`.
+fn merge_forward(
+    streams: &mut [Stream],
+    after: Option<(i64, Uuid)>,
+    n: usize,
+) -> ApiResult<Vec<(usize, Point)>> {
+    let mut heap = BinaryHeap::new();
+    for (i, s) in streams.iter_mut().enumerate() {
+        if let Some(pos) = s.first_after(after)? {
+            let t = s.at(pos)?.t;
+            heap.push(std::cmp::Reverse(Head {
+                t,
+                id: s.id,
+                stream: i,
+                pos,
+            }));
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let Some(std::cmp::Reverse(h)) = heap.pop() else {
+            break;
+        };
+        let s = &mut streams[h.stream];
+        out.push((h.stream, s.at(h.pos)?));
+        if let Some(pos) = s.next(h.pos)? {
+            let t = s.at(pos)?.t;
+            heap.push(std::cmp::Reverse(Head {
+                t,
+                id: h.id,
+                stream: h.stream,
+                pos,
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// The last `n` samples strictly before (t, id), newest first.
+fn merge_backward(
+    streams: &mut [Stream],
+    t: i64,
+    id: Uuid,
+    n: usize,
+) -> ApiResult<Vec<(usize, Point)>> {
+    let mut heap = BinaryHeap::new();
+    for (i, s) in streams.iter_mut().enumerate() {
+        if let Some(pos) = s.last_before(t, id)? {
+            let pt = s.at(pos)?.t;
+            heap.push(Head {
+                t: pt,
+                id: s.id,
+                stream: i,
+                pos,
+            });
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let Some(h) = heap.pop() else { break };
+        let s = &mut streams[h.stream];
+        out.push((h.stream, s.at(h.pos)?));
+        if let Some(pos) = s.prev(h.pos)? {
+            let pt = s.at(pos)?.t;
+            heap.push(Head {
+                t: pt,
+                id: h.id,
+                stream: h.stream,
+                pos,
+            });
+        }
+    }
+    Ok(out)
+}
