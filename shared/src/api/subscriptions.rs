@@ -12,9 +12,16 @@ use serde_json::{Value, json};
 use super::State;
 use super::params::Params;
 use crate::auth::guard;
+use crate::domain::provider::Provider;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::subscriptions::{self, SubscriptionCtx, SubscriptionError, SubscriptionOp};
-use crate::providers::{self};
+use crate::providers::subscriptions::{SubscriptionCtx, SubscriptionError, SubscriptionOp};
+
+/// A provider path value of these routes (404 for anything else).
+fn known(provider: &str) -> ApiResult<Provider> {
+    provider
+        .parse::<Provider>()
+        .map_err(|_| ApiError::not_found(format!("Unknown provider: '{provider}'")))
+}
 
 /// The routes (served with the provider routes).
 pub fn router() -> Router<State> {
@@ -47,9 +54,9 @@ async fn run(
 ) -> ApiResult<Value> {
     guard::developer(state, headers).await?;
     let op = op()?;
-    let info = providers::info(provider)
-        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
-    if !subscriptions::supported(info.key) {
+    let provider = known(provider)?;
+    let info = provider.info();
+    if !info.subscriptions {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "Provider does not support webhook subscription management",
@@ -72,18 +79,21 @@ async fn run(
         api_base: &state.config.api_base_url,
     };
     let op_name = op.name();
-    let result = subscriptions::run(info.key, &ctx, op).await.map_err(|e| {
-        tracing::warn!(
-            provider = info.key,
-            op = op_name,
-            "subscription call failed: {e}"
-        );
-        match e {
-            SubscriptionError::NotSupported(m) => ApiError::new(StatusCode::NOT_IMPLEMENTED, m),
-            SubscriptionError::Config(m) => ApiError::bad_request(m),
-            SubscriptionError::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
-        }
-    })?;
+    let result = crate::providers::integration(provider)
+        .subscriptions(&ctx, op)
+        .await
+        .map_err(|e| {
+            tracing::warn!(
+                provider = info.key,
+                op = op_name,
+                "subscription call failed: {e}"
+            );
+            match e {
+                SubscriptionError::NotSupported(m) => ApiError::new(StatusCode::NOT_IMPLEMENTED, m),
+                SubscriptionError::Config(m) => ApiError::bad_request(m),
+                SubscriptionError::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
+            }
+        })?;
     if let Some(secret) = &result.signing_secret {
         state
             .db
@@ -212,9 +222,8 @@ pub async fn webhook_url(
     Path(provider): Path<String>,
 ) -> ApiResult<Json<Value>> {
     guard::developer(&state, &headers).await?;
-    let info = providers::info(&provider)
-        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
-    if !providers::has_webhook(info.key) {
+    let info = known(&provider)?.info();
+    if !info.inbound_webhook {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support webhook notifications",
             info.key

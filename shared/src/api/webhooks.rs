@@ -17,9 +17,10 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::State;
+use crate::domain::provider::{Provider, ProviderInfo};
 use crate::error::{ApiError, ApiResult};
+use crate::providers;
 use crate::providers::webhook::{WebhookReply, WebhookRequest, accepted, apply};
-use crate::providers::{self, ProviderInfo};
 
 /// The webhook routes (their own function in AWS: providers call them, not our users).
 pub fn router() -> Router<State> {
@@ -88,9 +89,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let info = providers::info(provider)
-        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
-    if !providers::has_webhook(info.key) {
+    let provider = provider
+        .parse::<Provider>()
+        .map_err(|_| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
+    let info = provider.info();
+    if !info.inbound_webhook {
         // The caller chose a provider without webhooks: a client error, not ours.
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support webhook notifications. Capabilities: {}",
@@ -133,7 +136,7 @@ async fn handle(
     // `<PROVIDER>_WEBHOOK_SECRET` unless that is configured.
     let secret_name = format!("{}_WEBHOOK_SECRET", info.key.to_uppercase());
     let mut settings = std::borrow::Cow::Borrowed(&state.config.provider_settings);
-    if crate::providers::subscriptions::issues_signing_secret(info.key)
+    if info.issues_signing_secret
         && !settings.contains_key(&secret_name)
         && let Some(sealed) = state.db.webhook_secret(info.key).await?
     {
@@ -151,14 +154,16 @@ async fn handle(
         settings: &settings,
         secret_key: &state.config.secret_key,
     };
-    let reply = providers::webhook(info.key, &req).map_err(|e| {
-        tracing::warn!(provider = info.key, %method, "webhook refused: {e}");
-        ApiError::new(e.status(), e.to_string())
-    })?;
+    let reply = providers::integration(provider)
+        .webhook(&req)
+        .map_err(|e| {
+            tracing::warn!(provider = info.key, %method, "webhook refused: {e}");
+            ApiError::new(e.status(), e.to_string())
+        })?;
     match reply {
         WebhookReply::Respond(status, body) => Ok((status, Json(body)).into_response()),
         WebhookReply::Accept(events) => {
-            let outcome = apply(&state, info.key, events).await?;
+            let outcome = apply(&state, provider, events).await?;
             tracing::info!(provider = info.key, ?outcome, "webhook applied");
             Ok(Json(accepted()).into_response())
         }
@@ -208,7 +213,16 @@ pub async fn garmin_ping(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "garmin", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Garmin.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Legacy Strava singular path (deprecated): the unified Strava GET/POST.
@@ -221,7 +235,16 @@ pub async fn strava_singular(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "strava", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Strava.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Liveness of the deprecated Strava webhook path.
@@ -240,7 +263,16 @@ pub async fn garmin_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "garmin", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Garmin.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Legacy Oura path: the unified Oura GET/POST.
@@ -253,7 +285,16 @@ pub async fn oura_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "oura", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Oura.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Legacy Strava paths: the unified Strava GET/POST.
@@ -266,7 +307,16 @@ pub async fn strava_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "strava", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Strava.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Liveness of the Oura webhook endpoint.

@@ -4,6 +4,7 @@
 //!
 //! Modules:
 //! * [`numeric`] — Python/PostgreSQL-compatible rounding helpers.
+//! * [`provider`] — the providers and their capabilities.
 //! * [`time`] — zone-offset parsing, local dates, lenient datetime parsing.
 //! * [`series`] — the 93 series types, aggregation methods and timeseries resolution bucketing.
 //! * [`workout`] — the 117 workout types and the SDK workout-type mapping.
@@ -13,6 +14,7 @@
 //! * [`scores`] — the Open Wearables computed sleep and resilience scores.
 
 pub mod numeric;
+pub mod provider;
 pub mod scores;
 pub mod sdk;
 pub mod series;

@@ -18,7 +18,7 @@ use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
 use super::ultrahuman::days;
-use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::workout::WorkoutType;
@@ -441,16 +441,41 @@ pub async fn pull(
     Ok(out)
 }
 
-/// Sensor Bio offers no deregistration.
-pub async fn deregister(_f: &Fetcher<'_>) -> Result<(), FetchError> {
-    Ok(())
-}
+/// The Sensorbio integration.
+pub struct Sensorbio;
 
-/// Sensor Bio sends no webhooks.
-pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    Err(WebhookError::NotSupported(
-        "Provider 'sensorbio' does not support webhook notifications".into(),
-    ))
+#[async_trait::async_trait]
+impl super::Integration for Sensorbio {
+    fn provider(&self) -> Provider {
+        Provider::Sensorbio
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/v1/user",
+            id: "/data/id",
+            username: Some("/data/name"),
+        })
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
 }
 
 #[cfg(test)]

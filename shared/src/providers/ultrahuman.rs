@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep};
-use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use crate::domain::provider::Provider;
 use crate::domain::series::SeriesType;
 
 /// Data API root under the provider origin (`https://partner.ultrahuman.com`).
@@ -271,11 +271,37 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     }
 }
 
-/// Ultrahuman sends no webhooks.
-pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    Err(WebhookError::NotSupported(
-        "Provider 'ultrahuman' does not support webhook notifications".into(),
-    ))
+/// The Ultrahuman integration.
+pub struct Ultrahuman;
+
+#[async_trait::async_trait]
+impl super::Integration for Ultrahuman {
+    fn provider(&self) -> Provider {
+        Provider::Ultrahuman
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/api/partners/v1/user_data/user_info",
+            id: "/user_id",
+            username: Some("/username"),
+        })
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
 }
 
 #[cfg(test)]

@@ -144,7 +144,11 @@ fn conn_item(c: &Connection) -> Result<Item, StoreError> {
         item = item.with_gsi1(format!("PUID#{}#{puid}", c.provider), c.user_id.to_string());
     }
     // Active pull connections are listed for the scheduler, ordered by when they are due.
-    if c.status == "active" && crate::providers::info(&c.provider).is_some_and(|p| p.rest_pull) {
+    if c.status == "active"
+        && c.provider
+            .parse::<crate::domain::provider::Provider>()
+            .is_ok_and(|p| p.info().rest_pull)
+    {
         let due = c.next_poll_at.unwrap_or(c.created_at);
         item = item.with_gsi2(
             "POLL",
