@@ -24,7 +24,7 @@ use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard;
 use crate::config::OAuthClient;
-use crate::domain::provider::{ClientAuth, Provider, ProviderInfo};
+use crate::domain::provider::{Provider, ProviderInfo};
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{self, oauth::TokenAnswer};
 use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
@@ -421,49 +421,6 @@ fn error_redirect(message: &str) -> Response {
     see_other(&format!("/api/v1/oauth/error?{q}"))
 }
 
-async fn exchange_code(
-    state: &State,
-    client: &OAuthClient,
-    auth: ClientAuth,
-    code: &str,
-    verifier: Option<&str>,
-) -> Result<TokenAnswer, String> {
-    let mut form: Vec<(&str, &str)> = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", &client.redirect_uri),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
-    if auth == ClientAuth::Body {
-        form.push(("client_id", &client.client_id));
-        form.push(("client_secret", &client.client_secret));
-    }
-    let mut req = state
-        .http
-        .post(&client.token_url)
-        .form(&form)
-        .timeout(std::time::Duration::from_secs(30));
-    if auth == ClientAuth::Basic {
-        req = req.basic_auth(&client.client_id, Some(&client.client_secret));
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("Token exchange failed: {e}"))?;
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(format!(
-            "Failed to exchange authorization code: {}",
-            body.chars().take(300).collect::<String>()
-        ));
-    }
-    serde_json::from_str(&body)
-        .map_err(|e| format!("Token exchange failed: unexpected token response ({e})"))
-}
-
 /// The provider account id and username (failures are tolerated: the ids stay empty, and the
 /// sync windows learn them later through the trait's `identify_on_sync`).
 async fn provider_identity(
@@ -523,8 +480,8 @@ pub async fn callback(
         .as_deref()
         .map(|r| allowed_redirect(&state, r))
         .transpose()?;
-    let token = match exchange_code(
-        &state,
+    let token = match crate::providers::oauth::exchange_code(
+        &state.http,
         &client,
         info.client_auth,
         code,

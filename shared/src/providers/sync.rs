@@ -403,33 +403,24 @@ async fn refresh(
         return Ok(Refresh::Refused);
     };
     let refresh_token = state.cipher.open(sealed)?;
-    let mut form: Vec<(&str, &str)> = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", &refresh_token),
-    ];
-    if auth == ClientAuth::Body {
-        form.push(("client_id", &client.client_id));
-        form.push(("client_secret", &client.client_secret));
-    }
-    let mut req = state.http.post(&client.token_url).form(&form);
-    if auth == ClientAuth::Basic {
-        req = req.basic_auth(&client.client_id, Some(&client.client_secret));
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
-    let status = resp.status().as_u16();
-    if status == 400 || status == 401 {
+    let (status, body) = super::oauth::grant(
+        &state.http,
+        client,
+        auth,
+        super::oauth::Grant::Refresh(&refresh_token),
+        None,
+    )
+    .await
+    .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
+    if status.as_u16() == 400 || status.as_u16() == 401 {
         return Ok(Refresh::Refused);
     }
-    if !resp.status().is_success() {
+    if !status.is_success() {
+        let status = status.as_u16();
         return Err(SyncError::Retry(format!("token refresh: HTTP {status}")));
     }
-    let v: Value = resp
-        .json()
-        .await
-        .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
+    let v: Value =
+        serde_json::from_str(&body).map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
     let Some(access) = v.get("access_token").and_then(Value::as_str) else {
         return Ok(Refresh::Refused);
     };
