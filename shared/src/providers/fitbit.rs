@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::Value;
 
+use super::payload::num;
 use super::sync::{FetchError, Fetcher, Pulled, PulledWorkout};
 use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
@@ -67,10 +68,6 @@ pub fn workout_type(type_id: Option<i64>, name: Option<&str>) -> WorkoutType {
         .or_else(by_name)
         .and_then(WorkoutType::from_code)
         .unwrap_or(WorkoutType::Other)
-}
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
 }
 
 fn start_of(a: &Value) -> Option<DateTime<FixedOffset>> {

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
+use super::payload::num;
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
@@ -111,10 +112,6 @@ const DETAILS_KEY: &str = "activityDetails";
 // ---------------------------------------------------------------------------------------------
 // Small readers
 // ---------------------------------------------------------------------------------------------
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
 
 fn int(v: &Value, key: &str) -> Option<i64> {
     v.get(key)

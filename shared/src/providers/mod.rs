@@ -7,6 +7,7 @@ pub mod garmin_backfill;
 pub mod google;
 pub mod oauth;
 pub mod oura;
+pub mod payload;
 pub mod polar;
 pub mod sensorbio;
 pub mod strava;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::payload::num;
 use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
@@ -28,10 +29,6 @@ fn ts(v: &Value, key: &str) -> Option<DateTime<chrono::FixedOffset>> {
 
 fn offset_of(t: &DateTime<chrono::FixedOffset>) -> String {
     t.format("%:z").to_string()
-}
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
 }
 
 fn day_midnight(v: &Value) -> Option<DateTime<Utc>> {

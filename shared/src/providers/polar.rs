@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTim
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::payload::{midnight, num, text};
 use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
@@ -100,14 +101,6 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
 // Small parsers
 // ---------------------------------------------------------------------------------------------
 
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
 /// `±HH:MM` of an offset in minutes.
 pub fn zone_of_minutes(minutes: i64) -> String {
     let sign = if minutes < 0 { '-' } else { '+' };
@@ -138,10 +131,6 @@ fn instant(s: &str) -> Option<(DateTime<Utc>, Option<String>)> {
 
 fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
-}
-
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// Seconds of an ISO-8601 duration (`PT1H2M3.5S`, `P1DT2H`).

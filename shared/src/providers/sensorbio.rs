@@ -14,6 +14,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
+use super::payload::{midnight, num};
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
@@ -28,10 +29,6 @@ pub const SOURCE_NAME: &str = "Sensor Bio";
 /// Largest page the cursor endpoints serve.
 pub const PAGE_LIMIT: u32 = 50;
 
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
-
 /// An epoch timestamp in milliseconds, or in seconds when it is too small to be milliseconds
 /// (the API documents milliseconds but answers some fields in seconds).
 fn instant(v: Option<&Value>) -> Option<DateTime<Utc>> {
@@ -42,10 +39,6 @@ fn instant(v: Option<&Value>) -> Option<DateTime<Utc>> {
     } else {
         DateTime::from_timestamp_millis(n)
     }
-}
-
-fn midnight(date: NaiveDate) -> DateTime<Utc> {
-    date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
 /// A record's `date` (`YYYY-MM-DD`), else the asked one.

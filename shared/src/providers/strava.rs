@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use super::payload::num;
 use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
@@ -84,10 +85,6 @@ pub fn offset_text(seconds: i64) -> String {
     let sign = if seconds < 0 { '-' } else { '+' };
     let s = seconds.unsigned_abs();
     format!("{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
-}
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
 }
 
 fn id_text(v: Option<&Value>) -> Option<String> {

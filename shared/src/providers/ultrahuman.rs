@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
+use super::payload::{midnight, num};
 use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep};
 use crate::domain::provider::Provider;
 use crate::domain::series::SeriesType;
@@ -27,10 +28,6 @@ fn epoch(v: Option<&Value>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
 }
 
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
-
 /// The UTC calendar days touched by `[start, end)`, first to last.
 pub fn days(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<NaiveDate> {
     if end <= start {
@@ -47,10 +44,6 @@ pub fn days(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<NaiveDate> {
         }
     }
     out
-}
-
-fn midnight(date: NaiveDate) -> DateTime<Utc> {
-    date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
 /// `values[{value, timestamp}]` of one metric as samples (`positive_only` drops zeros, steps).
