@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::domain::provider::Provider;
+
 /// Where the table lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
@@ -36,7 +38,7 @@ pub struct Config {
     /// SQS queue for derived jobs (`OW_QUEUE_URL`); in-process when unset.
     pub queue_url: Option<String>,
     /// OAuth clients of the providers whose credentials are configured.
-    pub oauth: std::collections::HashMap<&'static str, crate::providers::OAuthClient>,
+    pub oauth: HashMap<&'static str, OAuthClient>,
     /// Queue a historical backfill when a provider connects (`HISTORICAL_SYNC_ON_CONNECT`).
     pub historical_sync_on_connect: bool,
     /// Seconds between scheduled pulls of one connection (`SYNC_INTERVAL_SECONDS`).
@@ -133,10 +135,7 @@ impl Settings {
         self.values
             .iter()
             .filter(|(k, _)| {
-                crate::providers::REGISTRY
-                    .iter()
-                    .filter(|p| p.has_cloud_api)
-                    .any(|p| k.starts_with(&format!("{}_", p.key.to_uppercase())))
+                Provider::cloud().any(|p| k.starts_with(&format!("{}_", p.as_str().to_uppercase())))
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
@@ -332,7 +331,7 @@ impl Config {
             max_body_bytes: s.parse("OW_MAX_BODY_BYTES", 6 * 1024 * 1024)?,
             limits: crate::limits::Limits::from_settings(s)?,
             queue_url: s.get("OW_QUEUE_URL").map(str::to_string),
-            oauth: crate::providers::clients_from(s, &api_base_url),
+            oauth: clients_from(s, &api_base_url),
             historical_sync_on_connect: s.parse("HISTORICAL_SYNC_ON_CONNECT", true)?,
             sync_interval_seconds: s.parse("SYNC_INTERVAL_SECONDS", 3600)?,
             provider_timeout_seconds: s.parse("PROVIDER_HTTP_TIMEOUT_SECONDS", 30)?,
@@ -380,9 +379,108 @@ impl Config {
     }
 }
 
+/// OAuth client credentials and endpoints of one provider, from configuration.
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    /// Origin for API calls (user info, data, deregistration).
+    pub api_base: String,
+    pub scope: String,
+    pub redirect_uri: String,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.client_id)
+            .field("authorize_url", &self.authorize_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Replaces the origin (scheme://host[:port]) of `url` with `base`.
+pub(crate) fn rebase(url: &str, base: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// The configured OAuth clients (providers with both `<P>_CLIENT_ID` and `<P>_CLIENT_SECRET`).
+/// Every provider URL takes its origin from `<PROVIDER>_BASE_URL` when that is set, so tests
+/// and demos point the real client code at a local fake.
+pub fn clients_from(settings: &Settings, api_base_url: &str) -> HashMap<&'static str, OAuthClient> {
+    let mut out = HashMap::new();
+    for p in Provider::cloud() {
+        let p = p.info();
+        let up = p.key.to_uppercase();
+        let (Some(id), Some(secret)) = (
+            settings.get(&format!("{up}_CLIENT_ID")),
+            settings.get(&format!("{up}_CLIENT_SECRET")),
+        ) else {
+            continue;
+        };
+        let Some((auth, token)) = p.oauth else {
+            continue;
+        };
+        let base = settings.get(&format!("{up}_BASE_URL")).map(str::to_string);
+        let over = |u: &str| {
+            base.as_deref()
+                .map_or_else(|| u.to_string(), |b| rebase(u, b))
+        };
+        out.insert(
+            p.key,
+            OAuthClient {
+                client_id: id.to_string(),
+                client_secret: secret.to_string(),
+                authorize_url: over(auth),
+                token_url: over(token),
+                api_base: base.clone().unwrap_or_else(|| p.api_base.to_string()),
+                scope: settings
+                    .get(&format!("{up}_DEFAULT_SCOPE"))
+                    .unwrap_or(p.default_scope)
+                    .to_string(),
+                redirect_uri: settings
+                    .get(&format!("{up}_REDIRECT_URI"))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{api_base_url}/api/v1/oauth/{}/callback", p.key)),
+            },
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_url_overrides_replace_the_origin_only() {
+        assert_eq!(
+            rebase(
+                "https://flow.polar.com/oauth2/authorization",
+                "http://127.0.0.1:9100"
+            ),
+            "http://127.0.0.1:9100/oauth2/authorization"
+        );
+        let s = Settings::from_pairs([
+            ("OURA_CLIENT_ID", "id"),
+            ("OURA_CLIENT_SECRET", "secret"),
+            ("OURA_BASE_URL", "http://127.0.0.1:9200/"),
+            ("POLAR_CLIENT_ID", "only-id"),
+        ]);
+        let clients = clients_from(&s, "http://localhost:8000");
+        assert_eq!(clients.len(), 1, "a provider needs both id and secret");
+        let oura = &clients["oura"];
+        assert_eq!(oura.authorize_url, "http://127.0.0.1:9200/oauth/authorize");
+        assert_eq!(oura.token_url, "http://127.0.0.1:9200/oauth/token");
+        assert_eq!(
+            oura.redirect_uri,
+            "http://localhost:8000/api/v1/oauth/oura/callback"
+        );
+    }
 
     #[test]
     fn a_missing_secret_names_the_variable() {

@@ -653,23 +653,6 @@ const CATEGORIES: [&str; 8] = [
     "body_battery",
     "strain",
 ];
-/// Provider path/query values (api.md §4.3).
-pub const PROVIDERS: [&str; 14] = [
-    "apple",
-    "samsung",
-    "garmin",
-    "google",
-    "polar",
-    "suunto",
-    "whoop",
-    "strava",
-    "oura",
-    "fitbit",
-    "ultrahuman",
-    "sensorbio",
-    "unknown",
-    "internal",
-];
 
 /// Health scores, newest first, offset/limit.
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/health-scores", tag = "data",
@@ -703,11 +686,11 @@ pub async fn health_scores(
     }
     let provider = p.get("provider");
     if let Some(pr) = provider
-        && !PROVIDERS.contains(&pr)
+        && !crate::domain::provider::Provider::is_query_value(pr)
     {
         return Err(ApiError::bad_request(format!(
             "Input should be one of: {}",
-            PROVIDERS.join(", ")
+            crate::domain::provider::Provider::query_values()
         )));
     }
     let limit = p.int("limit", 50, 1, 1000)? as usize;

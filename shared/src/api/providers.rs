@@ -25,9 +25,11 @@ use super::params::{Params, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard::{self, AuthDeveloper, Caller};
+use crate::config::OAuthClient;
+use crate::domain::provider::{Provider, ProviderInfo};
 use crate::domain::states::ConnectionStatus;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{self, ClientAuth, OAuthClient, ProviderInfo, REGISTRY};
+use crate::providers::{self, oauth::TokenAnswer};
 use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
@@ -110,9 +112,9 @@ fn setting_read(
 
 async fn all_settings(state: &State) -> ApiResult<Vec<ProviderSettingRead>> {
     let stored = state.db.provider_settings().await?;
-    Ok(REGISTRY
+    Ok(Provider::ALL
         .iter()
-        .map(|p| setting_read(state, p, stored.get(p.key)))
+        .map(|p| setting_read(state, p.info(), stored.get(p.as_str())))
         .collect())
 }
 
@@ -154,8 +156,10 @@ pub async fn update_provider(
     Path(provider): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<ProviderSettingRead>> {
-    let info = providers::info(&provider)
-        .ok_or_else(|| ApiError::bad_request(format!("Unknown provider: {provider}")))?;
+    let info = provider
+        .parse::<Provider>()
+        .map(Provider::info)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let u: ProviderUpdate = json_body(&body)?;
     let mode = match u.live_sync_mode {
         Some(None) => {
@@ -209,8 +213,8 @@ pub async fn bulk_update_providers(
 ) -> ApiResult<Json<Vec<ProviderSettingRead>>> {
     let b: BulkProviders = json_body(&body)?;
     for key in b.providers.keys() {
-        if providers::info(key).is_none() {
-            return Err(ApiError::bad_request(format!("Unknown provider: {key}")));
+        if let Err(e) = key.parse::<Provider>() {
+            return Err(ApiError::bad_request(e.to_string()));
         }
     }
     let stored = state.db.provider_settings().await?;
@@ -227,7 +231,7 @@ pub async fn icon(Path(name): Path<String>) -> Response {
     let Some(key) = name.strip_suffix(".svg") else {
         return ApiError::not_found("Not Found").into_response();
     };
-    let Some(p) = providers::info(key) else {
+    let Ok(p) = key.parse::<Provider>().map(Provider::info) else {
         return ApiError::not_found("Not Found").into_response();
     };
     let letter: String = p.name.chars().take(1).collect();
@@ -251,11 +255,9 @@ pub async fn icon(Path(name): Path<String>) -> Response {
 // OAuth
 // ---------------------------------------------------------------------------------------------
 
-fn oauth_provider(
-    state: &State,
-    provider: &str,
-) -> ApiResult<(&'static ProviderInfo, OAuthClient)> {
-    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+fn oauth_provider(state: &State, provider: &str) -> ApiResult<(Provider, OAuthClient)> {
+    let kind = Provider::parse_path(provider).map_err(ApiError::bad_request)?;
+    let info = kind.info();
     if info.oauth.is_none() {
         return Err(ApiError::bad_request(format!(
             "Provider '{provider}' does not support OAuth"
@@ -267,7 +269,7 @@ fn oauth_provider(
             provider.to_uppercase()
         ))
     })?;
-    Ok((info, client))
+    Ok((kind, client))
 }
 
 fn b64url(bytes: &[u8]) -> String {
@@ -345,7 +347,8 @@ pub async fn authorize(
 ) -> ApiResult<Json<AuthorizeResponse>> {
     let p = Params::parse(q.as_deref())?;
     authorize_guard(&state, &headers, p.get("user_id")).await?;
-    let (info, client) = oauth_provider(&state, &provider)?;
+    let (kind, client) = oauth_provider(&state, &provider)?;
+    let info = kind.info();
     let user = parse_uuid(p.required("user_id")?)?;
     let redirect_uri = p
         .get("redirect_uri")
@@ -387,10 +390,8 @@ pub async fn authorize(
     if !client.scope.is_empty() {
         query.push(("scope", client.scope.clone()));
     }
-    if info.key == "google" {
-        query.push(("access_type", "offline".into()));
-        query.push(("include_granted_scopes", "true".into()));
-        query.push(("prompt", "consent".into()));
+    for (k, v) in providers::integration(kind).authorize_params() {
+        query.push((k, (*v).to_string()));
     }
     let qs = serde_urlencoded::to_string(&query).map_err(ApiError::internal)?;
     Ok(Json(AuthorizeResponse {
@@ -412,144 +413,28 @@ fn error_redirect(message: &str) -> Response {
     see_other(&format!("/api/v1/oauth/error?{q}"))
 }
 
-/// A token endpoint answer.
-#[derive(Debug, Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    refresh_token: Option<String>,
-    expires_in: Option<i64>,
-    scope: Option<String>,
-    #[serde(flatten)]
-    extra: HashMap<String, Value>,
-}
-
-async fn exchange_code(
-    state: &State,
-    client: &OAuthClient,
-    auth: ClientAuth,
-    code: &str,
-    verifier: Option<&str>,
-) -> Result<TokenAnswer, String> {
-    let mut form: Vec<(&str, &str)> = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", &client.redirect_uri),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
-    if auth == ClientAuth::Body {
-        form.push(("client_id", &client.client_id));
-        form.push(("client_secret", &client.client_secret));
-    }
-    let mut req = state
-        .http
-        .post(&client.token_url)
-        .form(&form)
-        .timeout(std::time::Duration::from_secs(30));
-    if auth == ClientAuth::Basic {
-        req = req.basic_auth(&client.client_id, Some(&client.client_secret));
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("Token exchange failed: {e}"))?;
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(format!(
-            "Failed to exchange authorization code: {}",
-            body.chars().take(300).collect::<String>()
-        ));
-    }
-    serde_json::from_str(&body)
-        .map_err(|e| format!("Token exchange failed: unexpected token response ({e})"))
-}
-
-fn json_text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// The provider account id and username (failures are tolerated: the ids stay empty, and the
-/// sync windows learn them later through [`crate::providers::identify`]).
+/// sync windows learn them later through the trait's `identify_on_sync`).
 async fn provider_identity(
     state: &State,
-    info: &ProviderInfo,
+    provider: Provider,
     client: &OAuthClient,
     token: &TokenAnswer,
 ) -> (Option<String>, Option<String>) {
-    match info.key {
-        "polar" => return (json_text(token.extra.get("x_user_id")), None),
-        "fitbit" => return (json_text(token.extra.get("user_id")), None),
-        "suunto" => {
-            let claims = token
-                .access_token
-                .split('.')
-                .nth(1)
-                .and_then(|p| {
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD
-                        .decode(p.trim_end_matches('='))
-                        .ok()
-                })
-                .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok());
-            // Webhooks name the account by username: the `user` claim is the account id we
-            // resolve them by (the `sub` claim is not carried by any notification).
-            let user = json_text(claims.as_ref().and_then(|c| c.get("user")));
-            return (user.clone(), user);
-        }
-        _ => {}
+    let integration = providers::integration(provider);
+    if let Some(i) = integration.token_identity(token) {
+        return (i.id, i.username);
     }
     let f =
         crate::providers::sync::Fetcher::new(&state.http, &client.api_base, &token.access_token);
-    match crate::providers::user_info(info.key, &f).await {
+    match integration.user_info(&f).await {
         Ok(Some(i)) => (i.id, i.username),
         Ok(None) => (None, None),
         Err(e) => {
-            tracing::warn!(provider = info.key, error = %e, "provider user info unavailable");
+            tracing::warn!(%provider, error = %e, "provider user info unavailable");
             (None, None)
         }
     }
-}
-
-/// Permissions the user granted, where the provider lists them apart from the token (Garmin's
-/// `GET /partner-gateway/rest/user/permissions`): sorted and space-joined; `None` on failure
-/// or when the user id is unknown (the reference then skips the lookup).
-async fn granted_scope(
-    state: &State,
-    info: &ProviderInfo,
-    client: &OAuthClient,
-    token: &TokenAnswer,
-    identified: bool,
-) -> Option<String> {
-    if info.key != "garmin" || !identified {
-        return None;
-    }
-    let url = format!(
-        "{}/partner-gateway/rest/user/permissions",
-        client.api_base.trim_end_matches('/')
-    );
-    let resp = state
-        .http
-        .get(url)
-        .bearer_auth(&token.access_token)
-        .timeout(std::time::Duration::from_secs(30))
-        .send()
-        .await
-        .and_then(|r| r.error_for_status());
-    let v: Value = resp.ok()?.json().await.ok()?;
-    let mut perms: Vec<&str> = v
-        .get("permissions")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    perms.sort_unstable();
-    perms.dedup();
-    Some(perms.join(" ")).filter(|s| !s.is_empty())
 }
 
 /// The provider sends the browser back here.
@@ -570,7 +455,8 @@ pub async fn callback(
     let (Some(code), Some(st)) = (p.get("code"), p.get("state")) else {
         return Ok(error_redirect("Missing OAuth parameters"));
     };
-    let (info, client) = oauth_provider(&state, &provider)?;
+    let (kind, client) = oauth_provider(&state, &provider)?;
+    let info = kind.info();
     let now = state.now();
     let record = state
         .db
@@ -586,8 +472,8 @@ pub async fn callback(
         .as_deref()
         .map(|r| allowed_redirect(&state, r))
         .transpose()?;
-    let token = match exchange_code(
-        &state,
+    let token = match crate::providers::oauth::exchange_code(
+        &state.http,
         &client,
         info.client_auth,
         code,
@@ -601,8 +487,20 @@ pub async fn callback(
             return Ok(error_redirect(&message));
         }
     };
-    let (puid, username) = provider_identity(&state, info, &client, &token).await;
-    let granted = granted_scope(&state, info, &client, &token, puid.is_some()).await;
+    let (puid, username) = provider_identity(&state, kind, &client, &token).await;
+    let integration = providers::integration(kind);
+    let granted = match puid {
+        // The lookup names the account: the reference skips it for unknown users.
+        Some(_) => {
+            let f = crate::providers::sync::Fetcher::new(
+                &state.http,
+                &client.api_base,
+                &token.access_token,
+            );
+            integration.granted_scope(&f).await
+        }
+        None => None,
+    };
     let existing = state.db.connection(record.user_id, info.key).await?;
     let cipher = &state.cipher;
     let sealed_refresh = token
@@ -642,19 +540,9 @@ pub async fn callback(
     };
     state.db.save_connection(&conn).await?;
     tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
-    if info.key == "polar" {
-        // AccessLink serves data only to registered users (409 = already registered).
-        let f = crate::providers::sync::fetcher(&state, &client, &conn, &token.access_token);
-        let member = conn.user_id.to_string();
-        if let Err(e) = crate::providers::polar::register_user(&f, &member).await {
-            tracing::warn!(provider = info.key, error = %e, "user registration failed");
-        }
-    }
-    if info.key == "garmin" {
-        // A new consent starts the backfill afresh (also after a permanent failure).
-        state.db.delete_garmin_backfill(conn.user_id).await?;
-    }
-    if state.config.historical_sync_on_connect && crate::providers::sync::supports_pull(info.key) {
+    let f = crate::providers::sync::fetcher(&state, &client, &conn, &token.access_token);
+    integration.on_connect(&state, &f, &conn).await?;
+    if state.config.historical_sync_on_connect && info.supports_pull() {
         let jobs = crate::providers::sync::backfill_jobs(conn.user_id, info.key, now);
         if let Err(e) = state.queue.enqueue(jobs).await {
             tracing::error!(error = %e, "historical backfill was not queued");
@@ -733,7 +621,7 @@ pub async fn list_connections(
     conns.sort_by_key(|c| std::cmp::Reverse(c.created_at));
     let mut out = Vec::with_capacity(conns.len());
     for c in conns {
-        let info = providers::info(&c.provider);
+        let info = c.provider.parse::<Provider>().ok().map(Provider::info);
         let mut linked = Vec::new();
         if let (Some(puid), ConnectionStatus::Active) = (&c.provider_user_id, c.status) {
             for other in state
@@ -790,8 +678,11 @@ async fn deregister_at_provider(state: &State, conn: &Connection) {
             return;
         }
     };
+    let Ok(provider) = conn.provider.parse::<Provider>() else {
+        return;
+    };
     let f = crate::providers::sync::fetcher(state, client, conn, &token);
-    match providers::deregister(&conn.provider, &f).await {
+    match providers::integration(provider).deregister(&f).await {
         Ok(()) => {
             tracing::info!(provider = %conn.provider, user = %conn.user_id, "deregistered at the provider")
         }
@@ -807,7 +698,9 @@ async fn revoke_connection(
     provider: &str,
 ) -> ApiResult<(Uuid, &'static ProviderInfo)> {
     let user = parse_uuid(user_id)?;
-    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+    let info = Provider::parse_path(provider)
+        .map(Provider::info)
+        .map_err(ApiError::bad_request)?;
     let conn = state
         .db
         .connection(user, info.key)
@@ -863,13 +756,15 @@ pub async fn disconnect_and_delete(
 // ---------------------------------------------------------------------------------------------
 
 fn pull_provider(provider: &str) -> ApiResult<&'static ProviderInfo> {
-    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+    let info = Provider::parse_path(provider)
+        .map(Provider::info)
+        .map_err(ApiError::bad_request)?;
     if !info.has_cloud_api {
         return Err(ApiError::bad_request(format!(
             "Provider '{provider}' does not support pull sync"
         )));
     }
-    if !crate::providers::sync::supports_pull(info.key) {
+    if !info.supports_pull() {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             format!("Pull sync for '{provider}' is not implemented in this edition yet"),
@@ -992,7 +887,9 @@ pub async fn trigger_historical(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let user = parse_uuid(&user_id)?;
-    let info = providers::parse_path(&provider).map_err(ApiError::bad_request)?;
+    let info = Provider::parse_path(&provider)
+        .map(Provider::info)
+        .map_err(ApiError::bad_request)?;
     if !info.has_cloud_api {
         return Err(ApiError::bad_request(format!(
             "Provider '{provider}' does not support historical sync."
@@ -1080,17 +977,18 @@ async fn vendor_request(
     user_id: &str,
     q: Option<&str>,
     list: bool,
-) -> ApiResult<(&'static ProviderInfo, Uuid, providers::VendorOptions)> {
-    let info = providers::parse_path(provider).map_err(ApiError::bad_request)?;
+) -> ApiResult<(Provider, Uuid, providers::VendorOptions)> {
+    let kind = Provider::parse_path(provider).map_err(ApiError::bad_request)?;
+    let info = kind.info();
     let user = parse_uuid(user_id)?;
     let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
-    if !providers::has_vendor_workouts(info.key) {
+    if !info.vendor_workouts {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support workouts",
             info.key
         )));
     }
-    Ok((info, user, opts))
+    Ok((kind, user, opts))
 }
 
 /// A failed pass-through call as an answer: 404 without an active connection, the provider's
@@ -1152,12 +1050,12 @@ pub async fn vendor_workouts(
     Path((provider, user_id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let (info, user, opts) =
+    let (kind, user, opts) =
         vendor_request(&state, &provider, &user_id, q.as_deref(), true).await?;
-    let key = info.key;
-    crate::providers::sync::with_connection_token(&state, user, key, move |f| {
+    let info = kind.info();
+    crate::providers::sync::with_connection_token(&state, user, info.key, move |f| {
         let o = opts.clone();
-        Box::pin(async move { providers::vendor_workouts(key, f, &o).await })
+        Box::pin(async move { providers::integration(kind).vendor_workouts(f, &o).await })
     })
     .await
     .map(Json)
@@ -1176,9 +1074,10 @@ pub async fn vendor_workout(
     Path((provider, user_id, workout_id)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let (info, user, opts) =
+    let (kind, user, opts) =
         vendor_request(&state, &provider, &user_id, q.as_deref(), false).await?;
-    if !providers::has_vendor_workout_detail(info.key) {
+    let info = kind.info();
+    if !info.vendor_workout_detail {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support single workouts",
             info.key
@@ -1189,10 +1088,13 @@ pub async fn vendor_workout(
             "Invalid workout_id: '{workout_id}'"
         )));
     }
-    let key = info.key;
-    crate::providers::sync::with_connection_token(&state, user, key, move |f| {
+    crate::providers::sync::with_connection_token(&state, user, info.key, move |f| {
         let (o, id) = (opts.clone(), workout_id.clone());
-        Box::pin(async move { providers::vendor_workout(key, f, &id, &o).await })
+        Box::pin(async move {
+            providers::integration(kind)
+                .vendor_workout(f, &id, &o)
+                .await
+        })
     })
     .await
     .map(Json)

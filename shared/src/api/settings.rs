@@ -111,7 +111,7 @@ fn check_priority(p: Option<i64>) -> ApiResult<u32> {
 
 fn check_key(kind: char, key: &str) -> ApiResult<()> {
     let ok = match kind {
-        'P' => crate::providers::info(key).is_some() || key == "unknown" || key == "internal",
+        'P' => crate::domain::provider::Provider::is_query_value(key),
         _ => crate::domain::summary::DeviceType::parse(key).is_some(),
     };
     if ok {

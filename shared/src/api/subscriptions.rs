@@ -13,9 +13,16 @@ use utoipa_axum::routes;
 use super::State;
 use super::params::Params;
 use crate::auth::guard::AuthDeveloper;
+use crate::domain::provider::Provider;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::subscriptions::{self, SubscriptionCtx, SubscriptionError, SubscriptionOp};
-use crate::providers::{self};
+use crate::providers::subscriptions::{SubscriptionCtx, SubscriptionError, SubscriptionOp};
+
+/// A provider path value of these routes (404 for anything else).
+fn known(provider: &str) -> ApiResult<Provider> {
+    provider
+        .parse::<Provider>()
+        .map_err(|_| ApiError::not_found(format!("Unknown provider: '{provider}'")))
+}
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
 /// each handler's `#[utoipa::path]`).
@@ -40,9 +47,9 @@ async fn run(
     op: impl FnOnce() -> ApiResult<SubscriptionOp>,
 ) -> ApiResult<Value> {
     let op = op()?;
-    let info = providers::info(provider)
-        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
-    if !subscriptions::supported(info.key) {
+    let provider = known(provider)?;
+    let info = provider.info();
+    if !info.subscriptions {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "Provider does not support webhook subscription management",
@@ -65,18 +72,21 @@ async fn run(
         api_base: &state.config.api_base_url,
     };
     let op_name = op.name();
-    let result = subscriptions::run(info.key, &ctx, op).await.map_err(|e| {
-        tracing::warn!(
-            provider = info.key,
-            op = op_name,
-            "subscription call failed: {e}"
-        );
-        match e {
-            SubscriptionError::NotSupported(m) => ApiError::new(StatusCode::NOT_IMPLEMENTED, m),
-            SubscriptionError::Config(m) => ApiError::bad_request(m),
-            SubscriptionError::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
-        }
-    })?;
+    let result = crate::providers::integration(provider)
+        .subscriptions(&ctx, op)
+        .await
+        .map_err(|e| {
+            tracing::warn!(
+                provider = info.key,
+                op = op_name,
+                "subscription call failed: {e}"
+            );
+            match e {
+                SubscriptionError::NotSupported(m) => ApiError::new(StatusCode::NOT_IMPLEMENTED, m),
+                SubscriptionError::Config(m) => ApiError::bad_request(m),
+                SubscriptionError::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
+            }
+        })?;
     if let Some(secret) = &result.signing_secret {
         state
             .db
@@ -198,9 +208,8 @@ pub async fn webhook_url(
     _: AuthDeveloper,
     Path(provider): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let info = providers::info(&provider)
-        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
-    if !providers::has_webhook(info.key) {
+    let info = known(&provider)?.info();
+    if !info.inbound_webhook {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support webhook notifications",
             info.key

@@ -18,9 +18,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::State;
+use crate::domain::provider::{Provider, ProviderInfo};
 use crate::error::{ApiError, ApiResult};
+use crate::providers;
 use crate::providers::webhook::{WebhookReply, WebhookRequest, accepted, apply};
-use crate::providers::{self, ProviderInfo};
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
 /// each handler's `#[utoipa::path]`).
@@ -77,9 +78,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let info = providers::info(provider)
-        .ok_or_else(|| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
-    if !providers::has_webhook(info.key) {
+    let provider = provider
+        .parse::<Provider>()
+        .map_err(|_| ApiError::not_found(format!("Unknown provider: '{provider}'")))?;
+    let info = provider.info();
+    if !info.inbound_webhook {
         // The caller chose a provider without webhooks: a client error, not ours.
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support webhook notifications. Capabilities: {}",
@@ -122,7 +125,7 @@ async fn handle(
     // `<PROVIDER>_WEBHOOK_SECRET` unless that is configured.
     let secret_name = format!("{}_WEBHOOK_SECRET", info.key.to_uppercase());
     let mut settings = std::borrow::Cow::Borrowed(&state.config.provider_settings);
-    if crate::providers::subscriptions::issues_signing_secret(info.key)
+    if info.issues_signing_secret
         && !settings.contains_key(&secret_name)
         && let Some(sealed) = state.db.webhook_secret(info.key).await?
     {
@@ -140,14 +143,16 @@ async fn handle(
         settings: &settings,
         secret_key: &state.config.secret_key,
     };
-    let reply = providers::webhook(info.key, &req).map_err(|e| {
-        tracing::warn!(provider = info.key, %method, "webhook refused: {e}");
-        ApiError::new(e.status(), e.to_string())
-    })?;
+    let reply = providers::integration(provider)
+        .webhook(&req)
+        .map_err(|e| {
+            tracing::warn!(provider = info.key, %method, "webhook refused: {e}");
+            ApiError::new(e.status(), e.to_string())
+        })?;
     match reply {
         WebhookReply::Respond(status, body) => Ok((status, Json(body)).into_response()),
         WebhookReply::Accept(events) => {
-            let outcome = apply(&state, info.key, events).await?;
+            let outcome = apply(&state, provider, events).await?;
             tracing::info!(provider = info.key, ?outcome, "webhook applied");
             Ok(Json(accepted()).into_response())
         }
@@ -197,7 +202,16 @@ pub async fn garmin_ping(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "garmin", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Garmin.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Legacy Strava singular path (deprecated): the unified Strava GET/POST.
@@ -210,7 +224,16 @@ pub async fn strava_singular(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "strava", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Strava.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Liveness of the deprecated Strava webhook path.
@@ -229,7 +252,16 @@ pub async fn garmin_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "garmin", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Garmin.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Legacy Oura path: the unified Oura GET/POST.
@@ -242,7 +274,16 @@ pub async fn oura_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "oura", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Oura.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Legacy Strava paths: the unified Strava GET/POST.
@@ -255,7 +296,16 @@ pub async fn strava_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    handle(state, "strava", None, method, q, headers, body).await
+    handle(
+        state,
+        Provider::Strava.as_str(),
+        None,
+        method,
+        q,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// Liveness of the Oura webhook endpoint.

@@ -4,6 +4,7 @@
 //!
 //! Modules:
 //! * [`numeric`] — Python/PostgreSQL-compatible rounding helpers.
+//! * [`provider`] — the providers and their capabilities.
 //! * [`time`] — zone-offset parsing, local dates, lenient datetime parsing.
 //! * [`series`] — the 93 series types, aggregation methods and timeseries resolution bucketing.
 //! * [`workout`] — the 117 workout types and the SDK workout-type mapping.
@@ -14,6 +15,7 @@
 //! * [`states`] — connection and sync-run states (stored and wire spelling).
 
 pub mod numeric;
+pub mod provider;
 pub mod scores;
 pub mod sdk;
 pub mod series;

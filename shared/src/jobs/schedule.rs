@@ -20,7 +20,12 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
     // so data the provider publishes late is picked up.
     let lookback = chrono::Duration::seconds(state.config.pull_sync_lookback_seconds.max(3600));
     for c in state.db.due_connections(now).await.map_err(err)? {
-        let Some(info) = crate::providers::info(&c.provider) else {
+        let Some(info) = c
+            .provider
+            .parse::<crate::domain::provider::Provider>()
+            .ok()
+            .map(|p| p.info())
+        else {
             continue;
         };
         // Only providers in `pull` live mode are polled; webhook-mode ones get their data pushed.

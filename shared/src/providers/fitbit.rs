@@ -7,8 +7,9 @@
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde_json::Value;
 
+use super::payload::num;
 use super::sync::{FetchError, Fetcher, Pulled, PulledWorkout};
-use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::workout::WorkoutType;
 
@@ -67,10 +68,6 @@ pub fn workout_type(type_id: Option<i64>, name: Option<&str>) -> WorkoutType {
         .or_else(by_name)
         .and_then(WorkoutType::from_code)
         .unwrap_or(WorkoutType::Other)
-}
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
 }
 
 fn start_of(a: &Value) -> Option<DateTime<FixedOffset>> {
@@ -236,11 +233,44 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     }
 }
 
-/// Fitbit has no inbound webhook handler (api.md §15.1: 400).
-pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    Err(WebhookError::NotSupported(
-        "Provider 'fitbit' does not support webhook notifications".into(),
-    ))
+/// The Fitbit integration.
+pub struct Fitbit;
+
+#[async_trait::async_trait]
+impl super::Integration for Fitbit {
+    fn provider(&self) -> Provider {
+        Provider::Fitbit
+    }
+
+    fn token_identity(&self, token: &super::oauth::TokenAnswer) -> Option<super::Identity> {
+        Some(super::Identity {
+            id: token.extra_text("user_id"),
+            username: None,
+        })
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
 }
 
 #[cfg(test)]

@@ -16,10 +16,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
+use super::payload::num;
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
 use super::webhook::{WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq};
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
@@ -110,10 +112,6 @@ const DETAILS_KEY: &str = "activityDetails";
 // ---------------------------------------------------------------------------------------------
 // Small readers
 // ---------------------------------------------------------------------------------------------
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
 
 fn int(v: &Value, key: &str) -> Option<i64> {
     v.get(key)
@@ -1154,6 +1152,99 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     .map(|_| ())
 }
 
+/// The Garmin integration.
+pub struct Garmin;
+
+#[async_trait::async_trait]
+impl super::Integration for Garmin {
+    fn provider(&self) -> Provider {
+        Provider::Garmin
+    }
+
+    /// `GET /partner-gateway/rest/user/permissions` (`None` on failure).
+    async fn granted_scope(&self, f: &Fetcher<'_>) -> Option<String> {
+        let v = f.get(PERMISSIONS_PATH, &[]).await.ok()?;
+        Some(scope_of(&v)).filter(|s| !s.is_empty())
+    }
+
+    /// A new consent starts the backfill afresh (also after a permanent failure).
+    async fn on_connect(
+        &self,
+        state: &crate::app::AppState,
+        _f: &Fetcher<'_>,
+        conn: &crate::repo::connections::Connection,
+    ) -> Result<(), crate::store::StoreError> {
+        state.db.delete_garmin_backfill(conn.user_id).await
+    }
+
+    /// Backfill requests whose progress the user's backfill state records.
+    async fn pull(
+        &self,
+        state: &crate::app::AppState,
+        user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        super::garmin_backfill::run_window(state, user, f, start, end).await
+    }
+
+    fn probe(&self, event: &WebhookEvent) -> Option<super::webhook::Probe> {
+        use super::webhook::Probe;
+        match event {
+            WebhookEvent::Deauthorized { .. } => Some(Probe::Account(ACCOUNT_PROBE)),
+            WebhookEvent::Scope { .. } => Some(Probe::Permissions(PERMISSIONS_PATH)),
+            _ => None,
+        }
+    }
+
+    async fn delivered(
+        &self,
+        state: &crate::app::AppState,
+        user: uuid::Uuid,
+        kind: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        super::garmin_backfill::delivered(state, user, kind).await
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/partner-gateway/rest/user/id",
+            id: "/userId",
+            username: None,
+        })
+    }
+
+    fn identify_on_sync(&self) -> bool {
+        true
+    }
+
+    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+        webhook(req)
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
+
+    async fn vendor_workout(
+        &self,
+        f: &Fetcher<'_>,
+        workout_id: &str,
+        _opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workout(f, workout_id).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1633,7 +1724,7 @@ mod tests {
 
     mod verification {
         use super::*;
-        use crate::providers::OAuthClient;
+        use crate::config::OAuthClient;
         use axum::http::{HeaderMap, HeaderValue, Method};
         use std::collections::HashMap;
 

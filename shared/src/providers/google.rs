@@ -16,6 +16,7 @@ use super::subscriptions::{
 };
 use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledSleep, PulledWorkout};
 use super::webhook::{WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq};
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
@@ -1004,11 +1005,6 @@ pub async fn pull(
     Ok(out)
 }
 
-/// Google has no deregistration call (providers.md §1.1b).
-pub async fn deregister(_f: &Fetcher<'_>) -> Result<(), FetchError> {
-    Ok(())
-}
-
 /// The user-info origin: `www.googleapis.com`, or the configured override of the API origin.
 pub fn userinfo_url(api_base: &str) -> String {
     let base = if api_base.trim_end_matches('/') == "https://health.googleapis.com" {
@@ -1329,7 +1325,7 @@ async fn service_account(ctx: &SubscriptionCtx<'_>) -> Result<ServiceAccount, Su
 /// `GOOGLE_BASE_URL` when that is set (the fakes serve `/token` as Google does).
 fn token_endpoint(ctx: &SubscriptionCtx<'_>, sa: &ServiceAccount) -> String {
     match setting(ctx, "GOOGLE_BASE_URL") {
-        Some(base) => super::rebase(sa.token_uri(), base),
+        Some(base) => crate::config::rebase(sa.token_uri(), base),
         None => sa.token_uri().to_string(),
     }
 }
@@ -1581,6 +1577,86 @@ pub async fn subscriptions(
             }))
         }
         SubscriptionOp::Renew => Err(no_renew()),
+    }
+}
+
+/// The Google integration.
+pub struct Google;
+
+#[async_trait::async_trait]
+impl super::Integration for Google {
+    fn provider(&self) -> Provider {
+        Provider::Google
+    }
+
+    fn authorize_params(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("access_type", "offline"),
+            ("include_granted_scopes", "true"),
+            ("prompt", "consent"),
+        ]
+    }
+
+    /// The health user id; the username is the OpenID e-mail, asked separately (best effort).
+    async fn user_info(&self, f: &Fetcher<'_>) -> Result<Option<super::Identity>, FetchError> {
+        let Some(endpoint) = self.user_info_endpoint() else {
+            return Ok(None);
+        };
+        let mut identity = endpoint.read(&f.get(endpoint.path, &[]).await?);
+        identity.username = username(f.http, f.base, f.token).await;
+        Ok(Some(identity))
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/v4/users/me/identity",
+            id: "/healthUserId",
+            username: None,
+        })
+    }
+
+    fn identify_on_sync(&self) -> bool {
+        true
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+        webhook(req)
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
+
+    async fn vendor_workout(
+        &self,
+        f: &Fetcher<'_>,
+        workout_id: &str,
+        _opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workout(f, workout_id).await
+    }
+
+    async fn subscriptions(
+        &self,
+        ctx: &SubscriptionCtx<'_>,
+        op: SubscriptionOp,
+    ) -> Result<SubscriptionResult, SubscriptionError> {
+        subscriptions(ctx, op).await
     }
 }
 
@@ -2099,7 +2175,7 @@ mod tests {
         assert_eq!(sa.token_uri(), "https://oauth2.googleapis.com/token");
         assert!(sa.assertion(CLOUD_PLATFORM_SCOPE, Utc::now()).is_err());
         let http = reqwest::Client::new();
-        let client = crate::providers::OAuthClient {
+        let client = crate::config::OAuthClient {
             client_id: "id".into(),
             client_secret: "secret".into(),
             authorize_url: String::new(),
@@ -2139,7 +2215,7 @@ mod tests {
     #[tokio::test]
     async fn missing_configuration_is_named_before_any_call() {
         let http = reqwest::Client::new();
-        let client = crate::providers::OAuthClient {
+        let client = crate::config::OAuthClient {
             client_id: "id".into(),
             client_secret: "secret".into(),
             authorize_url: String::new(),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::payload::num;
 use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
@@ -14,6 +15,7 @@ use super::sync::{
 use super::webhook::{
     WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hex, hmac_sha256,
 };
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
@@ -27,10 +29,6 @@ fn ts(v: &Value, key: &str) -> Option<DateTime<chrono::FixedOffset>> {
 
 fn offset_of(t: &DateTime<chrono::FixedOffset>) -> String {
     t.format("%:z").to_string()
-}
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
 }
 
 fn day_midnight(v: &Value) -> Option<DateTime<Utc>> {
@@ -653,6 +651,72 @@ pub async fn subscriptions(
                 Err(e) => op_status(&id, "error", Some(e.to_string())),
             }))
         }
+    }
+}
+
+/// The Oura integration.
+pub struct Oura;
+
+#[async_trait::async_trait]
+impl super::Integration for Oura {
+    fn provider(&self) -> Provider {
+        Provider::Oura
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/v2/usercollection/personal_info",
+            id: "/id",
+            username: None,
+        })
+    }
+
+    fn identify_on_sync(&self) -> bool {
+        true
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+        webhook(req)
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
+
+    async fn vendor_workout(
+        &self,
+        f: &Fetcher<'_>,
+        workout_id: &str,
+        _opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workout(f, workout_id).await
+    }
+
+    async fn subscriptions(
+        &self,
+        ctx: &SubscriptionCtx<'_>,
+        op: SubscriptionOp,
+    ) -> Result<SubscriptionResult, SubscriptionError> {
+        subscriptions(ctx, op).await
     }
 }
 

@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTim
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::payload::{midnight, num, text};
 use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
@@ -25,6 +26,7 @@ use super::sync::{
 use super::webhook::{
     WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hex, hmac_sha256,
 };
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
@@ -99,14 +101,6 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
 // Small parsers
 // ---------------------------------------------------------------------------------------------
 
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
 /// `±HH:MM` of an offset in minutes.
 pub fn zone_of_minutes(minutes: i64) -> String {
     let sign = if minutes < 0 { '-' } else { '+' };
@@ -137,10 +131,6 @@ fn instant(s: &str) -> Option<(DateTime<Utc>, Option<String>)> {
 
 fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
-}
-
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// Seconds of an ISO-8601 duration (`PT1H2M3.5S`, `P1DT2H`).
@@ -1397,6 +1387,80 @@ pub async fn subscriptions(
         SubscriptionOp::Get { .. } => Err(SubscriptionError::NotSupported(
             "Polar has no single-webhook read: list the subscriptions instead".into(),
         )),
+    }
+}
+
+/// The Polar integration.
+pub struct Polar;
+
+#[async_trait::async_trait]
+impl super::Integration for Polar {
+    fn provider(&self) -> Provider {
+        Provider::Polar
+    }
+
+    fn token_identity(&self, token: &super::oauth::TokenAnswer) -> Option<super::Identity> {
+        Some(super::Identity {
+            id: token.extra_text("x_user_id"),
+            username: None,
+        })
+    }
+
+    /// AccessLink serves data only to registered users (409 = already registered).
+    async fn on_connect(
+        &self,
+        _state: &crate::app::AppState,
+        f: &Fetcher<'_>,
+        conn: &crate::repo::connections::Connection,
+    ) -> Result<(), crate::store::StoreError> {
+        if let Err(e) = register_user(f, &conn.user_id.to_string()).await {
+            tracing::warn!(provider = %Provider::Polar, error = %e, "user registration failed");
+        }
+        Ok(())
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+        webhook(req)
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
+
+    async fn vendor_workout(
+        &self,
+        f: &Fetcher<'_>,
+        workout_id: &str,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workout(f, workout_id, opts).await
+    }
+
+    async fn subscriptions(
+        &self,
+        ctx: &SubscriptionCtx<'_>,
+        op: SubscriptionOp,
+    ) -> Result<SubscriptionResult, SubscriptionError> {
+        subscriptions(ctx, op).await
     }
 }
 

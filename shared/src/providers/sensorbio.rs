@@ -14,11 +14,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
+use super::payload::{midnight, num};
 use super::sync::{
     FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
 };
 use super::ultrahuman::days;
-use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::workout::WorkoutType;
@@ -27,10 +28,6 @@ use crate::domain::workout::WorkoutType;
 pub const SOURCE_NAME: &str = "Sensor Bio";
 /// Largest page the cursor endpoints serve.
 pub const PAGE_LIMIT: u32 = 50;
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
 
 /// An epoch timestamp in milliseconds, or in seconds when it is too small to be milliseconds
 /// (the API documents milliseconds but answers some fields in seconds).
@@ -42,10 +39,6 @@ fn instant(v: Option<&Value>) -> Option<DateTime<Utc>> {
     } else {
         DateTime::from_timestamp_millis(n)
     }
-}
-
-fn midnight(date: NaiveDate) -> DateTime<Utc> {
-    date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
 /// A record's `date` (`YYYY-MM-DD`), else the asked one.
@@ -441,16 +434,41 @@ pub async fn pull(
     Ok(out)
 }
 
-/// Sensor Bio offers no deregistration.
-pub async fn deregister(_f: &Fetcher<'_>) -> Result<(), FetchError> {
-    Ok(())
-}
+/// The Sensorbio integration.
+pub struct Sensorbio;
 
-/// Sensor Bio sends no webhooks.
-pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    Err(WebhookError::NotSupported(
-        "Provider 'sensorbio' does not support webhook notifications".into(),
-    ))
+#[async_trait::async_trait]
+impl super::Integration for Sensorbio {
+    fn provider(&self) -> Provider {
+        Provider::Sensorbio
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/v1/user",
+            id: "/data/id",
+            username: Some("/data/name"),
+        })
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
 }
 
 #[cfg(test)]

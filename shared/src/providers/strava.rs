@@ -7,11 +7,13 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use super::payload::num;
 use super::subscriptions::{
     SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
 };
 use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledWorkout};
 use super::webhook::{WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq};
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::workout::WorkoutType;
@@ -83,10 +85,6 @@ pub fn offset_text(seconds: i64) -> String {
     let sign = if seconds < 0 { '-' } else { '+' };
     let s = seconds.unsigned_abs();
     format!("{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
-}
-
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
 }
 
 fn id_text(v: Option<&Value>) -> Option<String> {
@@ -613,6 +611,86 @@ pub async fn subscriptions(
             "Strava does not support the '{}' subscription operation",
             other.name()
         ))),
+    }
+}
+
+/// The Strava integration.
+pub struct Strava;
+
+#[async_trait::async_trait]
+impl super::Integration for Strava {
+    fn provider(&self) -> Provider {
+        Provider::Strava
+    }
+
+    fn probe(&self, event: &WebhookEvent) -> Option<super::webhook::Probe> {
+        use super::webhook::Probe;
+        match event {
+            WebhookEvent::Deauthorized { .. } => Some(Probe::Account(ACCOUNT_PROBE)),
+            WebhookEvent::Deleted { external_id, .. } => {
+                Some(Probe::Record(activity_path(external_id)))
+            }
+            WebhookEvent::Replaced { external_id, .. } => {
+                Some(Probe::Current(activity_path(external_id)))
+            }
+            _ => None,
+        }
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/api/v3/athlete",
+            id: "/id",
+            username: Some("/username"),
+        })
+    }
+
+    fn identify_on_sync(&self) -> bool {
+        true
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+        webhook(req)
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
+
+    async fn vendor_workout(
+        &self,
+        f: &Fetcher<'_>,
+        workout_id: &str,
+        _opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workout(f, workout_id).await
+    }
+
+    async fn subscriptions(
+        &self,
+        ctx: &SubscriptionCtx<'_>,
+        op: SubscriptionOp,
+    ) -> Result<SubscriptionResult, SubscriptionError> {
+        subscriptions(ctx, op).await
     }
 }
 

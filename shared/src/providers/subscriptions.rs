@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::OAuthClient;
+use crate::config::OAuthClient;
 
 /// What a subscription call needs.
 pub struct SubscriptionCtx<'a> {
@@ -143,32 +143,4 @@ pub fn op_status(id: &str, status: &str, error: Option<String>) -> Value {
         v["error"] = Value::String(e);
     }
     v
-}
-
-/// Runs `op` against the provider.
-pub async fn run(
-    provider: &str,
-    ctx: &SubscriptionCtx<'_>,
-    op: SubscriptionOp,
-) -> Result<SubscriptionResult, SubscriptionError> {
-    match provider {
-        "polar" => super::polar::subscriptions(ctx, op).await,
-        "oura" => super::oura::subscriptions(ctx, op).await,
-        "strava" => super::strava::subscriptions(ctx, op).await,
-        "google" => super::google::subscriptions(ctx, op).await,
-        _ => Err(SubscriptionError::NotSupported(
-            "Provider does not support webhook subscription management".into(),
-        )),
-    }
-}
-
-/// Providers whose subscription registration hands out a webhook signing secret (kept
-/// encrypted, it verifies their later webhooks).
-pub fn issues_signing_secret(provider: &str) -> bool {
-    provider == "polar"
-}
-
-/// Providers with a subscription service.
-pub fn supported(provider: &str) -> bool {
-    matches!(provider, "polar" | "oura" | "strava" | "google")
 }

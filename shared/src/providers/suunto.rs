@@ -17,6 +17,7 @@ use super::sync::{
 use super::webhook::{
     WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hex, hmac_sha256,
 };
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::workout::WorkoutType;
@@ -604,11 +605,6 @@ pub async fn pull(
     Ok(out)
 }
 
-/// Suunto has no deregistration call (§1.1b).
-pub async fn deregister(_f: &Fetcher<'_>) -> Result<(), FetchError> {
-    Ok(())
-}
-
 /// Whether `signature` is the lower-case hex HMAC-SHA256 of `body` with `secret`.
 pub fn signature_ok(secret: &str, body: &[u8], signature: &str) -> bool {
     let expected = hex(&hmac_sha256(secret.as_bytes(), &[body]));
@@ -699,6 +695,73 @@ pub fn events(v: &Value, now: DateTime<Utc>) -> Vec<WebhookEvent> {
         provider_user_id: user,
         pulled,
     }]
+}
+
+/// The Suunto integration.
+pub struct Suunto;
+
+#[async_trait::async_trait]
+impl super::Integration for Suunto {
+    fn provider(&self) -> Provider {
+        Provider::Suunto
+    }
+
+    /// Webhooks name the account by username: the access token's `user` claim is the account
+    /// id we resolve them by (the `sub` claim is not carried by any notification).
+    fn token_identity(&self, token: &super::oauth::TokenAnswer) -> Option<super::Identity> {
+        use base64::Engine;
+        let claims = token
+            .access_token
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p.trim_end_matches('='))
+                    .ok()
+            })
+            .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok());
+        let user = match claims.as_ref().and_then(|c| c.get("user")) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(super::Identity {
+            id: user.clone(),
+            username: user,
+        })
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+        webhook(req)
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
+
+    async fn vendor_workout(
+        &self,
+        f: &Fetcher<'_>,
+        workout_id: &str,
+        _opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workout(f, workout_id).await
+    }
 }
 
 #[cfg(test)]

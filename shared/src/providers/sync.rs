@@ -8,9 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{ClientAuth, OAuthClient};
 use crate::app::AppState;
 use crate::app::Job;
+use crate::config::OAuthClient;
+use crate::domain::provider::{ClientAuth, Provider};
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepDetailsDraft, StageInterval};
@@ -361,8 +362,10 @@ pub fn window_jobs(
 /// The sync jobs of a historical backfill: [`BACKFILL_DAYS`], or less when the provider keeps
 /// less history (Garmin: 30 days).
 pub fn backfill_jobs(user: Uuid, provider: &str, now: DateTime<Utc>) -> Vec<Job> {
-    let days = super::info(provider)
-        .and_then(|i| i.max_historical_days)
+    let days = provider
+        .parse::<Provider>()
+        .ok()
+        .and_then(|p| p.info().max_historical_days)
         .map_or(BACKFILL_DAYS, |d| BACKFILL_DAYS.min(i64::from(d)));
     window_jobs(user, provider, now - Duration::days(days), now)
 }
@@ -398,33 +401,24 @@ async fn refresh(
         return Ok(Refresh::Refused);
     };
     let refresh_token = state.cipher.open(sealed)?;
-    let mut form: Vec<(&str, &str)> = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", &refresh_token),
-    ];
-    if auth == ClientAuth::Body {
-        form.push(("client_id", &client.client_id));
-        form.push(("client_secret", &client.client_secret));
-    }
-    let mut req = state.http.post(&client.token_url).form(&form);
-    if auth == ClientAuth::Basic {
-        req = req.basic_auth(&client.client_id, Some(&client.client_secret));
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
-    let status = resp.status().as_u16();
-    if status == 400 || status == 401 {
+    let (status, body) = super::oauth::grant(
+        &state.http,
+        client,
+        auth,
+        super::oauth::Grant::Refresh(&refresh_token),
+        None,
+    )
+    .await
+    .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
+    if status.as_u16() == 400 || status.as_u16() == 401 {
         return Ok(Refresh::Refused);
     }
-    if !resp.status().is_success() {
+    if !status.is_success() {
+        let status = status.as_u16();
         return Err(SyncError::Retry(format!("token refresh: HTTP {status}")));
     }
-    let v: Value = resp
-        .json()
-        .await
-        .map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
+    let v: Value =
+        serde_json::from_str(&body).map_err(|e| SyncError::Retry(format!("token refresh: {e}")))?;
     let Some(access) = v.get("access_token").and_then(Value::as_str) else {
         return Ok(Refresh::Refused);
     };
@@ -559,7 +553,9 @@ async fn ready_connection(
     let Some(client) = state.config.oauth.get(provider).cloned() else {
         return Ok(Err(NotReady::NotConfigured));
     };
-    let auth = super::info(provider).map_or(ClientAuth::Body, |i| i.client_auth);
+    let auth = provider
+        .parse::<Provider>()
+        .map_or(ClientAuth::Body, |p| p.info().client_auth);
     let due = conn
         .token_expires_at
         .is_some_and(|t| t - state.now() < Duration::minutes(5));
@@ -628,20 +624,13 @@ where
     }
 }
 
-/// Whether sync windows of a provider can run: REST pull, or a backfill request whose data
-/// the provider pushes to our webhook (Garmin's Backfill API). Scheduled polling decides
-/// separately (live sync mode `pull` only), so Garmin is never polled.
-pub fn supports_pull(provider: &str) -> bool {
-    super::info(provider).is_some_and(|i| i.rest_pull || i.webhook_callback)
-}
-
 /// Learns a provider account id (and username, if missing) the OAuth callback could not (its
 /// lookup failed): webhooks are attributed by it. Push providers' windows must not run without
 /// it (the data they request arrives by webhook); a pull window goes on when the provider
 /// refuses the lookup for good, and a later window asks again.
 async fn learn_identity(
     state: &AppState,
-    provider: &str,
+    provider: Provider,
     client: &OAuthClient,
     conn: &mut Connection,
     token: &str,
@@ -649,23 +638,31 @@ async fn learn_identity(
     if conn.provider_user_id.is_some() {
         return Ok(Learned::Known);
     }
-    let identity = match super::identify(provider, &fetcher(state, client, conn, token)).await {
+    let integration = super::integration(provider);
+    let identity = if integration.identify_on_sync() {
+        integration
+            .user_info(&fetcher(state, client, conn, token))
+            .await
+    } else {
+        Ok(None)
+    };
+    let identity = match identity {
         Ok(i) => i,
         // A refused user-info call (a scope the user withheld, say) must not block pulled
         // data. 401 and transient errors are the window's own (refresh, retry).
-        Err(FetchError::Permanent(m)) if super::info(provider).is_some_and(|i| i.rest_pull) => {
-            tracing::warn!(provider, user = %conn.user_id, "provider account id not learned: {m}");
+        Err(FetchError::Permanent(m)) if provider.info().rest_pull => {
+            tracing::warn!(%provider, user = %conn.user_id, "provider account id not learned: {m}");
             None
         }
         Err(e) => return Err(e),
     };
     if let Some(id) = identity.as_ref().and_then(|i| i.id.clone()) {
-        tracing::info!(provider, user = %conn.user_id, "provider account id learned");
+        tracing::info!(%provider, user = %conn.user_id, "provider account id learned");
         let username = identity.and_then(|i| i.username);
         let now = state.now();
         let saved = state
             .db
-            .update_active_connection(conn.user_id, provider, |c| {
+            .update_active_connection(conn.user_id, provider.as_str(), |c| {
                 c.provider_user_id = Some(id.clone());
                 if c.provider_username.is_none() {
                     c.provider_username.clone_from(&username);
@@ -819,9 +816,16 @@ async fn attempt_window(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Attempt, SyncError> {
-    if !supports_pull(provider) {
+    // Sync windows run for REST pull, or a backfill request whose data the provider pushes to
+    // our webhook (Garmin's Backfill API). Scheduled polling decides separately (live sync
+    // mode `pull` only), so Garmin is never polled.
+    let Some(kind) = provider
+        .parse::<Provider>()
+        .ok()
+        .filter(|p| p.info().supports_pull())
+    else {
         return Ok(Attempt::Skipped("the provider has no pull API"));
-    }
+    };
     let Ready {
         mut conn,
         client,
@@ -841,16 +845,13 @@ async fn attempt_window(
             return Ok(Attempt::Skipped("no access token"));
         };
         let token = state.cipher.open(&sealed)?;
-        let result = match learn_identity(state, provider, &client, &mut conn, &token).await {
+        let result = match learn_identity(state, kind, &client, &mut conn, &token).await {
             Ok(Learned::Inactive) => return Ok(Attempt::Skipped(REVOKED_DURING_SYNC)),
             Ok(Learned::Known) => {
                 let f = fetcher(state, &client, &conn, &token);
-                if provider == "garmin" {
-                    // Backfill requests whose progress the user's backfill state records.
-                    super::garmin_backfill::run_window(state, user, &f, start, end).await
-                } else {
-                    super::pull(provider, &f, start, end).await
-                }
+                super::integration(kind)
+                    .pull(state, user, &f, start, end)
+                    .await
             }
             Err(e) => Err(e),
         };

@@ -7,8 +7,9 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
+use super::payload::{midnight, num};
 use super::sync::{FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep};
-use super::webhook::{WebhookError, WebhookReply, WebhookRequest};
+use crate::domain::provider::Provider;
 use crate::domain::series::SeriesType;
 
 /// Data API root under the provider origin (`https://partner.ultrahuman.com`).
@@ -27,10 +28,6 @@ fn epoch(v: Option<&Value>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
 }
 
-fn num(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64)
-}
-
 /// The UTC calendar days touched by `[start, end)`, first to last.
 pub fn days(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<NaiveDate> {
     if end <= start {
@@ -47,10 +44,6 @@ pub fn days(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<NaiveDate> {
         }
     }
     out
-}
-
-fn midnight(date: NaiveDate) -> DateTime<Utc> {
-    date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
 /// `values[{value, timestamp}]` of one metric as samples (`positive_only` drops zeros, steps).
@@ -271,11 +264,37 @@ pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
     }
 }
 
-/// Ultrahuman sends no webhooks.
-pub fn webhook(_req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    Err(WebhookError::NotSupported(
-        "Provider 'ultrahuman' does not support webhook notifications".into(),
-    ))
+/// The Ultrahuman integration.
+pub struct Ultrahuman;
+
+#[async_trait::async_trait]
+impl super::Integration for Ultrahuman {
+    fn provider(&self) -> Provider {
+        Provider::Ultrahuman
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/api/partners/v1/user_data/user_info",
+            id: "/user_id",
+            username: Some("/username"),
+        })
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::OAuthClient;
 use super::sync::Pulled;
+use crate::config::OAuthClient;
+use crate::domain::provider::Provider;
 
 /// One inbound webhook call, as the provider module sees it.
 pub struct WebhookRequest<'a> {
@@ -246,28 +247,6 @@ pub enum Probe {
     Current(String),
 }
 
-/// What confirms `event` of `provider` before it changes anything; `None`: act as it comes.
-pub fn probe(provider: &str, event: &WebhookEvent) -> Option<Probe> {
-    match (provider, event) {
-        ("strava", WebhookEvent::Deauthorized { .. }) => {
-            Some(Probe::Account(super::strava::ACCOUNT_PROBE))
-        }
-        ("strava", WebhookEvent::Deleted { external_id, .. }) => {
-            Some(Probe::Record(super::strava::activity_path(external_id)))
-        }
-        ("strava", WebhookEvent::Replaced { external_id, .. }) => {
-            Some(Probe::Current(super::strava::activity_path(external_id)))
-        }
-        ("garmin", WebhookEvent::Deauthorized { .. }) => {
-            Some(Probe::Account(super::garmin::ACCOUNT_PROBE))
-        }
-        ("garmin", WebhookEvent::Scope { .. }) => {
-            Some(Probe::Permissions(super::garmin::PERMISSIONS_PATH))
-        }
-        _ => None,
-    }
-}
-
 /// Confirms a state-changing event for one connection with the provider's API, using the
 /// connection's own token (refreshed as sync windows do). Answers the event to act on, or
 /// `None` when the provider contradicts it (the token still works, the record still exists)
@@ -275,17 +254,15 @@ pub fn probe(provider: &str, event: &WebhookEvent) -> Option<Probe> {
 /// `conn` is re-read afterwards: a refresh (or a refused refresh) may have changed it.
 async fn confirm(
     state: &crate::app::AppState,
-    provider: &str,
+    provider: Provider,
     conn: &mut crate::repo::connections::Connection,
     event: &WebhookEvent,
 ) -> Result<Option<WebhookEvent>, crate::store::StoreError> {
     use super::sync::{ConnectionCallError as E, FetchError as F};
-    let Some(probe) = probe(provider, event) else {
+    let Some(probe) = super::integration(provider).probe(event) else {
         return Ok(Some(event.clone()));
     };
-    let Some(key) = super::info(provider).map(|i| i.key) else {
-        return Ok(None);
-    };
+    let key = provider.as_str();
     let path = match &probe {
         Probe::Account(p) | Probe::Permissions(p) => (*p).to_string(),
         Probe::Record(p) | Probe::Current(p) => p.clone(),
@@ -295,7 +272,7 @@ async fn confirm(
         Box::pin(async move { f.get_raw(&path, &[]).await })
     })
     .await;
-    if let Some(fresh) = state.db.connection(conn.user_id, provider).await? {
+    if let Some(fresh) = state.db.connection(conn.user_id, key).await? {
         *conn = fresh;
     }
     let user = conn.user_id;
@@ -322,7 +299,7 @@ async fn confirm(
                 Err(e) => e.to_string(),
             };
             tracing::warn!(
-                provider,
+                %provider,
                 %user,
                 ?probe,
                 %answer,
@@ -340,22 +317,23 @@ async fn confirm(
 /// provider still gets its 200, as processing would be asynchronous in the reference.
 pub async fn apply(
     state: &crate::app::AppState,
-    provider: &str,
+    provider: Provider,
     events: Vec<WebhookEvent>,
 ) -> Result<WebhookOutcome, crate::store::StoreError> {
+    let key = provider.as_str();
     let mut out = WebhookOutcome::default();
     let mut jobs = Vec::new();
     for event in events {
         let puid = event.provider_user_id().to_string();
         let mut conns: Vec<_> = state
             .db
-            .connections_by_provider_user(provider, &puid)
+            .connections_by_provider_user(key, &puid)
             .await?
             .into_iter()
             .filter(|c| c.status == crate::domain::states::ConnectionStatus::Active)
             .collect();
         if conns.is_empty() {
-            tracing::info!(provider, provider_user_id = %puid, "webhook for an unknown or inactive provider user: skipped");
+            tracing::info!(%provider, provider_user_id = %puid, "webhook for an unknown or inactive provider user: skipped");
             out.unknown_users.insert(puid);
             continue;
         }
@@ -370,7 +348,7 @@ pub async fn apply(
             let now = state.now();
             match &event {
                 WebhookEvent::Sync { start, end, .. } => {
-                    let w = super::sync::window_jobs(conn.user_id, provider, *start, *end);
+                    let w = super::sync::window_jobs(conn.user_id, key, *start, *end);
                     out.sync_windows += w.len();
                     jobs.extend(w);
                 }
@@ -383,17 +361,17 @@ pub async fn apply(
                     out.stored += n;
                     state
                         .db
-                        .update_active_connection(conn.user_id, provider, |c| {
+                        .update_active_connection(conn.user_id, key, |c| {
                             c.last_synced_at = Some(now);
                             c.updated_at = now;
                         })
                         .await?;
                 }
                 WebhookEvent::Deauthorized { .. } => {
-                    tracing::info!(provider, user = %conn.user_id, "provider reports deauthorization: connection revoked");
+                    tracing::info!(%provider, user = %conn.user_id, "provider reports deauthorization: connection revoked");
                     if state
                         .db
-                        .revoke_connection(conn.user_id, provider, now)
+                        .revoke_connection(conn.user_id, key, now)
                         .await?
                         .is_some()
                     {
@@ -405,9 +383,8 @@ pub async fn apply(
                     external_id,
                     ..
                 } => {
-                    for e in
-                        delete_by_external_id(state, conn.user_id, provider, category, external_id)
-                            .await?
+                    for e in delete_by_external_id(state, conn.user_id, key, category, external_id)
+                        .await?
                     {
                         out.deleted += 1;
                         jobs.push(crate::app::Job::Rollup {
@@ -424,7 +401,7 @@ pub async fn apply(
                     ..
                 } => {
                     let gone =
-                        delete_by_external_id(state, conn.user_id, provider, category, external_id)
+                        delete_by_external_id(state, conn.user_id, key, category, external_id)
                             .await?;
                     out.deleted += gone.len();
                     let mut windows: Vec<(DateTime<Utc>, DateTime<Utc>)> = gone
@@ -440,21 +417,21 @@ pub async fn apply(
                         windows.push((*start, *end));
                     }
                     for (a, b) in windows {
-                        let w = super::sync::window_jobs(conn.user_id, provider, a, b);
+                        let w = super::sync::window_jobs(conn.user_id, key, a, b);
                         out.sync_windows += w.len();
                         jobs.extend(w);
                     }
                 }
                 WebhookEvent::Delivered { kind, .. } => {
-                    if provider == "garmin" {
-                        super::garmin_backfill::delivered(state, conn.user_id, kind).await?;
-                    }
+                    super::integration(provider)
+                        .delivered(state, conn.user_id, kind)
+                        .await?;
                 }
                 WebhookEvent::Scope { scope, .. } => {
                     let scope = Some(scope.clone()).filter(|s| !s.is_empty());
                     state
                         .db
-                        .update_active_connection(conn.user_id, provider, |c| {
+                        .update_active_connection(conn.user_id, key, |c| {
                             c.scope.clone_from(&scope);
                             c.updated_at = now;
                         })

@@ -14,6 +14,7 @@ use super::sync::{
 use super::webhook::{
     WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hmac_sha256,
 };
+use crate::domain::provider::Provider;
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::workout::WorkoutType;
@@ -599,6 +600,64 @@ pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
         }
     };
     Ok(WebhookReply::Accept(events))
+}
+
+/// The Whoop integration.
+pub struct Whoop;
+
+#[async_trait::async_trait]
+impl super::Integration for Whoop {
+    fn provider(&self) -> Provider {
+        Provider::Whoop
+    }
+
+    fn user_info_endpoint(&self) -> Option<super::UserInfoEndpoint> {
+        Some(super::UserInfoEndpoint {
+            path: "/developer/v2/user/profile/basic",
+            id: "/user_id",
+            username: None,
+        })
+    }
+
+    fn identify_on_sync(&self) -> bool {
+        true
+    }
+
+    async fn pull(
+        &self,
+        _state: &crate::app::AppState,
+        _user: uuid::Uuid,
+        f: &Fetcher<'_>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Pulled, FetchError> {
+        pull(f, start, end).await
+    }
+
+    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
+        webhook(req)
+    }
+
+    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
+        deregister(f).await
+    }
+
+    async fn vendor_workouts(
+        &self,
+        f: &Fetcher<'_>,
+        opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workouts(f, opts).await
+    }
+
+    async fn vendor_workout(
+        &self,
+        f: &Fetcher<'_>,
+        workout_id: &str,
+        _opts: &super::VendorOptions,
+    ) -> Result<Value, FetchError> {
+        vendor_workout(f, workout_id).await
+    }
 }
 
 #[cfg(test)]

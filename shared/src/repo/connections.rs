@@ -145,7 +145,9 @@ fn conn_item(c: &Connection) -> Result<Item, StoreError> {
     }
     // Active pull connections are listed for the scheduler, ordered by when they are due.
     if c.status == ConnectionStatus::Active
-        && crate::providers::info(&c.provider).is_some_and(|p| p.rest_pull)
+        && c.provider
+            .parse::<crate::domain::provider::Provider>()
+            .is_ok_and(|p| p.info().rest_pull)
     {
         let due = c.next_poll_at.unwrap_or(c.created_at);
         item = item.with_gsi2(

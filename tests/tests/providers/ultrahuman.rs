@@ -201,7 +201,7 @@ async fn ultrahuman_deregistration_revokes_the_token_with_form_credentials() {
     let rig = Rig::start("ultrahuman").await;
     let fake = &rig.fake.fake;
     let (token, _) = fake.issue_tokens();
-    let client = shared::providers::OAuthClient {
+    let client = shared::config::OAuthClient {
         client_id: fake.options().client_id.clone(),
         client_secret: fake.options().client_secret.clone(),
         authorize_url: format!("{}/authorise", rig.fake.base_url),
@@ -222,7 +222,7 @@ async fn ultrahuman_deregistration_revokes_the_token_with_form_credentials() {
         "the token no longer works"
     );
     // Wrong client credentials are refused.
-    let wrong = shared::providers::OAuthClient {
+    let wrong = shared::config::OAuthClient {
         client_secret: "nope".into(),
         ..client.clone()
     };
