@@ -92,7 +92,7 @@ struct Inner {
     addresses: Counter<Option<IpAddr>>,
 }
 
-/// The limiter; one per [`crate::app::AppState`].
+/// The limiter; one per application context (process).
 #[derive(Debug)]
 pub struct LoginLimiter {
     window: chrono::Duration,
