@@ -96,7 +96,7 @@ pub enum Job {
         task_id: Uuid,
         users: u32,
         seed: u64,
-        profile: Box<crate::seed::SeedProfile>,
+        profile: Box<crate::domain::seed_profile::SeedProfile>,
     },
 }
 

@@ -10,14 +10,15 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::app::Job;
+use crate::domain::scores::resilience_dates;
 use crate::domain::sdk::{
     ParseError, ParsedBatch, SdkProvider, SleepSegment, SourceInfo, parse_sdk_payload,
 };
 use crate::domain::series::SeriesType;
 use crate::domain::states::ConnectionStatus;
+use crate::domain::summary::feeds_rollups;
 use crate::domain::summary::infer_device_type;
 use crate::domain::time::local_date;
-use crate::jobs::handlers::{feeds_rollups, resilience_dates};
 use crate::repo::health::{DataSource, EventDetails, EventRecord, HealthScore, SampleWrite};
 use crate::store::StoreError;
 

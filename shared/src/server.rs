@@ -13,7 +13,6 @@
 //! - graceful shutdown that waits a bounded time for open connections.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -232,19 +231,4 @@ async fn guard_request(
     let end = tokio::time::sleep(g.stream_max);
     let body = Body::from_stream(body.into_data_stream().take_until(end));
     Response::from_parts(parts, body)
-}
-
-/// The client's address as the server saw it: the TCP peer locally, the API Gateway
-/// request context's source IP in Lambda. `X-Forwarded-For` is not trusted.
-pub fn client_ip(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    if let Some(ConnectInfo(addr)) = ext.get::<ConnectInfo<SocketAddr>>() {
-        return Some(addr.ip());
-    }
-    use lambda_http::request::RequestContext;
-    let ip = match ext.get::<RequestContext>()? {
-        RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
-        RequestContext::ApiGatewayV1(c) => c.identity.source_ip.clone(),
-        _ => None,
-    }?;
-    ip.parse().ok()
 }

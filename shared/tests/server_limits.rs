@@ -265,7 +265,7 @@ async fn handlers_see_the_tcp_peer_as_the_client_address() {
     let router = root().route(
         "/ip",
         get(|ext: axum::http::Extensions| async move {
-            shared::server::client_ip(&ext)
+            shared::api::client_ip(&ext)
                 .map(|i| i.to_string())
                 .unwrap_or_default()
         }),

@@ -332,7 +332,7 @@ pub async fn login(
     {
         return Err(login_failed().into_response());
     }
-    let ip = crate::server::client_ip(&ext);
+    let ip = super::client_ip(&ext);
     state
         .login_limiter
         .attempt(email, ip, state.now())

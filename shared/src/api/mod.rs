@@ -219,3 +219,20 @@ pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> ApiResult<T> {
     serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("Invalid query parameters: {e}")))
 }
+
+/// The client's address as the server saw it: the TCP peer locally, the API Gateway
+/// request context's source IP in Lambda. `X-Forwarded-For` is not trusted.
+pub fn client_ip(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(addr.ip());
+    }
+    use lambda_http::request::RequestContext;
+    let ip = match ext.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(c) => c.identity.source_ip.clone(),
+        _ => None,
+    }?;
+    ip.parse().ok()
+}

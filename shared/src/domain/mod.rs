@@ -13,11 +13,13 @@
 //! * [`summary`] — activity, recovery and body summary rules.
 //! * [`scores`] — the Open Wearables computed sleep and resilience scores.
 //! * [`states`] — connection and sync-run states (stored and wire spelling).
+//! * [`seed_profile`] — what synthetic data to generate (the seed job's profile).
 
 pub mod numeric;
 pub mod provider;
 pub mod scores;
 pub mod sdk;
+pub mod seed_profile;
 pub mod series;
 pub mod sleep;
 pub mod states;

@@ -262,6 +262,11 @@ pub fn sleep_score_recorded_at(end: DateTime<Utc>, zone_offset: Option<&str>) ->
 
 /// Look-back days.
 pub const RESILIENCE_LOOKBACK_DAYS: i64 = 7;
+
+/// Reference dates whose resilience window `[R − 7 d, R)` contains the UTC day `d`.
+pub fn resilience_dates(d: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    (1..=RESILIENCE_LOOKBACK_DAYS).map(move |k| d + Duration::days(k))
+}
 /// Minimum days with data.
 pub const RESILIENCE_MIN_DAYS: usize = 5;
 /// CV% at or below which the score is 100.

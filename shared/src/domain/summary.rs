@@ -176,6 +176,11 @@ where
 // ---------------------------------------------------------------------------------------------
 
 /// The 7 series that feed the activity summary.
+/// Series whose samples feed roll-ups (for deciding which days to recompute).
+pub fn feeds_rollups(series: SeriesType) -> bool {
+    ACTIVITY_SERIES.contains(&series)
+}
+
 pub const ACTIVITY_SERIES: [SeriesType; 7] = [
     SeriesType::Steps,
     SeriesType::Energy,

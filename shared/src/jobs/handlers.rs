@@ -126,11 +126,6 @@ pub async fn rollup_day(state: &AppState, user: Uuid, date: NaiveDate) -> Result
     Ok(())
 }
 
-/// Reference dates whose resilience window `[R − 7 d, R)` contains the UTC day `d`.
-pub fn resilience_dates(d: NaiveDate) -> impl Iterator<Item = NaiveDate> {
-    (1..=RESILIENCE_LOOKBACK_DAYS).map(move |k| d + Duration::days(k))
-}
-
 /// Recomputes (or removes) the internal resilience score of reference date `r` (data-model
 /// §5.2). Unlike the reference, a stored score follows later data: the job runs whenever RMSSD
 /// samples or sleep sessions inside its window change.
@@ -395,9 +390,4 @@ async fn score_sleep(state: &AppState, user: Uuid, e: &EventRecord) -> Result<()
     };
     state.db.insert_score(&s).await?;
     Ok(())
-}
-
-/// Series whose samples feed roll-ups (for deciding which days to recompute).
-pub fn feeds_rollups(series: SeriesType) -> bool {
-    ACTIVITY_SERIES.contains(&series)
 }
