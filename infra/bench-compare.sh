@@ -20,6 +20,6 @@ printf '==> building the baseline %s (%s)\n' "$REV" "$(git log -1 --format=%h\ %
 (cd "$WT" && CARGO_TARGET_DIR="$ROOT/target/bench-baseline" cargo build --release --locked --quiet --bin open-wearables)
 cp "$ROOT/target/bench-baseline/release/open-wearables" "$ROOT/target/bench-baseline/open-wearables-$SHA"
 printf '==> building this checkout\n'
-cargo build --release --locked --quiet --bin open-wearables -p ow-bench
+cargo build --release --locked --quiet -p open-wearables -p ow-bench
 OW_BENCH_BASELINE="$ROOT/target/bench-baseline/open-wearables-$SHA" \
   cargo run --release --locked --quiet -p ow-bench -- --http-only "$@"
