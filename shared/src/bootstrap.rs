@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Router;
-
 use crate::app::JobQueue;
 use crate::app::{AppState, State};
 use crate::auth::password;
@@ -278,7 +276,7 @@ pub async fn lambda_state(seeding: Seeding) -> Result<State, BootError> {
 /// Serves `routes` (one route group's router) as a Lambda function behind API Gateway (HTTP
 /// API).
 pub async fn run_lambda_http(
-    routes: Router<State>,
+    routes: utoipa_axum::router::OpenApiRouter<State>,
     seeding: Seeding,
 ) -> Result<(), lambda_http::Error> {
     init_tracing();

@@ -315,3 +315,42 @@ mod sqs_consumer {
         assert_eq!(table.failures.load(Ordering::SeqCst), 5);
     }
 }
+
+/// A function's router redirects trailing slashes of its own routes only: the templates come
+/// from the router it serves, not from every group (which would link every handler).
+#[tokio::test]
+async fn a_function_redirects_trailing_slashes_of_its_own_routes_only() {
+    let app = TestApp::new().await;
+    let send = |group: Group, path: &'static str| {
+        let router = router_for(app.state.clone(), &[group]);
+        async move {
+            let req = axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let resp = router.oneshot(req).await.expect("infallible");
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            (resp.status(), location)
+        }
+    };
+    let (status, location) = send(Group::Users, "/api/v1/users/?limit=2").await;
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(location.as_deref(), Some("/api/v1/users?limit=2"));
+    // The data function does not serve /api/v1/users: no redirect to a route it cannot answer.
+    let (status, location) = send(Group::Data, "/api/v1/users/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(location, None);
+    let (status, location) = send(
+        Group::Data,
+        "/api/v1/users/6f1c1f5e-1111-4222-8333-944444444444/events/workouts/",
+    )
+    .await;
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        location.as_deref(),
+        Some("/api/v1/users/6f1c1f5e-1111-4222-8333-944444444444/events/workouts")
+    );
+}

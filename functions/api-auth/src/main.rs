@@ -8,5 +8,5 @@ use shared::bootstrap::{Seeding, run_lambda_http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda_http(api::auth::router(), Seeding::AdminAndPriorities).await
+    run_lambda_http(api::auth::openapi_router(), Seeding::AdminAndPriorities).await
 }

@@ -6,5 +6,5 @@ use shared::bootstrap::{Seeding, run_lambda_http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda_http(api::sdk::router(), Seeding::None).await
+    run_lambda_http(api::sdk::openapi_router(), Seeding::None).await
 }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, StatusCode};
@@ -50,11 +49,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(revoke))
         .routes(routes!(create_invitation_code))
         .routes(routes!(redeem_invitation_code))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 // ---------- wire types ----------

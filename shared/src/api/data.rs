@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State as St;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
@@ -47,11 +46,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(health_scores))
         .routes(routes!(data_sources))
         .merge(super::summaries::openapi_router())
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 //! served with the provider routes.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State as St};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -24,11 +23,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(status))
         .routes(routes!(cancel))
         .routes(routes!(retry))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 /// The progress of the user's Garmin backfill (a `pending` skeleton when there is none).

@@ -24,6 +24,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 pub use crate::app::{AppState, State};
@@ -66,33 +68,33 @@ impl Group {
         Group::Webhooks,
     ];
 
-    fn routes(self) -> Router<State> {
+    fn routes(self) -> OpenApiRouter<State> {
         match self {
-            Group::Root => root::router(),
-            Group::Auth => auth::router(),
-            Group::Users => users::router(),
-            Group::Sdk => sdk::router(),
-            Group::Data => data::router(),
-            Group::Settings => settings::router(),
+            Group::Root => root::openapi_router(),
+            Group::Auth => auth::openapi_router(),
+            Group::Users => users::openapi_router(),
+            Group::Sdk => sdk::openapi_router(),
+            Group::Data => data::openapi_router(),
+            Group::Settings => settings::openapi_router(),
             Group::Providers => providers_group(),
-            Group::OAuthCallback => providers::callback_router(),
-            Group::Webhooks => webhooks::router(),
+            Group::OAuthCallback => providers::callback_openapi_router(),
+            Group::Webhooks => webhooks::openapi_router(),
         }
     }
 }
 
 /// The routes of [`Group::Providers`]: provider list and settings, OAuth authorize,
 /// connections, Garmin backfill, sync status, subscriptions.
-pub fn providers_group() -> Router<State> {
-    providers::router()
-        .merge(garmin_backfill::router())
-        .merge(sync_status::router())
-        .merge(subscriptions::router())
+pub fn providers_group() -> OpenApiRouter<State> {
+    providers::openapi_router()
+        .merge(garmin_backfill::openapi_router())
+        .merge(sync_status::openapi_router())
+        .merge(subscriptions::openapi_router())
 }
 
 /// A router serving the given groups, with the shared fallbacks and limits.
 pub fn router_for(state: State, groups: &[Group]) -> Router {
-    let mut r = Router::new();
+    let mut r = OpenApiRouter::new();
     for g in groups {
         r = r.merge(g.routes());
     }
@@ -100,12 +102,18 @@ pub fn router_for(state: State, groups: &[Group]) -> Router {
 }
 
 /// `routes` with the shared fallbacks, limits and panic layer, over `state`. A Lambda function
-/// passes its own group's router (the `router()` of its module), so it links only those
-/// handlers; the local server passes every group through [`router_for`].
-pub fn serve(state: State, routes: Router<State>) -> Router {
+/// passes its own group's router (the `openapi_router()` of its module), so it links only
+/// those handlers; the local server passes every group through [`router_for`]. The
+/// trailing-slash fallback knows the routes from `routes`' own OpenAPI operations.
+pub fn serve(state: State, routes: OpenApiRouter<State>) -> Router {
     let limit = state.config.max_body_bytes;
+    let (routes, doc) = routes.split_for_parts();
+    let templates = route_templates(&doc);
     let r = routes
-        .fallback(not_found)
+        .fallback(move |uri: axum::http::Uri| {
+            let templates = templates.clone();
+            async move { not_found(uri, &templates) }
+        })
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(wire::payload_too_large))
         .layer(DefaultBodyLimit::max(limit));
@@ -119,8 +127,8 @@ pub fn app(state: State) -> Router {
 
 /// Unknown paths: a path that only differs from a route by trailing slashes is redirected to
 /// it (307 keeps method and body, like the reference's `redirect_slashes`); else 404.
-async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
-    if let Some(to) = without_trailing_slash(&uri) {
+fn not_found(uri: axum::http::Uri, templates: &[Template]) -> axum::response::Response {
+    if let Some(to) = without_trailing_slash(&uri, templates) {
         return (
             StatusCode::TEMPORARY_REDIRECT,
             [(axum::http::header::LOCATION, to)],
@@ -130,35 +138,34 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     ApiError::new(StatusCode::NOT_FOUND, "Not Found").into_response()
 }
 
-/// The documented route templates, split into segments (`None` for a `{parameter}`).
-fn route_templates() -> &'static [Vec<Option<String>>] {
-    static T: std::sync::LazyLock<Vec<Vec<Option<String>>>> = std::sync::LazyLock::new(|| {
-        let mut paths: Vec<String> = crate::openapi::operations()
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        paths.dedup();
-        paths
-            .iter()
-            .map(|p| {
-                p.split('/')
-                    .map(|seg| (!seg.starts_with('{')).then(|| seg.to_string()))
-                    .collect()
-            })
-            .collect()
-    });
-    &T
+/// A route template split into segments (`None` for a `{parameter}`).
+type Template = Vec<Option<String>>;
+
+/// The route templates of a router's OpenAPI operations.
+fn route_templates(doc: &utoipa::openapi::OpenApi) -> Arc<[Template]> {
+    doc.paths
+        .paths
+        .keys()
+        .map(|p| {
+            p.split('/')
+                .map(|seg| (!seg.starts_with('{')).then(|| seg.to_string()))
+                .collect()
+        })
+        .collect()
 }
 
 /// `path?query` without the trailing slashes, when that names a route.
-fn without_trailing_slash(uri: &axum::http::Uri) -> Option<axum::http::HeaderValue> {
+fn without_trailing_slash(
+    uri: &axum::http::Uri,
+    templates: &[Template],
+) -> Option<axum::http::HeaderValue> {
     let path = uri.path();
     let stripped = path.trim_end_matches('/');
     if stripped.len() == path.len() || stripped.is_empty() || stripped.starts_with("//") {
         return None;
     }
     let segs: Vec<&str> = stripped.split('/').collect();
-    let known = route_templates().iter().any(|t| {
+    let known = templates.iter().any(|t| {
         t.len() == segs.len()
             && t.iter().zip(&segs).all(|(want, got)| match want {
                 Some(lit) => lit == got,

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -51,20 +50,10 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(vendor_workout))
 }
 
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
-}
-
 /// The routes of this group with their OpenAPI operations (paths and methods come from
 /// each handler's `#[utoipa::path]`).
 pub fn callback_openapi_router() -> OpenApiRouter<State> {
     OpenApiRouter::new().routes(routes!(callback))
-}
-
-/// The OAuth callback route (its own function in AWS).
-pub fn callback_router() -> Router<State> {
-    callback_openapi_router().into()
 }
 
 /// The longest window one sync request may ask for (the historical sync's own limit).

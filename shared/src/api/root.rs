@@ -1,7 +1,6 @@
 //! Liveness, the generated OpenAPI document and its docs page.
 
 use axum::Json;
-use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -17,11 +16,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(root))
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 /// Liveness.

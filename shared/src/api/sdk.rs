@@ -3,7 +3,6 @@
 //! carries the real counts.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State as St};
 use axum::http::StatusCode;
@@ -25,11 +24,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(sync))
         .routes(routes!(sync_apple))
         .routes(routes!(sync_samsung))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 /// `UploadDataResponse`.

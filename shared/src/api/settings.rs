@@ -2,7 +2,6 @@
 //! sleep profiles.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as St;
 use axum::http::StatusCode;
@@ -29,11 +28,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(set_provider_priority))
         .routes(routes!(list_device_priorities, set_device_priorities))
         .routes(routes!(set_device_priority))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 /// Queue synthetic users and data (202); the work runs as a background job.

@@ -3,7 +3,6 @@
 //! encrypted and verifies that provider's webhooks from then on.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, RawQuery, State as St};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -32,11 +31,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(renew))
         .routes(routes!(get_one, update, delete_one))
         .routes(routes!(webhook_url))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 /// Builds the operation from the request and runs it (the routes authenticate the developer

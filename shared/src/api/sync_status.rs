@@ -2,7 +2,6 @@
 //! summary per run, kept 24 hours (runs with a pending retry are kept until they ran).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State as St};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -27,11 +26,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(recent))
         .routes(routes!(user_runs))
         .routes(routes!(all_runs))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 /// `SyncRunSummary`.

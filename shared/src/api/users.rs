@@ -2,7 +2,6 @@
 //! says), list with page/limit/sort/search, get, update, delete.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as St;
 use axum::http::StatusCode;
@@ -27,11 +26,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, delete_user))
-}
-
-/// The routes of this group.
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 /// `UserRead`.

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as St};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -37,11 +36,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(strava_health))
         .routes(routes!(strava_singular))
         .routes(routes!(strava_singular_health))
-}
-
-/// The webhook routes (their own function in AWS: providers call them, not our users).
-pub fn router() -> Router<State> {
-    openapi_router().into()
 }
 
 fn capabilities(p: &ProviderInfo) -> String {
