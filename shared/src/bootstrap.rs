@@ -230,16 +230,6 @@ pub async fn state_from_settings(settings: Settings, aws: &Aws) -> Result<State,
     }
 }
 
-/// Which cold start seeds the first developer (`ADMIN_EMAIL` / `ADMIN_PASSWORD`) and the
-/// default device priorities into the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Seeding {
-    /// The auth function: every way into the API starts with a developer's login there.
-    AdminAndPriorities,
-    /// Every other function: it reads what the auth function seeded.
-    None,
-}
-
 /// What a Lambda function runs on: the DynamoDB table (and whether to create it) and the SQS
 /// queue named by the configuration (the template sets both).
 fn lambda_wiring(config: &Config) -> Result<(&str, bool, &str), BootError> {
@@ -258,8 +248,9 @@ fn lambda_wiring(config: &Config) -> Result<(&str, bool, &str), BootError> {
 }
 
 /// A Lambda function's state: settings and secret, the DynamoDB table and the SQS queue, all
-/// from one AWS SDK configuration; seeded only where `seeding` asks for it.
-pub async fn lambda_state(seeding: Seeding) -> Result<State, BootError> {
+/// from one AWS SDK configuration. Nothing is seeded here: only the auth function seeds (see
+/// [`run_lambda_http_seeding`]), so the other functions do not link password hashing.
+pub async fn lambda_state() -> Result<State, BootError> {
     let aws = Aws::default();
     let config = Config::from_settings(&load_settings(&aws).await?, None)?;
     let (table, create_if_missing, queue_url) = lambda_wiring(&config)?;
@@ -267,9 +258,6 @@ pub async fn lambda_state(seeding: Seeding) -> Result<State, BootError> {
     let queue = Arc::new(sqs_queue(aws.config().await, queue_url));
     let db = Db::new(Arc::new(table));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    if seeding == Seeding::AdminAndPriorities {
-        seed_admin(&db, &config, clock.as_ref()).await?;
-    }
     Ok(Arc::new(AppState::new(db, Arc::new(config), clock, queue)))
 }
 
@@ -277,10 +265,21 @@ pub async fn lambda_state(seeding: Seeding) -> Result<State, BootError> {
 /// API).
 pub async fn run_lambda_http(
     routes: utoipa_axum::router::OpenApiRouter<State>,
-    seeding: Seeding,
 ) -> Result<(), lambda_http::Error> {
     init_tracing();
-    let state = lambda_state(seeding).await?;
+    let state = lambda_state().await?;
+    lambda_http::run(crate::api::serve(state, routes)).await
+}
+
+/// [`run_lambda_http`] for the auth function: its cold start first seeds the first developer
+/// (`ADMIN_EMAIL` / `ADMIN_PASSWORD`) and the default device priorities when the table has
+/// none (every way into the API starts with a login there; the other functions read them).
+pub async fn run_lambda_http_seeding(
+    routes: utoipa_axum::router::OpenApiRouter<State>,
+) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let state = lambda_state().await?;
+    seed_admin(&state.db, &state.config, state.clock.as_ref()).await?;
     lambda_http::run(crate::api::serve(state, routes)).await
 }
 
@@ -288,7 +287,7 @@ pub async fn run_lambda_http(
 pub async fn run_lambda_sqs() -> Result<(), lambda_runtime::Error> {
     use aws_lambda_events::sqs::SqsEvent;
     init_tracing();
-    let state = lambda_state(Seeding::None).await?;
+    let state = lambda_state().await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let state = state.clone();
@@ -305,7 +304,7 @@ pub async fn run_lambda_sqs() -> Result<(), lambda_runtime::Error> {
 /// Runs the scheduled tick under the Lambda runtime (EventBridge events; the payload is unused).
 pub async fn run_lambda_schedule() -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let state = lambda_state(Seeding::None).await?;
+    let state = lambda_state().await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let state = state.clone();

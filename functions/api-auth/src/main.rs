@@ -4,9 +4,9 @@
 //! It links this group's router only (no other handlers) and the AWS adapters.
 
 use shared::api;
-use shared::bootstrap::{Seeding, run_lambda_http};
+use shared::bootstrap::run_lambda_http_seeding;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda_http(api::auth::openapi_router(), Seeding::AdminAndPriorities).await
+    run_lambda_http_seeding(api::auth::openapi_router()).await
 }

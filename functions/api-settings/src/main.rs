@@ -2,9 +2,9 @@
 //! It links this group's router only (no other handlers) and the AWS adapters.
 
 use shared::api;
-use shared::bootstrap::{Seeding, run_lambda_http};
+use shared::bootstrap::run_lambda_http;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda_http(api::settings::openapi_router(), Seeding::None).await
+    run_lambda_http(api::settings::openapi_router()).await
 }
