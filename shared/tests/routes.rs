@@ -45,6 +45,25 @@ async fn the_openapi_document_lists_every_route() {
     assert!(String::from_utf8_lossy(&docs.raw).contains("/openapi.json"));
 }
 
+/// `/openapi.json` serves the committed `shared/openapi.json`: it must be the document the
+/// handlers' annotations generate. `OW_BLESS_OPENAPI=1 cargo test -p ow-shared --test routes`
+/// rewrites the file after a route or schema change.
+#[test]
+fn the_committed_openapi_document_is_the_generated_one() {
+    let generated =
+        serde_json::to_string_pretty(&shared::openapi::document()).expect("json") + "\n";
+    if std::env::var_os("OW_BLESS_OPENAPI").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        std::fs::write(path, &generated).expect("write shared/openapi.json");
+        return;
+    }
+    assert!(
+        shared::api::root::OPENAPI_JSON == generated,
+        "shared/openapi.json differs from the generated document: run \
+         `OW_BLESS_OPENAPI=1 cargo test -p ow-shared --test routes` and commit the file"
+    );
+}
+
 /// Routes served on purpose without an OpenAPI operation: (method, template, a request path).
 const UNDOCUMENTED: [(&str, &str, &str); 3] = [
     ("GET", "/openapi.json", "/openapi.json"),
