@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State as St};
+use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::params::{Params, shift};
+use super::params::{Params, QueryFirst, required, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard::{self, AuthDeveloper, Caller};
@@ -108,9 +108,8 @@ async fn all_settings(state: &State) -> ApiResult<Vec<ProviderSettingRead>> {
     responses((status = 200, body = [ProviderSettingRead])))]
 pub async fn list_providers(
     St(state): St<State>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Vec<ProviderSettingRead>>> {
-    let p = Params::parse(q.as_deref())?;
     let (enabled_only, cloud_only) = (p.bool("enabled_only", false)?, p.bool("cloud_only", false)?);
     let mut list = all_settings(&state).await?;
     list.retain(|s| (!enabled_only || s.is_enabled) && (!cloud_only || s.has_cloud_api));
@@ -264,6 +263,13 @@ pub struct AuthorizeResponse {
     pub state: String,
 }
 
+/// The query of the authorize route.
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeQuery {
+    pub user_id: Option<String>,
+    pub redirect_uri: Option<String>,
+}
+
 /// Start an OAuth connection for a user.
 #[utoipa::path(get, path = "/api/v1/oauth/{provider}/authorize", tag = "oauth",
     params(("provider" = String, Path), ("user_id" = Uuid, Query), ("redirect_uri" = Option<String>, Query)),
@@ -272,13 +278,12 @@ pub async fn authorize(
     St(state): St<State>,
     headers: HeaderMap,
     Path(provider): Path<String>,
-    RawQuery(q): RawQuery,
+    QueryFirst(q): QueryFirst<AuthorizeQuery>,
 ) -> ApiResult<Json<AuthorizeResponse>> {
-    let p = Params::parse(q.as_deref())?;
-    authorize_guard(&state, &headers, p.get("user_id")).await?;
+    authorize_guard(&state, &headers, q.user_id.as_deref()).await?;
     let (kind, client) = connect::oauth_provider(&state, &provider)?;
-    let user = parse_uuid(p.required("user_id")?)?;
-    let a = connect::authorize(&state, kind, &client, user, p.get("redirect_uri")).await?;
+    let user = parse_uuid(required("user_id", q.user_id.as_deref())?)?;
+    let a = connect::authorize(&state, kind, &client, user, q.redirect_uri.as_deref()).await?;
     Ok(Json(AuthorizeResponse {
         authorization_url: a.url,
         state: a.state,
@@ -298,6 +303,15 @@ fn error_redirect(message: &str) -> Response {
     see_other(&format!("/api/v1/oauth/error?{q}"))
 }
 
+/// The query the provider sends the browser back with.
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
 /// The provider sends the browser back here.
 #[utoipa::path(get, path = "/api/v1/oauth/{provider}/callback", tag = "oauth",
     params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query),
@@ -306,14 +320,13 @@ fn error_redirect(message: &str) -> Response {
 pub async fn callback(
     St(state): St<State>,
     Path(provider): Path<String>,
-    RawQuery(q): RawQuery,
+    QueryFirst(q): QueryFirst<CallbackQuery>,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref())?;
-    if let Some(err) = p.get("error") {
-        let desc = p.get("error_description").unwrap_or("Unknown error");
+    if let Some(err) = &q.error {
+        let desc = q.error_description.as_deref().unwrap_or("Unknown error");
         return Ok(error_redirect(&format!("{err}: {desc}")));
     }
-    let (Some(code), Some(st)) = (p.get("code"), p.get("state")) else {
+    let (Some(code), Some(st)) = (&q.code, &q.state) else {
         return Ok(error_redirect("Missing OAuth parameters"));
     };
     Ok(
@@ -332,23 +345,35 @@ pub async fn callback(
     )
 }
 
+/// The query of the success page.
+#[derive(Debug, Deserialize)]
+pub struct SuccessQuery {
+    pub provider: Option<String>,
+    pub user_id: Option<String>,
+}
+
 /// Default landing page after a successful connection.
 #[utoipa::path(get, path = "/api/v1/oauth/success", tag = "oauth",
     params(("provider" = String, Query), ("user_id" = String, Query)), responses((status = 200)))]
-pub async fn oauth_success(RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref())?;
-    let (provider, user) = (p.required("provider")?, p.required("user_id")?);
+pub async fn oauth_success(QueryFirst(q): QueryFirst<SuccessQuery>) -> ApiResult<Json<Value>> {
+    let provider = required("provider", q.provider.as_deref())?;
+    let user = required("user_id", q.user_id.as_deref())?;
     Ok(Json(
         json!({"success": true, "message": format!("Successfully connected to {provider}"), "user_id": user, "provider": provider}),
     ))
 }
 
+/// The query of the error page.
+#[derive(Debug, Deserialize)]
+pub struct ErrorPageQuery {
+    pub message: Option<String>,
+}
+
 /// Default landing page after a failed connection.
 #[utoipa::path(get, path = "/api/v1/oauth/error", tag = "oauth", params(("message" = Option<String>, Query)), responses((status = 200)))]
-pub async fn oauth_error(RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref())?;
+pub async fn oauth_error(QueryFirst(q): QueryFirst<ErrorPageQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({"success": false, "message": p.get("message").unwrap_or("OAuth authentication failed")}),
+        json!({"success": false, "message": q.message.as_deref().unwrap_or("OAuth authentication failed")}),
     ))
 }
 
@@ -501,11 +526,10 @@ pub async fn trigger_sync(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
     let user = parse_uuid(&user_id)?;
     let info = pull_provider(&provider)?;
-    let p = Params::parse(q.as_deref())?;
     let run_async = p.bool("async", true)?;
     if run_async {
         let custom: Vec<String> = [
@@ -595,7 +619,7 @@ pub async fn trigger_historical(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
     let user = parse_uuid(&user_id)?;
     let info = Provider::parse_path(&provider)
@@ -607,7 +631,7 @@ pub async fn trigger_historical(
         )));
     }
     let info = pull_provider(&provider)?;
-    let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
+    let days = p.int("days", 90, 1, 365)?;
     // Nothing is queued that cannot run: the user must exist and be connected.
     if !state.db.user_exists(user).await? {
         return Err(ApiError::entity_not_found("User", user));
@@ -686,13 +710,13 @@ async fn vendor_request(
     state: &State,
     provider: &str,
     user_id: &str,
-    q: Option<&str>,
+    p: &Params,
     list: bool,
 ) -> ApiResult<(Provider, Uuid, providers::VendorOptions)> {
     let kind = Provider::parse_path(provider).map_err(ApiError::bad_request)?;
     let info = kind.info();
     let user = parse_uuid(user_id)?;
-    let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
+    let opts = vendor_options(p, state.now(), list)?;
     if !info.vendor_workouts {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support workouts",
@@ -759,10 +783,9 @@ pub async fn vendor_workouts(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let (kind, user, opts) =
-        vendor_request(&state, &provider, &user_id, q.as_deref(), true).await?;
+    let (kind, user, opts) = vendor_request(&state, &provider, &user_id, &p, true).await?;
     let info = kind.info();
     crate::providers::sync::with_connection_token(&state, user, info.key, move |f| {
         let o = opts.clone();
@@ -783,10 +806,9 @@ pub async fn vendor_workout(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id, workout_id)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let (kind, user, opts) =
-        vendor_request(&state, &provider, &user_id, q.as_deref(), false).await?;
+    let (kind, user, opts) = vendor_request(&state, &provider, &user_id, &p, false).await?;
     let info = kind.info();
     if !info.vendor_workout_detail {
         return Err(ApiError::bad_request(format!(
