@@ -137,6 +137,9 @@ pub enum BatchOrigin {
     Device,
     /// A cloud provider (pulls, webhooks): sessions and scores arrive computed.
     Provider,
+    /// A job's results from stored data (the sleep job's sessions and their scores): the job
+    /// itself returns the follow-up work they need.
+    Derived,
 }
 
 /// Everything one write stores, normalised: data sources, samples, events (first write wins),
@@ -243,8 +246,8 @@ pub fn device_batch(user: Uuid, batch: ParsedBatch, now: DateTime<Utc>) -> Norma
 
 /// The one write path: stores a normalised batch (data sources, sample chunks, the series
 /// index, events and scores first write wins, sleep segments) durably, then queues the derived
-/// jobs. SDK pushes, provider pulls and webhooks, and synthetic data all store through here, so
-/// what it reports as new is everything that became new.
+/// jobs. SDK pushes, provider pulls and webhooks, synthetic data and the sleep job's sessions
+/// and scores all store through here, so what it reports as new is everything that became new.
 pub async fn write_batch(
     state: &AppState,
     user: Uuid,
@@ -524,5 +527,54 @@ mod tests {
         assert!(!jobs.is_empty());
         let again = write_batch(&state, user, batch()).await.expect("write");
         assert!(again.new_scores.is_empty() && again.new_events.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_derived_sleep_session_is_new_once_and_queues_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (state, queue) = state(dir.path());
+        let user = Uuid::new_v4();
+        let ds = data_source_for(user, &source(), state.now());
+        let session = EventRecord {
+            id: Uuid::new_v4(),
+            data_source_id: ds.id,
+            category: "sleep".into(),
+            event_type: Some("sleep_session".into()),
+            source_name: "Watch".into(),
+            duration_seconds: Some(6 * 3600),
+            start: at(0, 30),
+            end: at(6, 30),
+            zone_offset: None,
+            external_id: Some("sleep-1".into()),
+            details: None,
+            created_at: state.now(),
+        };
+        let batch = |id| NormalizedBatch {
+            sources: vec![ds.clone()],
+            events: vec![EventRecord {
+                id,
+                ..session.clone()
+            }],
+            ..NormalizedBatch::new(BatchOrigin::Derived)
+        };
+        let first = write_batch(&state, user, batch(session.id))
+            .await
+            .expect("write");
+        assert_eq!(
+            first.new_events,
+            [NewEvent {
+                id: session.id,
+                category: "sleep".into()
+            }]
+        );
+        let again = write_batch(&state, user, batch(Uuid::new_v4()))
+            .await
+            .expect("write");
+        assert!(again.new_events.is_empty(), "the same session is new once");
+        assert!(
+            queue.take().is_empty(),
+            "the sleep job returns its own follow-up work"
+        );
+        assert_eq!(state.db.data_source_map(user).await.expect("read").len(), 1);
     }
 }

@@ -4,6 +4,7 @@
 use base64::Engine;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use super::wire::fmt_dt;
@@ -50,8 +51,21 @@ impl Params {
     }
 
     pub fn required(&self, name: &str) -> ApiResult<&str> {
-        self.get(name)
-            .ok_or_else(|| ApiError::bad_request(format!("Field required: {name}")))
+        required(name, self.get(name))
+    }
+
+    /// The parameters as a typed struct, each key read like [`Params::get`] reads it (the first
+    /// of repeated values wins).
+    pub fn decode<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        let mut first: Vec<(&str, &str)> = Vec::with_capacity(self.0.len());
+        for (k, v) in &self.0 {
+            if !first.iter().any(|(seen, _)| seen == k) {
+                first.push((k, v));
+            }
+        }
+        let encoded = serde_urlencoded::to_string(&first).map_err(ApiError::internal)?;
+        serde_urlencoded::from_str(&encoded)
+            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))
     }
 
     /// An integer within bounds, or the default.
@@ -111,6 +125,29 @@ impl Params {
     /// A datetime parameter, optional.
     pub fn opt_datetime(&self, name: &str) -> ApiResult<Option<DtParam>> {
         self.get(name).map(DtParam::parse).transpose()
+    }
+}
+
+/// A required parameter's value (400 `Field required: <name>` when absent).
+pub fn required<'a>(name: &str, value: Option<&'a str>) -> ApiResult<&'a str> {
+    value.ok_or_else(|| ApiError::bad_request(format!("Field required: {name}")))
+}
+
+/// A typed query struct read as [`Params`] reads the query: a repeated key's first value wins,
+/// a malformed string is 400 `Invalid query string: …` (the handlers whose parameters are text
+/// and whose checks keep the reference's texts and order; [`super::extract::Query`] is the
+/// strict form).
+#[derive(Debug, Clone, Default)]
+pub struct QueryFirst<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for QueryFirst<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> ApiResult<Self> {
+        Params::parse(parts.uri.query())?.decode().map(Self)
     }
 }
 
@@ -429,6 +466,35 @@ mod tests {
         for good in ["1900-01-01", "2200-12-31T23:59:59Z", "0", "1734220800"] {
             assert!(DtParam::parse(good).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn typed_queries_read_the_first_of_repeated_keys() {
+        #[derive(serde::Deserialize)]
+        struct Q {
+            code: Option<String>,
+            state: Option<String>,
+        }
+        let p = Params::parse(Some("code=a%20b&code=second&other=1")).expect("parses");
+        let q: Q = p.decode().expect("decodes");
+        assert_eq!(q.code.as_deref(), Some("a b"));
+        assert_eq!(q.code.as_deref(), p.get("code"));
+        assert_eq!(q.state, None);
+        let e = required("state", q.state.as_deref()).expect_err("absent");
+        assert_eq!(e.detail, "Field required: state");
+        #[derive(Debug, serde::Deserialize)]
+        struct N {
+            n: u8,
+        }
+        let e = Params::parse(Some("n=x"))
+            .and_then(|p| p.decode::<N>())
+            .map(|q| q.n)
+            .expect_err("not a number");
+        assert!(
+            e.detail.starts_with("Invalid query string: "),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]

@@ -6,30 +6,28 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State as St};
+use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::params::{Params, shift};
+use super::params::{Params, QueryFirst, required, shift};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard::{self, AuthDeveloper, Caller};
-use crate::config::OAuthClient;
 use crate::domain::provider::{Provider, ProviderInfo};
 use crate::domain::states::ConnectionStatus;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{self, oauth::TokenAnswer};
-use crate::repo::connections::{Connection, OAuthState, ProviderSetting};
+use crate::providers;
+use crate::providers::connect::{self, CallbackOutcome};
+use crate::repo::connections::ProviderSetting;
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
 /// each handler's `#[utoipa::path]`).
@@ -58,9 +56,6 @@ pub fn callback_openapi_router() -> OpenApiRouter<State> {
 
 /// The longest window one sync request may ask for (the historical sync's own limit).
 const MAX_SYNC_SPAN_DAYS: i64 = 365;
-
-/// OAuth states live 15 minutes.
-const STATE_TTL_SECONDS: i64 = 900;
 
 // ---------------------------------------------------------------------------------------------
 // Provider list and settings
@@ -113,9 +108,8 @@ async fn all_settings(state: &State) -> ApiResult<Vec<ProviderSettingRead>> {
     responses((status = 200, body = [ProviderSettingRead])))]
 pub async fn list_providers(
     St(state): St<State>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Vec<ProviderSettingRead>>> {
-    let p = Params::parse(q.as_deref())?;
     let (enabled_only, cloud_only) = (p.bool("enabled_only", false)?, p.bool("cloud_only", false)?);
     let mut list = all_settings(&state).await?;
     list.retain(|s| (!enabled_only || s.is_enabled) && (!cloud_only || s.has_cloud_api));
@@ -244,33 +238,6 @@ pub async fn icon(Path(name): Path<String>) -> Response {
 // OAuth
 // ---------------------------------------------------------------------------------------------
 
-fn oauth_provider(state: &State, provider: &str) -> ApiResult<(Provider, OAuthClient)> {
-    let kind = Provider::parse_path(provider).map_err(ApiError::bad_request)?;
-    let info = kind.info();
-    if info.oauth.is_none() {
-        return Err(ApiError::bad_request(format!(
-            "Provider '{provider}' does not support OAuth"
-        )));
-    }
-    let client = state.config.oauth.get(info.key).cloned().ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "Provider '{provider}' is not configured: set {0}_CLIENT_ID and {0}_CLIENT_SECRET",
-            provider.to_uppercase()
-        ))
-    })?;
-    Ok((kind, client))
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn random_b64url(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut buf);
-    b64url(&buf)
-}
-
 /// Who may start a connection: an API key, a developer token, or an SDK token of the user
 /// named by `user_id` (unless `OAUTH_PUBLIC_AUTHORIZE` opens the route like the reference's).
 async fn authorize_guard(state: &State, headers: &HeaderMap, user: Option<&str>) -> ApiResult<()> {
@@ -289,39 +256,18 @@ async fn authorize_guard(state: &State, headers: &HeaderMap, user: Option<&str>)
         .map(|_| ())
 }
 
-/// A `redirect_uri` we may send the browser to, as we will send it: an http(s) URL without
-/// user information or control characters whose exact origin is configured
-/// (`ALLOWED_REDIRECT_ORIGINS`, `CORS_ORIGINS`, `API_BASE_URL`); 400 otherwise.
-fn allowed_redirect(state: &State, raw: &str) -> ApiResult<String> {
-    if raw.chars().any(|c| c.is_control() || c == '\\') {
-        return Err(ApiError::bad_request(
-            "redirect_uri must not contain control characters or backslashes",
-        ));
-    }
-    let url = reqwest::Url::parse(raw)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| ApiError::bad_request("redirect_uri must be an http or https URL"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::bad_request(
-            "redirect_uri must not contain user information",
-        ));
-    }
-    let origin = crate::config::http_origin(url.as_str())
-        .ok_or_else(|| ApiError::bad_request("redirect_uri must be an http or https URL"))?;
-    if !state.config.redirect_origins.contains(&origin) {
-        return Err(ApiError::bad_request(format!(
-            "redirect_uri origin '{origin}' is not allowed; add it to ALLOWED_REDIRECT_ORIGINS"
-        )));
-    }
-    Ok(url.into())
-}
-
 /// `{authorization_url, state}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthorizeResponse {
     pub authorization_url: String,
     pub state: String,
+}
+
+/// The query of the authorize route.
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeQuery {
+    pub user_id: Option<String>,
+    pub redirect_uri: Option<String>,
 }
 
 /// Start an OAuth connection for a user.
@@ -332,60 +278,15 @@ pub async fn authorize(
     St(state): St<State>,
     headers: HeaderMap,
     Path(provider): Path<String>,
-    RawQuery(q): RawQuery,
+    QueryFirst(q): QueryFirst<AuthorizeQuery>,
 ) -> ApiResult<Json<AuthorizeResponse>> {
-    let p = Params::parse(q.as_deref())?;
-    authorize_guard(&state, &headers, p.get("user_id")).await?;
-    let (kind, client) = oauth_provider(&state, &provider)?;
-    let info = kind.info();
-    let user = parse_uuid(p.required("user_id")?)?;
-    let redirect_uri = p
-        .get("redirect_uri")
-        .map(|r| allowed_redirect(&state, r))
-        .transpose()?;
-    let settings = state.db.provider_settings().await?;
-    if settings.get(info.key).and_then(|s| s.is_enabled) == Some(false) {
-        return Err(ApiError::bad_request(format!(
-            "Provider '{provider}' is disabled"
-        )));
-    }
-    if !state.db.user_exists(user).await? {
-        return Err(ApiError::entity_not_found("User", user));
-    }
-    let st = random_b64url(32);
-    let verifier = info.pkce.then(|| random_b64url(43));
-    let now = state.now();
-    let record = OAuthState {
-        user_id: user,
-        provider: info.key.to_string(),
-        redirect_uri,
-        code_verifier: verifier.clone(),
-        created_at: now,
-    };
-    state
-        .db
-        .put_oauth_state(&st, &record, now.timestamp() + STATE_TTL_SECONDS)
-        .await?;
-    let mut query: Vec<(&str, String)> = vec![
-        ("response_type", "code".into()),
-        ("client_id", client.client_id.clone()),
-        ("redirect_uri", client.redirect_uri.clone()),
-        ("state", st.clone()),
-    ];
-    if let Some(v) = &verifier {
-        query.push(("code_challenge", b64url(&Sha256::digest(v.as_bytes()))));
-        query.push(("code_challenge_method", "S256".into()));
-    }
-    if !client.scope.is_empty() {
-        query.push(("scope", client.scope.clone()));
-    }
-    for (k, v) in providers::integration(kind).authorize_params() {
-        query.push((k, (*v).to_string()));
-    }
-    let qs = serde_urlencoded::to_string(&query).map_err(ApiError::internal)?;
+    authorize_guard(&state, &headers, q.user_id.as_deref()).await?;
+    let (kind, client) = connect::oauth_provider(&state, &provider)?;
+    let user = parse_uuid(required("user_id", q.user_id.as_deref())?)?;
+    let a = connect::authorize(&state, kind, &client, user, q.redirect_uri.as_deref()).await?;
     Ok(Json(AuthorizeResponse {
-        authorization_url: format!("{}?{qs}", client.authorize_url),
-        state: st,
+        authorization_url: a.url,
+        state: a.state,
     }))
 }
 
@@ -402,28 +303,13 @@ fn error_redirect(message: &str) -> Response {
     see_other(&format!("/api/v1/oauth/error?{q}"))
 }
 
-/// The provider account id and username (failures are tolerated: the ids stay empty, and the
-/// sync windows learn them later through the trait's `identify_on_sync`).
-async fn provider_identity(
-    state: &State,
-    provider: Provider,
-    client: &OAuthClient,
-    token: &TokenAnswer,
-) -> (Option<String>, Option<String>) {
-    let integration = providers::integration(provider);
-    if let Some(i) = integration.token_identity(token) {
-        return (i.id, i.username);
-    }
-    let f =
-        crate::providers::sync::Fetcher::new(&state.http, &client.api_base, &token.access_token);
-    match integration.user_info(&f).await {
-        Ok(Some(i)) => (i.id, i.username),
-        Ok(None) => (None, None),
-        Err(e) => {
-            tracing::warn!(%provider, error = %e, "provider user info unavailable");
-            (None, None)
-        }
-    }
+/// The query the provider sends the browser back with.
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
 }
 
 /// The provider sends the browser back here.
@@ -434,135 +320,60 @@ async fn provider_identity(
 pub async fn callback(
     St(state): St<State>,
     Path(provider): Path<String>,
-    RawQuery(q): RawQuery,
+    QueryFirst(q): QueryFirst<CallbackQuery>,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref())?;
-    if let Some(err) = p.get("error") {
-        let desc = p.get("error_description").unwrap_or("Unknown error");
+    if let Some(err) = &q.error {
+        let desc = q.error_description.as_deref().unwrap_or("Unknown error");
         return Ok(error_redirect(&format!("{err}: {desc}")));
     }
-    let (Some(code), Some(st)) = (p.get("code"), p.get("state")) else {
+    let (Some(code), Some(st)) = (&q.code, &q.state) else {
         return Ok(error_redirect("Missing OAuth parameters"));
     };
-    let (kind, client) = oauth_provider(&state, &provider)?;
-    let info = kind.info();
-    let now = state.now();
-    let record = state
-        .db
-        .take_oauth_state(st, now.timestamp())
-        .await?
-        .ok_or_else(|| ApiError::bad_request("Invalid or expired state parameter"))?;
-    if record.provider != info.key {
-        return Err(ApiError::bad_request("Provider mismatch in state"));
-    }
-    // The allow-list may have changed since authorize: check again before anything is stored.
-    let redirect_uri = record
-        .redirect_uri
-        .as_deref()
-        .map(|r| allowed_redirect(&state, r))
-        .transpose()?;
-    let token = match crate::providers::oauth::exchange_code(
-        &state.http,
-        &client,
-        info.client_auth,
-        code,
-        record.code_verifier.as_deref(),
+    Ok(
+        match connect::complete(&state, &provider, code, st).await? {
+            CallbackOutcome::Failed(message) => error_redirect(&message),
+            CallbackOutcome::Connected {
+                redirect_uri: Some(uri),
+                ..
+            } => see_other(&uri),
+            CallbackOutcome::Connected {
+                provider, user_id, ..
+            } => see_other(&format!(
+                "/api/v1/oauth/success?provider={provider}&user_id={user_id}"
+            )),
+        },
     )
-    .await
-    {
-        Ok(t) => t,
-        Err(message) => {
-            tracing::warn!(provider = info.key, "token exchange failed");
-            return Ok(error_redirect(&message));
-        }
-    };
-    let (puid, username) = provider_identity(&state, kind, &client, &token).await;
-    let integration = providers::integration(kind);
-    let granted = match puid {
-        // The lookup names the account: the reference skips it for unknown users.
-        Some(_) => {
-            let f = crate::providers::sync::Fetcher::new(
-                &state.http,
-                &client.api_base,
-                &token.access_token,
-            );
-            integration.granted_scope(&f).await
-        }
-        None => None,
-    };
-    let existing = state.db.connection(record.user_id, info.key).await?;
-    let cipher = &state.cipher;
-    let sealed_refresh = token
-        .refresh_token
-        .as_deref()
-        .map(|t| cipher.seal(t))
-        .transpose()?;
-    let conn = Connection {
-        id: existing.as_ref().map_or_else(Uuid::new_v4, |c| c.id),
-        user_id: record.user_id,
-        provider: info.key.to_string(),
-        provider_user_id: existing
-            .as_ref()
-            .and_then(|c| c.provider_user_id.clone())
-            .or(puid),
-        provider_username: existing
-            .as_ref()
-            .and_then(|c| c.provider_username.clone())
-            .or(username),
-        scope: granted
-            .or_else(|| token.scope.clone())
-            .or_else(|| Some(client.scope.clone()).filter(|s| !s.is_empty())),
-        status: ConnectionStatus::Active,
-        access_token: Some(cipher.seal(&token.access_token)?),
-        refresh_token: sealed_refresh
-            .or_else(|| existing.as_ref().and_then(|c| c.refresh_token.clone())),
-        // A provider's `expires_in` is outside input: an absurd one means "unknown expiry".
-        token_expires_at: token
-            .expires_in
-            .and_then(Duration::try_seconds)
-            .and_then(|d| now.checked_add_signed(d)),
-        // The guide's contract: null until the first sync has finished.
-        last_synced_at: existing.as_ref().and_then(|c| c.last_synced_at),
-        created_at: existing.as_ref().map_or(now, |c| c.created_at),
-        updated_at: now,
-        next_poll_at: Some(now + Duration::seconds(state.config.sync_interval_seconds)),
-    };
-    state.db.save_connection(&conn).await?;
-    tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
-    let f = crate::providers::sync::fetcher(&state, &client, &conn, &token.access_token);
-    integration.on_connect(&state, &f, &conn).await?;
-    if state.config.historical_sync_on_connect && info.supports_pull() {
-        let jobs = crate::providers::sync::backfill_jobs(conn.user_id, info.key, now);
-        if let Err(e) = state.queue.enqueue(jobs).await {
-            tracing::error!(error = %e, "historical backfill was not queued");
-        }
-    }
-    Ok(match redirect_uri {
-        Some(uri) => see_other(&uri),
-        None => see_other(&format!(
-            "/api/v1/oauth/success?provider={}&user_id={}",
-            info.key, conn.user_id
-        )),
-    })
+}
+
+/// The query of the success page.
+#[derive(Debug, Deserialize)]
+pub struct SuccessQuery {
+    pub provider: Option<String>,
+    pub user_id: Option<String>,
 }
 
 /// Default landing page after a successful connection.
 #[utoipa::path(get, path = "/api/v1/oauth/success", tag = "oauth",
     params(("provider" = String, Query), ("user_id" = String, Query)), responses((status = 200)))]
-pub async fn oauth_success(RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref())?;
-    let (provider, user) = (p.required("provider")?, p.required("user_id")?);
+pub async fn oauth_success(QueryFirst(q): QueryFirst<SuccessQuery>) -> ApiResult<Json<Value>> {
+    let provider = required("provider", q.provider.as_deref())?;
+    let user = required("user_id", q.user_id.as_deref())?;
     Ok(Json(
         json!({"success": true, "message": format!("Successfully connected to {provider}"), "user_id": user, "provider": provider}),
     ))
 }
 
+/// The query of the error page.
+#[derive(Debug, Deserialize)]
+pub struct ErrorPageQuery {
+    pub message: Option<String>,
+}
+
 /// Default landing page after a failed connection.
 #[utoipa::path(get, path = "/api/v1/oauth/error", tag = "oauth", params(("message" = Option<String>, Query)), responses((status = 200)))]
-pub async fn oauth_error(RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref())?;
+pub async fn oauth_error(QueryFirst(q): QueryFirst<ErrorPageQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({"success": false, "message": p.get("message").unwrap_or("OAuth authentication failed")}),
+        json!({"success": false, "message": q.message.as_deref().unwrap_or("OAuth authentication failed")}),
     ))
 }
 
@@ -652,59 +463,6 @@ pub async fn list_connections(
     Ok(Json(out))
 }
 
-/// Best-effort provider deregistration with the stored token: failures are only logged.
-async fn deregister_at_provider(state: &State, conn: &Connection) {
-    let (Some(client), Some(sealed)) = (
-        state.config.oauth.get(conn.provider.as_str()),
-        &conn.access_token,
-    ) else {
-        return;
-    };
-    let token = match state.cipher.open(sealed) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(provider = %conn.provider, error = %e, "stored token unreadable: no deregistration");
-            return;
-        }
-    };
-    let Ok(provider) = conn.provider.parse::<Provider>() else {
-        return;
-    };
-    let f = crate::providers::sync::fetcher(state, client, conn, &token);
-    match providers::integration(provider).deregister(&f).await {
-        Ok(()) => {
-            tracing::info!(provider = %conn.provider, user = %conn.user_id, "deregistered at the provider")
-        }
-        Err(e) => {
-            tracing::warn!(provider = %conn.provider, user = %conn.user_id, error = %e, "provider deregistration failed")
-        }
-    }
-}
-
-async fn revoke_connection(
-    state: &State,
-    user_id: &str,
-    provider: &str,
-) -> ApiResult<(Uuid, &'static ProviderInfo)> {
-    let user = parse_uuid(user_id)?;
-    let info = Provider::parse_path(provider)
-        .map(Provider::info)
-        .map_err(ApiError::bad_request)?;
-    let conn = state
-        .db
-        .connection(user, info.key)
-        .await?
-        .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
-    if conn.status != ConnectionStatus::Revoked {
-        deregister_at_provider(state, &conn).await;
-        state
-            .db
-            .revoke_connection(user, info.key, state.now())
-            .await?;
-    }
-    Ok((user, info))
-}
-
 /// Disconnect a provider (idempotent): tokens are dropped, the row stays `revoked`.
 #[utoipa::path(delete, path = "/api/v1/users/{user_id}/connections/{provider}", tag = "connections",
     params(("user_id" = Uuid, Path), ("provider" = String, Path)), responses((status = 204), (status = 404)))]
@@ -713,7 +471,7 @@ pub async fn disconnect(
     _: Caller,
     Path((user_id, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    revoke_connection(&state, &user_id, &provider).await?;
+    connect::disconnect(&state, parse_uuid(&user_id)?, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -725,18 +483,7 @@ pub async fn disconnect_and_delete(
     _: Caller,
     Path((user_id, provider)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (user, info) = revoke_connection(&state, &user_id, &provider).await?;
-    let days = state.db.delete_provider_data(user, info.key).await?;
-    let jobs: Vec<crate::jobs::Job> = days
-        .into_iter()
-        .map(|date| crate::jobs::Job::Rollup {
-            user_id: user,
-            date,
-        })
-        .collect();
-    if let Err(e) = state.queue.enqueue(jobs).await {
-        tracing::error!(error = %e, "roll-up refresh after a data deletion was not queued");
-    }
+    connect::disconnect_and_delete(&state, parse_uuid(&user_id)?, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -779,11 +526,10 @@ pub async fn trigger_sync(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
     let user = parse_uuid(&user_id)?;
     let info = pull_provider(&provider)?;
-    let p = Params::parse(q.as_deref())?;
     let run_async = p.bool("async", true)?;
     if run_async {
         let custom: Vec<String> = [
@@ -873,7 +619,7 @@ pub async fn trigger_historical(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
     let user = parse_uuid(&user_id)?;
     let info = Provider::parse_path(&provider)
@@ -885,7 +631,7 @@ pub async fn trigger_historical(
         )));
     }
     let info = pull_provider(&provider)?;
-    let days = Params::parse(q.as_deref())?.int("days", 90, 1, 365)?;
+    let days = p.int("days", 90, 1, 365)?;
     // Nothing is queued that cannot run: the user must exist and be connected.
     if !state.db.user_exists(user).await? {
         return Err(ApiError::entity_not_found("User", user));
@@ -964,13 +710,13 @@ async fn vendor_request(
     state: &State,
     provider: &str,
     user_id: &str,
-    q: Option<&str>,
+    p: &Params,
     list: bool,
 ) -> ApiResult<(Provider, Uuid, providers::VendorOptions)> {
     let kind = Provider::parse_path(provider).map_err(ApiError::bad_request)?;
     let info = kind.info();
     let user = parse_uuid(user_id)?;
-    let opts = vendor_options(&Params::parse(q)?, state.now(), list)?;
+    let opts = vendor_options(p, state.now(), list)?;
     if !info.vendor_workouts {
         return Err(ApiError::bad_request(format!(
             "Provider '{}' does not support workouts",
@@ -1037,10 +783,9 @@ pub async fn vendor_workouts(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let (kind, user, opts) =
-        vendor_request(&state, &provider, &user_id, q.as_deref(), true).await?;
+    let (kind, user, opts) = vendor_request(&state, &provider, &user_id, &p, true).await?;
     let info = kind.info();
     crate::providers::sync::with_connection_token(&state, user, info.key, move |f| {
         let o = opts.clone();
@@ -1061,10 +806,9 @@ pub async fn vendor_workout(
     St(state): St<State>,
     _: Caller,
     Path((provider, user_id, workout_id)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Json<Value>> {
-    let (kind, user, opts) =
-        vendor_request(&state, &provider, &user_id, q.as_deref(), false).await?;
+    let (kind, user, opts) = vendor_request(&state, &provider, &user_id, &p, false).await?;
     let info = kind.info();
     if !info.vendor_workout_detail {
         return Err(ApiError::bad_request(format!(

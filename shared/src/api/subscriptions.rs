@@ -3,14 +3,15 @@
 //! encrypted and verifies that provider's webhooks from then on.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State as St};
+use axum::extract::{Path, State as St};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::State;
-use super::params::Params;
+use super::params::{QueryFirst, required};
 use crate::auth::guard::AuthDeveloper;
 use crate::domain::provider::Provider;
 use crate::error::{ApiError, ApiResult};
@@ -91,9 +92,14 @@ async fn run(
     Ok(result.body)
 }
 
-fn callback_url(q: Option<&str>) -> ApiResult<String> {
-    let p = Params::parse(q)?;
-    let url = p.required("callback_url")?.to_string();
+/// The query of the routes that register or move a subscription.
+#[derive(Debug, Deserialize)]
+pub struct CallbackUrlQuery {
+    pub callback_url: Option<String>,
+}
+
+fn callback_url(q: &CallbackUrlQuery) -> ApiResult<String> {
+    let url = required("callback_url", q.callback_url.as_deref())?.to_string();
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(ApiError::bad_request(
             "callback_url must be an http or https URL",
@@ -123,11 +129,11 @@ pub async fn register(
     St(state): St<State>,
     _: AuthDeveloper,
     Path(provider): Path<String>,
-    RawQuery(q): RawQuery,
+    QueryFirst(q): QueryFirst<CallbackUrlQuery>,
 ) -> ApiResult<Json<Value>> {
     let body = run(&state, &provider, || {
         Ok(SubscriptionOp::Register {
-            callback_url: callback_url(q.as_deref())?,
+            callback_url: callback_url(&q)?,
         })
     })
     .await?;
@@ -166,12 +172,12 @@ pub async fn update(
     St(state): St<State>,
     _: AuthDeveloper,
     Path((provider, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    QueryFirst(q): QueryFirst<CallbackUrlQuery>,
 ) -> ApiResult<Json<Value>> {
     let body = run(&state, &provider, || {
         Ok(SubscriptionOp::Update {
             id,
-            callback_url: callback_url(q.as_deref())?,
+            callback_url: callback_url(&q)?,
         })
     })
     .await?;

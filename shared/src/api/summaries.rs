@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State as St;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -17,18 +17,15 @@ use uuid::Uuid;
 use super::State;
 use super::extract::PathId;
 use super::params::{
-    Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor, shift,
+    Paginated, Pagination, Params, SourceMeta, cursor_ts, decode_cursor, encode_cursor,
 };
 use super::wire::ser_opt_dt;
 use crate::auth::guard::Caller;
-use crate::domain::numeric::{round_half_even_i64, round_half_even_to};
 use crate::domain::series::SeriesType;
-use crate::domain::sleep::{SessionBrief, SleepSessionRow, summarize_sleep_group};
-use crate::domain::summary::{recovery_values, select_best};
-use crate::domain::time::{MAX_YEAR, MIN_YEAR, local_date, start_of_utc_day};
+use crate::domain::sleep::SessionBrief;
+use crate::domain::time::{MAX_YEAR, MIN_YEAR, start_of_utc_day};
 use crate::error::{ApiError, ApiResult};
-use crate::repo::health::EventDetails;
-use crate::services::summaries::{self, priority_key};
+use crate::services::summaries;
 
 /// The summary routes with their OpenAPI operations (merged into the data group's).
 pub fn openapi_router() -> OpenApiRouter<State> {
@@ -249,32 +246,6 @@ fn session_json(s: &SessionBrief) -> Value {
     })
 }
 
-/// Mean of one series over `[from, to)`, all sources pooled.
-async fn window_mean(
-    state: &State,
-    user: Uuid,
-    series: SeriesType,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> ApiResult<Option<f64>> {
-    if to <= from {
-        return Ok(None);
-    }
-    let (a, b) = (from.timestamp_micros(), to.timestamp_micros());
-    let (mut sum, mut n) = (0.0, 0usize);
-    for c in state
-        .db
-        .chunks(user, series, from, shift(to, -Duration::microseconds(1))?)
-        .await?
-    {
-        for p in c.points.iter().filter(|p| p.t >= a && p.t < b) {
-            sum += p.value();
-            n += 1;
-        }
-    }
-    Ok((n > 0).then(|| sum / n as f64))
-}
-
 /// Daily sleep, keyed on the wake-up date, one item per date (best source).
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/summaries/sleep", tag = "summaries",
     params(("user_id" = Uuid, Path), ("start_date" = String, Query), ("end_date" = String, Query),
@@ -292,103 +263,41 @@ pub async fn sleep(
     let cursor = p
         .time_id_cursor()?
         .map(|(t, id, back)| ((t.date_naive(), id), back));
-    let (from, to) = (start.date(), end.date());
-    let sources = state.db.data_source_map(user).await?;
-    let prio = state.db.priorities().await?;
-    let events = state
-        .db
-        .events(
-            user,
-            "sleep",
-            Some(shift(start_of_utc_day(from), -Duration::days(3))?),
-            Some(shift(start_of_utc_day(to), Duration::days(1))?),
-        )
-        .await?;
-    let mut groups: BTreeMap<(NaiveDate, Uuid), Vec<SleepSessionRow>> = BTreeMap::new();
-    for e in events {
-        let date = local_date(e.end, e.zone_offset.as_deref());
-        if date < from || date >= to {
-            continue;
-        }
-        let d = match &e.details {
-            Some(EventDetails::Sleep(d)) => Some(d),
-            _ => None,
-        };
-        groups
-            .entry((date, e.data_source_id))
-            .or_default()
-            .push(SleepSessionRow {
-                id: e.id,
-                start: e.start,
-                end: e.end,
-                zone_offset: e.zone_offset.clone(),
-                duration_seconds: e.duration_seconds,
-                total_sleep_minutes: d.map(|d| d.total_sleep_minutes),
-                time_in_bed_minutes: d.map(|d| d.time_in_bed_minutes),
-                deep_minutes: d.map(|d| d.deep_minutes),
-                light_minutes: d.map(|d| d.light_minutes),
-                rem_minutes: d.map(|d| d.rem_minutes),
-                awake_minutes: d.map(|d| d.awake_minutes),
-                efficiency: d.and_then(|d| d.efficiency),
-                is_nap: d.map(|d| d.is_nap),
-                stages: d.map(|d| d.stages.clone()),
-            });
-    }
-    let mut by_date: BTreeMap<NaiveDate, Vec<(Uuid, Vec<SleepSessionRow>)>> = BTreeMap::new();
-    for ((date, ds), rows) in groups {
-        by_date.entry(date).or_default().push((ds, rows));
-    }
-    let mut items = Vec::new();
-    for (date, candidates) in by_date {
-        let Some((ds, rows)) =
-            select_best(candidates, |(ds, _)| priority_key(&prio, sources.get(ds)))
-        else {
-            continue;
-        };
-        let g = summarize_sleep_group(date, &rows);
-        let mut item = SleepSummary {
-            date,
-            source: SourceMeta::of(sources.get(&ds)),
-            start_time: g.start_time,
-            end_time: g.end_time,
-            zone_offset: g.zone_offset.clone(),
-            duration_minutes: g.duration_minutes,
-            total_duration_minutes: g.total_duration_minutes,
-            time_in_bed_minutes: g.time_in_bed_minutes,
-            efficiency_percent: g.efficiency_percent,
-            stages: g.stages.map(|s| {
-                json!({"awake_minutes": s.awake_minutes, "light_minutes": s.light_minutes,
-                       "deep_minutes": s.deep_minutes, "rem_minutes": s.rem_minutes})
-            }),
-            interruptions_count: g.interruptions_count,
-            nap_count: g.nap_count,
-            nap_duration_minutes: Some(g.nap_duration_minutes),
-            sessions: g
-                .sessions
-                .as_ref()
-                .map(|s| s.iter().map(session_json).collect()),
-            avg_heart_rate_bpm: None,
-            avg_hrv_sdnn_ms: None,
-            avg_hrv_rmssd_ms: None,
-            avg_respiratory_rate: None,
-            avg_spo2_percent: None,
-            record_id: g.record_id,
-        };
-        if let (Some(a), Some(b)) = (g.min_start_time, g.max_end_time) {
-            item.avg_heart_rate_bpm = window_mean(&state, user, SeriesType::HeartRate, a, b)
-                .await?
-                .map(round_half_even_i64);
-            item.avg_hrv_sdnn_ms =
-                window_mean(&state, user, SeriesType::HeartRateVariabilitySdnn, a, b).await?;
-            item.avg_hrv_rmssd_ms =
-                window_mean(&state, user, SeriesType::HeartRateVariabilityRmssd, a, b).await?;
-            item.avg_respiratory_rate =
-                window_mean(&state, user, SeriesType::RespiratoryRate, a, b).await?;
-            item.avg_spo2_percent =
-                window_mean(&state, user, SeriesType::OxygenSaturation, a, b).await?;
-        }
-        items.push(item);
-    }
+    let (days, sources) = summaries::sleep(&state, user, start.date(), end.date()).await?;
+    let items: Vec<SleepSummary> = days
+        .into_iter()
+        .map(|d| {
+            let (g, v) = (d.group, d.vitals);
+            SleepSummary {
+                date: g.date,
+                source: SourceMeta::of(sources.get(&d.data_source_id)),
+                start_time: g.start_time,
+                end_time: g.end_time,
+                zone_offset: g.zone_offset,
+                duration_minutes: g.duration_minutes,
+                total_duration_minutes: g.total_duration_minutes,
+                time_in_bed_minutes: g.time_in_bed_minutes,
+                efficiency_percent: g.efficiency_percent,
+                stages: g.stages.map(|s| {
+                    json!({"awake_minutes": s.awake_minutes, "light_minutes": s.light_minutes,
+                           "deep_minutes": s.deep_minutes, "rem_minutes": s.rem_minutes})
+                }),
+                interruptions_count: g.interruptions_count,
+                nap_count: g.nap_count,
+                nap_duration_minutes: Some(g.nap_duration_minutes),
+                sessions: g
+                    .sessions
+                    .as_ref()
+                    .map(|s| s.iter().map(session_json).collect()),
+                avg_heart_rate_bpm: v.avg_heart_rate_bpm,
+                avg_hrv_sdnn_ms: v.avg_hrv_sdnn_ms,
+                avg_hrv_rmssd_ms: v.avg_hrv_rmssd_ms,
+                avg_respiratory_rate: v.avg_respiratory_rate,
+                avg_spo2_percent: v.avg_spo2_percent,
+                record_id: g.record_id,
+            }
+        })
+        .collect();
     let key = |s: &SleepSummary| (s.date, s.record_id.unwrap_or_default());
     let encode = |s: &SleepSummary| {
         let (d, id) = key(s);
@@ -438,35 +347,15 @@ pub async fn recovery(
     let end = p.datetime("end_date")?;
     let limit = p.int("limit", 50, 1, 100)? as usize;
     let cursor = p.time_id_cursor()?.map(|(t, id, back)| ((t, id), back));
-    let sources = state.db.data_source_map(user).await?;
-    let prio = state.db.priorities().await?;
-    let mut scores = state
-        .db
-        .health_scores(user, Some(start.at), Some(end.at))
-        .await?;
-    scores.retain(|s| s.category == "recovery");
-    scores.sort_by_key(|s| (s.recorded_at, s.id));
-    let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
-    for s in scores {
-        by_date
-            .entry(s.recorded_at.date_naive())
-            .or_default()
-            .push(s);
-    }
-    let items: Vec<RecoverySummary> = by_date
+    let (days, sources) = summaries::recovery(&state, user, start.at, end.at).await?;
+    let items: Vec<RecoverySummary> = days
         .into_iter()
-        .filter_map(|(date, c)| {
-            let best = select_best(c, |s| {
-                let mut k = priority_key(&prio, s.data_source_id.and_then(|d| sources.get(&d)));
-                k.provider_priority = prio.provider(&s.provider);
-                k
-            })?;
-            let ds = best.data_source_id.and_then(|d| sources.get(&d));
-            let v = recovery_values(best.value, best.components.as_ref());
-            let mut source = SourceMeta::of(ds);
-            source.provider = best.provider.clone();
-            Some(RecoverySummary {
-                date,
+        .map(|d| {
+            let mut source = SourceMeta::of(d.data_source_id.and_then(|id| sources.get(&id)));
+            source.provider = d.provider;
+            let v = d.values;
+            RecoverySummary {
+                date: d.date,
                 source,
                 sleep_duration_seconds: v.sleep_duration_seconds,
                 sleep_efficiency_percent: v.sleep_efficiency_percent,
@@ -474,8 +363,8 @@ pub async fn recovery(
                 avg_hrv_sdnn_ms: v.avg_hrv_sdnn_ms,
                 avg_spo2_percent: v.avg_spo2_percent,
                 recovery_score: v.recovery_score,
-                key: (best.recorded_at, best.id),
-            })
+                key: (d.recorded_at, d.score_id),
+            }
         })
         .collect();
     let encode =
@@ -494,32 +383,6 @@ pub async fn recovery(
 // Body
 // ---------------------------------------------------------------------------------------------
 
-/// The latest sample of a series before `before` (any source), with its data source.
-async fn latest(
-    state: &State,
-    user: Uuid,
-    series: SeriesType,
-    not_after: DateTime<Utc>,
-    after: Option<DateTime<Utc>>,
-) -> ApiResult<Option<(DateTime<Utc>, f64, Uuid)>> {
-    let from = after.unwrap_or_else(|| DateTime::from_timestamp(0, 0).unwrap_or_default());
-    let chunks = state.db.chunks(user, series, from, not_after).await?;
-    let (lo, hi) = (from.timestamp_micros(), not_after.timestamp_micros());
-    let mut best: Option<(i64, f64, Uuid)> = None;
-    for c in &chunks {
-        for p in c.points.iter().filter(|p| p.t >= lo && p.t <= hi) {
-            if best.is_none_or(|(t, _, _)| p.t > t) {
-                best = Some((p.t, p.value(), c.data_source_id));
-            }
-        }
-    }
-    Ok(best.and_then(|(t, v, ds)| DateTime::from_timestamp_micros(t).map(|t| (t, v, ds))))
-}
-
-fn truthy(v: Option<f64>) -> bool {
-    v.is_some_and(|x| x != 0.0)
-}
-
 /// The body snapshot, or JSON `null` when the user has no body data.
 #[utoipa::path(get, path = "/api/v1/users/{user_id}/summaries/body", tag = "summaries",
     params(("user_id" = Uuid, Path), ("average_period" = Option<i64>, Query), ("latest_window_hours" = Option<i64>, Query)),
@@ -532,123 +395,55 @@ pub async fn body(
 ) -> ApiResult<Json<Value>> {
     let period = p.int("average_period", 7, 1, 7)?;
     let window = p.int("latest_window_hours", 4, 1, 24)?;
-    let now = state.now();
-    let before = now - Duration::microseconds(1);
-    let sources = state.db.data_source_map(user).await?;
-    let slow = [
-        SeriesType::Weight,
-        SeriesType::Height,
-        SeriesType::BodyFatPercentage,
-        SeriesType::LeanBodyMass,
-        SeriesType::BodyMassIndex,
-    ];
-    let mut slow_vals = Vec::new();
-    for s in slow {
-        slow_vals.push(latest(&state, user, s, before, None).await?);
-    }
-    let v = |i: usize| slow_vals[i].map(|x| x.1);
-    let bmi = v(4).or_else(|| crate::domain::summary::bmi_from(v(0), v(1)));
-    let newest =
-        slow_vals
-            .iter()
-            .flatten()
-            .fold(None::<&(DateTime<Utc>, f64, Uuid)>, |b, x| match b {
-                Some(b) if b.0 >= x.0 => Some(b),
-                _ => Some(x),
-            });
-    let period_start = now - Duration::days(period);
-    let rhr = window_mean(
-        &state,
-        user,
-        SeriesType::RestingHeartRate,
-        period_start,
-        now,
-    )
-    .await?;
-    let sdnn = window_mean(
-        &state,
-        user,
-        SeriesType::HeartRateVariabilitySdnn,
-        period_start,
-        now,
-    )
-    .await?;
-    let rmssd = window_mean(
-        &state,
-        user,
-        SeriesType::HeartRateVariabilityRmssd,
-        period_start,
-        now,
-    )
-    .await?;
-    let win_start = Some(now - Duration::hours(window));
-    let temp = latest(&state, user, SeriesType::BodyTemperature, now, win_start).await?;
-    let skin = latest(&state, user, SeriesType::SkinTemperature, now, win_start).await?;
-    let sys = latest(
-        &state,
-        user,
-        SeriesType::BloodPressureSystolic,
-        now,
-        win_start,
-    )
-    .await?;
-    let dia = latest(
-        &state,
-        user,
-        SeriesType::BloodPressureDiastolic,
-        now,
-        win_start,
-    )
-    .await?;
-    let bp = match (sys, dia) {
-        (Some(s), Some(d)) if (s.0 - d.0).num_milliseconds().abs() <= 5000 => Some((s, d)),
-        _ => None,
-    };
-    let present = [v(0), v(1), v(2), v(3)].into_iter().any(truthy)
-        || [rhr.filter(|x| round_half_even_i64(*x) != 0), sdnn, rmssd]
-            .into_iter()
-            .any(truthy)
-        || truthy(temp.map(|t| t.1))
-        || truthy(skin.map(|t| t.1))
-        || bp.is_some();
-    if !present {
+    let Some(b) = summaries::body(&state, user, period, window).await? else {
         return Ok(Json(Value::Null));
-    }
+    };
     let ts = |t: Option<DateTime<Utc>>| {
         t.map(|t| Value::String(super::wire::fmt_dt(&t)))
             .unwrap_or(Value::Null)
     };
-    let source = SourceMeta::of(newest.and_then(|n| sources.get(&n.2)));
     let mut latest_obj = Map::new();
-    latest_obj.insert("body_temperature_celsius".into(), json!(temp.map(|t| t.1)));
-    latest_obj.insert("body_temperature_measured_at".into(), ts(temp.map(|t| t.0)));
-    latest_obj.insert("skin_temperature_celsius".into(), json!(skin.map(|t| t.1)));
-    latest_obj.insert("skin_temperature_measured_at".into(), ts(skin.map(|t| t.0)));
+    latest_obj.insert(
+        "body_temperature_celsius".into(),
+        json!(b.body_temperature.map(|m| m.value)),
+    );
+    latest_obj.insert(
+        "body_temperature_measured_at".into(),
+        ts(b.body_temperature.map(|m| m.at)),
+    );
+    latest_obj.insert(
+        "skin_temperature_celsius".into(),
+        json!(b.skin_temperature.map(|m| m.value)),
+    );
+    latest_obj.insert(
+        "skin_temperature_measured_at".into(),
+        ts(b.skin_temperature.map(|m| m.at)),
+    );
     latest_obj.insert(
         "blood_pressure".into(),
-        bp.map_or(Value::Null, |(s, d)| {
-            json!({"avg_systolic_mmhg": round_half_even_i64(s.1), "avg_diastolic_mmhg": round_half_even_i64(d.1),
+        b.blood_pressure.map_or(Value::Null, |bp| {
+            json!({"avg_systolic_mmhg": bp.systolic_mmhg, "avg_diastolic_mmhg": bp.diastolic_mmhg,
                    "max_systolic_mmhg": null, "max_diastolic_mmhg": null, "min_systolic_mmhg": null,
                    "min_diastolic_mmhg": null, "reading_count": 1})
         }),
     );
     latest_obj.insert(
         "blood_pressure_measured_at".into(),
-        ts(bp.map(|(s, d)| s.0.max(d.0))),
+        ts(b.blood_pressure.map(|bp| bp.measured_at)),
     );
     Ok(Json(json!({
-        "source": source,
+        "source": SourceMeta::of(b.source.as_ref()),
         "slow_changing": {
-            "weight_kg": v(0), "height_cm": v(1), "body_fat_percent": v(2), "muscle_mass_kg": v(3),
-            "bmi": bmi, "age": null,
+            "weight_kg": b.weight_kg, "height_cm": b.height_cm, "body_fat_percent": b.body_fat_percent,
+            "muscle_mass_kg": b.muscle_mass_kg, "bmi": b.bmi, "age": null,
         },
         "averaged": {
-            "period_days": period,
-            "resting_heart_rate_bpm": rhr.map(round_half_even_i64).filter(|x| *x != 0),
-            "avg_hrv_sdnn_ms": sdnn.map(|x| round_half_even_to(x, 1)),
-            "avg_hrv_rmssd_ms": rmssd.map(|x| round_half_even_to(x, 1)),
-            "period_start": super::wire::fmt_dt(&period_start),
-            "period_end": super::wire::fmt_dt(&now),
+            "period_days": b.period_days,
+            "resting_heart_rate_bpm": b.resting_heart_rate_bpm,
+            "avg_hrv_sdnn_ms": b.avg_hrv_sdnn_ms,
+            "avg_hrv_rmssd_ms": b.avg_hrv_rmssd_ms,
+            "period_start": super::wire::fmt_dt(&b.period_start),
+            "period_end": super::wire::fmt_dt(&b.period_end),
         },
         "latest": latest_obj,
     })))

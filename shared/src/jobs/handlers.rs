@@ -22,6 +22,7 @@ use crate::domain::summary::{
     max_heart_rate, step_minutes,
 };
 use crate::domain::time::{local_date, local_datetime, start_of_utc_day};
+use crate::ingest::{BatchOrigin, NormalizedBatch, write_batch};
 use crate::repo::health::{DayRollup, EventDetails, EventRecord, HealthScore};
 use crate::store::StoreError;
 
@@ -302,8 +303,8 @@ async fn merge_with_adjacent(
     Ok(merged)
 }
 
-/// Stores a finalised session as a sleep event (first write wins) and its internal sleep score.
-/// Returns the wake-up date when a new session was stored.
+/// Stores a finalised session as a sleep event (first write wins) and its internal sleep score,
+/// both through the one write path. Returns the wake-up date when a new session was stored.
 async fn store_sleep_session(
     state: &AppState,
     user: Uuid,
@@ -318,7 +319,6 @@ async fn store_sleep_session(
         sdk_device_type: None,
     };
     let ds = crate::ingest::data_source_for(user, &source, state.now());
-    state.db.ensure_data_sources(user, vec![ds.clone()]).await?;
     let event = EventRecord {
         id: Uuid::new_v4(),
         data_source_id: ds.id,
@@ -333,7 +333,10 @@ async fn store_sleep_session(
         details: Some(EventDetails::Sleep(d.details.clone())),
         created_at: state.now(),
     };
-    if !state.db.insert_event(user, &event).await? {
+    let mut batch = NormalizedBatch::new(BatchOrigin::Derived);
+    batch.sources.push(ds);
+    batch.events.push(event.clone());
+    if write_batch(state, user, batch).await?.new_events.is_empty() {
         return Ok(None);
     }
     score_sleep(state, user, &event).await?;
@@ -388,6 +391,8 @@ async fn score_sleep(state: &AppState, user: Uuid, e: &EventRecord) -> Result<()
         sleep_record_id: Some(e.id),
         created_at: Utc::now(),
     };
-    state.db.insert_score(&s).await?;
+    let mut batch = NormalizedBatch::new(BatchOrigin::Derived);
+    batch.scores.push(s);
+    write_batch(state, user, batch).await?;
     Ok(())
 }

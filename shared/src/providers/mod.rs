@@ -1,6 +1,7 @@
 //! The provider integrations: one module per provider (the list and its static facts are
 //! [`crate::domain::provider`]), the pull sync, inbound webhooks and subscriptions.
 
+pub mod connect;
 pub mod fitbit;
 pub mod garmin;
 pub mod garmin_backfill;
