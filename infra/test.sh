@@ -3,6 +3,7 @@
 # PyPI, in .venv-test), starts it on a free loopback port, runs every check and test, stops it,
 # then the serverless packaging checks (infra/check-sam.sh --quick: SAM validation, cfn-lint,
 # an arm64 build of every function without LTO; OW_SKIP_LAMBDA_BUILD=1 skips that build).
+# Installs Debian's chromium with apt-get when missing (the browser test needs it).
 # Extra arguments go to `cargo test` (e.g. a test-name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,16 @@ if [ ! -x "$VENV/bin/moto_server" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
 fi
+
+# The browser test (tests/tests/chromium.rs) drives Debian's Chromium; OW_REQUIRE_CHROMIUM
+# makes it fail instead of skipping when the browser is missing.
+if ! command -v chromium >/dev/null 2>&1; then
+  step "installing chromium (apt-get)"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get install -y --no-install-recommends chromium \
+    || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends chromium; }
+fi
+export OW_REQUIRE_CHROMIUM=1
 
 step "formatting and lints"
 cargo fmt --all -- --check

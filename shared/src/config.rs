@@ -63,6 +63,85 @@ pub struct Config {
     /// Origins an OAuth `redirect_uri` may point at (`scheme://host[:port]`, lower-case):
     /// `ALLOWED_REDIRECT_ORIGINS`, `CORS_ORIGINS` and the origin of `API_BASE_URL`.
     pub redirect_origins: Vec<String>,
+    /// Which browser origins may call the API (`CORS_ORIGINS`, `CORS_ALLOW_ALL`).
+    pub cors: Cors,
+}
+
+/// The cross-origin policy, as the reference configures Starlette's `CORSMiddleware`: the
+/// listed origins (or any origin), every method and header, credentials allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// `CORS_ALLOW_ALL=true` (or a `*` entry in `CORS_ORIGINS`): any origin.
+    pub allow_all: bool,
+    /// Normalised origins (`scheme://host[:port]`, lower-case, default port left out).
+    pub origins: Vec<String>,
+}
+
+impl Cors {
+    /// Whether a request's `Origin` header value is allowed. Browsers send the origin
+    /// serialised (lower-case, no default port), so an exact comparison with the normalised
+    /// list is the whole rule, as in the reference; anything else (a path, `null`, a
+    /// different port or scheme) is refused unless every origin is allowed.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allow_all || self.origins.iter().any(|o| o == origin)
+    }
+}
+
+/// The entries of a list setting: a JSON list of strings (`["https://a.example"]`) or a
+/// comma-separated list, as the reference's settings parse it. Empty entries are dropped.
+fn list_setting(s: &Settings, name: &'static str) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = s.get(name).map(str::trim) else {
+        return Ok(Vec::new());
+    };
+    let items: Vec<String> = if raw.starts_with('[') {
+        serde_json::from_str(raw).map_err(|e| ConfigError::Invalid {
+            name,
+            reason: format!("not a JSON list of strings: {e}"),
+        })?
+    } else {
+        raw.split(',').map(str::to_string).collect()
+    };
+    Ok(items
+        .into_iter()
+        .map(|i| i.trim().to_string())
+        .filter(|i| !i.is_empty())
+        .collect())
+}
+
+/// The CORS policy: `CORS_ALLOW_ALL`, else the origins of `CORS_ORIGINS`, else (neither set)
+/// the local portal's own origin, `API_BASE_URL`'s, with its loopback twin
+/// (`localhost` ↔ `127.0.0.1`) when it is a loopback address.
+fn cors(s: &Settings, api_base_url: &str) -> Result<Cors, ConfigError> {
+    let mut allow_all = s.parse("CORS_ALLOW_ALL", false)?;
+    let mut origins = Vec::new();
+    for raw in list_setting(s, "CORS_ORIGINS")? {
+        if raw == "*" {
+            allow_all = true;
+            continue;
+        }
+        origins.push(http_origin(&raw).ok_or_else(|| ConfigError::Invalid {
+            name: "CORS_ORIGINS",
+            reason: format!("'{raw}' is not an http(s) origin like https://app.example.com"),
+        })?);
+    }
+    if s.get("CORS_ORIGINS").is_none()
+        && let Some(own) = http_origin(api_base_url)
+    {
+        for (a, b) in [
+            ("//localhost", "//127.0.0.1"),
+            ("//127.0.0.1", "//localhost"),
+        ] {
+            if let Some((scheme, rest)) = own.split_once(a)
+                && (rest.is_empty() || rest.starts_with(':'))
+            {
+                origins.push(format!("{scheme}{b}{rest}"));
+            }
+        }
+        origins.push(own);
+    }
+    origins.sort();
+    origins.dedup();
+    Ok(Cors { allow_all, origins })
 }
 
 impl std::fmt::Debug for Config {
@@ -206,12 +285,13 @@ pub fn http_origin(raw: &str) -> Option<String> {
 }
 
 /// The origins OAuth redirects may go to: `ALLOWED_REDIRECT_ORIGINS`, `CORS_ORIGINS` (both
-/// comma-separated; `*` is never an origin for redirects) and `API_BASE_URL`'s own.
+/// comma-separated or JSON lists; `*` is never an origin for redirects) and `API_BASE_URL`'s own.
 fn redirect_origins(s: &Settings, api_base_url: &str) -> Result<Vec<String>, ConfigError> {
     let mut out = Vec::new();
     for name in ["ALLOWED_REDIRECT_ORIGINS", "CORS_ORIGINS"] {
-        for raw in s.get(name).unwrap_or("").split(',').map(str::trim) {
-            if raw.is_empty() || (name == "CORS_ORIGINS" && raw == "*") {
+        for raw in list_setting(s, name)? {
+            let raw = raw.as_str();
+            if name == "CORS_ORIGINS" && raw == "*" {
                 continue;
             }
             let origin = http_origin(raw).ok_or_else(|| ConfigError::Invalid {
@@ -345,6 +425,7 @@ impl Config {
             provider_settings: s.provider_values(),
             oauth_public_authorize: s.parse("OAUTH_PUBLIC_AUTHORIZE", false)?,
             redirect_origins: redirect_origins(s, &api_base_url)?,
+            cors: cors(s, &api_base_url)?,
             token_key: s.get("TOKEN_ENCRYPTION_KEY").map_or_else(
                 || crate::keys::derive(&secret_key, crate::keys::TOKEN_ENCRYPTION_LABEL),
                 str::to_string,
@@ -537,6 +618,88 @@ mod tests {
                 .is_some_and(|e| e.contains("ALLOWED_REDIRECT_ORIGINS")),
             "{err:?}"
         );
+    }
+
+    fn cors_of(pairs: &[(&str, &str)]) -> Result<Cors, String> {
+        let mut s = Settings::from_pairs([("SECRET_KEY", "0123456789abcdef0")]);
+        for (k, v) in pairs {
+            s.set(k, *v);
+        }
+        Config::from_settings(&s, None)
+            .map(|c| c.cors)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cors_defaults_to_the_local_portal_origin_and_its_loopback_twin() {
+        let c = cors_of(&[]).expect("valid");
+        assert!(!c.allow_all);
+        assert_eq!(
+            c.origins,
+            ["http://127.0.0.1:8000", "http://localhost:8000"]
+        );
+        assert!(c.allows("http://localhost:8000"));
+        assert!(c.allows("http://127.0.0.1:8000"));
+        for other in [
+            "http://localhost:3000",
+            "https://localhost:8000",
+            "http://localhost:8000/",
+            "http://evil.example",
+            "null",
+            "",
+        ] {
+            assert!(!c.allows(other), "{other}");
+        }
+        let public = cors_of(&[("API_BASE_URL", "https://API.example.com/base/")]).expect("valid");
+        assert_eq!(public.origins, ["https://api.example.com"]);
+    }
+
+    #[test]
+    fn cors_origins_parse_as_a_comma_list_or_a_json_list() {
+        let comma = cors_of(&[(
+            "CORS_ORIGINS",
+            " https://App.Example.com/ ,http://localhost:3000,,https://dash.example.com:443",
+        )])
+        .expect("valid");
+        let json = cors_of(&[(
+            "CORS_ORIGINS",
+            r#"["https://app.example.com", "http://localhost:3000/", "https://dash.example.com"]"#,
+        )])
+        .expect("valid");
+        assert_eq!(comma, json);
+        assert_eq!(
+            comma.origins,
+            [
+                "http://localhost:3000",
+                "https://app.example.com",
+                "https://dash.example.com"
+            ]
+        );
+        assert!(comma.allows("https://app.example.com"));
+        assert!(
+            !comma.allows("http://localhost:8000"),
+            "the default is replaced"
+        );
+        assert!(!comma.allows("https://app.example.com.evil.example"));
+        assert!(!comma.allows("https://sub.app.example.com"));
+    }
+
+    #[test]
+    fn cors_allow_all_and_bad_entries() {
+        let all = cors_of(&[("CORS_ALLOW_ALL", "true")]).expect("valid");
+        assert!(all.allow_all && all.allows("https://anything.example"));
+        let star = cors_of(&[("CORS_ORIGINS", "*")]).expect("valid");
+        assert!(star.allow_all);
+        for (name, value) in [
+            ("CORS_ORIGINS", "app.example.com"),
+            ("CORS_ORIGINS", "ftp://app.example.com"),
+            ("CORS_ORIGINS", r#"["https://a.example", 3]"#),
+            ("CORS_ORIGINS", "[https://a.example"),
+            ("CORS_ALLOW_ALL", "sometimes"),
+        ] {
+            let err = cors_of(&[(name, value)]).expect_err(value);
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

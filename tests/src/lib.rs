@@ -52,12 +52,17 @@ impl Drop for Server {
 
 impl Server {
     pub async fn start(storage: Storage) -> Self {
+        Self::start_with(storage, &[]).await
+    }
+
+    /// The app with extra settings (e.g. `CORS_ORIGINS`) over the test configuration.
+    pub async fn start_with(storage: Storage, extra: &[(&str, &str)]) -> Self {
         let table: Arc<dyn Table> = match storage {
             Storage::Embedded => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let table =
                     Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
-                return Self::start_on(table, dir).await;
+                return Self::launch(table, dir, None, extra).await;
             }
             Storage::Dynamo => {
                 let t = DynamoTable::for_endpoint(
@@ -68,7 +73,7 @@ impl Server {
                 Arc::new(t)
             }
         };
-        Self::start_on(table, tempfile::tempdir().expect("temp dir")).await
+        Self::launch(table, tempfile::tempdir().expect("temp dir"), None, extra).await
     }
 
     /// The app over a given table (data directory `dir`, kept as long as the server), with
@@ -84,7 +89,16 @@ impl Server {
         dir: tempfile::TempDir,
         queue: Option<Arc<dyn shared::jobs::JobQueue>>,
     ) -> Self {
-        let config = Config::for_tests(dir.path());
+        Self::launch(table, dir, queue, &[]).await
+    }
+
+    async fn launch(
+        table: Arc<dyn Table>,
+        dir: tempfile::TempDir,
+        queue: Option<Arc<dyn shared::jobs::JobQueue>>,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let config = Config::for_tests_with(dir.path(), extra);
         let clock = Arc::new(SystemClock);
         let state = match queue {
             Some(q) => shared::bootstrap::state_with_queue(table, config, clock, q).await,

@@ -97,8 +97,9 @@ pub struct DeveloperUpdate {
     pub password: Option<String>,
 }
 
-/// `ApiKeyRead`. `id` is the full key only in the create and rotate answers; elsewhere it
-/// is the key's public id (`sk-` + 8 hex), which every key route also accepts.
+/// `ApiKeyRead`. `id` is the full key, as in the reference (opened from its sealed copy);
+/// a key stored before keys were sealed shows its public id (`sk-` + 8 hex) instead. Every
+/// key route accepts either.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyRead {
     pub id: String,
@@ -108,10 +109,21 @@ pub struct ApiKeyRead {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&ApiKey> for ApiKeyRead {
-    fn from(k: &ApiKey) -> Self {
+impl ApiKeyRead {
+    /// The wire form of a stored key: `id` is the full key opened from its sealed copy, or
+    /// the public id when there is none or it does not open (a changed token key): the key
+    /// still works, is still listed and can be rotated, never a 500.
+    fn of(k: &ApiKey, cipher: &crate::repo::connections::TokenCipher) -> Self {
+        let id = match k.sealed_key.as_deref().map(|s| cipher.open(s)) {
+            Some(Ok(full)) if api_key_id(&full).as_deref() == Some(k.id.as_str()) => full,
+            Some(_) => {
+                tracing::warn!(key = %k.id, "sealed API key does not open; listing its public id");
+                k.id.clone()
+            }
+            None => k.id.clone(),
+        };
         Self {
-            id: k.id.clone(),
+            id,
             name: k.name.clone(),
             created_by: k.created_by,
             created_at: k.created_at,
@@ -569,6 +581,7 @@ async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyR
         let key = ApiKey {
             id,
             key_hash: digest(&full),
+            sealed_key: Some(state.cipher.seal(&full)?),
             name: name.clone(),
             created_by: Some(by),
             created_at: state.now(),
@@ -577,7 +590,7 @@ async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyR
             Ok(()) => {
                 return Ok(ApiKeyRead {
                     id: full,
-                    ..(&key).into()
+                    ..ApiKeyRead::of(&key, &state.cipher)
                 });
             }
             Err(crate::store::StoreError::ConditionFailed) => continue,
@@ -587,14 +600,20 @@ async fn new_api_key(state: &State, name: String, by: Uuid) -> ApiResult<ApiKeyR
     Err(ApiError::internal("could not allocate a unique API key id"))
 }
 
-/// Every API key of the instance, newest first (ids are public ids, not keys).
+/// Every API key of the instance, newest first; `id` is the full key.
 #[utoipa::path(get, path = "/api/v1/developer/api-keys", tag = "api-keys", responses((status = 200, body = [ApiKeyRead])))]
 pub async fn list_api_keys(
     St(state): St<State>,
     _: AuthDeveloper,
 ) -> ApiResult<Json<Vec<ApiKeyRead>>> {
     Ok(Json(
-        state.db.api_keys().await?.iter().map(Into::into).collect(),
+        state
+            .db
+            .api_keys()
+            .await?
+            .iter()
+            .map(|k| ApiKeyRead::of(k, &state.cipher))
+            .collect(),
     ))
 }
 
@@ -625,7 +644,7 @@ pub async fn delete_api_key(
 ) -> ApiResult<Json<ApiKeyRead>> {
     let key = find_api_key(&state, &key_id).await?;
     state.db.delete_api_key(&key.id).await?;
-    Ok(Json((&key).into()))
+    Ok(Json(ApiKeyRead::of(&key, &state.cipher)))
 }
 
 /// Rename an API key.
@@ -643,7 +662,7 @@ pub async fn rename_api_key(
         key.name = name;
         state.db.save_api_key(&key).await?;
     }
-    Ok(Json((&key).into()))
+    Ok(Json(ApiKeyRead::of(&key, &state.cipher)))
 }
 
 /// Replace an API key with a new one named `Default`; the old key stops working at once.

@@ -2,6 +2,7 @@
 //! per-group routers that the local server merges and each Lambda function serves alone.
 
 pub mod auth;
+pub mod cors;
 pub mod data;
 pub mod extract;
 pub mod garmin_backfill;
@@ -101,12 +102,14 @@ pub fn router_for(state: State, groups: &[Group]) -> Router {
     serve(state, r)
 }
 
-/// `routes` with the shared fallbacks, limits and panic layer, over `state`. A Lambda function
+/// `routes` with the shared fallbacks, limits and panic layer, over `state`, behind the CORS
+/// policy (outermost, so preflights are answered on every path). A Lambda function
 /// passes its own group's router (the `openapi_router()` of its module), so it links only
 /// those handlers; the local server passes every group through [`router_for`]. The
 /// trailing-slash fallback knows the routes from `routes`' own OpenAPI operations.
 pub fn serve(state: State, routes: OpenApiRouter<State>) -> Router {
     let limit = state.config.max_body_bytes;
+    let policy = state.config.cors.clone();
     let (routes, doc) = routes.split_for_parts();
     let templates = route_templates(&doc);
     let r = routes
@@ -117,7 +120,7 @@ pub fn serve(state: State, routes: OpenApiRouter<State>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(wire::payload_too_large))
         .layer(DefaultBodyLimit::max(limit));
-    panics::catch_panics(r).with_state(state)
+    cors::layer(panics::catch_panics(r).with_state(state), policy)
 }
 
 /// Every route group: the local server's router.

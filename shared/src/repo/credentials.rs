@@ -1,5 +1,7 @@
-//! API keys, SDK applications, refresh tokens and user invitation codes. Secrets are stored
-//! only as SHA-256 digests; the plain values are shown once, at creation.
+//! API keys, SDK applications, refresh tokens and user invitation codes. Secrets are looked up
+//! by SHA-256 digest; application secrets, refresh tokens and codes are stored only as that
+//! digest, API keys also sealed with the token key (the key list shows them, as the
+//! reference's does).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,10 @@ pub struct ApiKey {
     /// Public identifier: `sk-` + the key's first 8 hex characters.
     pub id: String,
     pub key_hash: String,
+    /// The full key sealed with the token cipher (`TokenCipher::seal`), so the list can show
+    /// it; `None` for keys created before keys were listable (they list by public id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_key: Option<String>,
     pub name: String,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
