@@ -1197,7 +1197,7 @@ impl ServiceAccount {
 
     /// A signed RS256 assertion for `scope`, valid for an hour from `now`.
     pub fn assertion(&self, scope: &str, now: DateTime<Utc>) -> Result<String, String> {
-        let der = rsa_private_key_pkcs1(&self.private_key)?;
+        let key = rsa_signing_key(&self.private_key)?;
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = self.private_key_id.clone().filter(|k| !k.is_empty());
         let iat = now.timestamp();
@@ -1208,86 +1208,42 @@ impl ServiceAccount {
             iat,
             exp: iat + ASSERTION_SECONDS,
         };
-        jsonwebtoken::encode(
-            &header,
-            &claims,
-            &jsonwebtoken::EncodingKey::from_rsa_der(&der),
-        )
-        .map_err(|e| format!("cannot sign with private_key: {e}"))
+        jsonwebtoken::encode(&header, &claims, &key)
+            .map_err(|e| format!("cannot sign with private_key: {e}"))
     }
 }
 
-/// The DER bytes and label of the first PEM block of `pem`.
-fn pem_block(pem: &str) -> Option<(String, Vec<u8>)> {
-    use base64::Engine as _;
-    let begin = pem.find("-----BEGIN ")?;
-    let rest = &pem[begin + "-----BEGIN ".len()..];
-    let label_end = rest.find("-----")?;
-    let label = rest[..label_end].to_string();
-    let body = &rest[label_end + 5..];
-    let end = body.find("-----END ")?;
-    let b64: String = body[..end]
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    Some((label, der))
-}
-
-/// One DER element: `(tag, content, rest)`.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
+/// The signing key of a PEM private key: a PKCS#8 `PRIVATE KEY` (what service-account files
+/// carry) or a PKCS#1 `RSA PRIVATE KEY`, read by the `rsa` crate. `Err` names what is wrong
+/// (never the key itself).
+pub fn rsa_signing_key(pem: &str) -> Result<jsonwebtoken::EncodingKey, String> {
+    use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+    use rsa::pkcs8::{DecodePrivateKey, spki};
+    let not_pem = || "private_key is not a PEM block".to_string();
+    let block = pem
+        .find("-----BEGIN ")
+        .map(|i| &pem[i..])
+        .ok_or_else(not_pem)?;
+    let label = rsa::pkcs8::der::pem::decode_label(block.as_bytes()).map_err(|_| not_pem())?;
+    let key = match label {
+        "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_pem(block)
+            .map_err(|_| "private_key is not a PKCS#1 RSA key".to_string())?,
+        "PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs8_pem(block).map_err(|e| match e {
+            rsa::pkcs8::Error::PublicKey(spki::Error::OidUnknown { .. }) => {
+                "private_key is not an RSA key".to_string()
+            }
+            _ => "private_key is not a PKCS#8 RSA key".to_string(),
+        })?,
+        other => {
+            return Err(format!(
+                "private_key is a '{other}' PEM block, not a private key"
+            ));
         }
-        let (bytes, tail) = rest.split_at(n);
-        rest = tail;
-        bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
-    if rest.len() < len {
-        return None;
-    }
-    let (content, tail) = rest.split_at(len);
-    Some((tag, content, tail))
-}
-
-/// The DER object identifier of `rsaEncryption` (1.2.840.113549.1.1.1).
-const RSA_ENCRYPTION_OID: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
-/// The PKCS#1 `RSAPrivateKey` DER of a PEM private key: a PKCS#8 `PRIVATE KEY` (what
-/// service-account files carry) is unwrapped, an `RSA PRIVATE KEY` is taken as it is.
-pub fn rsa_private_key_pkcs1(pem: &str) -> Result<Vec<u8>, String> {
-    let (label, der) = pem_block(pem).ok_or("private_key is not a PEM block")?;
-    match label.as_str() {
-        "RSA PRIVATE KEY" => Ok(der),
-        "PRIVATE KEY" => {
-            // PrivateKeyInfo ::= SEQUENCE { version INTEGER, algorithm AlgorithmIdentifier,
-            //                               privateKey OCTET STRING, ... }
-            let bad = || "private_key is not a PKCS#8 RSA key".to_string();
-            let (tag, info, _) = der_element(&der).ok_or_else(bad)?;
-            let (vtag, _, rest) = der_element(info).ok_or_else(bad)?;
-            let (atag, alg, rest) = der_element(rest).ok_or_else(bad)?;
-            let (otag, oid, _) = der_element(alg).ok_or_else(bad)?;
-            let (ktag, key, _) = der_element(rest).ok_or_else(bad)?;
-            if (tag, vtag, atag, otag, ktag) != (0x30, 0x02, 0x30, 0x06, 0x04) {
-                return Err(bad());
-            }
-            if oid != RSA_ENCRYPTION_OID {
-                return Err("private_key is not an RSA key".into());
-            }
-            Ok(key.to_vec())
-        }
-        other => Err(format!(
-            "private_key is a '{other}' PEM block, not a private key"
-        )),
-    }
+    let der = key
+        .to_pkcs1_der()
+        .map_err(|_| "private_key cannot be encoded".to_string())?;
+    Ok(jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()))
 }
 
 /// A non-blank provider setting.
@@ -2112,9 +2068,12 @@ mod tests {
         let header = jsonwebtoken::decode_header(&jwt).expect("header");
         assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
         assert_eq!(header.kid, sa.private_key_id);
-        let (label, der) = pem_block(TEST_PUBLIC_KEY).expect("pem");
-        assert_eq!(label, "RSA PUBLIC KEY");
-        let key = jsonwebtoken::DecodingKey::from_rsa_der(&der);
+        let key = {
+            use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
+            let public = rsa::RsaPublicKey::from_pkcs1_pem(TEST_PUBLIC_KEY).expect("pem");
+            let der = public.to_pkcs1_der().expect("der");
+            jsonwebtoken::DecodingKey::from_rsa_der(der.as_bytes())
+        };
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         v.set_audience(&["https://oauth2.googleapis.com/token"]);
         v.set_issuer(&[sa.client_email.as_str()]);
@@ -2135,30 +2094,67 @@ mod tests {
         assert!(jsonwebtoken::decode::<Value>(&parts.join("."), &key, &v).is_err());
     }
 
+    /// A P-256 key in PKCS#8 (made for this test only): a private key, but not an RSA one.
+    const TEST_EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgxcVo/SIXbe+50cE4
++jkgaP0fViohu8lvPnLyzu/i2jmhRANCAAQFxjX1c1pxmH44dfZjxDxrE3i0lVrX
+nY5ZFb8CYLEHqjPymgenoYDZAtrI6FtC7SRK/MQI3RH2Fhx4CXZioAoT
+-----END PRIVATE KEY-----
+";
+
     #[test]
-    fn private_keys_unwrap_from_pkcs8_and_bad_keys_are_named() {
+    fn pkcs8_and_pkcs1_keys_sign_and_bad_keys_are_named() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
         let sa = ServiceAccount::parse(TEST_SA).expect("key file");
-        let pkcs1 = rsa_private_key_pkcs1(&sa.private_key).expect("pkcs8 unwraps");
-        assert_eq!(pkcs1.first(), Some(&0x30), "an RSAPrivateKey SEQUENCE");
-        // The PKCS#1 form is taken as it is.
-        let pem = {
-            use base64::Engine as _;
-            format!(
-                "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
-                base64::engine::general_purpose::STANDARD.encode(&pkcs1)
-            )
-        };
-        assert_eq!(rsa_private_key_pkcs1(&pem).expect("pkcs1"), pkcs1);
-        assert!(rsa_private_key_pkcs1("no pem here").is_err());
-        assert!(rsa_private_key_pkcs1(TEST_PUBLIC_KEY).is_err());
-        let truncated = sa.private_key.replacen("MII", "MIJ", 1);
-        assert!(rsa_private_key_pkcs1(&truncated).is_err());
-        assert_eq!(
-            der_element(&[0x02, 0x01, 0x05, 0xff]),
-            Some((0x02, &[5u8][..], &[0xffu8][..]))
+        assert!(
+            sa.private_key.contains("BEGIN PRIVATE KEY"),
+            "PKCS#8 in the file"
         );
-        assert_eq!(der_element(&[0x04, 0x82, 0x00]), None);
-        assert_eq!(der_element(&[0x04, 0x05, 0x00]), None);
+        let now = Utc::now();
+        let from_pkcs8 = sa
+            .assertion(CLOUD_PLATFORM_SCOPE, now)
+            .expect("pkcs8 signs");
+        // The same key as PKCS#1 `RSA PRIVATE KEY`, after leading text, signs the same token
+        // (RS256 signatures are deterministic).
+        let pkcs1 = rsa::RsaPrivateKey::from_pkcs8_pem(&sa.private_key)
+            .expect("key")
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .expect("pkcs1 pem");
+        assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let sa1 = ServiceAccount {
+            private_key: format!("a comment line\n{}", pkcs1.as_str()),
+            ..sa.clone()
+        };
+        assert_eq!(
+            sa1.assertion(CLOUD_PLATFORM_SCOPE, now)
+                .expect("pkcs1 signs"),
+            from_pkcs8
+        );
+
+        let err = |pem: &str| rsa_signing_key(pem).err().unwrap_or_default();
+        assert_eq!(err("no pem here"), "private_key is not a PEM block");
+        assert_eq!(
+            err("-----BEGIN PRIVATE KEY"),
+            "private_key is not a PEM block"
+        );
+        assert_eq!(
+            err(TEST_PUBLIC_KEY),
+            "private_key is a 'RSA PUBLIC KEY' PEM block, not a private key"
+        );
+        assert_eq!(err(TEST_EC_KEY), "private_key is not an RSA key");
+        let damaged = sa.private_key.replacen("MII", "MIJ", 1);
+        assert_eq!(err(&damaged), "private_key is not a PKCS#8 RSA key");
+        let damaged1 = pkcs1.replacen("MII", "MIJ", 1);
+        assert_eq!(err(&damaged1), "private_key is not a PKCS#1 RSA key");
+        let bad = ServiceAccount {
+            private_key: TEST_EC_KEY.into(),
+            ..sa
+        };
+        assert_eq!(
+            bad.assertion(CLOUD_PLATFORM_SCOPE, now).err().as_deref(),
+            Some("private_key is not an RSA key")
+        );
     }
 
     #[test]
