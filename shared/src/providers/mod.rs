@@ -3,7 +3,6 @@
 
 pub mod fitbit;
 pub mod garmin;
-pub mod garmin_backfill;
 pub mod google;
 pub mod oauth;
 pub mod oura;

@@ -13,13 +13,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::garmin::{self, Backfill};
-use super::sync::{FetchError, Fetcher, Pulled};
+use super::BACKFILL_CHUNK_DAYS;
+use super::pull::{self, Backfill};
 use crate::app::AppState;
 use crate::app::Job;
 use crate::domain::garmin_backfill::{
     self as machine, Answer, GarminBackfill, MAX_ATTEMPTS, Plan, Step, TOTAL_WINDOWS,
 };
+use crate::providers::sync::{FetchError, Fetcher, Pulled};
 use crate::store::StoreError;
 
 /// The setting that overrides the push timeout (seconds).
@@ -176,10 +177,10 @@ pub async fn run_window(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Pulled, FetchError> {
-    if end - start > Duration::days(garmin::BACKFILL_CHUNK_DAYS) {
-        return garmin::pull(f, start, end).await;
+    if end - start > Duration::days(BACKFILL_CHUNK_DAYS) {
+        return pull::pull(f, start, end).await;
     }
-    let types = garmin::backfill_types(f);
+    let types = pull::backfill_types(f);
     let now = state.now();
     let plan = state
         .db
@@ -212,7 +213,7 @@ pub async fn run_window(
             tracing::info!(user = %user, backfill_type = %path, "garmin backfill cancelled or superseded: no further requests");
             break;
         }
-        let answer = match garmin::request_type(f, &path, start, end).await {
+        let answer = match pull::request_type(f, &path, start, end).await {
             Ok(Backfill::Accepted) => Answer::Accepted,
             Ok(Backfill::Duplicate) => Answer::Duplicate,
             Ok(Backfill::MinStartTime) => Answer::MinStartTime,
@@ -240,7 +241,7 @@ pub async fn run_window(
                 tracing::warn!(user = %user, backfill_type = %path, "garmin backfill range starts before the user's minimum start time: chain stopped");
                 return Ok(nothing());
             }
-            Step::NoPermission(status) => return Err(garmin::no_permission(&path, status)),
+            Step::NoPermission(status) => return Err(pull::no_permission(&path, status)),
             Step::Unauthorized => return Err(FetchError::Unauthorized),
             Step::Retry(m) => return Err(FetchError::Transient(m)),
             Step::GiveUp(m) => {
@@ -297,7 +298,7 @@ pub fn is_retry_type(type_name: &str) -> bool {
 /// one request per type and range, so the retry asks for the 30 days before now.
 pub async fn retry(state: &AppState, user: Uuid, type_name: &str) -> Result<Job, StoreError> {
     let now = state.now();
-    let (start, end) = (now - Duration::days(garmin::BACKFILL_CHUNK_DAYS), now);
+    let (start, end) = (now - Duration::days(BACKFILL_CHUNK_DAYS), now);
     let types = [type_name.to_string()];
     state
         .db
