@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 use super::extract::PathId;
 use super::{State, parse_uuid};
 use crate::auth::guard::Caller;
+use crate::domain::garmin_backfill::TRACKED_TYPES;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::garmin_backfill;
-use crate::repo::garmin_backfill::{BackfillStatus, TRACKED_TYPES};
+use crate::providers::garmin::backfill::{self as garmin_backfill, BackfillStatus};
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
 /// each handler's `#[utoipa::path]`).

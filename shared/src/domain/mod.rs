@@ -13,8 +13,10 @@
 //! * [`summary`] — activity, recovery and body summary rules.
 //! * [`scores`] — the Open Wearables computed sleep and resilience scores.
 //! * [`states`] — connection and sync-run states (stored and wire spelling).
+//! * [`garmin_backfill`] — the Garmin backfill state machine (requests, answers, give-up, reads).
 //! * [`seed_profile`] — what synthetic data to generate (the seed job's profile).
 
+pub mod garmin_backfill;
 pub mod numeric;
 pub mod provider;
 pub mod scores;

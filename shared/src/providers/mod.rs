@@ -4,7 +4,6 @@
 pub mod connect;
 pub mod fitbit;
 pub mod garmin;
-pub mod garmin_backfill;
 pub mod google;
 pub mod oauth;
 pub mod oura;

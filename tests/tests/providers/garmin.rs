@@ -576,7 +576,7 @@ async fn garmin_backfill_requests_respect_garmin_limits() {
 
     // 45 days: two requests per type, none longer than 30 days.
     let (start, end) = (anchor - Duration::days(25), anchor + Duration::days(20));
-    let pulled = shared::providers::garmin::pull(&f, start, end)
+    let pulled = shared::providers::garmin::pull::pull(&f, start, end)
         .await
         .expect("pull");
     assert!(pulled.workouts.is_empty() && pulled.samples.is_empty());
@@ -599,7 +599,7 @@ async fn garmin_backfill_requests_respect_garmin_limits() {
     );
 
     // Repeating a range is a 409, which counts as requested.
-    shared::providers::garmin::pull(&f, start, end)
+    shared::providers::garmin::pull::pull(&f, start, end)
         .await
         .expect("a repeated range still succeeds");
     assert_eq!(fake.fake.items(BACKFILL_REQUESTS).len(), 32);
@@ -608,7 +608,7 @@ async fn garmin_backfill_requests_respect_garmin_limits() {
     // its last 14 days.
     let (old_start, old_end) = (anchor - Duration::days(40), anchor - Duration::days(10));
     fake.fake.with(|s| s.items.remove(BACKFILL_REQUESTS));
-    shared::providers::garmin::pull(&f, old_start, old_end)
+    shared::providers::garmin::pull::pull(&f, old_start, old_end)
         .await
         .expect("pull");
     let reqs = fake.fake.items(BACKFILL_REQUESTS);
@@ -620,13 +620,13 @@ async fn garmin_backfill_requests_respect_garmin_limits() {
     // 401 is the framework's cue to refresh.
     let bad = shared::providers::sync::Fetcher::new(&http, &fake.base_url, "nope");
     assert!(matches!(
-        shared::providers::garmin::pull(&bad, start, end).await,
+        shared::providers::garmin::pull::pull(&bad, start, end).await,
         Err(shared::providers::sync::FetchError::Unauthorized)
     ));
     // 429 is transient (the window is retried).
     fake.fake.throttle(1);
     assert!(matches!(
-        shared::providers::garmin::pull(&f, start, end).await,
+        shared::providers::garmin::pull::pull(&f, start, end).await,
         Err(shared::providers::sync::FetchError::Transient(_))
     ));
 }

@@ -257,7 +257,7 @@ async fn google_a_refused_data_type_does_not_lose_the_others() {
 
     // When every data type is refused the window fails and nothing is marked synced.
     let rig = Rig::start("google").await;
-    for m in shared::providers::google::METRICS {
+    for m in shared::providers::google::pull::METRICS {
         rig.fake
             .fake
             .add_item(ow_fakes::google::DENIED, serde_json::json!(m.data_type));

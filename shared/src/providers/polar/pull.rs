@@ -1,101 +1,17 @@
-//! Polar AccessLink v3 (providers.md §4.2): pull client and mapping, user registration after
-//! OAuth, deregistration, and the ping webhook (PING handshake, `Polar-Webhook-Signature`).
-//!
-//! Every data type is fetched and mapped on its own: a type that fails permanently is logged
-//! and skipped, while 401/429/5xx/timeouts abort the window so the queue retries it. For the
-//! 24/7 endpoints 404 and empty 204 answers mean "no data".
-//!
-//! Time handling: exercise `start_time` is local wall time and `start_time_utc_offset` its
-//! offset in minutes, so UTC = local − offset (the reference adds it: Appendix C #8). Sleep
-//! times carry their offset; hypnogram and heart-rate keys (`HH:MM`) are wall-clock times in
-//! that offset. SleepWise period times are UTC (AccessLink docs) with the offset given apart.
-//! Daily activity, continuous heart rate and per-date values carry no offset: their naive
-//! times are stored as UTC with no zone, so they stay on their own calendar day.
+//! Polar pull: the AccessLink endpoints of a sync window and their mapping.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
-use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::payload::{midnight, num, text};
-use super::subscriptions::{
-    SubscriptionCtx, SubscriptionError, SubscriptionOp, SubscriptionResult, op_status,
-};
-use super::sync::{
-    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
-};
-use super::webhook::{
-    WebhookError, WebhookEvent, WebhookReply, WebhookRequest, constant_time_eq, hex, hmac_sha256,
-};
-use crate::domain::provider::Provider;
+use super::{MAX_RANGE_DAYS, get};
 use crate::domain::sdk::WorkoutDetails;
 use crate::domain::series::SeriesType;
 use crate::domain::sleep::{SleepStage, StageInterval};
 use crate::domain::workout::WorkoutType;
-
-/// Longest `from`..`to` span (inclusive days) AccessLink range endpoints accept.
-pub const MAX_RANGE_DAYS: i64 = 28;
-
-/// The setting holding the webhook signing secret (`signature_secret_key` of the registration).
-pub const WEBHOOK_SECRET_SETTING: &str = "POLAR_WEBHOOK_SECRET";
-
-/// The webhook signature header.
-pub const SIGNATURE_HEADER: &str = "Polar-Webhook-Signature";
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-// ---------------------------------------------------------------------------------------------
-
-/// One authenticated call (see [`Fetcher::call`]).
-async fn call(
-    f: &Fetcher<'_>,
-    method: Method,
-    path: &str,
-    query: &[(&str, String)],
-    body: Option<&Value>,
-) -> Result<(StatusCode, Value), FetchError> {
-    f.call(method, path, query, body).await
-}
-
-/// GET a data document: 404 and 204 answer `Null` ("no data"), other 4xx are permanent.
-async fn get(f: &Fetcher<'_>, path: &str, query: &[(&str, String)]) -> Result<Value, FetchError> {
-    let (status, v) = call(f, Method::GET, path, query, None).await?;
-    if status.is_success() || status == StatusCode::NOT_FOUND {
-        Ok(v)
-    } else {
-        Err(FetchError::Permanent(format!("{path}: HTTP {status}")))
-    }
-}
-
-/// Registers the user with AccessLink (`POST /v3/users {"member-id": …}`), which Polar
-/// requires before any data access. 409 (already registered) counts as success.
-pub async fn register_user(f: &Fetcher<'_>, member_id: &str) -> Result<(), FetchError> {
-    let body = json!({ "member-id": member_id });
-    let (status, _) = call(f, Method::POST, "/v3/users", &[], Some(&body)).await?;
-    if status.is_success() || status == StatusCode::CONFLICT {
-        Ok(())
-    } else {
-        Err(FetchError::Permanent(format!(
-            "/v3/users: registration refused with HTTP {status}"
-        )))
-    }
-}
-
-/// Deregisters the user at AccessLink (`DELETE /v3/users/{polar_user_id}`).
-pub async fn deregister(f: &Fetcher<'_>) -> Result<(), FetchError> {
-    let Some(id) = f.provider_user_id else {
-        return Err(FetchError::Permanent(
-            "polar deregistration needs the Polar user id".into(),
-        ));
-    };
-    let path = format!("/v3/users/{id}");
-    let (status, _) = call(f, Method::DELETE, &path, &[], None).await?;
-    // Already gone counts as done.
-    if status.is_success() || status == StatusCode::NOT_FOUND {
-        Ok(())
-    } else {
-        Err(FetchError::Permanent(format!("{path}: HTTP {status}")))
-    }
-}
+use crate::providers::payload::{midnight, num, text};
+use crate::providers::sync::{
+    FetchError, Fetcher, Pulled, PulledSample, PulledScore, PulledSleep, PulledWorkout, qualifier,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Small parsers
@@ -122,14 +38,14 @@ fn naive(s: &str) -> Option<NaiveDateTime> {
 }
 
 /// An instant: RFC 3339 with its offset, or a naive time read as UTC.
-fn instant(s: &str) -> Option<(DateTime<Utc>, Option<String>)> {
+pub(super) fn instant(s: &str) -> Option<(DateTime<Utc>, Option<String>)> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
         return Some((t.to_utc(), Some(zone_of(&t))));
     }
     naive(s).map(|n| (n.and_utc(), None))
 }
 
-fn date(s: &str) -> Option<NaiveDate> {
+pub(super) fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
 }
 
@@ -895,7 +811,7 @@ pub fn date_chunks(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)
     out
 }
 
-fn items(v: Value, wrapper: Option<&str>) -> Vec<Value> {
+pub(super) fn items(v: Value, wrapper: Option<&str>) -> Vec<Value> {
     let v = match wrapper {
         Some(w) if v.is_object() => v.get(w).cloned().unwrap_or(Value::Null),
         _ => v,
@@ -1010,7 +926,7 @@ async fn physical_info(f: &Fetcher<'_>, w: &Window, out: &mut Pulled) -> Result<
 /// The member's exercises as AccessLink lists them (vendor pass-through, #52).
 pub async fn vendor_workouts(
     f: &Fetcher<'_>,
-    opts: &super::VendorOptions,
+    opts: &crate::providers::VendorOptions,
 ) -> Result<Value, FetchError> {
     f.get_raw("/v3/exercises", &opts.polar_flags()).await
 }
@@ -1019,9 +935,9 @@ pub async fn vendor_workouts(
 pub async fn vendor_workout(
     f: &Fetcher<'_>,
     id: &str,
-    opts: &super::VendorOptions,
+    opts: &crate::providers::VendorOptions,
 ) -> Result<Value, FetchError> {
-    let path = format!("/v3/exercises/{}", super::path_segment(id));
+    let path = format!("/v3/exercises/{}", crate::providers::path_segment(id));
     f.get_raw(&path, &opts.polar_flags()).await
 }
 
@@ -1112,364 +1028,8 @@ pub async fn pull(
     Ok(out)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Webhook
-// ---------------------------------------------------------------------------------------------
-
-const EVENTS: [&str; 8] = [
-    "EXERCISE",
-    "SLEEP",
-    "CONTINUOUS_HEART_RATE",
-    "ACTIVITY_SUMMARY",
-    "SLEEP_WISE_ALERTNESS",
-    "SLEEP_WISE_CIRCADIAN_BEDTIME",
-    "PHYSICAL_INFORMATION",
-    "PING",
-];
-
-/// The reference's schema check: `event` required and known, `user_id` int|null, `entity_id`,
-/// `timestamp`, `url` string|null.
-fn validate(v: &Value) -> Result<&Map<String, Value>, WebhookError> {
-    let Some(obj) = v.as_object() else {
-        return Err(WebhookError::BadRequest(format!(
-            "Invalid payload: expected a JSON object, got {}",
-            match v {
-                Value::Array(_) => "an array",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                _ => "null",
-            }
-        )));
-    };
-    let bad = || WebhookError::BadRequest("Invalid JSON body".into());
-    match obj.get("event").and_then(Value::as_str) {
-        Some(e) if EVENTS.contains(&e) => {}
-        _ => return Err(bad()),
-    }
-    match obj.get("user_id") {
-        None | Some(Value::Null) => {}
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
-        Some(_) => return Err(bad()),
-    }
-    for k in ["entity_id", "timestamp", "url"] {
-        if !matches!(
-            obj.get(k),
-            None | Some(Value::Null) | Some(Value::String(_))
-        ) {
-            return Err(bad());
-        }
-    }
-    Ok(obj)
-}
-
-/// Dates named by a notification: `from`/`to`, else `date`, else a date in the `url` (path
-/// segment or `from`/`to` query), else none.
-fn event_dates(obj: &Map<String, Value>) -> Option<(NaiveDate, NaiveDate)> {
-    let field = |k: &str| obj.get(k).and_then(Value::as_str).and_then(date);
-    if let (Some(a), Some(b)) = (field("from"), field("to")) {
-        return Some((a.min(b), a.max(b)));
-    }
-    if let Some(d) = field("date") {
-        return Some((d, d));
-    }
-    let url = obj.get("url").and_then(Value::as_str)?;
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let q: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    let qd = |k: &str| q.iter().find(|(n, _)| n == k).and_then(|(_, v)| date(v));
-    if let (Some(a), Some(b)) = (qd("from"), qd("to")) {
-        return Some((a.min(b), a.max(b)));
-    }
-    let last = path.trim_end_matches('/').rsplit('/').next()?;
-    (last.len() == 10)
-        .then(|| date(last))
-        .flatten()
-        .map(|d| (d, d))
-}
-
-/// The sync window of a notification: its dates (or the notification's own day) widened by a
-/// day on each side, never reaching past `now` (a sync window ending in the future would move
-/// `last_synced_at` ahead of real time).
-fn event_window(obj: &Map<String, Value>, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let (a, b) = event_dates(obj).unwrap_or_else(|| {
-        let d = obj
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .and_then(instant)
-            .map_or_else(|| now.date_naive(), |(t, _)| t.date_naive());
-        (d, d)
-    });
-    let end = midnight(b + Duration::days(2)).min(now);
-    let start = midnight(a - Duration::days(1)).min(end - Duration::days(1));
-    (start, end)
-}
-
-/// Verifies and parses one inbound Polar webhook call (api.md §15.1): an unsigned PING is
-/// answered 200 at once; everything else needs `Polar-Webhook-Signature` = lower-case hex
-/// HMAC-SHA256 of the raw body keyed with `POLAR_WEBHOOK_SECRET` (no secret → 401).
-pub fn webhook(req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-    if *req.method != axum::http::Method::POST {
-        return Err(WebhookError::NotSupported(
-            "Provider 'polar' does not support webhook verification requests (GET)".into(),
-        ));
-    }
-    let parsed: Option<Value> = serde_json::from_slice(req.body).ok();
-    if parsed
-        .as_ref()
-        .and_then(|v| v.get("event"))
-        .and_then(Value::as_str)
-        == Some("PING")
-    {
-        return Ok(WebhookReply::Respond(
-            StatusCode::OK,
-            json!({"status": "ok"}),
-        ));
-    }
-    // Polar issues this secret at registration; there is no default to fall back on.
-    let Some(secret) = req.issued_secret(WEBHOOK_SECRET_SETTING) else {
-        tracing::warn!(
-            provider = "polar",
-            "webhook refused: no {WEBHOOK_SECRET_SETTING} configured and none stored by a subscription registration"
-        );
-        return Err(WebhookError::bad_signature());
-    };
-    let given = req
-        .header(SIGNATURE_HEADER)
-        .map(|s| s.trim().to_ascii_lowercase())
-        .ok_or_else(WebhookError::bad_signature)?;
-    let expected = hex(&hmac_sha256(secret.as_bytes(), &[req.body]));
-    if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-        return Err(WebhookError::bad_signature());
-    }
-    let v = parsed.ok_or_else(|| WebhookError::BadRequest("Invalid JSON body".into()))?;
-    let obj = validate(&v)?;
-    let Some(user) = obj.get("user_id").and_then(|u| match u {
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }) else {
-        return Ok(WebhookReply::Accept(Vec::new()));
-    };
-    let (start, end) = event_window(obj, req.now);
-    Ok(WebhookReply::Accept(vec![WebhookEvent::Sync {
-        provider_user_id: user,
-        start,
-        end,
-    }]))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Webhook registration (app level, HTTP Basic with the client credentials)
-// ---------------------------------------------------------------------------------------------
-
-/// The events our webhook subscribes to.
-pub const WEBHOOK_EVENTS: [&str; 7] = [
-    "EXERCISE",
-    "SLEEP",
-    "CONTINUOUS_HEART_RATE",
-    "ACTIVITY_SUMMARY",
-    "SLEEP_WISE_ALERTNESS",
-    "SLEEP_WISE_CIRCADIAN_BEDTIME",
-    "PHYSICAL_INFORMATION",
-];
-
-const WEBHOOKS: &str = "/v3/webhooks";
-
-/// One call of the webhook API; answers status and body (4xx other than 404/409 are errors).
-async fn app_call(
-    ctx: &SubscriptionCtx<'_>,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<(u16, Value), SubscriptionError> {
-    let mut req = ctx
-        .http
-        .request(method, ctx.url(path))
-        .basic_auth(&ctx.client.client_id, Some(&ctx.client.client_secret))
-        .header("accept", "application/json");
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let (status, v, text) = ctx.send(req, "Polar webhook API").await?;
-    if status >= 400 && status != 404 && status != 409 {
-        return Err(SubscriptionError::Upstream(format!(
-            "Polar webhook API answered HTTP {status}: {}",
-            text.chars().take(200).collect::<String>()
-        )));
-    }
-    Ok((status, v))
-}
-
-/// A webhook as we show it: `{id, events[], url}`.
-fn subscription(v: &Value) -> Value {
-    json!({"id": v.get("id"), "events": v.get("events"), "url": v.get("url")})
-}
-
-/// Webhook subscription management (api.md §15.3, providers.md §4.2.4): one webhook per app.
-/// Registering with the same URL is skipped, with another URL the webhook is patched, without
-/// one it is created and its `signature_secret_key` (returned only then) is handed back to be
-/// stored. Polar webhooks do not expire (no renew) and have no single-item read.
-pub async fn subscriptions(
-    ctx: &SubscriptionCtx<'_>,
-    op: SubscriptionOp,
-) -> Result<SubscriptionResult, SubscriptionError> {
-    let list = || async {
-        let (_, v) = app_call(ctx, Method::GET, WEBHOOKS, None).await?;
-        Ok::<Vec<Value>, SubscriptionError>(items(v, Some("data")))
-    };
-    let text_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    match op {
-        SubscriptionOp::List => Ok(SubscriptionResult::of(Value::Array(
-            list().await?.iter().map(subscription).collect(),
-        ))),
-        SubscriptionOp::Register { callback_url } => {
-            let body = json!({"events": WEBHOOK_EVENTS, "url": callback_url});
-            let existing = list().await?;
-            let (status, id, secret) = match existing.first() {
-                Some(w) if text_of(w, "url") == callback_url => ("skipped", text_of(w, "id"), None),
-                Some(w) => {
-                    let id = text_of(w, "id");
-                    let (code, _) =
-                        app_call(ctx, Method::PATCH, &format!("{WEBHOOKS}/{id}"), Some(&body))
-                            .await?;
-                    if code == 404 {
-                        return Err(SubscriptionError::Upstream(format!(
-                            "Polar webhook {id} disappeared while patching it"
-                        )));
-                    }
-                    ("patched", id, None)
-                }
-                None => {
-                    let (code, v) = app_call(ctx, Method::POST, WEBHOOKS, Some(&body)).await?;
-                    if code == 409 {
-                        return Err(SubscriptionError::Upstream(
-                            "Polar already has a webhook for this client; delete it and register again (its secret cannot be read back)".into(),
-                        ));
-                    }
-                    let data = v.get("data").cloned().unwrap_or(Value::Null);
-                    let secret = data
-                        .get("signature_secret_key")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    ("created", text_of(&data, "id"), secret)
-                }
-            };
-            Ok(SubscriptionResult {
-                body: json!([{"subscription_id": id, "status": status, "url": callback_url,
-                    "events": WEBHOOK_EVENTS}]),
-                signing_secret: secret,
-            })
-        }
-        SubscriptionOp::Update { id, callback_url } => {
-            let r = app_call(
-                ctx,
-                Method::PATCH,
-                &format!("{WEBHOOKS}/{id}"),
-                Some(&json!({"url": callback_url})),
-            )
-            .await;
-            Ok(SubscriptionResult::of(match r {
-                Ok((404, _)) => op_status(&id, "error", Some("webhook not found".into())),
-                Ok(_) => op_status(&id, "updated", None),
-                Err(e) => op_status(&id, "error", Some(e.to_string())),
-            }))
-        }
-        SubscriptionOp::Delete { id } => {
-            let r = app_call(ctx, Method::DELETE, &format!("{WEBHOOKS}/{id}"), None).await;
-            Ok(SubscriptionResult::of(match r {
-                Ok((404, _)) => op_status(&id, "error", Some("webhook not found".into())),
-                Ok(_) => op_status(&id, "deleted", None),
-                Err(e) => op_status(&id, "error", Some(e.to_string())),
-            }))
-        }
-        SubscriptionOp::Renew => Err(SubscriptionError::NotSupported(
-            "Polar webhooks do not expire: there is nothing to renew".into(),
-        )),
-        SubscriptionOp::Get { .. } => Err(SubscriptionError::NotSupported(
-            "Polar has no single-webhook read: list the subscriptions instead".into(),
-        )),
-    }
-}
-
-/// The Polar integration.
-pub struct Polar;
-
-#[async_trait::async_trait]
-impl super::Integration for Polar {
-    fn provider(&self) -> Provider {
-        Provider::Polar
-    }
-
-    fn token_identity(&self, token: &super::oauth::TokenAnswer) -> Option<super::Identity> {
-        Some(super::Identity {
-            id: token.extra_text("x_user_id"),
-            username: None,
-        })
-    }
-
-    /// AccessLink serves data only to registered users (409 = already registered).
-    async fn on_connect(
-        &self,
-        _state: &crate::app::AppState,
-        f: &Fetcher<'_>,
-        conn: &crate::repo::connections::Connection,
-    ) -> Result<(), crate::store::StoreError> {
-        if let Err(e) = register_user(f, &conn.user_id.to_string()).await {
-            tracing::warn!(provider = %Provider::Polar, error = %e, "user registration failed");
-        }
-        Ok(())
-    }
-
-    async fn pull(
-        &self,
-        _state: &crate::app::AppState,
-        _user: uuid::Uuid,
-        f: &Fetcher<'_>,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Result<Pulled, FetchError> {
-        pull(f, start, end).await
-    }
-
-    fn webhook(&self, req: &WebhookRequest<'_>) -> Result<WebhookReply, WebhookError> {
-        webhook(req)
-    }
-
-    async fn deregister(&self, f: &Fetcher<'_>) -> Result<(), FetchError> {
-        deregister(f).await
-    }
-
-    async fn vendor_workouts(
-        &self,
-        f: &Fetcher<'_>,
-        opts: &super::VendorOptions,
-    ) -> Result<Value, FetchError> {
-        vendor_workouts(f, opts).await
-    }
-
-    async fn vendor_workout(
-        &self,
-        f: &Fetcher<'_>,
-        workout_id: &str,
-        opts: &super::VendorOptions,
-    ) -> Result<Value, FetchError> {
-        vendor_workout(f, workout_id, opts).await
-    }
-
-    async fn subscriptions(
-        &self,
-        ctx: &SubscriptionCtx<'_>,
-        op: SubscriptionOp,
-    ) -> Result<SubscriptionResult, SubscriptionError> {
-        subscriptions(ctx, op).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
-    use axum::http::{HeaderMap, HeaderValue, Method};
-
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -1891,165 +1451,5 @@ mod tests {
             date_chunks(d("2024-03-01"), d("2024-03-01")),
             vec![(d("2024-03-01"), d("2024-03-01"))]
         );
-    }
-
-    struct Req {
-        method: Method,
-        query: HashMap<String, String>,
-        headers: HeaderMap,
-        settings: HashMap<String, String>,
-    }
-
-    impl Req {
-        fn new(secret: Option<&str>) -> Self {
-            let mut settings = HashMap::new();
-            if let Some(s) = secret {
-                settings.insert(WEBHOOK_SECRET_SETTING.to_string(), s.to_string());
-            }
-            Self {
-                method: Method::POST,
-                query: HashMap::new(),
-                headers: HeaderMap::new(),
-                settings,
-            }
-        }
-
-        fn sign(mut self, secret: &str, body: &str) -> Self {
-            let sig = hex(&hmac_sha256(secret.as_bytes(), &[body.as_bytes()]));
-            self.headers.insert(
-                SIGNATURE_HEADER,
-                HeaderValue::from_str(&sig).expect("header"),
-            );
-            self
-        }
-
-        fn run(&self, body: &str) -> Result<WebhookReply, WebhookError> {
-            webhook(&WebhookRequest {
-                method: &self.method,
-                query: &self.query,
-                headers: &self.headers,
-                body: body.as_bytes(),
-                now: t("2024-06-10T12:00:00Z"),
-                client: None,
-                settings: &self.settings,
-                secret_key: "test-secret-key-0123456789abcdef",
-            })
-        }
-    }
-
-    const SECRET: &str = "6c1e0f3a-2b7d-4e59";
-    const EXERCISE: &str = r#"{"event":"EXERCISE","user_id":58204113,"entity_id":"Kq3vR9","timestamp":"2024-06-03T06:13:02Z","url":"https://www.polaraccesslink.com/v3/exercises/Kq3vR9"}"#;
-
-    fn status(r: Result<WebhookReply, WebhookError>) -> u16 {
-        match r {
-            Ok(WebhookReply::Respond(s, _)) => s.as_u16(),
-            Ok(WebhookReply::Accept(_)) => 200,
-            Err(e) => e.status().as_u16(),
-        }
-    }
-
-    #[test]
-    fn a_ping_is_answered_before_any_signature_check() {
-        match Req::new(None).run(r#"{"event":"PING","timestamp":"2024-06-03T06:13:02Z"}"#) {
-            Ok(WebhookReply::Respond(s, body)) => {
-                assert_eq!((s.as_u16(), body), (200, json!({"status": "ok"})));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_signed_exercise_notification_syncs_around_its_day() {
-        let r = Req::new(Some(SECRET)).sign(SECRET, EXERCISE).run(EXERCISE);
-        let Ok(WebhookReply::Accept(events)) = r else {
-            panic!("unexpected {r:?}");
-        };
-        assert_eq!(
-            events,
-            vec![WebhookEvent::Sync {
-                provider_user_id: "58204113".into(),
-                start: t("2024-06-02T00:00:00Z"),
-                end: t("2024-06-05T00:00:00Z"),
-            }]
-        );
-    }
-
-    #[test]
-    fn sleep_and_sleepwise_windows_come_from_their_dates_and_stop_at_now() {
-        let sleep = r#"{"event":"SLEEP","user_id":58204113,"date":"2024-06-10","timestamp":"2024-06-10T08:00:00Z","url":"https://www.polaraccesslink.com/v3/users/sleep/2024-06-10"}"#;
-        let r = Req::new(Some(SECRET)).sign(SECRET, sleep).run(sleep);
-        let Ok(WebhookReply::Accept(events)) = r else {
-            panic!("unexpected {r:?}");
-        };
-        assert_eq!(
-            events,
-            vec![WebhookEvent::Sync {
-                provider_user_id: "58204113".into(),
-                start: t("2024-06-09T00:00:00Z"),
-                end: t("2024-06-10T12:00:00Z"),
-            }]
-        );
-        let alert = r#"{"event":"SLEEP_WISE_ALERTNESS","user_id":58204113,"timestamp":"2024-06-05T14:22:24Z","url":"https://www.polaraccesslink.com/v3/users/sleepwise/alertness/date?from=2024-06-01&to=2024-06-03"}"#;
-        let r = Req::new(Some(SECRET)).sign(SECRET, alert).run(alert);
-        let Ok(WebhookReply::Accept(events)) = r else {
-            panic!("unexpected {r:?}");
-        };
-        assert_eq!(
-            events,
-            vec![WebhookEvent::Sync {
-                provider_user_id: "58204113".into(),
-                start: t("2024-05-31T00:00:00Z"),
-                end: t("2024-06-05T00:00:00Z"),
-            }]
-        );
-    }
-
-    #[test]
-    fn bad_missing_or_unconfigured_signatures_are_refused() {
-        assert_eq!(
-            status(
-                Req::new(Some(SECRET))
-                    .sign("other-secret", EXERCISE)
-                    .run(EXERCISE)
-            ),
-            401
-        );
-        assert_eq!(status(Req::new(Some(SECRET)).run(EXERCISE)), 401);
-        assert_eq!(
-            status(Req::new(None).sign(SECRET, EXERCISE).run(EXERCISE)),
-            401
-        );
-        let tampered = EXERCISE.replace("58204113", "58204114");
-        assert_eq!(
-            status(Req::new(Some(SECRET)).sign(SECRET, EXERCISE).run(&tampered)),
-            401
-        );
-        match Req::new(Some(SECRET)).run(EXERCISE) {
-            Err(e) => assert_eq!(e.to_string(), "Invalid webhook signature"),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn signed_but_malformed_payloads_are_400() {
-        for body in [
-            "not json",
-            r#"{"event":"SOMETHING","user_id":1}"#,
-            r#"{"user_id":1}"#,
-            r#"{"event":"SLEEP","user_id":"abc"}"#,
-            r#"[{"event":"SLEEP"}]"#,
-        ] {
-            assert_eq!(
-                status(Req::new(Some(SECRET)).sign(SECRET, body).run(body)),
-                400,
-                "{body}"
-            );
-        }
-        let no_user =
-            r#"{"event":"PHYSICAL_INFORMATION","user_id":null,"timestamp":"2024-06-05T14:22:24Z"}"#;
-        match Req::new(Some(SECRET)).sign(SECRET, no_user).run(no_user) {
-            Ok(WebhookReply::Accept(e)) => assert!(e.is_empty()),
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }
