@@ -87,7 +87,7 @@ pub enum Job {
     /// Pull one window of one provider connection.
     ProviderSync {
         user_id: Uuid,
-        provider: String,
+        provider: crate::domain::provider::Provider,
         start: chrono::DateTime<chrono::Utc>,
         end: chrono::DateTime<chrono::Utc>,
     },
@@ -114,4 +114,24 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Waits until every job given so far has run, where the queue can tell (the in-process
     /// queue: tests and demos); a remote queue returns at once.
     async fn wait_idle(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queued form of a provider sync is unchanged by the typed provider: messages queued
+    /// before (a lowercase string) still decode, and an unknown provider is refused.
+    #[test]
+    fn a_provider_sync_job_keeps_its_queued_spelling() {
+        let raw = r#"{"kind":"provider_sync","user_id":"6f1c1f5e-1111-4222-8333-944444444444","provider":"oura","start":"2024-05-15T00:00:00Z","end":"2024-05-16T00:00:00Z"}"#;
+        let job: Job = serde_json::from_str(raw).expect("decodes");
+        let Job::ProviderSync { provider, .. } = &job else {
+            panic!("{job:?}")
+        };
+        assert_eq!(*provider, crate::domain::provider::Provider::Oura);
+        let back = serde_json::to_value(&job).expect("encodes");
+        assert_eq!(back["provider"], "oura");
+        assert!(serde_json::from_str::<Job>(&raw.replace("oura", "myspace")).is_err());
+    }
 }

@@ -72,12 +72,14 @@ pub async fn ingest_sdk(
 ) -> Result<IngestOutcome, IngestError> {
     let batch = parse_sdk_payload(body, provider)
         .map_err(|e| IngestError::BadPayload(payload_error(&e)))?;
-    let sdk_provider = batch.provider.map(|p| p.as_str().to_string());
+    let sdk_provider = batch
+        .provider
+        .and_then(|p| p.as_str().parse::<crate::domain::provider::Provider>().ok());
     let (records_saved, sleep_saved, dropped_count) =
         (batch.records_saved, batch.sleep_saved, batch.dropped_count);
     let written = write_batch(state, user, device_batch(user, batch, state.now())).await?;
     if let Some(p) = sdk_provider {
-        touch_sdk_connection(state, user, &p).await?;
+        touch_sdk_connection(state, user, p).await?;
     }
     Ok(IngestOutcome {
         records_saved,
@@ -99,10 +101,10 @@ pub async fn ingest_sdk(
 async fn touch_sdk_connection(
     state: &AppState,
     user: Uuid,
-    provider: &str,
+    provider: crate::domain::provider::Provider,
 ) -> Result<(), StoreError> {
     let now = state.now();
-    let conn = match state.db.connection(user, provider).await? {
+    let conn = match state.db.connection(user, provider.as_str()).await? {
         Some(mut c) => {
             c.status = ConnectionStatus::Active;
             c.last_synced_at = Some(now);
@@ -112,7 +114,7 @@ async fn touch_sdk_connection(
         None => crate::repo::connections::Connection {
             id: Uuid::new_v4(),
             user_id: user,
-            provider: provider.to_string(),
+            provider,
             provider_user_id: None,
             provider_username: None,
             scope: None,

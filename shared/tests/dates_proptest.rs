@@ -167,7 +167,7 @@ async fn rig() -> Rig {
     let conn = shared::repo::connections::Connection {
         id: uuid::Uuid::new_v4(),
         user_id: user.parse().expect("uuid"),
-        provider: "oura".into(),
+        provider: shared::domain::provider::Provider::Oura,
         provider_user_id: None,
         provider_username: None,
         scope: None,

@@ -941,7 +941,7 @@ async fn connecting_oura_backfills_its_data_into_the_read_api() {
     // A re-sync of the same window stores nothing twice.
     let again = shared::jobs::Job::ProviderSync {
         user_id: uuid::Uuid::parse_str(&user).expect("uuid"),
-        provider: "oura".into(),
+        provider: shared::domain::provider::Provider::Oura,
         start: chrono::DateTime::parse_from_rfc3339("2024-05-15T00:00:00Z")
             .expect("t")
             .to_utc(),

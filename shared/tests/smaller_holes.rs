@@ -120,7 +120,7 @@ fn connection(
     shared::repo::connections::Connection {
         id: uuid::Uuid::new_v4(),
         user_id: user.parse().expect("uuid"),
-        provider: provider.into(),
+        provider: provider.parse().expect("a provider"),
         provider_user_id: None,
         provider_username: None,
         scope: None,

@@ -421,12 +421,12 @@ pub async fn list_connections(
     conns.sort_by_key(|c| std::cmp::Reverse(c.created_at));
     let mut out = Vec::with_capacity(conns.len());
     for c in conns {
-        let info = c.provider.parse::<Provider>().ok().map(Provider::info);
+        let info = Some(c.provider.info());
         let mut linked = Vec::new();
         if let (Some(puid), ConnectionStatus::Active) = (&c.provider_user_id, c.status) {
             for other in state
                 .db
-                .connections_by_provider_user(&c.provider, puid)
+                .connections_by_provider_user(c.provider.as_str(), puid)
                 .await?
             {
                 if other.user_id != user && other.status == ConnectionStatus::Active {
@@ -436,7 +436,7 @@ pub async fn list_connections(
         }
         out.push(ConnectionRead {
             user_id: c.user_id,
-            provider: c.provider.clone(),
+            provider: c.provider.to_string(),
             provider_user_id: c.provider_user_id,
             provider_username: c.provider_username,
             scope: c.scope,
@@ -491,10 +491,9 @@ pub async fn disconnect_and_delete(
 // Sync triggers
 // ---------------------------------------------------------------------------------------------
 
-fn pull_provider(provider: &str) -> ApiResult<&'static ProviderInfo> {
-    let info = Provider::parse_path(provider)
-        .map(Provider::info)
-        .map_err(ApiError::bad_request)?;
+fn pull_provider(provider: &str) -> ApiResult<(Provider, &'static ProviderInfo)> {
+    let kind = Provider::parse_path(provider).map_err(ApiError::bad_request)?;
+    let info = kind.info();
     if !info.has_cloud_api {
         return Err(ApiError::bad_request(format!(
             "Provider '{provider}' does not support pull sync"
@@ -506,7 +505,7 @@ fn pull_provider(provider: &str) -> ApiResult<&'static ProviderInfo> {
             format!("Pull sync for '{provider}' is not implemented in this edition yet"),
         ));
     }
-    Ok(info)
+    Ok((kind, info))
 }
 
 /// 404 for a sync of a connection that is missing or not active.
@@ -529,7 +528,7 @@ pub async fn trigger_sync(
     p: Params,
 ) -> ApiResult<Json<Value>> {
     let user = parse_uuid(&user_id)?;
-    let info = pull_provider(&provider)?;
+    let (kind, info) = pull_provider(&provider)?;
     let run_async = p.bool("async", true)?;
     if run_async {
         let custom: Vec<String> = [
@@ -582,7 +581,7 @@ pub async fn trigger_sync(
     }
     let windows = crate::providers::sync::windows(start, end);
     if run_async {
-        let jobs = crate::providers::sync::window_jobs(user, info.key, start, end);
+        let jobs = crate::providers::sync::window_jobs(user, kind, start, end);
         state
             .queue
             .enqueue(jobs)
@@ -630,7 +629,7 @@ pub async fn trigger_historical(
             "Provider '{provider}' does not support historical sync."
         )));
     }
-    let info = pull_provider(&provider)?;
+    let (kind, info) = pull_provider(&provider)?;
     let days = p.int("days", 90, 1, 365)?;
     // Nothing is queued that cannot run: the user must exist and be connected.
     if !state.db.user_exists(user).await? {
@@ -642,7 +641,7 @@ pub async fn trigger_historical(
     }
     if info.webhook_callback && !info.rest_pull {
         // Garmin ignores `days`: backfill requests for its 30 days, the data arrives by push.
-        let jobs = crate::providers::sync::backfill_jobs(user, info.key, state.now());
+        let jobs = crate::providers::sync::backfill_jobs(user, kind, state.now());
         state
             .queue
             .enqueue(jobs)
@@ -656,7 +655,7 @@ pub async fn trigger_historical(
     }
     let end = state.now();
     let start = end - Duration::days(days);
-    let jobs = crate::providers::sync::window_jobs(user, info.key, start, end);
+    let jobs = crate::providers::sync::window_jobs(user, kind, start, end);
     state
         .queue
         .enqueue(jobs)

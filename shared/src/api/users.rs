@@ -170,7 +170,7 @@ async fn sync_summaries(
                 sum.active |= c.status == crate::domain::states::ConnectionStatus::Active;
                 if c.last_synced_at > sum.last_synced_at {
                     sum.last_synced_at = c.last_synced_at;
-                    sum.provider = Some(c.provider.clone());
+                    sum.provider = Some(c.provider.to_string());
                 }
             }
             out.insert(id, sum);

@@ -36,7 +36,7 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, JobError> {
             provider,
             start,
             end,
-        } => crate::providers::sync::run(state, *user_id, provider, *start, *end)
+        } => crate::providers::sync::run(state, *user_id, provider.as_str(), *start, *end)
             .await
             .map_err(|e| match e {
                 crate::providers::sync::SyncError::Store(e) => JobError::from(e),

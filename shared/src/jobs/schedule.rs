@@ -20,14 +20,7 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
     // so data the provider publishes late is picked up.
     let lookback = chrono::Duration::seconds(state.config.pull_sync_lookback_seconds.max(3600));
     for c in state.db.due_connections(now).await.map_err(err)? {
-        let Some(info) = c
-            .provider
-            .parse::<crate::domain::provider::Provider>()
-            .ok()
-            .map(|p| p.info())
-        else {
-            continue;
-        };
+        let info = c.provider.info();
         // Only providers in `pull` live mode are polled; webhook-mode ones get their data pushed.
         let mode = settings
             .get(info.key)
@@ -44,14 +37,14 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
         }
         jobs.push(Job::ProviderSync {
             user_id: c.user_id,
-            provider: c.provider.clone(),
+            provider: c.provider,
             start,
             end: now,
         });
         let next = Some(now + chrono::Duration::seconds(state.config.sync_interval_seconds));
         state
             .db
-            .update_active_connection(c.user_id, &c.provider, |c| c.next_poll_at = next)
+            .update_active_connection(c.user_id, c.provider.as_str(), |c| c.next_poll_at = next)
             .await
             .map_err(err)?;
     }
@@ -61,9 +54,13 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
         let (Some(start), Some(end)) = (r.window_start, r.window_end) else {
             continue;
         };
+        let Ok(provider) = r.provider.parse() else {
+            tracing::warn!(provider = %r.provider, run = %r.run_id, "sync retry of an unknown provider: dropped");
+            continue;
+        };
         jobs.push(Job::ProviderSync {
             user_id: r.user_id,
-            provider: r.provider.clone(),
+            provider,
             start,
             end,
         });

@@ -247,7 +247,7 @@ pub async fn complete(
     let conn = Connection {
         id: existing.as_ref().map_or_else(Uuid::new_v4, |c| c.id),
         user_id: record.user_id,
-        provider: info.key.to_string(),
+        provider: kind,
         provider_user_id: existing
             .as_ref()
             .and_then(|c| c.provider_user_id.clone())
@@ -279,7 +279,7 @@ pub async fn complete(
     let f = fetcher(state, &client, &conn, &token.access_token);
     integration.on_connect(state, &f, &conn).await?;
     if state.config.historical_sync_on_connect && info.supports_pull() {
-        let jobs = backfill_jobs(conn.user_id, info.key, now);
+        let jobs = backfill_jobs(conn.user_id, kind, now);
         if let Err(e) = state.queue.enqueue(jobs).await {
             tracing::error!(error = %e, "historical backfill was not queued");
         }
@@ -306,9 +306,7 @@ async fn deregister_at_provider(state: &AppState, conn: &Connection) {
             return;
         }
     };
-    let Ok(provider) = conn.provider.parse::<Provider>() else {
-        return;
-    };
+    let provider = conn.provider;
     let f = fetcher(state, client, conn, &token);
     match super::integration(provider).deregister(&f).await {
         Ok(()) => {

@@ -344,7 +344,7 @@ pub fn windows(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(DateTime<Utc>, 
 /// One sync job per window of `[start, end)`.
 pub fn window_jobs(
     user: Uuid,
-    provider: &str,
+    provider: Provider,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Vec<Job> {
@@ -352,7 +352,7 @@ pub fn window_jobs(
         .into_iter()
         .map(|(start, end)| Job::ProviderSync {
             user_id: user,
-            provider: provider.to_string(),
+            provider,
             start,
             end,
         })
@@ -361,11 +361,10 @@ pub fn window_jobs(
 
 /// The sync jobs of a historical backfill: [`BACKFILL_DAYS`], or less when the provider keeps
 /// less history (Garmin: 30 days).
-pub fn backfill_jobs(user: Uuid, provider: &str, now: DateTime<Utc>) -> Vec<Job> {
+pub fn backfill_jobs(user: Uuid, provider: Provider, now: DateTime<Utc>) -> Vec<Job> {
     let days = provider
-        .parse::<Provider>()
-        .ok()
-        .and_then(|p| p.info().max_historical_days)
+        .info()
+        .max_historical_days
         .map_or(BACKFILL_DAYS, |d| BACKFILL_DAYS.min(i64::from(d)));
     window_jobs(user, provider, now - Duration::days(days), now)
 }
@@ -435,7 +434,7 @@ async fn refresh(
         .and_then(|d| now.checked_add_signed(d));
     let saved = state
         .db
-        .update_active_connection(conn.user_id, &conn.provider, |c| {
+        .update_active_connection(conn.user_id, conn.provider.as_str(), |c| {
             c.access_token = Some(access.clone());
             if let Some(r) = &rotated {
                 c.refresh_token = Some(r.clone());
@@ -457,7 +456,7 @@ async fn mark_revoked(state: &AppState, conn: &mut Connection) -> Result<(), Sto
     tracing::warn!(provider = %conn.provider, user = %conn.user_id, "provider refused the refresh token: connection revoked");
     state
         .db
-        .revoke_connection(conn.user_id, &conn.provider, state.now())
+        .revoke_connection(conn.user_id, conn.provider.as_str(), state.now())
         .await?;
     conn.status = ConnectionStatus::Revoked;
     conn.access_token = None;

@@ -348,7 +348,7 @@ pub async fn apply(
             let now = state.now();
             match &event {
                 WebhookEvent::Sync { start, end, .. } => {
-                    let w = super::sync::window_jobs(conn.user_id, key, *start, *end);
+                    let w = super::sync::window_jobs(conn.user_id, conn.provider, *start, *end);
                     out.sync_windows += w.len();
                     jobs.extend(w);
                 }
@@ -417,7 +417,7 @@ pub async fn apply(
                         windows.push((*start, *end));
                     }
                     for (a, b) in windows {
-                        let w = super::sync::window_jobs(conn.user_id, key, a, b);
+                        let w = super::sync::window_jobs(conn.user_id, conn.provider, a, b);
                         out.sync_windows += w.len();
                         jobs.extend(w);
                     }

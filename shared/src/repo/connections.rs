@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::users::user_pk;
 use super::{Db, ONE, decode, encode};
+use crate::domain::provider::Provider;
 use crate::domain::states::ConnectionStatus;
 use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, is_live, query_all};
 
@@ -28,7 +29,7 @@ use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, is_l
 pub struct Connection {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub provider: String,
+    pub provider: Provider,
     pub provider_user_id: Option<String>,
     pub provider_username: Option<String>,
     pub scope: Option<String>,
@@ -144,11 +145,7 @@ fn conn_item(c: &Connection) -> Result<Item, StoreError> {
         item = item.with_gsi1(format!("PUID#{}#{puid}", c.provider), c.user_id.to_string());
     }
     // Active pull connections are listed for the scheduler, ordered by when they are due.
-    if c.status == ConnectionStatus::Active
-        && c.provider
-            .parse::<crate::domain::provider::Provider>()
-            .is_ok_and(|p| p.info().rest_pull)
-    {
+    if c.status == ConnectionStatus::Active && c.provider.info().rest_pull {
         let due = c.next_poll_at.unwrap_or(c.created_at);
         item = item.with_gsi2(
             "POLL",
@@ -185,7 +182,7 @@ impl Db {
     /// Like every connection write it bumps the item version, so a concurrent conditional
     /// update ([`Db::update_active_connection`]) that read the old row fails and re-reads.
     pub async fn save_connection(&self, c: &Connection) -> Result<(), StoreError> {
-        self.modify_connection(c.user_id, &c.provider, |_| Some(c.clone()))
+        self.modify_connection(c.user_id, c.provider.as_str(), |_| Some(c.clone()))
             .await
             .map(drop)
     }

@@ -312,7 +312,7 @@ pub async fn retry(state: &AppState, user: Uuid, type_name: &str) -> Result<Job,
         .await?;
     Ok(Job::ProviderSync {
         user_id: user,
-        provider: "garmin".into(),
+        provider: crate::domain::provider::Provider::Garmin,
         start,
         end,
     })
