@@ -26,34 +26,114 @@ use crate::store::dynamo::DynamoTable;
 /// A start-up failure, with a message fit for the operator.
 pub type BootError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Readable log lines locally, JSON lines in Lambda. `RUST_LOG` filters (default `info`).
+/// Readable log lines locally, JSON lines in Lambda. `RUST_LOG` filters (default `info`):
+/// comma-separated `level` or `target=level` directives (`info,shared::jobs=debug`), the
+/// target-and-level subset of the usual syntax (no span or field filters, which need the
+/// regex engine in every binary). A value that does not parse falls back to `info`, said once.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let raw = std::env::var("RUST_LOG").ok();
+    let (filter, bad) = log_filter(raw.as_deref());
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = if in_lambda() {
-        builder
+        let layer = tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(false)
-            .without_time()
-            .try_init()
+            .without_time();
+        registry.with(layer).try_init()
     } else {
-        builder.compact().try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().compact())
+            .try_init()
     };
+    if let Some(bad) = bad {
+        tracing::warn!(rust_log = %bad, "RUST_LOG does not parse as level or target=level directives; logging at info");
+    }
+}
+
+/// The filter that `RUST_LOG`'s value describes, and the value itself when it did not parse.
+pub fn log_filter(raw: Option<&str>) -> (tracing_subscriber::filter::Targets, Option<String>) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let default = || Targets::new().with_default(LevelFilter::INFO);
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => (default(), None),
+        Some(r) => match r.parse::<Targets>() {
+            Ok(t) => (t, None),
+            Err(_) => (default(), Some(r.to_string())),
+        },
+    }
 }
 
 /// The AWS SDK configuration, loaded on first use and then shared by every client of the
 /// process (Secrets Manager, DynamoDB, SQS): one load per cold start.
 #[derive(Default)]
-pub struct Aws(tokio::sync::OnceCell<aws_config::SdkConfig>);
+pub struct Aws(tokio::sync::OnceCell<aws_types::SdkConfig>);
+
+/// Bounds on every AWS call: a connection attempt, one HTTP attempt and the whole operation
+/// with its retries. DynamoDB, SQS and Secrets Manager answer in milliseconds; these only
+/// stop a stalled call from holding a request or a cold start until the Lambda times out.
+pub const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+pub const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub const AWS_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(12);
+
+fn aws_timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(AWS_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+        .operation_timeout(AWS_OPERATION_TIMEOUT)
+        .build()
+}
 
 impl Aws {
     /// The configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials).
-    pub async fn config(&self) -> &aws_config::SdkConfig {
-        self.0
-            .get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
-            .await
+    ///
+    /// With the `aws-config` feature (the local server, the tests): the SDK's whole provider
+    /// chain (profiles, SSO, instance roles …). Without it (every Lambda function): the
+    /// environment only, which is where Lambda puts the execution role's credentials; this
+    /// keeps `aws-config` and the STS/SSO clients out of the function binaries.
+    pub async fn config(&self) -> &aws_types::SdkConfig {
+        self.0.get_or_init(load_sdk_config).await
     }
+}
+
+#[cfg(feature = "aws-config")]
+async fn load_sdk_config() -> aws_types::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(aws_timeouts())
+        .load()
+        .await
+}
+
+#[cfg(not(feature = "aws-config"))]
+async fn load_sdk_config() -> aws_types::SdkConfig {
+    sdk_config_from(|name| std::env::var(name).ok())
+}
+
+/// The SDK configuration that the environment variables read by `var` describe: region
+/// (`AWS_REGION`, else `AWS_DEFAULT_REGION`), static credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and `AWS_ENDPOINT_URL`. Missing credentials
+/// leave the provider unset, so a call fails with the SDK's own "no credentials" error.
+pub fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> aws_types::SdkConfig {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let mut b = aws_types::SdkConfig::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .timeout_config(aws_timeouts())
+        .region(
+            var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .map(aws_types::region::Region::new),
+        );
+    if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let creds = Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment");
+        b = b.credentials_provider(SharedCredentialsProvider::new(creds));
+    }
+    if let Some(url) = var("AWS_ENDPOINT_URL") {
+        b = b.endpoint_url(url);
+    }
+    b.build()
 }
 
 /// Environment overlaid with the Secrets Manager secret named by `OW_SECRETS_ARN` (a JSON
@@ -146,7 +226,7 @@ async fn dynamo_table(
     Ok(t)
 }
 
-fn sqs_queue(conf: &aws_config::SdkConfig, url: &str) -> SqsQueue {
+fn sqs_queue(conf: &aws_types::SdkConfig, url: &str) -> SqsQueue {
     SqsQueue::new(aws_sdk_sqs::Client::new(conf), url)
 }
 
@@ -320,6 +400,66 @@ pub async fn run_lambda_schedule() -> Result<(), lambda_runtime::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn sdk_config_reads_lambda_environment() {
+        let c = sdk_config_from(env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ]));
+        assert_eq!(c.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(c.endpoint_url(), Some("http://127.0.0.1:4566"));
+        assert!(c.credentials_provider().is_some());
+        let t = c.timeout_config().expect("timeouts are set");
+        assert_eq!(t.operation_timeout(), Some(AWS_OPERATION_TIMEOUT));
+        assert_eq!(t.operation_attempt_timeout(), Some(AWS_ATTEMPT_TIMEOUT));
+        assert_eq!(t.connect_timeout(), Some(AWS_CONNECT_TIMEOUT));
+    }
+
+    #[test]
+    fn sdk_config_falls_back_and_leaves_missing_parts_unset() {
+        let c = sdk_config_from(env(&[
+            ("AWS_REGION", " "),
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ]));
+        assert_eq!(c.region().map(|r| r.as_ref()), Some("us-east-2"));
+        assert!(c.credentials_provider().is_none(), "no secret, no credentials");
+        assert_eq!(c.endpoint_url(), None);
+        let none = sdk_config_from(env(&[]));
+        assert!(none.region().is_none());
+    }
+
+    #[test]
+    fn log_filter_takes_targets_and_reports_garbage() {
+        use tracing::Level;
+        let (f, bad) = log_filter(Some("warn,shared::jobs=debug"));
+        assert!(bad.is_none());
+        assert!(f.would_enable("shared::jobs::local", &Level::DEBUG));
+        assert!(!f.would_enable("shared::api", &Level::INFO));
+        assert!(f.would_enable("shared::api", &Level::WARN));
+        let (f, bad) = log_filter(None);
+        assert!(bad.is_none());
+        assert!(f.would_enable("anything", &Level::INFO));
+        assert!(!f.would_enable("anything", &Level::DEBUG));
+        let (f, bad) = log_filter(Some("shared=loud"));
+        assert_eq!(bad.as_deref(), Some("shared=loud"));
+        assert!(f.would_enable("shared", &Level::INFO));
+        assert!(!f.would_enable("shared", &Level::DEBUG));
+    }
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         let mut s = Settings::default();
