@@ -437,7 +437,10 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ]));
         assert_eq!(c.region().map(|r| r.as_ref()), Some("us-east-2"));
-        assert!(c.credentials_provider().is_none(), "no secret, no credentials");
+        assert!(
+            c.credentials_provider().is_none(),
+            "no secret, no credentials"
+        );
         assert_eq!(c.endpoint_url(), None);
         let none = sdk_config_from(env(&[]));
         assert!(none.region().is_none());

@@ -10,7 +10,7 @@ use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::params::{Params, QueryFirst, required, shift};
+use super::params::{Params, QueryFirst, required};
 use super::wire::{ser_dt, ser_opt_dt};
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard::{self, AuthDeveloper, Caller};
@@ -28,6 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::providers;
 use crate::providers::connect::{self, CallbackOutcome};
 use crate::repo::connections::ProviderSetting;
+use crate::services::connections::{self, pull_provider};
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
 /// each handler's `#[utoipa::path]`).
@@ -53,9 +54,6 @@ pub fn openapi_router() -> OpenApiRouter<State> {
 pub fn callback_openapi_router() -> OpenApiRouter<State> {
     OpenApiRouter::new().routes(routes!(callback))
 }
-
-/// The longest window one sync request may ask for (the historical sync's own limit).
-const MAX_SYNC_SPAN_DAYS: i64 = 365;
 
 // ---------------------------------------------------------------------------------------------
 // Provider list and settings
@@ -416,50 +414,33 @@ pub async fn list_connections(
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Vec<ConnectionRead>>> {
     let user = parse_uuid(&user_id)?;
-    let settings = state.db.provider_settings().await?;
-    let mut conns = state.db.connections(user).await?;
-    conns.sort_by_key(|c| std::cmp::Reverse(c.created_at));
-    let mut out = Vec::with_capacity(conns.len());
-    for c in conns {
-        let info = Some(c.provider.info());
-        let mut linked = Vec::new();
-        if let (Some(puid), ConnectionStatus::Active) = (&c.provider_user_id, c.status) {
-            for other in state
-                .db
-                .connections_by_provider_user(c.provider.as_str(), puid)
-                .await?
-            {
-                if other.user_id != user && other.status == ConnectionStatus::Active {
-                    linked.push(other.user_id);
-                }
+    let out = connections::list(&state, user)
+        .await?
+        .into_iter()
+        .map(|v| {
+            let (c, info) = (v.conn, v.info);
+            ConnectionRead {
+                user_id: c.user_id,
+                provider: c.provider.to_string(),
+                provider_user_id: c.provider_user_id,
+                provider_username: c.provider_username,
+                scope: c.scope,
+                id: c.id,
+                status: c.status.to_string(),
+                last_synced_at: c.last_synced_at,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+                icon_url: Some(info.icon_url()),
+                max_historical_days: info.max_historical_days,
+                rest_pull: info.rest_pull,
+                webhook_stream: info.webhook_stream,
+                webhook_ping: info.webhook_ping,
+                webhook_callback: info.webhook_callback,
+                live_sync_mode: v.live_sync_mode,
+                linked_user_ids: v.linked_user_ids,
             }
-        }
-        out.push(ConnectionRead {
-            user_id: c.user_id,
-            provider: c.provider.to_string(),
-            provider_user_id: c.provider_user_id,
-            provider_username: c.provider_username,
-            scope: c.scope,
-            id: c.id,
-            status: c.status.to_string(),
-            last_synced_at: c.last_synced_at,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-            icon_url: info.map(ProviderInfo::icon_url),
-            max_historical_days: info.and_then(|i| i.max_historical_days),
-            rest_pull: info.is_some_and(|i| i.rest_pull),
-            webhook_stream: info.is_some_and(|i| i.webhook_stream),
-            webhook_ping: info.is_some_and(|i| i.webhook_ping),
-            webhook_callback: info.is_some_and(|i| i.webhook_callback),
-            live_sync_mode: info.and_then(|i| {
-                settings
-                    .get(i.key)
-                    .and_then(|s| s.live_sync_mode.clone())
-                    .or_else(|| i.default_live_sync_mode().map(str::to_string))
-            }),
-            linked_user_ids: linked,
-        });
-    }
+        })
+        .collect();
     Ok(Json(out))
 }
 
@@ -490,31 +471,6 @@ pub async fn disconnect_and_delete(
 // ---------------------------------------------------------------------------------------------
 // Sync triggers
 // ---------------------------------------------------------------------------------------------
-
-fn pull_provider(provider: &str) -> ApiResult<(Provider, &'static ProviderInfo)> {
-    let kind = Provider::parse_path(provider).map_err(ApiError::bad_request)?;
-    let info = kind.info();
-    if !info.has_cloud_api {
-        return Err(ApiError::bad_request(format!(
-            "Provider '{provider}' does not support pull sync"
-        )));
-    }
-    if !info.supports_pull() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("Pull sync for '{provider}' is not implemented in this edition yet"),
-        ));
-    }
-    Ok((kind, info))
-}
-
-/// 404 for a sync of a connection that is missing or not active.
-fn no_active_connection(user: Uuid, info: &ProviderInfo) -> ApiError {
-    ApiError::not_found(format!(
-        "No active connection found for user {user} and provider '{}'",
-        info.key
-    ))
-}
 
 /// Queue (default) or run a pull sync of one connection.
 #[utoipa::path(post, path = "/api/v1/providers/{provider}/users/{user_id}/sync", tag = "sync",
@@ -552,59 +508,18 @@ pub async fn trigger_sync(
             )));
         }
     }
-    let conn = state
-        .db
-        .connection(user, info.key)
-        .await?
-        .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
-    if conn.status != ConnectionStatus::Active {
-        return Err(no_active_connection(user, info));
-    }
-    let now = state.now();
-    let start = match p.opt_datetime("summary_start_time")? {
-        Some(d) => d.at,
-        None => match conn.last_synced_at {
-            Some(t) => shift(t, -Duration::hours(1))?,
-            None => shift(now, -Duration::days(1))?,
-        },
-    };
-    let end = p.opt_datetime("summary_end_time")?.map_or(now, |d| d.at);
-    if start >= end {
-        return Err(ApiError::bad_request(
-            "summary_start_time must be before summary_end_time",
-        ));
-    }
-    if end - start > Duration::days(MAX_SYNC_SPAN_DAYS) {
-        return Err(ApiError::bad_request(format!(
-            "summary_start_time and summary_end_time may be at most {MAX_SYNC_SPAN_DAYS} days apart; use sync/historical for longer backfills"
-        )));
-    }
-    let windows = crate::providers::sync::windows(start, end);
+    let conn = connections::active_connection(&state, user, info).await?;
+    let start = p.opt_datetime("summary_start_time")?.map(|d| d.at);
+    let end = p.opt_datetime("summary_end_time")?.map(|d| d.at);
+    let (start, end) = connections::sync_window(&conn, state.now(), start, end)?;
     if run_async {
-        let jobs = crate::providers::sync::window_jobs(user, kind, start, end);
-        state
-            .queue
-            .enqueue(jobs)
-            .await
-            .map_err(ApiError::internal)?;
+        connections::queue_sync(&state, user, kind, start, end).await?;
         return Ok(Json(json!({
             "success": true, "async": true, "task_id": Uuid::new_v4(),
             "message": format!("Sync task queued for {}. Check task status for results.", info.key),
         })));
     }
-    for (a, b) in windows {
-        match crate::providers::sync::run(&state, user, info.key, a, b).await {
-            Ok(()) => {}
-            Err(crate::providers::sync::SyncError::Retry(m)) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!("The provider is unavailable, retry later: {m}"),
-                ));
-            }
-            Err(crate::providers::sync::SyncError::Store(e)) => return Err(e.into()),
-        }
-    }
-    let status = state.db.connection(user, info.key).await?.map(|c| c.status);
+    let status = connections::run_sync(&state, user, info, start, end).await?;
     Ok(Json(
         json!({"success": status == Some(ConnectionStatus::Active), "details": {"all": {"status": status.map_or("", ConnectionStatus::as_str)}}}),
     ))
@@ -631,42 +546,22 @@ pub async fn trigger_historical(
     }
     let (kind, info) = pull_provider(&provider)?;
     let days = p.int("days", 90, 1, 365)?;
-    // Nothing is queued that cannot run: the user must exist and be connected.
-    if !state.db.user_exists(user).await? {
-        return Err(ApiError::entity_not_found("User", user));
-    }
-    let connected = state.db.connection(user, info.key).await?;
-    if connected.is_none_or(|c| c.status != ConnectionStatus::Active) {
-        return Err(no_active_connection(user, info));
-    }
-    if info.webhook_callback && !info.rest_pull {
+    match connections::queue_historical(&state, user, kind, days).await? {
         // Garmin ignores `days`: backfill requests for its 30 days, the data arrives by push.
-        let jobs = crate::providers::sync::backfill_jobs(user, kind, state.now());
-        state
-            .queue
-            .enqueue(jobs)
-            .await
-            .map_err(ApiError::internal)?;
-        return Ok(Json(json!({
+        connections::Backfill::Webhook => Ok(Json(json!({
             "success": true, "provider": info.key, "user_id": user, "method": "webhook_backfill",
             "task_id": Uuid::new_v4(),
             "message": "Garmin 30-day backfill started. Progress available via backfill/status.",
-        })));
+        }))),
+        connections::Backfill::Pull { start, end } => {
+            let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
+            Ok(Json(json!({
+                "success": true, "provider": info.key, "user_id": user, "method": "pull_api", "task_id": Uuid::new_v4(),
+                "message": format!("Historical sync queued for {days} days of {} data.", info.key),
+                "days": days, "start_date": iso(start), "end_date": iso(end),
+            })))
+        }
     }
-    let end = state.now();
-    let start = end - Duration::days(days);
-    let jobs = crate::providers::sync::window_jobs(user, kind, start, end);
-    state
-        .queue
-        .enqueue(jobs)
-        .await
-        .map_err(ApiError::internal)?;
-    let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
-    Ok(Json(json!({
-        "success": true, "provider": info.key, "user_id": user, "method": "pull_api", "task_id": Uuid::new_v4(),
-        "message": format!("Historical sync queued for {days} days of {} data.", info.key),
-        "days": days, "start_date": iso(start), "end_date": iso(end),
-    })))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,9 +21,8 @@ use super::params::{
 };
 use super::wire::ser_opt_dt;
 use crate::auth::guard::Caller;
-use crate::domain::series::SeriesType;
 use crate::domain::sleep::SessionBrief;
-use crate::domain::time::{MAX_YEAR, MIN_YEAR, start_of_utc_day};
+use crate::domain::time::start_of_utc_day;
 use crate::error::{ApiError, ApiResult};
 use crate::services::summaries;
 
@@ -453,18 +452,13 @@ pub async fn body(
 // Data summary
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Default)]
-struct ProviderCounts {
-    data_points: u64,
-    series: BTreeMap<String, u64>,
-    workouts: u64,
-    sleeps: u64,
-}
-
 fn sorted_counts(m: &BTreeMap<String, u64>) -> Value {
-    let mut v: Vec<(&String, &u64)> = m.iter().collect();
-    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    Value::Object(v.into_iter().map(|(k, n)| (k.clone(), json!(n))).collect())
+    Value::Object(
+        summaries::by_count(m)
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), json!(n)))
+            .collect(),
+    )
 }
 
 /// Counts of what has been stored for a user.
@@ -479,91 +473,18 @@ pub async fn data_summary(
 ) -> ApiResult<Json<Value>> {
     let start = p.opt_datetime("start_date")?.map(|d| d.at);
     let end = p.opt_datetime("end_date")?.map(|d| d.at);
-    // Without bounds: every storable instant (what the listing routes can reach).
-    let year_start =
-        |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).map_or_else(DateTime::default, start_of_utc_day);
-    let lo = start.unwrap_or_else(|| year_start(MIN_YEAR));
-    let hi = end.unwrap_or_else(|| year_start(MAX_YEAR + 1));
-    let inside = |t: DateTime<Utc>| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
-    let sources = state.db.data_source_map(user).await?;
-    let provider_of = |ds: &Uuid| {
-        sources
-            .get(ds)
-            .map_or_else(|| "unknown".to_string(), |d| d.provider.clone())
-    };
-    let mut series_counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut providers: BTreeMap<String, ProviderCounts> = BTreeMap::new();
-    let (a, b) = (lo.timestamp_micros(), hi.timestamp_micros());
-    for code in state.db.series_index(user).await? {
-        let Some(series) = SeriesType::from_code(&code) else {
-            continue;
-        };
-        for c in state.db.chunks(user, series, lo, hi).await? {
-            let n = c.points.iter().filter(|p| p.t >= a && p.t < b).count() as u64;
-            if n == 0 {
-                continue;
-            }
-            *series_counts.entry(code.clone()).or_default() += n;
-            let pc = providers.entry(provider_of(&c.data_source_id)).or_default();
-            pc.data_points += n;
-            *pc.series.entry(code.clone()).or_default() += n;
-        }
-    }
-    let mut workout_types: BTreeMap<String, u64> = BTreeMap::new();
-    let mut total_workouts = 0u64;
-    for w in state
-        .db
-        .events(user, "workout", start, end)
-        .await?
-        .into_iter()
-        .filter(|e| inside(e.start))
-    {
-        total_workouts += 1;
-        *workout_types
-            .entry(w.event_type.clone().unwrap_or_else(|| "unknown".into()))
-            .or_default() += 1;
-        providers
-            .entry(provider_of(&w.data_source_id))
-            .or_default()
-            .workouts += 1;
-    }
-    let mut total_sleep = 0u64;
-    for s in state
-        .db
-        .events(user, "sleep", start, end)
-        .await?
-        .into_iter()
-        .filter(|e| inside(e.start))
-    {
-        total_sleep += 1;
-        providers
-            .entry(provider_of(&s.data_source_id))
-            .or_default()
-            .sleeps += 1;
-    }
-    let womens = state
-        .db
-        .events(user, "menstrual_cycle", start, end)
-        .await?
-        .iter()
-        .any(|e| inside(e.start));
-    let mut by_provider: Vec<(String, ProviderCounts)> = providers.into_iter().collect();
-    by_provider.sort_by(|x, y| {
-        let t = |c: &ProviderCounts| c.data_points + c.workouts + c.sleeps;
-        t(&y.1).cmp(&t(&x.1)).then(x.0.cmp(&y.0))
-    });
-    let total: u64 = series_counts.values().sum();
+    let c = summaries::data_counts(&state, user, start, end).await?;
     Ok(Json(json!({
         "user_id": user.to_string(),
-        "total_data_points": total,
-        "total_workouts": total_workouts,
-        "total_sleep_events": total_sleep,
-        "series_type_counts": sorted_counts(&series_counts),
-        "workout_type_counts": sorted_counts(&workout_types),
-        "by_provider": by_provider.iter().map(|(p, c)| json!({
+        "total_data_points": c.total_data_points(),
+        "total_workouts": c.total_workouts,
+        "total_sleep_events": c.total_sleep_events,
+        "series_type_counts": sorted_counts(&c.series),
+        "workout_type_counts": sorted_counts(&c.workout_types),
+        "by_provider": c.by_provider.iter().map(|(p, c)| json!({
             "provider": p, "data_points": c.data_points, "series_counts": sorted_counts(&c.series),
             "workout_count": c.workouts, "sleep_count": c.sleeps,
         })).collect::<Vec<_>>(),
-        "has_womens_health_data": womens,
+        "has_womens_health_data": c.has_womens_health_data,
     })))
 }

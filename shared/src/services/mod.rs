@@ -1,6 +1,7 @@
 //! Use cases below the API: what a route does once its request is extracted, independent of
 //! the wire format.
 
+pub mod connections;
 pub mod summaries;
 pub mod timeseries;
 

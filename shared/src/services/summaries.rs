@@ -449,3 +449,120 @@ pub async fn body(
         }),
     }))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Data counts (`summaries/data`)
+// ---------------------------------------------------------------------------------------------
+
+/// What one provider contributed to a user's data.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ProviderCounts {
+    pub data_points: u64,
+    pub series: BTreeMap<String, u64>,
+    pub workouts: u64,
+    pub sleeps: u64,
+}
+
+/// Counts of what has been stored for a user in `[start, end)` (unbounded sides: every
+/// storable instant).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DataCounts {
+    /// Samples per series type code.
+    pub series: BTreeMap<String, u64>,
+    pub workout_types: BTreeMap<String, u64>,
+    pub total_workouts: u64,
+    pub total_sleep_events: u64,
+    /// Providers by total contribution (samples + workouts + sleeps), largest first, ties by name.
+    pub by_provider: Vec<(String, ProviderCounts)>,
+    pub has_womens_health_data: bool,
+}
+
+impl DataCounts {
+    pub fn total_data_points(&self) -> u64 {
+        self.series.values().sum()
+    }
+}
+
+/// A count map as the wire orders it: largest count first, ties by key.
+pub fn by_count(m: &BTreeMap<String, u64>) -> Vec<(&str, u64)> {
+    let mut v: Vec<(&str, u64)> = m.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v
+}
+
+/// Counts samples (per series and provider), workouts (per type and provider), sleeps and
+/// whether any menstrual-cycle record exists, for events starting and samples taken inside
+/// `[start, end)`.
+pub async fn data_counts(
+    state: &AppState,
+    user: Uuid,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> ApiResult<DataCounts> {
+    use crate::domain::time::{MAX_YEAR, MIN_YEAR};
+    let year_start =
+        |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).map_or_else(DateTime::default, start_of_utc_day);
+    let lo = start.unwrap_or_else(|| year_start(MIN_YEAR));
+    let hi = end.unwrap_or_else(|| year_start(MAX_YEAR + 1));
+    let inside = |t: DateTime<Utc>| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
+    let sources = state.db.data_source_map(user).await?;
+    let provider_of = |ds: &Uuid| {
+        sources
+            .get(ds)
+            .map_or_else(|| "unknown".to_string(), |d| d.provider.clone())
+    };
+    let mut out = DataCounts::default();
+    let mut providers: BTreeMap<String, ProviderCounts> = BTreeMap::new();
+    let (a, b) = (lo.timestamp_micros(), hi.timestamp_micros());
+    for code in state.db.series_index(user).await? {
+        let Some(series) = SeriesType::from_code(&code) else {
+            continue;
+        };
+        for c in state.db.chunks(user, series, lo, hi).await? {
+            let n = c.points.iter().filter(|p| p.t >= a && p.t < b).count() as u64;
+            if n == 0 {
+                continue;
+            }
+            *out.series.entry(code.clone()).or_default() += n;
+            let pc = providers.entry(provider_of(&c.data_source_id)).or_default();
+            pc.data_points += n;
+            *pc.series.entry(code.clone()).or_default() += n;
+        }
+    }
+    for w in state.db.events(user, "workout", start, end).await? {
+        if !inside(w.start) {
+            continue;
+        }
+        out.total_workouts += 1;
+        *out.workout_types
+            .entry(w.event_type.clone().unwrap_or_else(|| "unknown".into()))
+            .or_default() += 1;
+        providers
+            .entry(provider_of(&w.data_source_id))
+            .or_default()
+            .workouts += 1;
+    }
+    for s in state.db.events(user, "sleep", start, end).await? {
+        if !inside(s.start) {
+            continue;
+        }
+        out.total_sleep_events += 1;
+        providers
+            .entry(provider_of(&s.data_source_id))
+            .or_default()
+            .sleeps += 1;
+    }
+    out.has_womens_health_data = state
+        .db
+        .events(user, "menstrual_cycle", start, end)
+        .await?
+        .iter()
+        .any(|e| inside(e.start));
+    let mut by_provider: Vec<(String, ProviderCounts)> = providers.into_iter().collect();
+    by_provider.sort_by(|x, y| {
+        let t = |c: &ProviderCounts| c.data_points + c.workouts + c.sleeps;
+        t(&y.1).cmp(&t(&x.1)).then(x.0.cmp(&y.0))
+    });
+    out.by_provider = by_provider;
+    Ok(out)
+}
