@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The abuse check of issue #9 (a bench-style command, not a test: it is not part of
-# infra/test.sh). Builds the release server and, each against a fresh server on a temp
+# infra/test.sh). Builds the server (`server` profile) and, each against a fresh server on a temp
 # data dir, prints:
 #   1. an idle-connection flood (partial request heads): server sockets and RSS before,
 #      during, after one header timeout and after the clients close;
@@ -31,19 +31,19 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open-file limit: $(ulimit -n)"
 
 if [ "${OW_ABUSE_SKIP_BUILD:-0}" != 1 ]; then
-  step "cargo build --release (open-wearables, ow-abuse)"
-  cargo build --release --locked --bin open-wearables --bin ow-abuse
+  step "cargo build --profile server (open-wearables, ow-abuse)"
+  cargo build --profile server --locked --bin open-wearables --bin ow-abuse
 fi
-SERVER=${OW_ABUSE_SERVER:-$TARGET/release/open-wearables}
+SERVER=${OW_ABUSE_SERVER:-$TARGET/server/open-wearables}
 
 if [ "${OW_ABUSE_SKIP_FLOODS:-0}" != 1 ]; then
   step "floods"
-  "${OW_ABUSE_BENCH:-$TARGET/release/ow-abuse}" --server "$SERVER" --flood "$FLOOD" --logins "$LOGINS"
+  "${OW_ABUSE_BENCH:-$TARGET/server/ow-abuse}" --server "$SERVER" --flood "$FLOOD" --logins "$LOGINS"
 fi
 
 [ "${OW_ABUSE_SKIP_SCHEMATHESIS:-0}" = 1 ] && exit 0
 
-step "schemathesis (${ST_SECS}s) against the release server"
+step "schemathesis (${ST_SECS}s) against the server"
 if [ ! -x "$VENV/bin/st" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4,<5'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The HTTP benchmark of this checkout against another revision, in one run:
 #   ./infra/bench-compare.sh [REV] [-- ow-bench args]     (REV defaults to HEAD~1)
-# Builds REV's release `open-wearables` in a temporary worktree (its own target directory,
-# target/bench-baseline, kept between runs so a second comparison is quick), then runs
+# Builds REV's `open-wearables` with the local server's profile (`server`; `release` for
+# revisions from before that profile existed) in a temporary worktree (its own target
+# directory, target/bench-baseline, kept between runs so a second comparison is quick), then runs
 # `ow-bench --http-only` with OW_BENCH_BASELINE pointing at it: every HTTP row is measured on
 # the baseline first, then on this build, and printed with the ratio.
 set -euo pipefail
@@ -17,9 +18,11 @@ cleanup() { git -C "$ROOT" worktree remove --force "$WT" >/dev/null 2>&1 || rm -
 trap cleanup EXIT
 git worktree add --detach --quiet "$WT" "$SHA"
 printf '==> building the baseline %s (%s)\n' "$REV" "$(git log -1 --format=%h\ %s "$SHA" | cut -c1-80)"
-(cd "$WT" && CARGO_TARGET_DIR="$ROOT/target/bench-baseline" cargo build --release --locked --quiet --bin open-wearables)
-cp "$ROOT/target/bench-baseline/release/open-wearables" "$ROOT/target/bench-baseline/open-wearables-$SHA"
+PROFILE=release
+grep -q '^\[profile\.server\]' "$WT/Cargo.toml" && PROFILE=server
+(cd "$WT" && CARGO_TARGET_DIR="$ROOT/target/bench-baseline" cargo build --profile "$PROFILE" --locked --quiet --bin open-wearables)
+cp "$ROOT/target/bench-baseline/$PROFILE/open-wearables" "$ROOT/target/bench-baseline/open-wearables-$SHA"
 printf '==> building this checkout\n'
-cargo build --release --locked --quiet -p open-wearables -p ow-bench
+cargo build --profile server --locked --quiet -p open-wearables -p ow-bench
 OW_BENCH_BASELINE="$ROOT/target/bench-baseline/open-wearables-$SHA" \
-  cargo run --release --locked --quiet -p ow-bench -- --http-only "$@"
+  cargo run --profile server --locked --quiet -p ow-bench --bin ow-bench -- --http-only "$@"

@@ -4,7 +4,7 @@
 # as `sam build` would run it. Tools come from PyPI into .venv-sam on first use.
 #   infra/check-sam.sh             validate + lint + build
 #   infra/check-sam.sh --no-build  validate + lint only (a few seconds)
-#   infra/check-sam.sh --quick     validate + lint + an arm64 build without LTO at opt-level 1:
+#   infra/check-sam.sh --quick     validate + lint + an arm64 build without LTO at opt-level 0:
 #                                  proves every function compiles and links for arm64 in a
 #                                  fraction of the time (the test suite uses it)
 # Deploy-profile binaries land in target/lambda-arm64/<bin>/bootstrap (infra/bench-lambda.sh
@@ -18,7 +18,7 @@ BUILD=1
 [ "${1:-}" = "--no-build" ] && BUILD=0
 if [ "${1:-}" = "--quick" ]; then
   LAMBDA_DIR=target/lambda-arm64-quick
-  export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 fi
 
 step() { printf '\n==> %s\n' "$*"; }

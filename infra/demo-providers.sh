@@ -17,10 +17,10 @@ if [ "$#" -gt 0 ]; then PROVIDERS=("$@"); else PROVIDERS=("${ALL[@]}"); fi
 
 json() { python3 -c "import sys, json; d = json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
-BIN="${OW_BIN:-./target/release/open-wearables}"
+BIN="${OW_BIN:-./target/server/open-wearables}"
 if [ -z "${OW_BIN:-}" ]; then
   echo "==> building the local server"
-  cargo build --release -q -p open-wearables
+  cargo build --profile server -q -p open-wearables
 fi
 DATA="$(mktemp -d)"
 LOG="$DATA/server.log"

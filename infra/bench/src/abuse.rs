@@ -1,4 +1,4 @@
-//! `ow-abuse`: the denial-of-service half of the abuse check (issue #9), against the release
+//! `ow-abuse`: the denial-of-service half of the abuse check (issue #9), against the local
 //! `open-wearables` server run as its own process on a temporary data directory. Prints:
 //! 1. idle-connection floods (two rounds on one server): connections that send a partial request head and wait;
 //!    the server's open sockets and RSS before, during, after one header timeout, and after

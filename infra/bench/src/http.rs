@@ -1,4 +1,4 @@
-//! HTTP benchmarks against the release `open-wearables` binary, run as its own process.
+//! HTTP benchmarks against the `open-wearables` binary (`server` profile), run as its own process.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ fn own_binary() -> Result<std::path::PathBuf, BoxError> {
 async fn start(bin: &std::path::Path) -> Result<Server, BoxError> {
     if !bin.exists() {
         return Err(format!(
-            "{} not found: build it with `cargo build --release --bin open-wearables`",
+            "{} not found: build it with `cargo build --profile server --bin open-wearables`",
             bin.display()
         )
         .into());
@@ -376,7 +376,7 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
     };
     let f = scenario(&own_binary()?, quick).await?;
     println!(
-        "== HTTP, release server process, 32 concurrent clients (load generator on the same 2 cores)"
+        "== HTTP, server process (`server` profile), 32 concurrent clients (load generator on the same 2 cores)"
     );
     if let Some(bin) = &baseline_bin {
         println!(

@@ -6,14 +6,15 @@
 //!    per item and per index, 1 RCU per started 4 KB read), against a one-item-per-sample design
 //!    stored and read through the same table port, in the same run.
 //! 2. Storage-layer speed, same run: ingest and one timeseries page, chunks vs one item per sample.
-//! 3. HTTP on the release `open-wearables` server (a separate process): SDK ingest records/s,
+//! 3. HTTP on the `open-wearables` server (`server` profile) (a separate process): SDK ingest records/s,
 //!    GET user, one timeseries page over a day of 1 Hz heart rate, a 30-day activity summary,
 //!    with 32 concurrent clients: req/s, p50, p99; peak RSS of the server.
 //!
 //!    With `OW_BENCH_BASELINE=<another open-wearables binary>` the HTTP part runs on that binary
 //!    first and prints this build's figures as ratios to it (`infra/bench-compare.sh <rev>`).
 //!
-//! Usage: `cargo run --release -p ow-bench [-- --quick] [--http-only]` (builds the server too).
+//! Usage: `cargo run --profile server -p ow-bench --bin ow-bench [-- --quick] [--http-only]`
+//! (builds the server too, with the local server's speed profile).
 
 mod capacity;
 mod http;
