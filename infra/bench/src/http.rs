@@ -31,6 +31,12 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Resets the kernel's peak-RSS mark of the server (`/proc/<pid>/clear_refs`, value 5), so
+    /// that the next [`Server::peak_rss_mb`] is the peak of the phase that follows.
+    fn reset_peak_rss(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+
     fn peak_rss_mb(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -158,8 +164,10 @@ struct Figures {
     batches: usize,
     ts_total: Value,
     summary_days: usize,
-    rows: Vec<(&'static str, Load)>,
+    rows: Vec<(String, Load)>,
+    /// Peak RSS of the whole run, then per phase (`(phase, MB)`).
     rss_mb: Option<f64>,
+    phase_rss: Vec<(&'static str, Option<f64>)>,
 }
 
 async fn post_all(
@@ -252,7 +260,21 @@ async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxErro
     for c in steps.chunks(5000) {
         bodies.push(payload(c.to_vec()));
     }
-    let records = hr.len() + steps.len();
+    let hr_minutes: Vec<Value> = (0..days * 1440)
+        .map(|m| {
+            record(
+                "HKQuantityTypeIdentifierHeartRate",
+                55.0 + (m % 50) as f64,
+                day0 - chrono::Duration::days(days) + chrono::Duration::minutes(m),
+            )
+        })
+        .collect();
+    for c in hr_minutes.chunks(5000) {
+        bodies.push(payload(c.to_vec()));
+    }
+    let records = hr.len() + steps.len() + hr_minutes.len();
+    let mut phase_rss = Vec::new();
+    server.reset_peak_rss();
     let bodies = Arc::new(bodies);
     let t = Instant::now();
     let mut set = tokio::task::JoinSet::new();
@@ -276,12 +298,15 @@ async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxErro
     if accepted != bodies.len() {
         return Err(format!("only {accepted} of {} batches were accepted", bodies.len()).into());
     }
+    phase_rss.push(("ingest, 4 uploaders", server.peak_rss_mb()));
+    server.reset_peak_rss();
 
     // The same records from one client in 2,000-record batches, one push after the other, into
     // a second user (the path a phone takes).
     let seq_bodies: Vec<String> = hr
         .chunks(2000)
         .chain(steps.chunks(2000))
+        .chain(hr_minutes.chunks(2000))
         .map(|c| payload(c.to_vec()))
         .collect();
     let t = Instant::now();
@@ -302,14 +327,23 @@ async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxErro
     }
     // Let the roll-up jobs finish before reading summaries.
     tokio::time::sleep(Duration::from_millis(if quick { 1000 } else { 3000 })).await;
+    phase_rss.push(("ingest, one client in sequence", server.peak_rss_mb()));
+    server.reset_peak_rss();
 
     let secs = if quick { 2.0 } else { 5.0 };
     let user_url = format!("{b}/api/v1/users/{user}");
     let ts_url = format!(
         "{b}/api/v1/users/{user}/timeseries?start_time=2025-03-01T00:00:00Z&end_time=2025-03-02T00:00:00Z&types=heart_rate&limit=100"
     );
-    let hourly_url = format!(
-        "{b}/api/v1/users/{user}/timeseries?start_time=2025-03-01T00:00:00Z&end_time=2025-03-02T00:00:00Z&types=heart_rate&resolution=1hour&limit=100"
+    let bucketed = |from: String, res: &str| {
+        format!(
+            "{b}/api/v1/users/{user}/timeseries?start_time={from}&end_time=2025-03-02T00:00:00Z&types=heart_rate&resolution={res}&limit=100"
+        )
+    };
+    let day_start = "2025-03-01T00:00:00Z".to_string();
+    let month_start = format!(
+        "{}T00:00:00Z",
+        (day0 - chrono::Duration::days(days)).date_naive()
     );
     let sum_url = format!(
         "{b}/api/v1/users/{user}/summaries/activity?start_date={}&end_date=2025-03-02",
@@ -330,21 +364,36 @@ async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxErro
         .await?
         .json()
         .await?;
-    let rows = vec![
-        ("GET user", load(&http, user_url, &key, 32, secs).await),
+    let month = format!("{days} days");
+    let targets = [
+        ("GET user".to_string(), user_url),
+        ("timeseries page (day of 1 Hz HR)".to_string(), ts_url),
         (
-            "timeseries page (day of 1 Hz HR)",
-            load(&http, ts_url, &key, 32, secs).await,
+            "timeseries, that day, 1hour".to_string(),
+            bucketed(day_start.clone(), "1hour"),
         ),
         (
-            "timeseries, same day, 1hour buckets",
-            load(&http, hourly_url, &key, 32, secs).await,
+            "timeseries, that day, 15min".to_string(),
+            bucketed(day_start, "15min"),
         ),
         (
-            "30-day activity summary",
-            load(&http, sum_url, &key, 32, secs).await,
+            format!("timeseries, {month} of HR, 1hour"),
+            bucketed(month_start.clone(), "1hour"),
         ),
+        (
+            format!("timeseries, {month} of HR, 15min"),
+            bucketed(month_start, "15min"),
+        ),
+        ("30-day activity summary".to_string(), sum_url),
     ];
+    let mut rows = Vec::new();
+    for (name, url) in targets {
+        for clients in [8, 32] {
+            let l = load(&http, url.clone(), &key, clients, secs).await;
+            rows.push((format!("{name}, c={clients}"), l));
+        }
+    }
+    phase_rss.push(("reads", server.peak_rss_mb()));
     Ok(Figures {
         ingest_parallel,
         ingest_sequential,
@@ -353,7 +402,8 @@ async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxErro
         ts_total: ts_check["pagination"]["total_count"].clone(),
         summary_days,
         rows,
-        rss_mb: server.peak_rss_mb(),
+        rss_mb: phase_rss.iter().filter_map(|p| p.1).reduce(f64::max),
+        phase_rss,
     })
 }
 
@@ -376,7 +426,7 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
     };
     let f = scenario(&own_binary()?, quick).await?;
     println!(
-        "== HTTP, server process (`server` profile), 32 concurrent clients (load generator on the same 2 cores)"
+        "== HTTP, server process (`server` profile), 8 and 32 concurrent clients (load generator on the same 2 cores)"
     );
     if let Some(bin) = &baseline_bin {
         println!(
@@ -386,7 +436,7 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
     }
     let base = baseline.as_ref();
     println!(
-        "   SDK ingest: {} records in {} batches of 5,000 via 4 uploaders: {:.0} records/s  (reference {:.0}/s: {:.0}x){}",
+        "   SDK ingest: {} records (a day of 1 Hz HR, 30 days of per-minute HR and steps) in {} batches of 5,000 via 4 uploaders: {:.0} records/s  (reference {:.0}/s: {:.0}x){}",
         f.records,
         f.batches,
         f.ingest_parallel,
@@ -407,7 +457,7 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
     for (name, l) in &f.rows {
         let reference = REFERENCE
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| name.strip_suffix(", c=32") == Some(*n))
             .map(|r| format!("  (reference {} req/s: {:.0}x)", r.1, l.rps / r.1))
             .unwrap_or_default();
         let b = base.and_then(|b| b.rows.iter().find(|(n, _)| n == name).map(|(_, l)| l));
@@ -421,7 +471,7 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
             None => String::new(),
         };
         println!(
-            "   {name:<36} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}{reference}{vs}",
+            "   {name:<44} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}{reference}{vs}",
             l.rps, l.p50, l.p99, l.errors
         );
     }
@@ -433,6 +483,20 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
         println!(
             "   server peak RSS {rss:.1} MB{vs} (budget 40 MB; reference ~330 MB per process)"
         );
+    }
+    for (phase, rss) in &f.phase_rss {
+        let b = base.and_then(|b| {
+            b.phase_rss
+                .iter()
+                .find(|(p, _)| p == phase)
+                .and_then(|p| p.1)
+        });
+        let vs = b
+            .map(|b| format!(" (baseline {b:.1} MB)"))
+            .unwrap_or_default();
+        if let Some(rss) = rss {
+            println!("     peak RSS during {phase}: {rss:.1} MB{vs}");
+        }
     }
     println!(
         "   reference figures are design.md's measurements of FastAPI + PostgreSQL + Celery on this machine class, not from this run"

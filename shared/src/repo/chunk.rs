@@ -132,7 +132,7 @@ pub fn encode(points: &[Point]) -> Vec<u8> {
 
 struct Cursor<'a>(&'a [u8]);
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     fn byte(&mut self) -> Result<u8, ChunkError> {
         let (&b, rest) = self.0.split_first().ok_or(ChunkError("truncated"))?;
         self.0 = rest;
@@ -153,11 +153,12 @@ impl Cursor<'_> {
         let u = self.uvar()?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
-    fn bytes(&mut self, n: usize) -> Result<&[u8], ChunkError> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
         if self.0.len() < n {
             return Err(ChunkError("truncated"));
         }
-        let (a, b) = self.0.split_at(n);
+        let all: &'a [u8] = self.0;
+        let (a, b) = all.split_at(n);
         self.0 = b;
         Ok(a)
     }
@@ -181,6 +182,25 @@ pub fn count(raw: &[u8]) -> Result<usize, ChunkError> {
 
 /// Decodes a chunk.
 pub fn decode(raw: &[u8]) -> Result<Vec<Point>, ChunkError> {
+    let mut out = Vec::with_capacity(count(raw)?);
+    visit(raw, |t, milli, zone, daily| {
+        out.push(Point {
+            t,
+            milli,
+            zone_offset: zone.map(str::to_string),
+            is_daily_total: daily,
+        });
+    })?;
+    Ok(out)
+}
+
+/// Calls `f(t, milli, zone_offset, is_daily_total)` for every sample of a chunk, in time
+/// order, without building a [`Point`] per sample (the bucketed reads aggregate on the fly).
+/// Checks what [`decode`] checks; on an error, the samples before it have been visited.
+pub fn visit(
+    raw: &[u8],
+    mut f: impl FnMut(i64, i64, Option<&str>, Option<bool>),
+) -> Result<(), ChunkError> {
     let mut c = Cursor(raw);
     if c.byte()? != 1 {
         return Err(ChunkError("unknown version"));
@@ -189,14 +209,14 @@ pub fn decode(raw: &[u8]) -> Result<Vec<Point>, ChunkError> {
     if n_variants > raw.len() {
         return Err(ChunkError("bad variant count"));
     }
-    let mut variants = Vec::with_capacity(n_variants);
+    let mut variants: Vec<(Option<&str>, Option<bool>)> = Vec::with_capacity(n_variants);
     for _ in 0..n_variants {
         let len = c.uvar()? as usize;
         let zone = if len == 0 {
             None
         } else {
             let b = c.bytes(len - 1)?;
-            Some(String::from_utf8(b.to_vec()).map_err(|_| ChunkError("bad zone"))?)
+            Some(std::str::from_utf8(b).map_err(|_| ChunkError("bad zone"))?)
         };
         let daily = match c.byte()? {
             0 => None,
@@ -217,7 +237,6 @@ pub fn decode(raw: &[u8]) -> Result<Vec<Point>, ChunkError> {
     }
     let mut t = c.ivar()?;
     let mut v = 0i64;
-    let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         t = t
             .checked_add((c.uvar()? as i64).wrapping_mul(tu))
@@ -228,15 +247,10 @@ pub fn decode(raw: &[u8]) -> Result<Vec<Point>, ChunkError> {
         } else {
             0
         };
-        let (zone, daily) = variants.get(i).cloned().ok_or(ChunkError("bad variant"))?;
-        out.push(Point {
-            t,
-            milli: v,
-            zone_offset: zone,
-            is_daily_total: daily,
-        });
+        let (zone, daily) = *variants.get(i).ok_or(ChunkError("bad variant"))?;
+        f(t, v, zone, daily);
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

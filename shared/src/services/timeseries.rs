@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::shift;
 use crate::app::AppState;
-use crate::domain::series::{Resolution, SeriesPoint, SeriesType, bucket};
+use crate::domain::series::{AggregationMethod, Resolution, SeriesType};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::chunk::Point;
 
@@ -93,15 +93,13 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
             for (ds, mut chunks) in by_ds {
                 chunks.sort_by_key(|c| c.0);
                 let id = stream_id(ds, series);
-                let mut stream = Stream::lazy(id, series, ds, chunks, from, to);
-                if resolution != Resolution::Raw {
-                    let mut all = Vec::new();
-                    for ci in 0..stream.chunks.len() {
-                        all.extend_from_slice(stream.points(ci)?);
+                let stream = match resolution.seconds() {
+                    None => Stream::lazy(id, series, ds, chunks, from, to),
+                    Some(width) => {
+                        let buckets = bucket_chunks(series, &chunks, from, to, width)?;
+                        Stream::eager(id, series, ds, buckets)
                     }
-                    stream =
-                        Stream::eager(id, series, ds, bucket_points(series, ds, &all, resolution));
-                }
+                };
                 streams.push(stream);
             }
         }
@@ -303,32 +301,106 @@ fn stream_id(ds: Uuid, series: SeriesType) -> Uuid {
     Uuid::new_v5(&ds, series.code().as_bytes())
 }
 
-fn bucket_points(
+/// The buckets of one stream over `[from, to)` (µs), `width` seconds wide and aligned on the
+/// UTC epoch, with the series' canonical aggregation (`domain::series::bucket`'s rules: the
+/// prefer-daily sum, max or mean; the first sample's zone offset). The chunks are in time
+/// order and so are their samples, so a bucket's samples are contiguous: one pass, one
+/// accumulator, no per-sample allocation.
+fn bucket_chunks(
     series: SeriesType,
-    ds: Uuid,
-    points: &[Point],
-    resolution: Resolution,
-) -> Vec<Point> {
-    let input: Vec<SeriesPoint<Uuid>> = points
-        .iter()
-        .map(|p| SeriesPoint {
-            source: ds,
-            series,
-            recorded_at: DateTime::from_timestamp_micros(p.t).unwrap_or_default(),
-            value: p.value(),
-            zone_offset: p.zone_offset.clone(),
-            is_daily_total: p.is_daily_total,
+    chunks: &[(i64, Vec<u8>)],
+    from: i64,
+    to: i64,
+    width: i64,
+) -> ApiResult<Vec<Point>> {
+    let method = series.aggregation();
+    let default_daily = series.is_daily_total();
+    let mut out: Vec<Point> = Vec::new();
+    let mut acc: Option<BucketAcc> = None;
+    for (_, raw) in chunks {
+        crate::repo::chunk::visit(raw, |t, milli, zone, daily| {
+            if t < from || t >= to {
+                return;
+            }
+            let start = t.div_euclid(1_000_000).div_euclid(width) * width * 1_000_000;
+            if acc.as_ref().is_none_or(|a| a.start != start) {
+                if let Some(done) = acc.take() {
+                    out.push(done.finish(method, default_daily));
+                }
+                acc = Some(BucketAcc::new(start, zone));
+            }
+            if let Some(a) = acc.as_mut() {
+                a.add(milli as f64 / 1000.0, daily);
+            }
         })
-        .collect();
-    bucket(&input, resolution)
-        .into_iter()
-        .map(|b| Point {
-            t: b.bucket_start.timestamp_micros(),
-            milli: (b.value * 1000.0).round() as i64,
-            zone_offset: b.zone_offset,
-            is_daily_total: b.is_daily_total,
-        })
-        .collect()
+        .map_err(ApiError::internal)?;
+    }
+    if let Some(done) = acc {
+        out.push(done.finish(method, default_daily));
+    }
+    Ok(out)
+}
+
+/// One bucket being aggregated: the running sums, maximum and count of `aggregate`'s three
+/// methods, accumulated in sample order so that the floating-point results are the same.
+struct BucketAcc {
+    start: i64,
+    zone_offset: Option<String>,
+    n: usize,
+    /// Sum of every value (the mean).
+    all: f64,
+    max: f64,
+    /// Prefer-daily: the sums of flagged daily totals and of the other rows.
+    daily: f64,
+    intraday: f64,
+    has_daily: bool,
+}
+
+impl BucketAcc {
+    fn new(start: i64, zone: Option<&str>) -> Self {
+        Self {
+            start,
+            zone_offset: zone.map(str::to_string),
+            n: 0,
+            // `Sum for f64` starts at -0.0: the same start keeps all-zero means identical.
+            all: -0.0,
+            max: f64::NEG_INFINITY,
+            daily: 0.0,
+            intraday: 0.0,
+            has_daily: false,
+        }
+    }
+
+    fn add(&mut self, value: f64, flag: Option<bool>) {
+        self.n += 1;
+        self.all += value;
+        self.max = self.max.max(value);
+        if flag == Some(true) {
+            self.daily += value;
+            self.has_daily = true;
+        } else {
+            self.intraday += value;
+        }
+    }
+
+    fn finish(self, method: AggregationMethod, default_daily: Option<bool>) -> Point {
+        let (value, used_daily) = match method {
+            AggregationMethod::Sum if self.has_daily => (self.daily, true),
+            AggregationMethod::Sum => (self.intraday, false),
+            AggregationMethod::Max => (self.max, false),
+            AggregationMethod::Avg => (self.all / self.n as f64, false),
+        };
+        Point {
+            t: self.start,
+            milli: (value * 1000.0).round() as i64,
+            zone_offset: self.zone_offset,
+            is_daily_total: if used_daily {
+                Some(true)
+            } else {
+                default_daily
+            },
+        }
+    }
 }
 
 #[derive(PartialEq, Eq)]
@@ -424,4 +496,84 @@ fn merge_backward(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::series::{SeriesPoint, bucket};
+    use crate::repo::chunk::{Point, encode};
+    use proptest::prelude::*;
+
+    /// What the bucketed read returned before the one-pass aggregator: every sample decoded,
+    /// then `domain::series::bucket`.
+    fn reference(series: SeriesType, points: &[Point], res: Resolution) -> Vec<Point> {
+        let ds = Uuid::nil();
+        let input: Vec<SeriesPoint<Uuid>> = points
+            .iter()
+            .map(|p| SeriesPoint {
+                source: ds,
+                series,
+                recorded_at: DateTime::from_timestamp_micros(p.t).unwrap_or_default(),
+                value: p.value(),
+                zone_offset: p.zone_offset.clone(),
+                is_daily_total: p.is_daily_total,
+            })
+            .collect();
+        bucket(&input, res)
+            .into_iter()
+            .map(|b| Point {
+                t: b.bucket_start.timestamp_micros(),
+                milli: (b.value * 1000.0).round() as i64,
+                zone_offset: b.zone_offset,
+                is_daily_total: b.is_daily_total,
+            })
+            .collect()
+    }
+
+    const HOUR0: i64 = 1_740_787_200_000_000; // 2025-03-01T00:00:00Z
+
+    fn chunks_of(points: &[Point]) -> Vec<(i64, Vec<u8>)> {
+        let mut by_hour: std::collections::BTreeMap<i64, Vec<Point>> = Default::default();
+        for p in points {
+            by_hour
+                .entry(p.t.div_euclid(HOUR_US) * HOUR_US)
+                .or_default()
+                .push(p.clone());
+        }
+        by_hour
+            .into_iter()
+            .map(|(h, ps)| (h, encode(&ps)))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_buckets_equal_the_domain_rule(
+            gaps in proptest::collection::vec(1i64..400, 1..600),
+            values in proptest::collection::vec(-5_000i64..250_000, 600),
+            flags in proptest::collection::vec(0u8..4, 600),
+            series_pick in 0usize..4,
+            res_pick in 0usize..4,
+            window in (0i64..7_200, 0i64..7_200),
+        ) {
+            let series = [SeriesType::HeartRate, SeriesType::Steps, SeriesType::SixMinuteWalkTestDistance, SeriesType::Weight][series_pick];
+            let res = [Resolution::OneMinute, Resolution::FiveMinutes, Resolution::FifteenMinutes, Resolution::OneHour][res_pick];
+            let mut t = HOUR0;
+            let points: Vec<Point> = gaps.iter().enumerate().map(|(i, g)| {
+                t += g * 1_000_000 + (i as i64 % 3) * 250_000;
+                Point {
+                    t,
+                    milli: values[i],
+                    zone_offset: match flags[i] { 0 => None, 1 => Some("+01:00".into()), _ => Some("-05:00".into()) },
+                    is_daily_total: match flags[i] { 0 => None, 1 => Some(false), 2 => Some(true), _ => None },
+                }
+            }).collect();
+            let from = HOUR0 + window.0.min(window.1) * 1_000_000;
+            let to = HOUR0 + window.0.max(window.1) * 1_000_000 + 1;
+            let inside: Vec<Point> = points.iter().filter(|p| p.t >= from && p.t < to).cloned().collect();
+            let got = bucket_chunks(series, &chunks_of(&points), from, to, res.seconds().expect("bucketed")).expect("decodes");
+            prop_assert_eq!(got, reference(series, &inside, res));
+        }
+    }
 }
