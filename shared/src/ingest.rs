@@ -269,6 +269,7 @@ pub async fn write_batch(
         }
     }
 
+    let sources = batch.sources.clone();
     state.db.ensure_data_sources(user, batch.sources).await?;
     let stats = state.db.merge_samples(user, &batch.samples).await?;
     if !codes.is_empty() {
@@ -296,6 +297,20 @@ pub async fn write_batch(
         .db
         .queue_sleep_segments(user, now, Uuid::new_v4(), &batch.sleep_segments)
         .await?;
+
+    // Outgoing webhooks: the new facts become messages (stored once each) before the answer;
+    // a failure there is logged and never fails the write.
+    let new_ids: Vec<Uuid> = new_events.iter().map(|e| e.id).collect();
+    crate::services::webhooks::on_write(
+        state,
+        user,
+        &sources,
+        &batch.events,
+        &new_ids,
+        &batch.samples,
+        &stats.new_points,
+    )
+    .await;
 
     // Derived work. Everything above is stored: a queue failure only delays roll-ups, which
     // the next batch for the same day (or a re-send) recomputes.

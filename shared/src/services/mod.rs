@@ -3,6 +3,7 @@
 
 pub mod summaries;
 pub mod timeseries;
+pub mod webhooks;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
