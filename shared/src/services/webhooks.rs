@@ -536,7 +536,9 @@ pub async fn due_jobs(state: &AppState) -> Result<Vec<Job>, StoreError> {
     let now = state.now();
     let mut jobs: Vec<Job> = state
         .db
-        .unfanned_messages(now - Duration::seconds(10), 200)
+        // A message this young may still have its fan-out job queued (a second fan-out is
+        // harmless: deliveries are created once).
+        .unfanned_messages(now - Duration::seconds(2), 200)
         .await?
         .into_iter()
         .map(|m| Job::WebhookFanout { msg_id: m.id })
