@@ -57,6 +57,10 @@ pub struct SampleSource {
     pub device: Option<String>,
 }
 
+/// One sample of a time-series message: `(epoch µs, value, zone offset, source index,
+/// is_daily_total)`.
+pub type CompactSample = (i64, f64, Option<String>, u16, Option<bool>);
+
 /// A time-series message's data in compact form (a chunk of 2,500 samples stays far below the
 /// item limit); [`Message::body`] renders the wire shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,8 +75,7 @@ pub struct SeriesData {
     pub chunk_index: Option<usize>,
     pub total_chunks: Option<usize>,
     pub sources: Vec<SampleSource>,
-    /// `(epoch µs, value, zone offset, source index, is_daily_total)`.
-    pub samples: Vec<(i64, f64, Option<String>, u16, Option<bool>)>,
+    pub samples: Vec<CompactSample>,
 }
 
 /// What a message carries.
