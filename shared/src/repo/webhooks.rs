@@ -344,17 +344,16 @@ impl Db {
         self.table.put(message_item(m)?, Condition::None).await
     }
 
+    /// A message (the table's TTL removes it 30 days after it was emitted).
     pub async fn message(&self, id: &str) -> Result<Option<Message>, StoreError> {
-        let now = Utc::now().timestamp();
         match self.table.get(&Key::new(msg_pk(id), ONE)).await? {
-            Some(i) if is_live(&i, now) => decode(&i).map(Some),
-            _ => Ok(None),
+            Some(i) => decode(&i).map(Some),
+            None => Ok(None),
         }
     }
 
-    /// Messages by id (missing and expired ones are absent).
+    /// Messages by id (missing ones are absent).
     pub async fn messages(&self, ids: &[String]) -> Result<Vec<Message>, StoreError> {
-        let now = Utc::now().timestamp();
         let mut keys: Vec<Key> = ids.iter().map(|i| Key::new(msg_pk(i), ONE)).collect();
         keys.sort();
         keys.dedup();
@@ -362,7 +361,6 @@ impl Db {
             .batch_get(keys)
             .await?
             .iter()
-            .filter(|i| is_live(i, now))
             .map(decode)
             .collect()
     }
