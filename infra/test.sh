@@ -23,6 +23,14 @@ if [ ! -x "$VENV/bin/moto_server" ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
 fi
 
+# The outgoing-webhook tests (tests/tests/outgoing_webhooks.rs) check our signatures with the
+# official `svix` library; OW_REQUIRE_SVIX makes them fail instead of skipping that check.
+if ! "$VENV/bin/python" -c 'import svix' >/dev/null 2>&1; then
+  step "installing the webhook verification library (svix) into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check 'svix>=1.40,<2'
+fi
+export OW_REQUIRE_SVIX=1
+
 # The browser test (tests/tests/chromium.rs) drives Debian's Chromium; OW_REQUIRE_CHROMIUM
 # makes it fail instead of skipping when the browser is missing.
 if ! command -v chromium >/dev/null 2>&1; then

@@ -91,6 +91,17 @@ pub enum Job {
         start: chrono::DateTime<chrono::Utc>,
         end: chrono::DateTime<chrono::Utc>,
     },
+    /// Write the deliveries of one outgoing-webhook message (one per matching endpoint).
+    WebhookFanout { msg_id: String },
+    /// Make attempt number `attempt` of one outgoing-webhook delivery.
+    WebhookDeliver {
+        msg_id: String,
+        endpoint_id: String,
+        attempt: u32,
+        /// A manual retry (`triggerType` 1): made whatever the delivery's state.
+        #[serde(default)]
+        manual: bool,
+    },
     /// Generate synthetic users and data.
     Seed {
         task_id: Uuid,
@@ -110,6 +121,16 @@ pub struct QueueError(pub String);
 pub trait JobQueue: Send + Sync + 'static {
     /// Enqueues jobs (at-least-once delivery).
     async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), QueueError>;
+
+    /// Enqueues jobs to run after `delay_seconds`, where the queue can delay (SQS, up to 15
+    /// minutes). Answers `false` when it cannot: the caller relies on the schedule's sweep.
+    async fn enqueue_delayed(
+        &self,
+        _jobs: Vec<Job>,
+        _delay_seconds: i64,
+    ) -> Result<bool, QueueError> {
+        Ok(false)
+    }
 
     /// Waits until every job given so far has run, where the queue can tell (the in-process
     /// queue: tests and demos); a remote queue returns at once.

@@ -270,6 +270,8 @@ pub async fn state_with(
     let local = crate::jobs::local::InProcessQueue::new();
     let state = Arc::new(AppState::new(db, Arc::new(config), clock, local.clone()));
     local.start(state.clone());
+    let every = std::time::Duration::from_secs(state.config.webhooks.poll_interval_seconds);
+    crate::jobs::schedule::spawn_local_webhooks(&state, every);
     Ok(state)
 }
 

@@ -65,6 +65,63 @@ pub struct Config {
     pub redirect_origins: Vec<String>,
     /// Which browser origins may call the API (`CORS_ORIGINS`, `CORS_ALLOW_ALL`).
     pub cors: Cors,
+    /// Outgoing webhooks (api.md §16).
+    pub webhooks: WebhookSettings,
+}
+
+/// Outgoing-webhook settings.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `OUTGOING_WEBHOOKS_ENABLED` (default true: no external service is needed).
+    pub enabled: bool,
+    /// `WEBHOOKS_ALLOW_PRIVATE`: endpoints may be `http` and private or loopback addresses
+    /// (default true on the local server, false in Lambda).
+    pub allow_private: bool,
+    /// `WEBHOOKS_TIMEOUT_SECONDS` (default 15): one delivery attempt.
+    pub timeout_seconds: u64,
+    /// `WEBHOOKS_RETRY_SCHEDULE`: seconds before each attempt, comma-separated (default
+    /// Svix's `0,5,300,1800,7200,18000,36000,36000`).
+    pub retry_schedule: Vec<i64>,
+    /// `WEBHOOKS_POLL_INTERVAL_SECONDS` (default 1): how often the local server looks for due
+    /// deliveries.
+    pub poll_interval_seconds: u64,
+}
+
+fn webhook_settings(s: &Settings) -> Result<WebhookSettings, ConfigError> {
+    let retry_schedule = match s.get("WEBHOOKS_RETRY_SCHEDULE") {
+        None => crate::domain::webhooks::RETRY_SCHEDULE_SECONDS.to_vec(),
+        Some(v) => {
+            let parsed: Option<Vec<i64>> = v
+                .split(',')
+                .map(|x| {
+                    x.trim()
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| (0..=86_400).contains(n))
+                })
+                .collect();
+            parsed
+                .filter(|p| !p.is_empty() && p.len() <= 20)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "WEBHOOKS_RETRY_SCHEDULE",
+                    reason: "must be 1 to 20 comma-separated delays in seconds (0 to 86400)".into(),
+                })?
+        }
+    };
+    let timeout_seconds: u64 = s.parse("WEBHOOKS_TIMEOUT_SECONDS", 15)?;
+    if !(1..=60).contains(&timeout_seconds) {
+        return Err(ConfigError::Invalid {
+            name: "WEBHOOKS_TIMEOUT_SECONDS",
+            reason: "must be between 1 and 60".into(),
+        });
+    }
+    Ok(WebhookSettings {
+        enabled: s.parse("OUTGOING_WEBHOOKS_ENABLED", true)?,
+        allow_private: s.parse("WEBHOOKS_ALLOW_PRIVATE", !in_lambda())?,
+        timeout_seconds,
+        retry_schedule,
+        poll_interval_seconds: s.parse("WEBHOOKS_POLL_INTERVAL_SECONDS", 1u64)?.max(1),
+    })
 }
 
 /// The cross-origin policy, as the reference configures Starlette's `CORSMiddleware`: the
@@ -426,6 +483,7 @@ impl Config {
             oauth_public_authorize: s.parse("OAUTH_PUBLIC_AUTHORIZE", false)?,
             redirect_origins: redirect_origins(s, &api_base_url)?,
             cors: cors(s, &api_base_url)?,
+            webhooks: webhook_settings(s)?,
             token_key: s.get("TOKEN_ENCRYPTION_KEY").map_or_else(
                 || crate::keys::derive(&secret_key, crate::keys::TOKEN_ENCRYPTION_LABEL),
                 str::to_string,

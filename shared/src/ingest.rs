@@ -269,6 +269,7 @@ pub async fn write_batch(
         }
     }
 
+    let sources = batch.sources.clone();
     state.db.ensure_data_sources(user, batch.sources).await?;
     let stats = state.db.merge_samples(user, &batch.samples).await?;
     if !codes.is_empty() {
@@ -296,6 +297,20 @@ pub async fn write_batch(
         .db
         .queue_sleep_segments(user, now, Uuid::new_v4(), &batch.sleep_segments)
         .await?;
+
+    // Outgoing webhooks: the new facts become messages (stored once each) before the answer;
+    // a failure there is logged and never fails the write.
+    let new_ids: Vec<Uuid> = new_events.iter().map(|e| e.id).collect();
+    crate::services::webhooks::on_write(
+        state,
+        user,
+        &sources,
+        &batch.events,
+        &new_ids,
+        &batch.samples,
+        &stats.new_points,
+    )
+    .await;
 
     // Derived work. Everything above is stored: a queue failure only delays roll-ups, which
     // the next batch for the same day (or a re-send) recomputes.
@@ -362,7 +377,7 @@ mod tests {
 
     /// A queue that only records what it was given.
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<Job>>);
+    struct Recorder(Mutex<Vec<Job>>, Mutex<Vec<Job>>);
 
     #[async_trait]
     impl JobQueue for Recorder {
@@ -373,8 +388,18 @@ mod tests {
     }
 
     impl Recorder {
+        /// The derived jobs queued so far (outgoing-webhook fan-outs are counted apart).
         fn take(&self) -> Vec<Job> {
-            std::mem::take(&mut *self.0.lock().expect("lock"))
+            let all = std::mem::take(&mut *self.0.lock().expect("lock"));
+            let (hooks, derived): (Vec<Job>, Vec<Job>) = all
+                .into_iter()
+                .partition(|j| matches!(j, Job::WebhookFanout { .. }));
+            self.1.lock().expect("lock").extend(hooks);
+            derived
+        }
+
+        fn take_fanouts(&self) -> usize {
+            std::mem::take(&mut *self.1.lock().expect("lock")).len()
         }
     }
 
@@ -578,5 +603,15 @@ mod tests {
             "the sleep job returns its own follow-up work"
         );
         assert_eq!(state.db.data_source_map(user).await.expect("read").len(), 1);
+        // One outgoing-webhook message, stored with the write: the second write emitted none.
+        assert_eq!(queue.take_fanouts(), 1);
+        let id = crate::domain::webhooks::message_id(&format!("sleep.created.{}", session.id));
+        let msg = state.db.message(&id).await.expect("read").expect("stored");
+        assert_eq!(msg.event_type, "sleep.created");
+        let body = msg.body();
+        assert_eq!(body["data"]["user_id"], user.to_string());
+        assert_eq!(body["data"]["start_time"], "2025-03-04T00:30:00+00:00");
+        assert_eq!(body["data"]["duration_seconds"], 6 * 3600);
+        assert_eq!(body["data"]["source"]["provider"], "apple");
     }
 }

@@ -8,8 +8,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::{
-    State, auth, data, garmin_backfill, providers, root, sdk, settings, subscriptions, sync_status,
-    users, webhooks,
+    State, auth, data, garmin_backfill, outgoing, providers, root, sdk, settings, subscriptions,
+    sync_status, users, webhooks,
 };
 
 /// The document's title and description.
@@ -29,6 +29,7 @@ fn documented_routes() -> OpenApiRouter<State> {
         .merge(sdk::openapi_router())
         .merge(data::openapi_router())
         .merge(settings::openapi_router())
+        .merge(outgoing::openapi_router())
         .merge(providers::openapi_router())
         .merge(providers::callback_openapi_router())
         .merge(garmin_backfill::openapi_router())

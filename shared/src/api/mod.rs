@@ -6,6 +6,7 @@ pub mod cors;
 pub mod data;
 pub mod extract;
 pub mod garmin_backfill;
+pub mod outgoing;
 pub mod panics;
 pub mod params;
 pub mod providers;
@@ -46,7 +47,7 @@ pub enum Group {
     Sdk,
     /// Health data reads: timeseries, summaries, events, scores, data sources.
     Data,
-    /// Settings: synthetic data.
+    /// Settings: synthetic data, priorities, outgoing webhooks and instance flags.
     Settings,
     /// Provider list and settings, OAuth authorize, connections, provider icons.
     Providers,
@@ -76,7 +77,7 @@ impl Group {
             Group::Users => users::openapi_router(),
             Group::Sdk => sdk::openapi_router(),
             Group::Data => data::openapi_router(),
-            Group::Settings => settings::openapi_router(),
+            Group::Settings => settings::openapi_router().merge(outgoing::openapi_router()),
             Group::Providers => providers_group(),
             Group::OAuthCallback => providers::callback_openapi_router(),
             Group::Webhooks => webhooks::openapi_router(),

@@ -15,6 +15,7 @@
 //! * [`states`] — connection and sync-run states (stored and wire spelling).
 //! * [`garmin_backfill`] — the Garmin backfill state machine (requests, answers, give-up, reads).
 //! * [`seed_profile`] — what synthetic data to generate (the seed job's profile).
+//! * [`webhooks`] — outgoing webhooks: event catalogue, ids, signatures, retry schedule, URL rules.
 
 pub mod garmin_backfill;
 pub mod numeric;
@@ -27,4 +28,5 @@ pub mod sleep;
 pub mod states;
 pub mod summary;
 pub mod time;
+pub mod webhooks;
 pub mod workout;

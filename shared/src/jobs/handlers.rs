@@ -45,6 +45,24 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, JobError> {
                 }
             })?,
         Job::Resilience { user_id, date } => resilience_day(state, *user_id, *date).await?,
+        Job::WebhookFanout { msg_id } => {
+            return Ok(crate::services::webhooks::fanout(state, msg_id).await?);
+        }
+        Job::WebhookDeliver {
+            msg_id,
+            endpoint_id,
+            attempt,
+            manual,
+        } => {
+            return Ok(crate::services::webhooks::deliver(
+                state,
+                msg_id,
+                endpoint_id,
+                *attempt,
+                *manual,
+            )
+            .await?);
+        }
         Job::Seed {
             task_id,
             users,

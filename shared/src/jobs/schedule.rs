@@ -67,9 +67,42 @@ pub async fn tick(state: &AppState) -> Result<usize, QueueError> {
         r.next_attempt_at = Some(now + chrono::Duration::minutes(10));
         state.db.save_sync_run(&r).await.map_err(err)?;
     }
+    jobs.extend(webhook_jobs(state).await?);
     let n = jobs.len();
     state.queue.enqueue(jobs).await?;
     Ok(n)
+}
+
+/// Outgoing webhooks whose fan-out or next attempt is due (the sweep: crash recovery and the
+/// retries longer than the queue can delay).
+pub async fn webhook_jobs(state: &AppState) -> Result<Vec<Job>, QueueError> {
+    crate::services::webhooks::due_jobs(state)
+        .await
+        .map_err(|e| QueueError(e.to_string()))
+}
+
+/// Sweeps due outgoing webhooks every `every` until the state is dropped (the local server and
+/// the tests: SQS-like short delays without a delaying queue).
+#[cfg(feature = "embedded")]
+pub fn spawn_local_webhooks(state: &crate::app::State, every: std::time::Duration) {
+    let weak = std::sync::Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            match webhook_jobs(&state).await {
+                Ok(jobs) if jobs.is_empty() => {}
+                Ok(jobs) => {
+                    if let Err(e) = state.queue.enqueue(jobs).await {
+                        tracing::warn!(error = %e, "webhook sweep: jobs not queued");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "webhook sweep failed"),
+            }
+        }
+    });
 }
 
 /// Runs [`tick`] every `every` until the process ends (the local server).

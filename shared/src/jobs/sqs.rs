@@ -24,6 +24,29 @@ impl SqsQueue {
 
 #[async_trait]
 impl JobQueue for SqsQueue {
+    async fn enqueue_delayed(
+        &self,
+        jobs: Vec<Job>,
+        delay_seconds: i64,
+    ) -> Result<bool, QueueError> {
+        // SQS delays a message by at most 15 minutes; longer waits are the schedule's.
+        if !(0..=900).contains(&delay_seconds) {
+            return Ok(false);
+        }
+        for job in jobs {
+            let body = serde_json::to_string(&job).map_err(|e| QueueError(e.to_string()))?;
+            self.client
+                .send_message()
+                .queue_url(&self.url)
+                .message_body(body)
+                .delay_seconds(i32::try_from(delay_seconds).unwrap_or(0))
+                .send()
+                .await
+                .map_err(|e| QueueError(format!("{:?}", e.into_service_error())))?;
+        }
+        Ok(true)
+    }
+
     async fn enqueue(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
         let mut unique = Vec::new();
         for j in jobs {

@@ -276,6 +276,12 @@ pub async fn complete(
     };
     state.db.save_connection(&conn).await?;
     tracing::info!(provider = info.key, user = %conn.user_id, "provider connected");
+    if existing
+        .as_ref()
+        .is_none_or(|c| c.status != ConnectionStatus::Active)
+    {
+        crate::services::webhooks::connection_created(state, &conn).await;
+    }
     let f = fetcher(state, &client, &conn, &token.access_token);
     integration.on_connect(state, &f, &conn).await?;
     if state.config.historical_sync_on_connect && info.supports_pull() {
@@ -336,10 +342,14 @@ pub async fn disconnect(
         .ok_or_else(|| ApiError::entity_not_found("Connection", user))?;
     if conn.status != ConnectionStatus::Revoked {
         deregister_at_provider(state, &conn).await;
-        state
+        if let Some(before) = state
             .db
             .revoke_connection(user, info.key, state.now())
-            .await?;
+            .await?
+        {
+            crate::services::webhooks::connection_revoked(state, &before, "user_disconnected")
+                .await;
+        }
     }
     Ok(info)
 }

@@ -454,10 +454,13 @@ async fn refresh(
 
 async fn mark_revoked(state: &AppState, conn: &mut Connection) -> Result<(), StoreError> {
     tracing::warn!(provider = %conn.provider, user = %conn.user_id, "provider refused the refresh token: connection revoked");
-    state
+    if let Some(before) = state
         .db
         .revoke_connection(conn.user_id, conn.provider.as_str(), state.now())
-        .await?;
+        .await?
+    {
+        crate::services::webhooks::connection_revoked(state, &before, "refresh_failed").await;
+    }
     conn.status = ConnectionStatus::Revoked;
     conn.access_token = None;
     conn.refresh_token = None;
@@ -745,6 +748,9 @@ pub async fn run(
     };
     rec.attempts += 1;
     rec.started_at.get_or_insert(now);
+    if rec.attempts == 1 {
+        crate::services::webhooks::sync_changed(state, &rec, true).await;
+    }
     let attempt = attempt_window(state, user, provider, start, end).await;
     let now = state.now();
     rec.last_update = now;
@@ -803,6 +809,7 @@ pub async fn run(
         Err(e @ SyncError::Store(_)) => return Err(e),
     }
     state.db.record_sync(&rec, serde_json::json!({})).await?;
+    crate::services::webhooks::sync_changed(state, &rec, false).await;
     Ok(())
 }
 

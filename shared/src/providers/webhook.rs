@@ -369,13 +369,15 @@ pub async fn apply(
                 }
                 WebhookEvent::Deauthorized { .. } => {
                     tracing::info!(%provider, user = %conn.user_id, "provider reports deauthorization: connection revoked");
-                    if state
-                        .db
-                        .revoke_connection(conn.user_id, key, now)
-                        .await?
-                        .is_some()
+                    if let Some(before) = state.db.revoke_connection(conn.user_id, key, now).await?
                     {
                         out.revoked += 1;
+                        crate::services::webhooks::connection_revoked(
+                            state,
+                            &before,
+                            "provider_deauthorized",
+                        )
+                        .await;
                     }
                 }
                 WebhookEvent::Deleted {

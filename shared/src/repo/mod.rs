@@ -23,6 +23,7 @@ pub mod health;
 pub mod priorities;
 pub mod sync_runs;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 

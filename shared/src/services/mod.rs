@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod summaries;
 pub mod timeseries;
+pub mod webhooks;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
