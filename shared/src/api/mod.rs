@@ -3,9 +3,11 @@
 
 pub mod auth;
 pub mod cors;
+pub mod dashboard;
 pub mod data;
 pub mod extract;
 pub mod garmin_backfill;
+pub mod invitations;
 pub mod panics;
 pub mod params;
 pub mod providers;
@@ -38,7 +40,8 @@ use crate::error::{ApiError, ApiResult};
 pub enum Group {
     /// `/`, `/openapi.json`, `/docs`.
     Root,
-    /// Developer auth, developers, API keys, applications, SDK tokens, invitation codes.
+    /// Developer auth, developers, developer invitations, API keys, applications, SDK tokens,
+    /// invitation codes.
     Auth,
     /// Users.
     Users,
@@ -46,7 +49,7 @@ pub enum Group {
     Sdk,
     /// Health data reads: timeseries, summaries, events, scores, data sources.
     Data,
-    /// Settings: synthetic data.
+    /// Settings: synthetic data, priorities, dashboard statistics, data lifecycle.
     Settings,
     /// Provider list and settings, OAuth authorize, connections, provider icons.
     Providers,

@@ -20,7 +20,9 @@ pub mod credentials;
 pub mod developers;
 pub mod garmin_backfill;
 pub mod health;
+pub mod invitations;
 pub mod priorities;
+pub mod stats;
 pub mod sync_runs;
 pub mod users;
 
