@@ -91,6 +91,14 @@ pub enum Job {
         start: chrono::DateTime<chrono::Utc>,
         end: chrono::DateTime<chrono::Utc>,
     },
+    /// Apply the data-lifecycle setting: fans out one [`Job::RetentionUser`] per user.
+    Retention { task_id: Uuid },
+    /// Delete one user's data older than `cutoff` (the retention setting at dispatch time).
+    RetentionUser {
+        task_id: Uuid,
+        user_id: Uuid,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    },
     /// Generate synthetic users and data.
     Seed {
         task_id: Uuid,

@@ -21,6 +21,7 @@ pub mod developers;
 pub mod garmin_backfill;
 pub mod health;
 pub mod invitations;
+pub mod lifecycle;
 pub mod priorities;
 pub mod stats;
 pub mod sync_runs;
