@@ -102,6 +102,14 @@ pub enum Job {
         #[serde(default)]
         manual: bool,
     },
+    /// Apply the data-lifecycle setting: fans out one [`Job::RetentionUser`] per user.
+    Retention { task_id: Uuid },
+    /// Delete one user's data older than `cutoff` (the retention setting at dispatch time).
+    RetentionUser {
+        task_id: Uuid,
+        user_id: Uuid,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    },
     /// Generate synthetic users and data.
     Seed {
         task_id: Uuid,

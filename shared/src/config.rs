@@ -26,6 +26,8 @@ pub struct Config {
     pub access_token_expire_minutes: i64,
     pub min_password_length: usize,
     pub user_invitation_code_expire_days: i64,
+    /// Developer invitations (`INVITATION_EXPIRE_DAYS`, 7).
+    pub invitation_expire_days: i64,
     pub admin_email: String,
     pub admin_password: String,
     pub api_base_url: String,
@@ -454,6 +456,7 @@ impl Config {
             access_token_expire_minutes: expire,
             min_password_length: s.parse("MIN_PASSWORD_LENGTH", 8)?,
             user_invitation_code_expire_days: s.parse("USER_INVITATION_CODE_EXPIRE_DAYS", 7)?,
+            invitation_expire_days: s.parse("INVITATION_EXPIRE_DAYS", 7)?,
             admin_email: s
                 .get("ADMIN_EMAIL")
                 .unwrap_or("admin@admin.com")

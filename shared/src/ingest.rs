@@ -311,6 +311,7 @@ pub async fn write_batch(
         &stats.new_points,
     )
     .await;
+    count_written(state, user, &stats, &new_events).await;
 
     // Derived work. Everything above is stored: a queue failure only delays roll-ups, which
     // the next batch for the same day (or a re-send) recomputes.
@@ -343,6 +344,29 @@ pub async fn write_batch(
         new_scores,
         sleep_segments_queued: batch.sleep_segments.len(),
     })
+}
+
+/// Hook: the dashboard and storage counters learn what this write added. The data is stored
+/// already; a counter failure is logged, never fails the write (a retry would add nothing).
+async fn count_written(
+    state: &AppState,
+    user: Uuid,
+    stats: &crate::repo::health::MergeStats,
+    events: &[NewEvent],
+) {
+    let mut delta = crate::repo::stats::DataDelta {
+        samples: stats.new_points.values().sum::<usize>() as i64,
+        chunks: stats.new_chunks as i64,
+        chunk_bytes: stats.bytes_added,
+        events: Vec::new(),
+    };
+    for cat in crate::repo::stats::COUNTED_EVENTS {
+        let n = events.iter().filter(|e| e.category == cat).count() as i64;
+        delta.events.push((cat.to_string(), n));
+    }
+    if let Err(e) = state.db.count_data(user, &delta).await {
+        tracing::error!(error = %e, %user, "data counters were not updated");
+    }
 }
 
 /// The client-facing text of a whole-batch failure (the reference's wording where it has one).

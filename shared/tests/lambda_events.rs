@@ -209,6 +209,9 @@ mod sqs_consumer {
         async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
             self.inner.batch_get(keys).await
         }
+        async fn counters(&self, key: &Key) -> Result<shared::store::Counters, StoreError> {
+            self.inner.counters(key).await
+        }
         async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
             self.inner.transact(ops).await
         }

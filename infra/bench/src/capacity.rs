@@ -109,6 +109,11 @@ impl Table for Metered {
         }
         Ok(items)
     }
+    async fn counters(&self, key: &Key) -> Result<shared::store::Counters, StoreError> {
+        let c = self.inner.counters(key).await?;
+        self.read(64);
+        Ok(c)
+    }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         for op in &ops {
             match op {

@@ -49,6 +49,7 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(revoke))
         .routes(routes!(create_invitation_code))
         .routes(routes!(redeem_invitation_code))
+        .merge(super::invitations::openapi_router())
 }
 
 // ---------- wire types ----------

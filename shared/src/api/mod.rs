@@ -3,9 +3,11 @@
 
 pub mod auth;
 pub mod cors;
+pub mod dashboard;
 pub mod data;
 pub mod extract;
 pub mod garmin_backfill;
+pub mod invitations;
 pub mod outgoing;
 pub mod panics;
 pub mod params;
@@ -39,7 +41,8 @@ use crate::error::{ApiError, ApiResult};
 pub enum Group {
     /// `/`, `/openapi.json`, `/docs`.
     Root,
-    /// Developer auth, developers, API keys, applications, SDK tokens, invitation codes.
+    /// Developer auth, developers, developer invitations, API keys, applications, SDK tokens,
+    /// invitation codes.
     Auth,
     /// Users.
     Users,
@@ -47,7 +50,8 @@ pub enum Group {
     Sdk,
     /// Health data reads: timeseries, summaries, events, scores, data sources.
     Data,
-    /// Settings: synthetic data, priorities, outgoing webhooks and instance flags.
+    /// Settings: synthetic data, priorities, outgoing webhooks, instance flags, dashboard
+    /// statistics, data lifecycle.
     Settings,
     /// Provider list and settings, OAuth authorize, connections, provider icons.
     Providers,

@@ -28,6 +28,7 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(set_provider_priority))
         .routes(routes!(list_device_priorities, set_device_priorities))
         .routes(routes!(set_device_priority))
+        .merge(super::dashboard::openapi_router())
 }
 
 /// Queue synthetic users and data (202); the work runs as a background job.

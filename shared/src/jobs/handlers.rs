@@ -63,6 +63,33 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, JobError> {
             )
             .await?);
         }
+        Job::Retention { task_id } => {
+            let setting = state.db.lifecycle_setting().await?;
+            let Some(days) = setting.delete_after_days else {
+                tracing::info!(%task_id, "retention: no delete_after_days, nothing to delete");
+                return Ok(Vec::new());
+            };
+            let cutoff = state.now() - Duration::days(days);
+            let users = state.db.all_users().await?;
+            tracing::info!(%task_id, users = users.len(), %cutoff, "retention dispatched");
+            return Ok(users
+                .into_iter()
+                .map(|u| Job::RetentionUser {
+                    task_id: *task_id,
+                    user_id: u.id,
+                    cutoff,
+                })
+                .collect());
+        }
+        Job::RetentionUser {
+            task_id,
+            user_id,
+            cutoff,
+        } => {
+            let swept = state.db.sweep_user_before(*user_id, *cutoff).await?;
+            tracing::info!(%task_id, user = %user_id, chunks = swept.chunks, samples = swept.samples,
+                events = swept.events, other = swept.other, "retention swept");
+        }
         Job::Seed {
             task_id,
             users,

@@ -22,7 +22,9 @@ use super::users::user_pk;
 use super::{Db, ONE, decode, encode};
 use crate::domain::provider::Provider;
 use crate::domain::states::ConnectionStatus;
-use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, is_live, query_all};
+use crate::store::{
+    Condition, Index, Item, Key, Query, SkRange, StoreError, WriteOp, is_live, query_all,
+};
 
 /// A user ↔ provider link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,14 +243,39 @@ impl Db {
         for _ in 0..CONNECTION_WRITE_ATTEMPTS {
             let stored = self.table.get(&key).await?;
             let version = stored.as_ref().map(|i| i.version);
-            let current = stored.as_ref().map(decode).transpose()?;
+            let current: Option<Connection> = stored.as_ref().map(decode).transpose()?;
+            let was_active = current
+                .as_ref()
+                .is_some_and(|c| c.status == ConnectionStatus::Active);
             let Some(next) = f(current) else {
                 return Ok(None);
             };
             let mut item = conn_item(&next)?;
             item.version = version.map_or(0, |v| v + 1);
             let cond = version.map_or(Condition::NotExists, Condition::VersionIs);
-            match self.table.put(item, cond).await {
+            let is_active = next.status == ConnectionStatus::Active;
+            let written = if was_active == is_active {
+                self.table.put(item, cond).await
+            } else {
+                // The dashboard counters change in the same transaction as the connection.
+                let (before, set_version) = self.active_set(user).await?;
+                let mut after = before.clone();
+                if is_active {
+                    after.providers.insert(provider.to_string());
+                } else {
+                    after.providers.remove(provider);
+                }
+                let mut ops = vec![
+                    WriteOp::Put(item, cond),
+                    Db::active_set_op(user, &after, set_version)?,
+                ];
+                let deltas = super::stats::active_transition(&before, &after);
+                if !deltas.is_empty() {
+                    ops.push(WriteOp::Add(super::stats::stats_key(), deltas));
+                }
+                self.table.transact(ops).await
+            };
+            match written {
                 Ok(()) => return Ok(Some(next)),
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e),

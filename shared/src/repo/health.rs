@@ -161,6 +161,9 @@ fn event_claim_sk(ds: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> String 
 pub struct MergeStats {
     pub chunks_written: usize,
     pub bytes_written: usize,
+    /// Chunk items that did not exist before, and the stored bytes the writes added.
+    pub new_chunks: usize,
+    pub bytes_added: i64,
     /// Samples at instants not stored before, per series.
     pub new_points: BTreeMap<SeriesType, usize>,
 }
@@ -333,27 +336,29 @@ impl Db {
                     ),
                     None => (Vec::new(), 0, Condition::NotExists),
                 };
-                let had = current.contains_key(sk);
+                let had = current.get(sk).map(Item::stored_size);
                 let (merged, n_new) = chunk::merge(existing.clone(), points.clone());
-                if had && merged == existing {
+                if had.is_some() && merged == existing {
                     done.push(sk.clone());
                     continue;
                 }
                 let mut item = Item::new(pk.clone(), sk.clone(), chunk::encode(&merged));
                 item.version = version + 1;
-                added.push((sk.clone(), *series, n_new, item.stored_size()));
+                added.push((sk.clone(), *series, n_new, item.stored_size(), had));
                 writes.push((item, cond));
             }
             for sk in done {
                 pending.remove(&sk);
             }
             let results = self.table.put_each(writes).await?;
-            for ((sk, series, n_new, size), r) in added.into_iter().zip(results) {
+            for ((sk, series, n_new, size, had), r) in added.into_iter().zip(results) {
                 match r {
                     Ok(()) => {
                         pending.remove(&sk);
                         stats.chunks_written += 1;
                         stats.bytes_written += size;
+                        stats.new_chunks += usize::from(had.is_none());
+                        stats.bytes_added += size as i64 - had.unwrap_or(0) as i64;
                         if n_new > 0 {
                             *stats.new_points.entry(series).or_default() += n_new;
                         }
@@ -532,10 +537,11 @@ impl Db {
 
     pub async fn delete_event(&self, user: Uuid, e: &EventRecord) -> Result<(), StoreError> {
         let pk = user_pk(user);
+        // The event must still exist, so a delete that raced another one counts once.
         let mut ops = vec![
             WriteOp::Delete(
                 Key::new(pk.clone(), event_sk(&e.category, e.start, e.id)),
-                Condition::None,
+                Condition::Exists,
             ),
             WriteOp::Delete(
                 Key::new(pk.clone(), event_claim_sk(e.data_source_id, e.start, e.end)),
@@ -548,7 +554,15 @@ impl Db {
                 Condition::None,
             ));
         }
-        self.table.transact(ops).await
+        let delta = super::stats::DataDelta {
+            events: vec![(e.category.clone(), -1)],
+            ..Default::default()
+        };
+        ops.extend(delta.ops(user));
+        match self.table.transact(ops).await {
+            Err(StoreError::ConditionFailed) => Ok(()),
+            r => r,
+        }
     }
 
     async fn scores_of_sleep(
@@ -587,6 +601,7 @@ impl Db {
         )
         .await?;
         let mut doomed = Vec::new();
+        let mut removed = super::stats::DataDelta::default();
         let mut days = BTreeSet::new();
         let ds_of = |sk: &str| sk.rsplit('#').next().and_then(|s| Uuid::parse_str(s).ok());
         for item in &items {
@@ -613,10 +628,20 @@ impl Db {
                 false
             };
             if hit {
+                if sk.starts_with("TS#") {
+                    let n = chunk::count(&item.data).unwrap_or(0);
+                    removed.samples -= n as i64;
+                    removed.chunks -= 1;
+                    removed.chunk_bytes -= item.stored_size() as i64;
+                } else if sk.starts_with("EV#") {
+                    let cat = sk.split('#').nth(1).unwrap_or_default().to_string();
+                    removed.events.push((cat, -1));
+                }
                 doomed.push(item.key());
             }
         }
         self.table.batch_delete(doomed).await?;
+        self.count_data(user, &removed).await?;
         Ok(days)
     }
 
@@ -819,6 +844,9 @@ mod tests {
         }
         async fn batch_get(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
             self.inner.batch_get(keys).await
+        }
+        async fn counters(&self, key: &Key) -> Result<crate::store::Counters, StoreError> {
+            self.inner.counters(key).await
         }
         async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
             self.inner.transact(ops).await

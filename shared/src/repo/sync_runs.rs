@@ -163,6 +163,29 @@ impl Db {
         self.table.put(ev, Condition::None).await
     }
 
+    /// Stores status events that belong to no stored run (SDK log events), each kept for the
+    /// retention period counted from when it was received (an SDK clock in the past must not
+    /// store events that are expired on arrival, nor one in the future keep them longer).
+    pub async fn record_sync_events(
+        &self,
+        events: &[SyncEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let ttl = (now + Duration::hours(RETENTION_HOURS)).timestamp();
+        let items = events
+            .iter()
+            .map(|e| {
+                Ok(Item::new(
+                    user_pk(e.user_id),
+                    format!("SYNCEVT#{}#{}", sort_ts(e.timestamp), e.event_id),
+                    encode(e)?,
+                )
+                .with_ttl(ttl))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.table.batch_put(items).await
+    }
+
     /// A user's most recent events, newest first.
     pub async fn recent_sync_events(
         &self,

@@ -82,7 +82,10 @@ impl Db {
     }
 
     pub async fn create_user(&self, u: &User) -> Result<(), UserWriteError> {
-        let mut ops = vec![WriteOp::Put(profile_item(u)?, Condition::NotExists)];
+        let mut ops = vec![
+            WriteOp::Put(profile_item(u)?, Condition::NotExists),
+            WriteOp::Add(super::stats::stats_key(), vec![("users".into(), 1)]),
+        ];
         if let Some(ext) = &u.external_user_id {
             ops.push(WriteOp::Put(ext_item(ext, u.id)?, Condition::NotExists));
         }
@@ -124,6 +127,7 @@ impl Db {
         if let Some(ext) = &u.external_user_id {
             self.table.delete(&ext_key(ext), Condition::None).await?;
         }
+        self.uncount_user_data(u.id).await?;
         let q = Query::partition(Index::Primary, user_pk(u.id));
         let mut keys: Vec<Key> = query_all(self.table.as_ref(), q)
             .await?
@@ -133,6 +137,17 @@ impl Db {
         // The profile goes last, so an interrupted delete can be retried through the API.
         keys.retain(|k| k.sk != "PROFILE");
         self.table.batch_delete(keys).await?;
-        self.table.delete(&profile_key(u.id), Condition::None).await
+        // The user counter goes with the profile: a retried delete counts once.
+        match self
+            .table
+            .transact(vec![
+                WriteOp::Delete(profile_key(u.id), Condition::Exists),
+                WriteOp::Add(super::stats::stats_key(), vec![("users".into(), -1)]),
+            ])
+            .await
+        {
+            Err(StoreError::ConditionFailed) => Ok(()),
+            r => r,
+        }
     }
 }

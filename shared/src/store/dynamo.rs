@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest,
     GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
-    Put, PutRequest, ScalarAttributeType, TransactWriteItem, WriteRequest,
+    Put, PutRequest, ScalarAttributeType, TransactWriteItem, Update, WriteRequest,
 };
 
 use super::{
@@ -183,6 +183,27 @@ fn to_attrs(item: &Item) -> Attrs {
     }
     m.insert("d".into(), AttributeValue::B(Blob::new(item.data.clone())));
     m
+}
+
+/// Counter attributes are `c_<name>` numbers.
+const COUNTER_PREFIX: &str = "c_";
+
+/// `ADD #c0 :c0, #c1 :c1 …` over the counters' attributes.
+fn add_expression(
+    deltas: &[(String, i64)],
+) -> Result<(String, HashMap<String, String>, Attrs), StoreError> {
+    if deltas.is_empty() || deltas.iter().any(|(n, _)| !super::valid_counter_name(n)) {
+        return Err(StoreError::Backend("invalid counter update".into()));
+    }
+    let mut parts = Vec::with_capacity(deltas.len());
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    for (i, (name, d)) in deltas.iter().enumerate() {
+        parts.push(format!("#c{i} :c{i}"));
+        names.insert(format!("#c{i}"), format!("{COUNTER_PREFIX}{name}"));
+        values.insert(format!(":c{i}"), num(d));
+    }
+    Ok((format!("ADD {}", parts.join(", ")), names, values))
 }
 
 fn get_s(m: &Attrs, k: &str) -> Option<String> {
@@ -444,7 +465,43 @@ impl Table for DynamoTable {
         self.put_each_concurrently(items).await
     }
 
+    async fn counters(&self, key: &Key) -> Result<super::Counters, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(&key.pk, &key.sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut counts = super::Counters::new();
+        for (name, v) in out.item.unwrap_or_default() {
+            if let Some(c) = name.strip_prefix(COUNTER_PREFIX)
+                && let Ok(n) = v.as_n().map(|n| n.parse::<i64>())
+            {
+                counts.insert(c.to_string(), n.map_err(backend)?);
+            }
+        }
+        Ok(counts)
+    }
+
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        // A lone counter update is one UpdateItem (half the cost of a transaction).
+        if let [WriteOp::Add(k, deltas)] = ops.as_slice() {
+            let (expr, names, values) = add_expression(deltas)?;
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_attrs(&k.pk, &k.sk)))
+                .update_expression(expr)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            return Ok(());
+        }
         let mut items = Vec::with_capacity(ops.len());
         for op in ops {
             let t = match op {
@@ -485,6 +542,18 @@ impl Table for DynamoTable {
                         .build()
                         .map_err(backend)?;
                     TransactWriteItem::builder().condition_check(check).build()
+                }
+                WriteOp::Add(k, deltas) => {
+                    let (expr, names, values) = add_expression(&deltas)?;
+                    let up = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(&k.pk, &k.sk)))
+                        .update_expression(expr)
+                        .set_expression_attribute_names(Some(names))
+                        .set_expression_attribute_values(Some(values))
+                        .build()
+                        .map_err(backend)?;
+                    TransactWriteItem::builder().update(up).build()
                 }
             };
             items.push(t);

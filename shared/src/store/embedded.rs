@@ -113,6 +113,12 @@ impl EmbeddedTable {
                 let (key, cond) = match op {
                     WriteOp::Put(item, c) => (item.key(), *c),
                     WriteOp::Delete(k, c) | WriteOp::Check(k, c) => (k.clone(), *c),
+                    WriteOp::Add(k, deltas) => {
+                        if deltas.iter().any(|(n, _)| !super::valid_counter_name(n)) {
+                            return Err(StoreError::Backend("invalid counter name".into()));
+                        }
+                        (k.clone(), Condition::None)
+                    }
                 };
                 let existing = items
                     .get(primary_key(&key.pk, &key.sk).as_slice())
@@ -142,6 +148,22 @@ impl EmbeddedTable {
                         }
                     }
                     WriteOp::Delete(key, _) => remove(&mut items, &mut g1, &mut g2, &key)?,
+                    WriteOp::Add(key, deltas) => {
+                        let pk = primary_key(&key.pk, &key.sk);
+                        let mut counts = match items.get(pk.as_slice()).map_err(backend)? {
+                            Some(v) => counters_of(&decode(v.value())?)?,
+                            None => super::Counters::new(),
+                        };
+                        for (name, d) in deltas {
+                            let c = counts.entry(name).or_insert(0);
+                            *c = c.saturating_add(d);
+                        }
+                        let data = serde_json::to_vec(&counts).map_err(backend)?;
+                        let item = Item::new(key.pk, key.sk, data);
+                        items
+                            .insert(pk.as_slice(), encode(&item).as_slice())
+                            .map_err(backend)?;
+                    }
                 }
             }
         }
@@ -276,6 +298,14 @@ impl EmbeddedTable {
         };
         Ok(Page { items: out, next })
     }
+}
+
+/// The counters a counter item holds (its payload is a JSON object of integers).
+fn counters_of(item: &Item) -> Result<super::Counters, StoreError> {
+    if item.data.is_empty() {
+        return Ok(super::Counters::new());
+    }
+    serde_json::from_slice(&item.data).map_err(backend)
 }
 
 fn holds(cond: Condition, existing: Option<&Item>) -> bool {
@@ -532,6 +562,13 @@ impl Table for EmbeddedTable {
             ));
         }
         self.apply(ops)
+    }
+
+    async fn counters(&self, key: &Key) -> Result<super::Counters, StoreError> {
+        match self.get(key).await? {
+            Some(item) => counters_of(&item),
+            None => Ok(super::Counters::new()),
+        }
     }
 }
 

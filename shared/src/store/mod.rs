@@ -225,6 +225,10 @@ pub enum WriteOp {
     Delete(Key, Condition),
     /// A pure precondition on another item.
     Check(Key, Condition),
+    /// Adds each delta to a named counter of a counter item (created at zero when missing;
+    /// DynamoDB `ADD`). Counter items are read with [`Table::counters`], never with `get`.
+    /// Names are `[a-z0-9_]` only.
+    Add(Key, Vec<(String, i64)>),
 }
 
 /// Errors a table adapter reports.
@@ -270,6 +274,21 @@ pub trait Table: Send + Sync + 'static {
         &self,
         items: Vec<(Item, Condition)>,
     ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+    /// Strongly consistent read of a counter item written by [`WriteOp::Add`]: every counter
+    /// it holds (empty when the item does not exist).
+    async fn counters(&self, key: &Key) -> Result<Counters, StoreError>;
+}
+
+/// The named counters of one counter item.
+pub type Counters = std::collections::BTreeMap<String, i64>;
+
+/// Whether a counter name is safe for both adapters (DynamoDB attribute names).
+pub fn valid_counter_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Runs a query to exhaustion, following `next` positions.
