@@ -54,10 +54,12 @@ pub enum Group {
     OAuthCallback,
     /// Inbound provider webhooks.
     Webhooks,
+    /// The developer portal's HTML pages under `/portal` (`crate::portal`).
+    Portal,
 }
 
 impl Group {
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Root,
         Group::Auth,
         Group::Users,
@@ -67,6 +69,7 @@ impl Group {
         Group::Providers,
         Group::OAuthCallback,
         Group::Webhooks,
+        Group::Portal,
     ];
 
     fn routes(self) -> OpenApiRouter<State> {
@@ -80,6 +83,7 @@ impl Group {
             Group::Providers => providers_group(),
             Group::OAuthCallback => providers::callback_openapi_router(),
             Group::Webhooks => webhooks::openapi_router(),
+            Group::Portal => crate::portal::openapi_router(),
         }
     }
 }
