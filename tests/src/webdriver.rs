@@ -10,7 +10,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 /// The W3C element reference key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long one WebDriver command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -151,7 +151,7 @@ impl Driver {
         Element(
             v[ELEMENT]
                 .as_str()
-                .unwrap_or_else(|| panic!("no element {css}"))
+                .unwrap_or_else(|| panic!("no element {css}: {v}"))
                 .to_string(),
         )
     }

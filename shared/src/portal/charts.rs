@@ -27,6 +27,15 @@ pub fn num(v: f64) -> String {
     }
 }
 
+/// A number exactly as the API gave it (for `data-value`: what tests and scripts read).
+fn exact(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
+}
+
 /// A round upper bound for the y axis.
 fn nice_max(max: f64) -> f64 {
     if max <= 0.0 || !max.is_finite() {
@@ -85,7 +94,7 @@ pub fn bars(id: &str, caption: &str, unit: &str, bars: &[Bar]) -> Markup {
                     @let h = (b.value.max(0.0) / top) * plot_h;
                     rect class="bar" x=(LEFT + slot * i as f64 + gap / 2.0) y=(TOP + plot_h - h)
                         width=((slot - gap).max(0.5)) height=(h)
-                        data-label=(b.label) data-value=(num(b.value)) {
+                        data-label=(b.label) data-value=(exact(b.value)) {
                         title { (b.label) ": " (num(b.value)) " " (unit) }
                     }
                 }
@@ -136,7 +145,7 @@ pub fn stacked(
                     @for ((s, v), (y, h)) in series.iter().zip(values).zip(stack(values, top, plot_h)) {
                         rect class={"seg " (s.class)} x=(LEFT + slot * i as f64 + gap / 2.0) y=(y)
                             width=((slot - gap).max(0.5)) height=(h)
-                            data-label=(label) data-series=(s.name) data-value=(num(*v)) {
+                            data-label=(label) data-series=(s.name) data-value=(exact(*v)) {
                             title { (label) " " (s.name) ": " (num(*v)) " " (unit) }
                         }
                     }
