@@ -301,6 +301,7 @@ async fn pages_carry_a_strict_content_security_policy() {
         "/portal/settings",
         "/portal/settings/applications",
         "/portal/settings/seed",
+        "/portal/settings/providers",
         "/portal/webhooks",
         "/portal/coverage",
         "/portal/password",

@@ -130,6 +130,23 @@ async fn the_portal_works_in_chromium() {
     assert_eq!(r.status(), StatusCode::OK);
     no_console_errors(&d, "settings").await;
 
+    // Providers: turning an SDK source off and on again.
+    d.goto(&s.url("/portal/settings/providers")).await;
+    d.click("tr[data-provider='apple'] td.actions button").await;
+    assert!(d.text(".flash.ok").await.contains("apple updated"));
+    assert!(
+        d.text("tr[data-provider='apple'] td.actions button")
+            .await
+            .contains("Enable")
+    );
+    d.click("tr[data-provider='apple'] td.actions button").await;
+    assert!(
+        d.text("tr[data-provider='apple'] td.actions button")
+            .await
+            .contains("Disable")
+    );
+    no_console_errors(&d, "providers").await;
+
     // Users: add one.
     d.goto(&s.url("/portal/users")).await;
     d.fill("#first_name", "Ada").await;
@@ -250,7 +267,9 @@ async fn the_portal_works_in_chromium() {
         want_deep
     );
     no_console_errors(&d, "sleep tab").await;
+    d.resize(1280, 1300).await;
     let shot = d.screenshot().await;
+    d.resize(1280, 900).await;
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
     std::fs::create_dir_all(&docs).expect("docs dir");
     std::fs::write(docs.join("portal-sleep.png"), &shot).expect("write screenshot");

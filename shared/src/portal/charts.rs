@@ -4,7 +4,7 @@
 
 use maud::{Markup, html};
 
-const W: f64 = 640.0;
+const W: f64 = 800.0;
 const H: f64 = 220.0;
 const LEFT: f64 = 44.0;
 const RIGHT: f64 = 8.0;

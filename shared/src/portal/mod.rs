@@ -54,6 +54,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/portal/settings/applications"),
     ("POST", "/portal/settings/applications/{app_id}/rotate"),
     ("POST", "/portal/settings/applications/{app_id}/delete"),
+    ("GET", "/portal/settings/providers"),
+    ("POST", "/portal/settings/providers/{provider}"),
     ("GET", "/portal/settings/seed"),
     ("POST", "/portal/settings/seed"),
 ];
@@ -113,6 +115,11 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .route(
             "/portal/settings/applications/{app_id}/delete",
             post(settings::delete_application),
+        )
+        .route("/portal/settings/providers", get(settings::providers))
+        .route(
+            "/portal/settings/providers/{provider}",
+            post(settings::update_provider),
         )
         .route(
             "/portal/settings/seed",

@@ -206,11 +206,13 @@ impl FromRequestParts<State> for Page {
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Response> {
         let to_login = || {
+            // Back to the page after login (a form post goes back to the dashboard).
             let next = parts
                 .uri
                 .path_and_query()
                 .map(|p| p.as_str())
                 .filter(|p| p.starts_with("/portal") && !p.starts_with("/portal/login"))
+                .filter(|_| parts.method == axum::http::Method::GET)
                 .unwrap_or("/portal");
             let to = format!(
                 "/portal/login?{}",

@@ -123,11 +123,17 @@ pub async fn syncs(page: Page) -> Response {
         Err(e) => return failed(&page, Nav::Syncs, e),
     };
     let body = html! {
-        p.lead { "The 100 most recent sync runs of every user (provider pulls, webhooks, SDK pushes), newest first. "
+        p.lead { "The 100 most recent sync runs of every user (provider pulls, webhooks, SDK pushes), newest first; the page reloads every 5 s while a run is in progress. "
             a href="/portal/syncs" { "Refresh" } }
         (runs_table(&runs, true))
     };
-    layout::shell(&page, Nav::Syncs, "Syncs", body)
+    let mut r = layout::shell(&page, Nav::Syncs, "Syncs", body);
+    if runs.iter().any(|r| s(r, "status") == "in_progress") {
+        // Follows running syncs: the browser reloads the page while one is in progress.
+        r.headers_mut()
+            .insert("refresh", axum::http::HeaderValue::from_static("5"));
+    }
+    r
 }
 
 fn not_landed(page: &Page, nav: Nav, title: &str, what: &str, issue: u32) -> Response {

@@ -17,6 +17,7 @@ use crate::portal::session::{Page, Posted};
 enum Tab {
     Keys,
     Apps,
+    Providers,
     Seed,
 }
 
@@ -38,7 +39,7 @@ fn tabs(active: Tab) -> Markup {
                 }
             }
         }
-        p.muted { "Providers, priorities, data lifecycle and team settings are not in the portal yet." }
+        p.muted { "Priorities, data lifecycle and team settings are not in the portal yet." }
     }
 }
 
@@ -378,4 +379,84 @@ pub async fn seed(p: Posted) -> Response {
         Err(_) => String::new(),
     };
     done(&p.page, "/portal/settings/seed", r, &msg)
+}
+
+/// `GET /portal/settings/providers`: which providers are offered, and how they sync.
+pub async fn providers(page: Page) -> Response {
+    let list = match page.api.get("/api/v1/oauth/providers").await {
+        Ok(Value::Array(a)) => a,
+        Ok(_) => Vec::new(),
+        Err(e) => return failed(&page, Nav::Settings, e),
+    };
+    let body = html! {
+        (tabs(Tab::Providers))
+        p.lead { "A cloud provider can only be enabled when its OAuth client is configured (" code { "<PROVIDER>_CLIENT_ID" } ", " code { "<PROVIDER>_CLIENT_SECRET" } "); SDK sources (Apple, Samsung, Google Health Connect) need none." }
+        div.scroll {
+            table.providers {
+                thead { tr { th scope="col" { "Provider" } th scope="col" { "Kind" } th scope="col" { "Enabled" } th scope="col" { "Live sync" } th scope="col" { "Actions" } } }
+                tbody {
+                    @for x in &list {
+                        @let key = s(x, "provider");
+                        @let enabled = x.get("is_enabled").and_then(Value::as_bool).unwrap_or(false);
+                        @let cloud = x.get("has_cloud_api").and_then(Value::as_bool).unwrap_or(false);
+                        tr data-provider=(key) {
+                            td { img src=(s(x, "icon_url")) alt="" width="20" height="20"; " " (s(x, "name")) }
+                            td { @if cloud { "cloud API" } @else { "SDK (device)" } }
+                            td { @if enabled { span.status.active { "enabled" } } @else { span.muted { "off" } } }
+                            td {
+                                @if x.get("live_sync_configurable").and_then(Value::as_bool).unwrap_or(false) {
+                                    form.inline method="post" action={"/portal/settings/providers/" (seg(key))} {
+                                        (csrf(&page))
+                                        label.visually-hidden for={"mode-" (key)} { "Live sync mode of " (s(x, "name")) }
+                                        select id={"mode-" (key)} name="live_sync_mode" {
+                                            @for m in ["webhook", "pull"] {
+                                                option value=(m) selected[s(x, "live_sync_mode") == m] { (m) }
+                                            }
+                                        }
+                                        button.small type="submit" { "Set" }
+                                    }
+                                } @else {
+                                    (s(x, "live_sync_mode"))
+                                }
+                            }
+                            td.actions {
+                                form.inline method="post" action={"/portal/settings/providers/" (seg(key))} {
+                                    (csrf(&page))
+                                    input type="hidden" name="is_enabled" value=(if enabled { "false" } else { "true" });
+                                    button.small type="submit" { @if enabled { "Disable" } @else { "Enable" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout::shell(&page, Nav::Settings, "Settings", body)
+}
+
+/// `POST /portal/settings/providers/{provider}`: enable, disable or set the live sync mode.
+pub async fn update_provider(Path(provider): Path<String>, p: Posted) -> Response {
+    let mut body = json!({});
+    if let Some(e) = p.field("is_enabled") {
+        body["is_enabled"] = json!(e == "true");
+    }
+    if let Some(m) = p.field("live_sync_mode") {
+        body["live_sync_mode"] = json!(m);
+    }
+    let r = p
+        .page
+        .api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/oauth/providers/{}", seg(&provider)),
+            Send::Json(&body),
+        )
+        .await;
+    done(
+        &p.page,
+        "/portal/settings/providers",
+        r,
+        &format!("{provider} updated."),
+    )
 }
