@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 
 use super::overview::runs_table;
 use super::{done, failed, n, s, seg, user_name};
+use crate::domain::series::{Resolution, SeriesType};
 use crate::portal::call::{ApiFail, Send, encode};
 use crate::portal::charts::{self, Bar, Series};
 use crate::portal::layout::{self, Nav, csrf, when};
 use crate::portal::session::{Flash, Page, Posted, redirect};
+use crate::services::timeseries;
 
 const PAGE_SIZE: u64 = 20;
 /// The ranges a user's charts offer, in days.
@@ -514,6 +516,56 @@ async fn activity(page: &Page, view: &View) -> Result<Markup, ApiFail> {
     })
 }
 
+/// Most points a line chart draws.
+const MAX_POINTS: usize = 3000;
+
+/// One series of the user in `[from, to)` through the timeseries service the API's
+/// `/timeseries` route uses (one call instead of the route's pages of 100, which would bucket
+/// the whole range again for every page). The session was checked by the API's developer check
+/// and the user by the API's `GET /users/{id}`.
+async fn series(
+    page: &Page,
+    view: &View,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+    kind: SeriesType,
+    resolution: Resolution,
+    limit: usize,
+) -> Result<(Vec<(chrono::DateTime<Utc>, f64)>, bool), ApiFail> {
+    let user = uuid::Uuid::parse_str(&view.user).map_err(|_| ApiFail {
+        status: axum::http::StatusCode::NOT_FOUND,
+        detail: "User not found".into(),
+    })?;
+    let answer = timeseries::query(
+        &page.state,
+        timeseries::Query {
+            user,
+            from,
+            to,
+            types: vec![kind],
+            resolution,
+            cursor: None,
+            limit,
+        },
+    )
+    .await
+    .map_err(|e| ApiFail {
+        status: e.status,
+        detail: e.detail,
+    })?;
+    let points = answer
+        .samples
+        .iter()
+        .filter_map(|s| {
+            Some((
+                chrono::DateTime::from_timestamp_micros(s.point.t)?,
+                s.point.value(),
+            ))
+        })
+        .collect();
+    Ok((points, answer.more))
+}
+
 async fn heart_rate(page: &Page, view: &View) -> Result<Markup, ApiFail> {
     let cap = HR_RESOLUTIONS
         .iter()
@@ -522,29 +574,19 @@ async fn heart_rate(page: &Page, view: &View) -> Result<Markup, ApiFail> {
     let window = view.days.min(cap);
     let now = Utc::now();
     let from = now - Duration::days(window);
-    let (samples, more) = page
-        .api
-        .get_all(
-            &format!("/api/v1/users/{}/timeseries", seg(&view.user)),
-            &[
-                (
-                    "start_time",
-                    from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-                (
-                    "end_time",
-                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-                ("types", "heart_rate".into()),
-                ("resolution", view.res.to_string()),
-                ("limit", "100".into()),
-            ],
-            30,
-        )
-        .await?;
-    let points: Vec<(String, f64)> = samples
-        .iter()
-        .filter_map(|x| Some((layout::when(x.get("timestamp")?.as_str()), n(x, "value")?)))
+    let (points, more) = series(
+        page,
+        view,
+        from,
+        now,
+        SeriesType::HeartRate,
+        Resolution::parse(view.res).unwrap_or_default(),
+        MAX_POINTS,
+    )
+    .await?;
+    let points: Vec<(String, f64)> = points
+        .into_iter()
+        .map(|(t, v)| (t.format("%Y-%m-%d %H:%M").to_string(), v))
         .collect();
     let base = format!(
         "/portal/users/{}?tab=activity&days={}",
@@ -562,7 +604,7 @@ async fn heart_rate(page: &Page, view: &View) -> Result<Markup, ApiFail> {
         @if window < view.days {
             p.muted { "At " (view.res) " the chart shows the last " (window) " days." }
         }
-        @if more { p.muted { "Only the first 3000 samples are drawn." } }
+        @if more { p.muted { "Only the first " (MAX_POINTS) " samples are drawn." } }
         (charts::line("chart-hr", &format!("Heart rate, {} average", view.res), "bpm", &points))
     })
 }
@@ -682,29 +724,22 @@ async fn series_line(
     unit: &str,
 ) -> Result<Markup, ApiFail> {
     let now = Utc::now();
-    let (samples, _) = page
-        .api
-        .get_all(
-            &format!("/api/v1/users/{}/timeseries", seg(&view.user)),
-            &[
-                (
-                    "start_time",
-                    (now - Duration::days(view.days))
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-                (
-                    "end_time",
-                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-                ("types", kind.into()),
-                ("limit", "100".into()),
-            ],
-            10,
-        )
-        .await?;
+    let Some(kind_type) = SeriesType::from_code(kind) else {
+        return Ok(html! {});
+    };
+    let (samples, _) = series(
+        page,
+        view,
+        now - Duration::days(view.days),
+        now,
+        kind_type,
+        Resolution::Raw,
+        MAX_POINTS,
+    )
+    .await?;
     let points: Vec<(String, f64)> = samples
-        .iter()
-        .filter_map(|x| Some((short(x.get("timestamp")?.as_str()?), n(x, "value")?)))
+        .into_iter()
+        .map(|(t, v)| (t.format("%m-%d").to_string(), v))
         .collect();
     Ok(charts::line(
         &format!("chart-{kind}"),
