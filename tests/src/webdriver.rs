@@ -173,8 +173,28 @@ impl Driver {
         .await;
     }
 
-    /// Clicks an element (a submit button waits for the next page).
+    /// Clicks an element that loads another page, and waits (at most 15 s) until that page
+    /// has loaded.
     pub async fn click(&self, css: &str) {
+        self.script("window.__owOld = true;", json!([])).await;
+        self.click_here(css).await;
+        for _ in 0..150 {
+            let v = self
+                .script(
+                    "return window.__owOld !== true && document.readyState === 'complete';",
+                    json!([]),
+                )
+                .await;
+            if v == true {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("clicking {css} loaded no new page within 15 s");
+    }
+
+    /// Clicks an element that stays on the page (a copy button).
+    pub async fn click_here(&self, css: &str) {
         let e = self.find(css).await;
         self.cmd(
             reqwest::Method::POST,
@@ -184,18 +204,29 @@ impl Driver {
         .await;
     }
 
-    /// The rendered text of an element.
+    /// Waits (at most 10 s) until `script` returns true.
+    pub async fn wait_until(&self, script: &str, args: Value) {
+        for _ in 0..100 {
+            if self.script(script, args.clone()).await == true {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("still false after 10 s: {script}");
+    }
+
+    /// The rendered text of the first element matching `css` (panics when there is none).
     pub async fn text(&self, css: &str) -> String {
-        let e = self.find(css).await;
-        self.cmd(
-            reqwest::Method::GET,
-            &format!("/element/{}/text", e.0),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+        let v = self
+            .script(
+                "const e = document.querySelector(arguments[0]); return e && e.innerText;",
+                json!([css]),
+            )
+            .await;
+        v.as_str()
+            .unwrap_or_else(|| panic!("no element {css} on {}", "the page"))
+            .trim()
+            .to_string()
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its value.
