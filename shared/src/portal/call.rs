@@ -64,6 +64,8 @@ impl ApiFail {
 pub struct Api {
     router: Router,
     peer: Option<ConnectInfo<SocketAddr>>,
+    /// The API Gateway request context in Lambda (the client address the login limits use).
+    context: Option<lambda_http::request::RequestContext>,
     bearer: Option<String>,
 }
 
@@ -78,11 +80,13 @@ impl Api {
     pub fn new(
         router: Router,
         peer: Option<ConnectInfo<SocketAddr>>,
+        context: Option<lambda_http::request::RequestContext>,
         bearer: Option<String>,
     ) -> Self {
         Self {
             router,
             peer,
+            context,
             bearer,
         }
     }
@@ -107,6 +111,9 @@ impl Api {
         let mut req = b.body(body).map_err(|e| internal(&e))?;
         if let Some(p) = self.peer {
             req.extensions_mut().insert(p);
+        }
+        if let Some(c) = &self.context {
+            req.extensions_mut().insert(c.clone());
         }
         let resp = match self.router.clone().oneshot(req).await {
             Ok(r) => r,

@@ -45,10 +45,16 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether cookies must be `Secure`: always, except when the server's own base URL is plain
-/// http on a loopback host (the local server on a laptop; browsers keep `Secure` cookies only
-/// over https).
+/// Whether cookies must be `Secure`: always in a Lambda function (API Gateway is https only,
+/// whatever `API_BASE_URL` says), and otherwise unless the server's own base URL is plain http
+/// on a loopback host (the local server on a laptop; browsers keep `Secure` cookies only over
+/// https).
 pub fn secure_cookies(config: &Config) -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() || secure_base(config)
+}
+
+/// Whether `API_BASE_URL` is anything but plain http on a loopback host.
+fn secure_base(config: &Config) -> bool {
     let Some(rest) = config.api_base_url.strip_prefix("http://") else {
         return true;
     };
@@ -175,7 +181,12 @@ fn parts_api(parts: &Parts, state: &State, bearer: Option<String>) -> Api {
         .cloned()
         .unwrap_or_default();
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied();
-    Api::new(cache.router(state), peer, bearer)
+    // In Lambda the client address is in the API Gateway request context.
+    let context = parts
+        .extensions
+        .get::<lambda_http::request::RequestContext>()
+        .cloned();
+    Api::new(cache.router(state), peer, context, bearer)
 }
 
 impl FromRequestParts<State> for Anon {
