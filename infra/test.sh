@@ -3,7 +3,7 @@
 # PyPI, in .venv-test), starts it on a free loopback port, runs every check and test, stops it,
 # then the serverless packaging checks (infra/check-sam.sh --quick: SAM validation, cfn-lint,
 # an arm64 build of every function without LTO; OW_SKIP_LAMBDA_BUILD=1 skips that build).
-# Installs Debian's chromium with apt-get when missing (the browser test needs it).
+# Installs Debian's chromium and chromium-driver with apt-get when missing (the browser tests need them).
 # Extra arguments go to `cargo test` (e.g. a test-name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,13 +31,14 @@ if ! "$VENV/bin/python" -c 'import svix' >/dev/null 2>&1; then
 fi
 export OW_REQUIRE_SVIX=1
 
-# The browser test (tests/tests/chromium.rs) drives Debian's Chromium; OW_REQUIRE_CHROMIUM
-# makes it fail instead of skipping when the browser is missing.
-if ! command -v chromium >/dev/null 2>&1; then
-  step "installing chromium (apt-get)"
+# The browser tests (tests/tests/chromium.rs, tests/tests/portal_browser.rs) drive Debian's
+# Chromium, the portal's over WebDriver (chromium-driver); OW_REQUIRE_CHROMIUM makes them fail
+# instead of skipping when either is missing.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  step "installing chromium and chromium-driver (apt-get)"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get install -y --no-install-recommends chromium \
-    || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends chromium; }
+  $SUDO apt-get install -y --no-install-recommends chromium chromium-driver \
+    || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }
 fi
 export OW_REQUIRE_CHROMIUM=1
 

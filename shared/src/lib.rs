@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod openapi;
+pub mod portal;
 pub mod providers;
 pub mod repo;
 pub mod seed;

@@ -22,8 +22,8 @@ const LAYERS: &[&[&str]] = &[
     &["ingest", "auth", "providers", "seed", "services"],
     // Background work (runs the use cases).
     &["jobs"],
-    // HTTP: handlers and the OpenAPI document.
-    &["api", "openapi"],
+    // HTTP: handlers, the OpenAPI document and the developer portal (a client of the API).
+    &["api", "openapi", "portal"],
     // Process entry points: the local server and the Lambda bootstraps.
     &["bootstrap", "server"],
 ];

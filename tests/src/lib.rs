@@ -4,6 +4,7 @@
 
 pub mod lambda;
 pub mod providers;
+pub mod webdriver;
 
 use std::sync::Arc;
 

@@ -17,9 +17,9 @@ const REFERENCE: [(&str, f64); 4] = [
     ("SDK ingest records/s", 3300.0),
 ];
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     _dir: tempfile::TempDir,
 }
 
@@ -37,7 +37,7 @@ impl Server {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
     }
 
-    fn peak_rss_mb(&self) -> Option<f64> {
+    pub(crate) fn peak_rss_mb(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -46,11 +46,11 @@ impl Server {
 }
 
 /// The server binary built next to this benchmark.
-fn own_binary() -> Result<std::path::PathBuf, BoxError> {
+pub(crate) fn own_binary() -> Result<std::path::PathBuf, BoxError> {
     Ok(std::env::current_exe()?.with_file_name("open-wearables"))
 }
 
-async fn start(bin: &std::path::Path) -> Result<Server, BoxError> {
+pub(crate) async fn start(bin: &std::path::Path) -> Result<Server, BoxError> {
     if !bin.exists() {
         return Err(format!(
             "{} not found: build it with `cargo build --profile server --bin open-wearables`",

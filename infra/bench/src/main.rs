@@ -13,11 +13,15 @@
 //!    With `OW_BENCH_BASELINE=<another open-wearables binary>` the HTTP part runs on that binary
 //!    first and prints this build's figures as ratios to it (`infra/bench-compare.sh <rev>`).
 //!
-//! Usage: `cargo run --profile server -p ow-bench --bin ow-bench [-- --quick] [--http-only]`
-//! (builds the server too, with the local server's speed profile).
+//! 4. With `--portal` (only that): the developer portal's pages over a user seeded with a year
+//!    of synthetic data, one client: p50 and p99 render time per page (budget: p99 ≤ 20 ms).
+//!
+//! Usage: `cargo run --profile server -p ow-bench --bin ow-bench [-- --quick] [--http-only]
+//! [--portal]` (builds the server too, with the local server's speed profile).
 
 mod capacity;
 mod http;
+mod portal;
 
 use std::time::Instant;
 
@@ -25,6 +29,7 @@ use std::time::Instant;
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let http_only = std::env::args().any(|a| a == "--http-only");
+    let portal_only = std::env::args().any(|a| a == "--portal");
     let started = Instant::now();
     println!(
         "ow-bench (quick={quick}); machine: {} cores",
@@ -33,7 +38,12 @@ async fn main() {
             .unwrap_or(1)
     );
     println!();
-    if let Err(e) = run(quick, http_only).await {
+    let result = if portal_only {
+        portal::run(quick).await
+    } else {
+        run(quick, http_only).await
+    };
+    if let Err(e) = result {
         eprintln!("bench failed: {e}");
         std::process::exit(1);
     }

@@ -59,10 +59,12 @@ pub enum Group {
     OAuthCallback,
     /// Inbound provider webhooks.
     Webhooks,
+    /// The developer portal's HTML pages under `/portal` (`crate::portal`).
+    Portal,
 }
 
 impl Group {
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Root,
         Group::Auth,
         Group::Users,
@@ -72,6 +74,7 @@ impl Group {
         Group::Providers,
         Group::OAuthCallback,
         Group::Webhooks,
+        Group::Portal,
     ];
 
     fn routes(self) -> OpenApiRouter<State> {
@@ -85,6 +88,7 @@ impl Group {
             Group::Providers => providers_group(),
             Group::OAuthCallback => providers::callback_openapi_router(),
             Group::Webhooks => webhooks::openapi_router(),
+            Group::Portal => crate::portal::openapi_router(),
         }
     }
 }

@@ -55,6 +55,8 @@ const fn step(event: &'static str, status: u16) -> Step {
 /// The integration guide, with the error answers clients meet most, as gateway events.
 pub const SCENARIO: &[Step] = &[
     step("get-root.json", 200),
+    step("get-root-browser.json", 303),
+    step("get-portal-unauthenticated.json", 303),
     step("get-openapi-json.json", 200),
     step("get-docs.json", 200),
     step("unknown-route.json", 404),
@@ -635,7 +637,12 @@ impl Answer {
             url = format!("{url}?{q}");
         }
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = server.http.request(method, url);
+        // Redirects are answers, as API Gateway hands them back: not followed.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let mut req = http.request(method, url);
         if let Some(headers) = event["headers"].as_object() {
             for (k, v) in headers {
                 if k != "host"

@@ -26,6 +26,7 @@ pub fn function_name(group: Group) -> &'static str {
         Group::Providers => "ow-api-providers",
         Group::OAuthCallback => "ow-oauth-callback",
         Group::Webhooks => "ow-webhooks",
+        Group::Portal => "ow-portal",
     }
 }
 
@@ -47,13 +48,15 @@ pub const UNDOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("GET", "/static/provider-icons/{name}"),
 ];
 
-/// Every `(METHOD, path)` the local server serves, paths in API Gateway syntax (`{user_id}`).
+/// Every `(METHOD, path)` the local server serves, paths in API Gateway syntax (`{user_id}`):
+/// the OpenAPI operations, the undocumented routes and the portal's pages.
 pub fn local_routes() -> BTreeSet<(String, String)> {
     shared::openapi::operations()
         .into_iter()
         .chain(
             UNDOCUMENTED_ROUTES
                 .iter()
+                .chain(shared::portal::ROUTES)
                 .map(|(m, p)| (m.to_string(), p.to_string())),
         )
         .collect()
