@@ -6,9 +6,9 @@ use axum::body::Bytes;
 use axum::extract::State as St;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use uuid::Uuid;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use super::State;
 use crate::auth::guard::AuthDeveloper;
