@@ -54,24 +54,10 @@ const NOT_SERVED: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/webhooks/messages", "issue #12 in progress"),
     (
         "POST",
-        "/api/v1/users/{}/import/apple/xml/s3",
-        "Apple XML import: issue #13",
-    ),
-    (
-        "POST",
         "/api/v1/users/{}/import/apple/xml/direct",
-        "Apple XML import: issue #13",
-    ),
-    (
-        "POST",
-        "/api/v1/sns/notification",
-        "Apple XML import: issue #13",
+        "Apple XML import: issue #13 (the reference has no feature-off answer here)",
     ),
     ("GET", "/api/v1/meta/coverage", "not built yet"),
-    ("POST", "/api/v1/sdk/users/{}/logs", "not built yet"),
-    ("GET", "/api/v1/settings/archival", "not built yet"),
-    ("PUT", "/api/v1/settings/archival", "not built yet"),
-    ("POST", "/api/v1/settings/archival/run", "not built yet"),
     (
         "GET",
         "/api/v1/oura/webhooks/subscriptions",

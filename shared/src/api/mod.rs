@@ -1,6 +1,7 @@
 //! HTTP API: the shared state, request extraction with the reference's error texts, and the
 //! per-group routers that the local server merges and each Lambda function serves alone.
 
+pub mod apple_import;
 pub mod auth;
 pub mod cors;
 pub mod dashboard;
@@ -46,7 +47,7 @@ pub enum Group {
     Auth,
     /// Users.
     Users,
-    /// Mobile SDK push.
+    /// Mobile SDK push and logs; the Apple XML import's answers while it is off.
     Sdk,
     /// Health data reads: timeseries, summaries, events, scores, data sources.
     Data,

@@ -25,6 +25,7 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(sync_apple))
         .routes(routes!(sync_samsung))
         .routes(routes!(sdk_logs))
+        .merge(super::apple_import::openapi_router())
 }
 
 /// `UploadDataResponse`.
