@@ -338,3 +338,112 @@ async fn pages_carry_a_strict_content_security_policy() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("issue #12"));
 }
+
+#[tokio::test]
+async fn a_signed_pairing_link_lets_an_end_user_start_oauth_without_credentials() {
+    let s = Server::start_with(
+        Storage::Embedded,
+        &[
+            ("OURA_CLIENT_ID", "oura-cid"),
+            ("OURA_CLIENT_SECRET", "oura-secret"),
+        ],
+    )
+    .await;
+    let mut dev = Client::new(&s);
+    dev.login().await;
+    let (_, _, html) = dev.get("/portal/users").await;
+    let csrf = csrf_of(&html);
+    let (_, user_page, _) = dev
+        .post(
+            "/portal/users",
+            &[("csrf", &csrf), ("first_name", "Lin")],
+            None,
+        )
+        .await;
+    let id = user_page
+        .strip_prefix("/portal/users/")
+        .expect("user page")
+        .to_string();
+    let (status, loc, _) = dev
+        .post(
+            &format!("/portal/users/{id}/pairing-link"),
+            &[("csrf", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (StatusCode::SEE_OTHER, user_page.as_str())
+    );
+    let (_, _, html) = dev.get(&user_page).await;
+    let at = html.find("/portal/pair/").expect("the link is shown");
+    let link = html[at..]
+        .split('<')
+        .next()
+        .expect("link")
+        .replace("&amp;", "&");
+    assert!(
+        link.starts_with(&format!("/portal/pair/{id}?exp=")),
+        "{link}"
+    );
+
+    // The end user's browser: no cookie, no key.
+    let mut end_user = Client::new(&s);
+    let r = end_user
+        .http
+        .get(s.url(&link))
+        .send()
+        .await
+        .expect("pairing page");
+    assert_eq!(
+        r.headers()
+            .get("referrer-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-referrer"),
+        "the signed link does not leak to the provider"
+    );
+    let (status, _, page) = end_user.get(&link).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(r#"data-provider="oura""#), "{page}");
+    let q: HashMap<String, String> = reqwest::Url::parse(&format!("http://x{link}"))
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let form = [("exp", q["exp"].as_str()), ("sig", q["sig"].as_str())];
+    let (status, to, _) = end_user
+        .post(&format!("/portal/pair/{id}/oura"), &form, Some(&s.base))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        to.contains("client_id=oura-cid") && to.contains("state="),
+        "to Oura's authorize page: {to}"
+    );
+
+    // Tampered, for another user, expired, or posted from another origin: refused.
+    let tampered = link.replace(&q["sig"], &"0".repeat(64));
+    assert_eq!(end_user.get(&tampered).await.0, StatusCode::FORBIDDEN);
+    let other = link.replace(&id, &uuid::Uuid::new_v4().to_string());
+    assert_eq!(end_user.get(&other).await.0, StatusCode::FORBIDDEN);
+    let user = uuid::Uuid::parse_str(&id).expect("uuid");
+    let past = chrono::Utc::now().timestamp() - 1;
+    let sig = shared::portal::pages::pair::signature(&s.state.config, user, past);
+    let expired = format!("/portal/pair/{id}?exp={past}&sig={sig}");
+    assert_eq!(end_user.get(&expired).await.0, StatusCode::FORBIDDEN);
+    let (status, _, _) = end_user
+        .post(
+            &format!("/portal/pair/{id}/oura"),
+            &[("exp", &past.to_string()), ("sig", &sig)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = end_user
+        .post(
+            &format!("/portal/pair/{id}/oura"),
+            &form,
+            Some("http://evil.test"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

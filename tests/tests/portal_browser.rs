@@ -307,6 +307,16 @@ async fn the_portal_works_in_chromium() {
         assert_eq!(present, true, "{tab}");
         no_console_errors(&d, tab).await;
     }
+    // The pairing link opens in a browser without a session.
+    d.goto(&user_page("profile")).await;
+    d.click("form[action$='/pairing-link'] button").await;
+    let flash = d.text(".flash.ok").await;
+    let at = flash.find("/portal/pair/").expect("a pairing link");
+    let link = flash[at..].trim().to_string();
+    d.goto(&s.url(&link)).await;
+    assert_eq!(d.text("main h1").await, "Connect your wearable");
+    no_console_errors(&d, "pairing page").await;
+
     d.goto(&user_page("body")).await;
     let weight = d
         .script(

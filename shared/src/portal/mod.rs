@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::State;
 use call::ApiCache;
-use pages::{auth, overview, settings, users};
+use pages::{auth, overview, pair, settings, users};
 
 /// Every portal route (HTML, so none is in the OpenAPI document): `(METHOD, path)`.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -34,6 +34,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/portal/users/{user_id}/edit"),
     ("POST", "/portal/users/{user_id}/delete"),
     ("POST", "/portal/users/{user_id}/invitation"),
+    ("POST", "/portal/users/{user_id}/pairing-link"),
+    ("GET", "/portal/pair/{user_id}"),
+    ("POST", "/portal/pair/{user_id}/{provider}"),
     (
         "POST",
         "/portal/users/{user_id}/connections/{provider}/sync",
@@ -79,6 +82,12 @@ pub fn openapi_router() -> OpenApiRouter<State> {
             "/portal/users/{user_id}/invitation",
             post(users::invitation),
         )
+        .route(
+            "/portal/users/{user_id}/pairing-link",
+            post(pair::create_link),
+        )
+        .route("/portal/pair/{user_id}", get(pair::page))
+        .route("/portal/pair/{user_id}/{provider}", post(pair::connect))
         .route(
             "/portal/users/{user_id}/connections/{provider}/sync",
             post(users::sync),

@@ -100,7 +100,7 @@ pub fn csrf_ok(config: &Config, scope: &str, value: &str, given: Option<&str>) -
 }
 
 /// A POST must come from the portal's own origin when the browser says where it came from.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod overview;
+pub mod pair;
 pub mod settings;
 pub mod users;
 

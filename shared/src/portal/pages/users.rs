@@ -417,7 +417,13 @@ async fn profile(page: &Page, u: &Value, view: &View) -> Result<Markup, ApiFail>
                     (csrf(page))
                     button type="submit" { "Create invitation code" }
                 }
-                p.muted { "The end user types the code into the app; it redeems it for an SDK token. Pairing a cloud provider from the end user's browser is not in the portal yet." }
+                p.muted { "The end user types the code into the app; it redeems it for an SDK token." }
+                h2 { "Connect a cloud provider" }
+                form.inline method="post" action={"/portal/users/" (id) "/pairing-link"} {
+                    (csrf(page))
+                    button type="submit" { "Create pairing link" }
+                }
+                p.muted { "A signed link, valid 24 hours, through which the end user connects Garmin, Oura, Polar… from their own browser (no API key there)." }
                 details.confirm {
                     summary { "Delete this user…" }
                     form method="post" action={"/portal/users/" (id) "/delete"} {
