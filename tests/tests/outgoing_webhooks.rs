@@ -938,3 +938,82 @@ mod dynamodb {
         super::management_routes(Storage::Dynamo).await;
     }
 }
+
+/// An OAuth connect against the Oura fake: `connection.created`, the backfill's
+/// `sync.started`/`sync.completed` and `workout.created`; a disconnect: `connection.revoked`.
+#[tokio::test]
+async fn a_provider_connect_and_backfill_emit_connection_sync_and_workout_events() {
+    let rig = ow_e2e::providers::Rig::start("oura").await;
+    let rx = Receiver::start(&[]).await;
+    let jwt = rig.developer_token().await;
+    let r = rig
+        .http
+        .post(rig.url("/api/v1/webhooks/endpoints"))
+        .bearer_auth(&jwt)
+        .json(&json!({"url": rx.url, "filter_types": [
+            "connection.created", "connection.revoked", "sync.started", "sync.completed",
+            "sync.failed", "workout.created"]}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let user = rig.connected_user().await;
+    let has = |g: &[Received], t: &str| g.iter().any(|r| r.json()["type"] == t);
+    let got = rx
+        .wait_for("connect, sync and workout events", |g| {
+            [
+                "connection.created",
+                "sync.started",
+                "sync.completed",
+                "workout.created",
+            ]
+            .iter()
+            .all(|t| has(g, t))
+        })
+        .await;
+    let created = got
+        .iter()
+        .find(|r| r.json()["type"] == "connection.created")
+        .expect("created")
+        .json();
+    assert_eq!(created["data"]["user_id"], user.as_str());
+    assert_eq!(created["data"]["provider"], "oura");
+    let done = got
+        .iter()
+        .find(|r| r.json()["type"] == "sync.completed")
+        .expect("completed")
+        .json();
+    assert_eq!(done["data"]["provider"], "oura");
+    assert_eq!(done["data"]["source"], "pull");
+    assert!(done["data"]["items_processed"].as_i64().is_some());
+    let workout = got
+        .iter()
+        .find(|r| r.json()["type"] == "workout.created")
+        .expect("workout")
+        .json();
+    assert_eq!(workout["data"]["type"], "running");
+    assert_eq!(workout["data"]["calories_kcal"], 412.0);
+    assert_eq!(workout["data"]["source"]["provider"], "oura");
+    assert!(
+        !has(&got, "heart_rate.created"),
+        "filter_types are respected"
+    );
+
+    let del = rig
+        .call(
+            "DELETE",
+            &format!("/api/v1/users/{user}/connections/oura"),
+            None,
+        )
+        .await;
+    assert!(del.status.is_success(), "{del:?}");
+    let got = rx
+        .wait_for("connection.revoked", |g| has(g, "connection.revoked"))
+        .await;
+    let revoked = got
+        .iter()
+        .find(|r| r.json()["type"] == "connection.revoked")
+        .expect("revoked")
+        .json();
+    assert_eq!(revoked["data"]["reason"], "user_disconnected");
+}
