@@ -9,49 +9,6 @@ use std::collections::BTreeSet;
 /// Reference routes not served, each with its reason. Keep in step with the README's
 /// "Deliberate differences" (route list).
 const NOT_SERVED: &[(&str, &str, &str)] = &[
-    ("GET", "/api/v1/config", "issue #12 in progress"),
-    ("GET", "/api/v1/webhooks/endpoints", "issue #12 in progress"),
-    (
-        "POST",
-        "/api/v1/webhooks/endpoints",
-        "issue #12 in progress",
-    ),
-    (
-        "GET",
-        "/api/v1/webhooks/endpoints/{}",
-        "issue #12 in progress",
-    ),
-    (
-        "PATCH",
-        "/api/v1/webhooks/endpoints/{}",
-        "issue #12 in progress",
-    ),
-    (
-        "DELETE",
-        "/api/v1/webhooks/endpoints/{}",
-        "issue #12 in progress",
-    ),
-    (
-        "GET",
-        "/api/v1/webhooks/endpoints/{}/attempts",
-        "issue #12 in progress",
-    ),
-    (
-        "GET",
-        "/api/v1/webhooks/endpoints/{}/secret",
-        "issue #12 in progress",
-    ),
-    (
-        "POST",
-        "/api/v1/webhooks/endpoints/{}/test",
-        "issue #12 in progress",
-    ),
-    (
-        "GET",
-        "/api/v1/webhooks/event-types",
-        "issue #12 in progress",
-    ),
-    ("GET", "/api/v1/webhooks/messages", "issue #12 in progress"),
     (
         "POST",
         "/api/v1/users/{}/import/apple/xml/direct",

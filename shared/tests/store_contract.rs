@@ -54,6 +54,7 @@ contract!(
     transactions_are_all_or_nothing,
     oversized_items_are_refused,
     put_each_applies_each_condition_on_its_own,
+    counters_add_atomically_and_with_their_transaction,
 );
 
 fn item(pk: &str, sk: &str, data: &str) -> Item {
@@ -409,4 +410,57 @@ async fn put_each_applies_each_condition_on_its_own(t: Arc<dyn Table>) {
             .len(),
         1
     );
+}
+
+async fn counters_add_atomically_and_with_their_transaction(t: Arc<dyn Table>) {
+    let k = Key::new("STATS", "_");
+    assert!(t.counters(&k).await.expect("empty").is_empty());
+    let add = |pairs: &[(&str, i64)]| {
+        WriteOp::Add(
+            k.clone(),
+            pairs.iter().map(|(n, d)| (n.to_string(), *d)).collect(),
+        )
+    };
+    // Concurrent adds all land (no lost update).
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (t, op) = (t.clone(), add(&[("users", 1), ("samples", 5)]));
+        set.spawn(async move { t.transact(vec![op]).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("join").expect("add");
+    }
+    let c = t.counters(&k).await.expect("read");
+    assert_eq!((c["users"], c["samples"]), (20, 100));
+    // Negative deltas, and a new counter on the same item.
+    t.transact(vec![add(&[("users", -3), ("active_oura", 1)])])
+        .await
+        .expect("add");
+    let c = t.counters(&k).await.expect("read");
+    assert_eq!((c["users"], c["active_oura"], c["samples"]), (17, 1, 100));
+    // Inside a transaction whose condition fails, the add is not applied either.
+    t.put(item("P", "a", "x"), Condition::None)
+        .await
+        .expect("put");
+    let r = t
+        .transact(vec![
+            WriteOp::Put(item("P", "a", "y"), Condition::NotExists),
+            add(&[("users", 100)]),
+        ])
+        .await;
+    assert!(matches!(r, Err(StoreError::ConditionFailed)), "{r:?}");
+    assert_eq!(t.counters(&k).await.expect("read")["users"], 17);
+    // With a holding condition both apply.
+    t.transact(vec![
+        WriteOp::Put(item("P", "b", "y"), Condition::NotExists),
+        add(&[("users", 1)]),
+    ])
+    .await
+    .expect("both");
+    assert_eq!(t.counters(&k).await.expect("read")["users"], 18);
+    // Bad names are refused.
+    assert!(t.transact(vec![add(&[("Bad Name", 1)])]).await.is_err());
+    // Deleting the counter item resets it.
+    t.delete(&k, Condition::None).await.expect("delete");
+    assert!(t.counters(&k).await.expect("empty").is_empty());
 }
