@@ -56,25 +56,13 @@ fn refused(config: &Config) -> Response {
     )
 }
 
-/// The user of a valid, unexpired link.
-// The refusal is the page itself, built once per refused request: boxing it buys nothing.
-#[allow(clippy::result_large_err)]
-fn check(
-    a: &Anon,
-    user: &str,
-    q: &HashMap<String, String>,
-) -> Result<(Uuid, i64, String), Response> {
-    let refused = || refused(&a.state.config);
-    let user = Uuid::parse_str(user).map_err(|_| refused())?;
-    let exp: i64 = q
-        .get("exp")
-        .and_then(|e| e.parse().ok())
-        .ok_or_else(refused)?;
+/// The user, expiry and signature of a valid, unexpired link.
+fn check(a: &Anon, user: &str, q: &HashMap<String, String>) -> Option<(Uuid, i64, String)> {
+    let user = Uuid::parse_str(user).ok()?;
+    let exp: i64 = q.get("exp").and_then(|e| e.parse().ok())?;
     let sig = q.get("sig").cloned().unwrap_or_default();
-    if !ct_eq(&signature(&a.state.config, user, exp), &sig) || exp < a.state.now().timestamp() {
-        return Err(refused());
-    }
-    Ok((user, exp, sig))
+    (ct_eq(&signature(&a.state.config, user, exp), &sig) && exp >= a.state.now().timestamp())
+        .then_some((user, exp, sig))
 }
 
 /// `POST /portal/users/{user_id}/pairing-link`: a new link, shown once on the user's page.
@@ -105,9 +93,8 @@ pub async fn page(
     Path(user): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (id, exp, sig) = match check(&a, &user, &q) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some((id, exp, sig)) = check(&a, &user, &q) else {
+        return refused(&a.state.config);
     };
     if !a.state.db.user_exists(id).await.unwrap_or(false) {
         return refused(&a.state.config);
@@ -161,9 +148,8 @@ pub async fn connect(
     body: axum::body::Bytes,
 ) -> Response {
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let (id, exp, sig) = match check(&a, &user, &form) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some((id, exp, sig)) = check(&a, &user, &form) else {
+        return refused(&a.state.config);
     };
     if !same_origin(&a.headers) {
         return crate::portal::session::forbidden_form();
