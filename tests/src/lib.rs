@@ -126,4 +126,34 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// Logs in as the seeded first developer (`ADMIN_EMAIL`); the access token. Panics unless
+    /// the login answers 200.
+    pub async fn login(&self) -> String {
+        let r = self
+            .http
+            .post(self.url("/api/v1/auth/login"))
+            .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "login");
+        let v: serde_json::Value = r.json().await.expect("login json");
+        v["access_token"].as_str().expect("jwt").to_string()
+    }
+
+    /// A new API key under the developer token `jwt`: its full value (`id`).
+    pub async fn api_key(&self, jwt: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/api/v1/developer/api-keys"))
+            .bearer_auth(jwt)
+            .json(&serde_json::json!({"name": "backend"}))
+            .send()
+            .await
+            .expect("api key");
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED, "api key");
+        let v: serde_json::Value = r.json().await.expect("api key json");
+        v["id"].as_str().expect("key").to_string()
+    }
 }

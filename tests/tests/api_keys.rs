@@ -3,28 +3,13 @@
 //! route takes it, the table holds no plaintext key, and keys stored before keys were sealed
 //! still list (by public id) and work.
 
-use ow_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Server, Storage};
+use ow_e2e::{Server, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::repo::credentials::ApiKey;
 use shared::store::{Index, Query, query_all};
 
 const KEY_HEADER: &str = "X-Open-Wearables-API-Key";
-
-async fn login(s: &Server) -> String {
-    let r = s
-        .http
-        .post(s.url("/api/v1/auth/login"))
-        .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json::<Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("jwt")
-        .to_string()
-}
 
 async fn list(s: &Server, jwt: &str) -> Vec<Value> {
     let r = s
@@ -50,7 +35,7 @@ async fn users_status(s: &Server, key: &str) -> StatusCode {
 
 async fn listed_keys_work(storage: Storage) {
     let s = Server::start(storage).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let created = s
         .http
         .post(s.url("/api/v1/developer/api-keys"))
@@ -144,7 +129,7 @@ async fn listed_keys_work(storage: Storage) {
 /// itself keeps working.
 async fn unsealed_keys_list_by_public_id(storage: Storage) {
     let s = Server::start(storage).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let mut keys = Vec::new();
     for name in ["old", "foreign"] {
         let r = s

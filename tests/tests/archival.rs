@@ -4,23 +4,9 @@
 //! (and nothing newer), keeping the dashboard counters right.
 
 use chrono::{Duration, Utc};
-use ow_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Server, Storage};
+use ow_e2e::{Server, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn login(s: &Server) -> String {
-    let r = s
-        .http
-        .post(s.url("/api/v1/auth/login"))
-        .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .expect("login");
-    r.json::<Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("jwt")
-        .to_string()
-}
 
 async fn call(
     s: &Server,
@@ -64,7 +50,7 @@ async fn push(s: &Server, sdk: &str, user: &str, start: chrono::DateTime<Utc>, n
 
 async fn lifecycle(storage: Storage) {
     let s = Server::start(storage).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let (st, _) = call(&s, None, "GET", "/api/v1/settings/archival", None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, body) = call(&s, Some(&jwt), "GET", "/api/v1/settings/archival", None).await;

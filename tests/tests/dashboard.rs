@@ -1,24 +1,9 @@
 //! `GET /dashboard/stats` over real HTTP on both table adapters: the counters the write paths
 //! maintain agree with what the per-user routes count, and follow deletes (once each).
 
-use ow_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Server, Storage};
+use ow_e2e::{Server, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn login(s: &Server) -> String {
-    let r = s
-        .http
-        .post(s.url("/api/v1/auth/login"))
-        .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json::<Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("jwt")
-        .to_string()
-}
 
 async fn get(s: &Server, jwt: &str, path: &str) -> Value {
     let r = s
@@ -120,7 +105,7 @@ async fn counters_follow_the_facts(storage: Storage) {
         .await
         .expect("stats");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let empty = stats(&s, &jwt).await;
     assert_eq!(empty, expected(&s, &jwt).await);
     assert_eq!(empty["total_users"]["count"], 0);

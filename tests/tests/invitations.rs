@@ -17,15 +17,6 @@ async fn login_as(s: &Server, email: &str, password: &str) -> reqwest::Response 
         .expect("login")
 }
 
-async fn login(s: &Server) -> String {
-    let r = login_as(s, ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json::<Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("jwt")
-        .to_string()
-}
-
 async fn call(
     s: &Server,
     jwt: Option<&str>,
@@ -54,7 +45,7 @@ fn accept_body(token: &str) -> Value {
 
 async fn invitation_flow(storage: Storage) {
     let s = Server::start(storage).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let (st, _) = call(&s, None, "GET", "/invitations", None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, _) = call(
@@ -319,7 +310,7 @@ async fn invitations_dynamodb() {
 #[tokio::test]
 async fn an_expired_invitation_is_refused_and_marked_expired() {
     let s = Server::start_with(Storage::Embedded, &[("INVITATION_EXPIRE_DAYS", "0")]).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let (st, inv) = call(
         &s,
         Some(&jwt),

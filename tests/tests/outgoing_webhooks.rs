@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode as AxStatus};
 use axum::response::IntoResponse;
-use ow_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Server, Storage};
+use ow_e2e::{Server, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::domain::webhooks::DeliveryStatus;
@@ -117,35 +117,6 @@ impl Receiver {
             .map(|r| r.json()["type"].as_str().unwrap_or_default().to_string())
             .collect()
     }
-}
-
-async fn login(s: &Server) -> String {
-    let r = s
-        .http
-        .post(s.url("/api/v1/auth/login"))
-        .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .expect("login");
-    r.json::<Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("jwt")
-        .to_string()
-}
-
-async fn api_key(s: &Server, jwt: &str) -> String {
-    let r: Value = s
-        .http
-        .post(s.url("/api/v1/developer/api-keys"))
-        .bearer_auth(jwt)
-        .json(&json!({"name": "backend"}))
-        .send()
-        .await
-        .expect("key")
-        .json()
-        .await
-        .expect("json");
-    r["id"].as_str().expect("key").to_string()
 }
 
 async fn new_user(s: &Server, key: &str) -> String {
@@ -321,8 +292,8 @@ fn ours_verifies(secret: &str, r: &Received) -> bool {
 async fn sdk_push_delivers_signed_events(storage: Storage) {
     let s = Server::start(storage).await;
     let rx = Receiver::start(&[]).await;
-    let jwt = login(&s).await;
-    let key = api_key(&s, &jwt).await;
+    let jwt = s.login().await;
+    let key = s.api_key(&jwt).await;
     let user = new_user(&s, &key).await;
     let ep = create_endpoint(&s, &jwt, json!({"url": rx.url, "description": "backend"})).await;
     assert!(ep["id"].as_str().expect("id").starts_with("ep_"));
@@ -415,7 +386,7 @@ async fn sdk_push_delivers_signed_events(storage: Storage) {
 async fn failures_are_retried_until_success(storage: Storage) {
     let s = Server::start_with(storage, FAST).await;
     let rx = Receiver::start(&[(500, false), (500, false), (503, false)]).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let ep = create_endpoint(&s, &jwt, json!({"url": rx.url})).await;
     let ep_id = ep["id"].as_str().expect("id");
     let sent = s
@@ -504,7 +475,7 @@ async fn wait_delivery(
 async fn the_abort_header_stops_retries() {
     let s = Server::start_with(Storage::Embedded, FAST).await;
     let rx = Receiver::start(&[(500, true)]).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let ep = create_endpoint(&s, &jwt, json!({"url": rx.url})).await;
     let ep_id = ep["id"].as_str().expect("id");
     let sent: Value = s
@@ -534,8 +505,8 @@ async fn filter_types_and_user_id_choose_the_endpoints() {
     let all = Receiver::start(&[]).await;
     let workouts_only = Receiver::start(&[]).await;
     let second_user_only = Receiver::start(&[]).await;
-    let jwt = login(&s).await;
-    let key = api_key(&s, &jwt).await;
+    let jwt = s.login().await;
+    let key = s.api_key(&jwt).await;
     let u1 = new_user(&s, &key).await;
     let u2 = new_user(&s, &key).await;
     let e_all = create_endpoint(&s, &jwt, json!({"url": all.url})).await;
@@ -629,8 +600,8 @@ async fn messages_stored_before_a_crash_are_delivered_after_the_restart() {
             Some(Arc::new(LostJobs)),
         )
         .await;
-        let jwt = login(&s).await;
-        let key = api_key(&s, &jwt).await;
+        let jwt = s.login().await;
+        let key = s.api_key(&jwt).await;
         let user = new_user(&s, &key).await;
         create_endpoint(&s, &jwt, json!({"url": rx.url})).await;
         push(&s, &key, &user, &heart_rate(30, 0)).await;
@@ -668,8 +639,8 @@ async fn messages_stored_before_a_crash_are_delivered_after_the_restart() {
 async fn management_routes(storage: Storage) {
     let s = Server::start_with(storage, FAST).await;
     let rx = Receiver::start(&[]).await;
-    let jwt = login(&s).await;
-    let key = api_key(&s, &jwt).await;
+    let jwt = s.login().await;
+    let key = s.api_key(&jwt).await;
 
     // The catalogue is public and is the reference's.
     let cat: Value = s
@@ -851,7 +822,7 @@ async fn management_routes(storage: Storage) {
 #[tokio::test]
 async fn the_feature_flag_turns_the_routes_off() {
     let s = Server::start_with(Storage::Embedded, &[("OUTGOING_WEBHOOKS_ENABLED", "false")]).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let cfg: Value = s
         .http
         .get(s.url("/api/v1/config"))
@@ -880,7 +851,7 @@ async fn the_feature_flag_turns_the_routes_off() {
 #[tokio::test]
 async fn private_targets_are_refused_when_not_allowed() {
     let s = Server::start_with(Storage::Embedded, &[("WEBHOOKS_ALLOW_PRIVATE", "false")]).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     for url in [
         "http://example.com/hook",
         "https://127.0.0.1/hook",

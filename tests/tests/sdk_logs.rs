@@ -2,23 +2,9 @@
 //! as the reference validates it, stored as sync status events (24 hours) and listed by
 //! `/users/{id}/sync/recent`.
 
-use ow_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Server, Storage};
+use ow_e2e::{Server, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn login(s: &Server) -> String {
-    let r = s
-        .http
-        .post(s.url("/api/v1/auth/login"))
-        .form(&[("username", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .expect("login");
-    r.json::<Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("jwt")
-        .to_string()
-}
 
 async fn new_user(s: &Server, jwt: &str) -> String {
     let u: Value = s
@@ -76,7 +62,7 @@ fn good() -> Value {
 
 async fn logs_are_validated_stored_and_listed(storage: Storage) {
     let s = Server::start(storage).await;
-    let jwt = login(&s).await;
+    let jwt = s.login().await;
     let user = new_user(&s, &jwt).await;
     let other = new_user(&s, &jwt).await;
     let sdk = sdk_token(&s, &jwt, &user).await;
