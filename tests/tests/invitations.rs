@@ -3,7 +3,7 @@
 //! revoke, duplicate, expiry and validation errors with the reference's texts; tokens are
 //! not stored in the clear.
 
-use ow_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Server, Storage};
+use ow_e2e::{ADMIN_EMAIL, Server, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::store::{Index, Query, query_all};
