@@ -150,6 +150,17 @@ async fn open_invitation(state: &State, id: Uuid) -> ApiResult<(Invitation, u64)
         .ok_or_else(|| ApiError::not_found("Invitation not found"))
 }
 
+/// 400 (the reference's text) unless the invitation is still pending or sent.
+fn still_open(inv: &Invitation, action: &str) -> ApiResult<()> {
+    if inv.status.is_open() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "Cannot {action} invitation with status: {}",
+        inv.status.as_str()
+    )))
+}
+
 /// Revoke an open invitation.
 #[utoipa::path(delete, path = "/api/v1/invitations/{invitation_id}", tag = "invitations",
     params(("invitation_id" = Uuid, Path)),
@@ -160,12 +171,7 @@ pub async fn revoke_invitation(
     PathId(id): PathId,
 ) -> ApiResult<Json<InvitationRead>> {
     let (inv, version) = open_invitation(&state, id).await?;
-    if !inv.status.is_open() {
-        return Err(ApiError::bad_request(format!(
-            "Cannot revoke invitation with status: {}",
-            inv.status.as_str()
-        )));
-    }
+    still_open(&inv, "revoke")?;
     let next = Invitation {
         status: InvitationStatus::Revoked,
         ..inv.clone()
@@ -189,12 +195,7 @@ pub async fn resend_invitation(
     PathId(id): PathId,
 ) -> ApiResult<Json<InvitationRead>> {
     let (inv, version) = open_invitation(&state, id).await?;
-    if !inv.status.is_open() {
-        return Err(ApiError::bad_request(format!(
-            "Cannot resend invitation with status: {}",
-            inv.status.as_str()
-        )));
-    }
+    still_open(&inv, "resend")?;
     let token = new_token();
     let next = Invitation {
         token_digest: digest(&token),

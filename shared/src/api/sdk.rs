@@ -330,29 +330,17 @@ fn log_sync_event(
     }
 }
 
-/// `UploadDataResponse` of the log route (the counters are always 0).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LogResponse {
-    pub status_code: u16,
-    pub response: &'static str,
-    pub user_id: Option<String>,
-    pub dropped_count: usize,
-    pub records_saved: usize,
-    pub workouts_saved: usize,
-    pub sleep_saved: usize,
-}
-
 /// Mobile SDK diagnostic log events (202): validated, stored as sync status events for 24
 /// hours and listed by `/users/{user_id}/sync/recent`.
 #[utoipa::path(post, path = "/api/v1/sdk/users/{user_id}/logs", tag = "sdk", params(("user_id" = String, Path)),
     request_body = SdkLogRequest,
-    responses((status = 202, body = LogResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 202, body = UploadDataResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn sdk_logs(
     St(state): St<State>,
     caller: SdkCaller,
     Path(user_id): Path<String>,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<LogResponse>)> {
+) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
     caller.check_user(&user_id)?;
     let req: SdkLogRequest = super::json_body(&body)?;
     check_log(&req)?;
@@ -374,7 +362,7 @@ pub async fn sdk_logs(
     tracing::info!(user = %user, provider, events = events.len(), sdk = req.sdk_version, "sdk log events stored");
     Ok((
         StatusCode::ACCEPTED,
-        Json(LogResponse {
+        Json(UploadDataResponse {
             status_code: 202,
             response: "Log events stored successfully",
             user_id: Some(user_id),
