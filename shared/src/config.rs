@@ -69,6 +69,28 @@ pub struct Config {
     pub cors: Cors,
     /// Outgoing webhooks (api.md §16).
     pub webhooks: WebhookSettings,
+    /// The Apple Health export import (issue #13).
+    pub apple_import: AppleImportSettings,
+}
+
+/// Bounds of the Apple Health export import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppleImportSettings {
+    /// Largest upload (`APPLE_IMPORT_MAX_BYTES`, 1 GiB: the reference's `max_file_size`
+    /// bound).
+    pub max_upload_bytes: u64,
+    /// Largest `export.xml` inside a zip, uncompressed (`APPLE_IMPORT_MAX_XML_BYTES`, 8 GiB).
+    pub max_xml_bytes: u64,
+    /// Largest compression ratio of that entry (`APPLE_IMPORT_MAX_RATIO`, 100: an export
+    /// compresses about 10–30 to 1, a zip bomb far more).
+    pub max_ratio: u64,
+    /// Imports running at once in one process (`APPLE_IMPORT_CONCURRENCY`, 2).
+    pub concurrency: usize,
+    /// Seconds an upload may stall between two chunks (`APPLE_IMPORT_IDLE_SECONDS`, 60).
+    pub idle_seconds: u64,
+    /// Import before answering instead of in the background (`APPLE_IMPORT_INLINE`; always in
+    /// Lambda, where nothing runs after the answer).
+    pub inline: bool,
 }
 
 /// Outgoing-webhook settings.
@@ -487,6 +509,15 @@ impl Config {
             redirect_origins: redirect_origins(s, &api_base_url)?,
             cors: cors(s, &api_base_url)?,
             webhooks: webhook_settings(s)?,
+            apple_import: AppleImportSettings {
+                max_upload_bytes: s.parse("APPLE_IMPORT_MAX_BYTES", 1024 * 1024 * 1024)?,
+                max_xml_bytes: s.parse("APPLE_IMPORT_MAX_XML_BYTES", 8 * 1024 * 1024 * 1024)?,
+                max_ratio: s.parse("APPLE_IMPORT_MAX_RATIO", 100)?,
+                concurrency: s.parse::<usize>("APPLE_IMPORT_CONCURRENCY", 2)?.max(1),
+                idle_seconds: s.parse::<u64>("APPLE_IMPORT_IDLE_SECONDS", 60)?.max(1),
+                inline: s.get("AWS_LAMBDA_FUNCTION_NAME").is_some()
+                    || s.parse("APPLE_IMPORT_INLINE", false)?,
+            },
             token_key: s.get("TOKEN_ENCRYPTION_KEY").map_or_else(
                 || crate::keys::derive(&secret_key, crate::keys::TOKEN_ENCRYPTION_LABEL),
                 str::to_string,

@@ -72,6 +72,16 @@ pub async fn ingest_sdk(
 ) -> Result<IngestOutcome, IngestError> {
     let batch = parse_sdk_payload(body, provider)
         .map_err(|e| IngestError::BadPayload(payload_error(&e)))?;
+    Ok(ingest_sdk_batch(state, user, batch).await?)
+}
+
+/// Stores one parsed SDK batch for `user` (who must exist): the write path, then the SDK
+/// connection's `last_synced_at`.
+pub async fn ingest_sdk_batch(
+    state: &AppState,
+    user: Uuid,
+    batch: ParsedBatch,
+) -> Result<IngestOutcome, StoreError> {
     let sdk_provider = batch
         .provider
         .and_then(|p| p.as_str().parse::<crate::domain::provider::Provider>().ok());
@@ -98,7 +108,7 @@ pub async fn ingest_sdk(
 
 /// The SDK "connection" of a user (data-model §1.10): created on the first push, re-activated
 /// and stamped with `last_synced_at` on every push.
-async fn touch_sdk_connection(
+pub async fn touch_sdk_connection(
     state: &AppState,
     user: Uuid,
     provider: crate::domain::provider::Provider,

@@ -302,13 +302,42 @@ fn sample(series: SeriesType, at: DateTime<Utc>, value: f64, src: &SourceInfo) -
     }
 }
 
-/// One day of time series for the enabled types.
+/// The heart rate a workout's minutes show: around its average, within its min and max.
+#[derive(Debug, Clone, Copy)]
+struct Effort {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    avg: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Effort {
+    fn of(w: &WorkoutEvent) -> Option<Effort> {
+        let d = w.details.as_ref()?;
+        let avg = d.heart_rate_avg?;
+        let max = d.heart_rate_max.map_or(avg + 20.0, |m| m as f64).max(avg);
+        let min = d.heart_rate_min.map_or(avg - 20.0, |m| m as f64).min(avg);
+        Some(Effort {
+            start: w.start,
+            end: w.end,
+            avg,
+            min,
+            max,
+        })
+    }
+}
+
+/// One day of time series for the enabled types. Heart rate during the day's workouts
+/// follows the workout's average (so the day's maximum and its intensity minutes agree with
+/// the workouts).
 fn day_samples(
     rng: &mut StdRng,
     day: NaiveDate,
     types: &[SeriesType],
     bp: bool,
     src: &SourceInfo,
+    efforts: &[Effort],
 ) -> Vec<Sample> {
     let start = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default());
     let mut out = Vec::new();
@@ -318,13 +347,17 @@ fn day_samples(
         match t {
             S::HeartRate => {
                 for m in 0..1440 {
-                    let base = if awake(m) { 72.0 } else { 56.0 };
-                    out.push(sample(
-                        t,
-                        start + Duration::minutes(m),
-                        base + rng.gen_range(-6.0..14.0f64).round(),
-                        src,
-                    ));
+                    let at = start + Duration::minutes(m);
+                    let value = match efforts.iter().find(|e| e.start <= at && at < e.end) {
+                        Some(e) => (e.avg + rng.gen_range(-12.0..12.0f64))
+                            .round()
+                            .clamp(e.min, e.max),
+                        None => {
+                            let base = if awake(m) { 72.0 } else { 56.0 };
+                            base + rng.gen_range(-6.0..14.0f64).round()
+                        }
+                    };
+                    out.push(sample(t, at, value, src));
                 }
             }
             S::Steps | S::Energy | S::DistanceWalkingRunning => {
@@ -613,6 +646,20 @@ pub async fn seed_user(
     let src = source(providers[n % providers.len()], n);
     let today = now.date_naive();
     let mut stored = 0usize;
+    // Workouts are drawn first: the heart rate of their minutes follows them.
+    let workouts: Vec<WorkoutEvent> = if profile.generate_workouts {
+        let cfg = &profile.workout_config;
+        let days = i64::from(cfg.date_range_months) * 30;
+        (0..cfg.count)
+            .map(|_| {
+                let day = today - Duration::days(rng.gen_range(1..=days));
+                workout(rng, day, cfg, &src)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let efforts: Vec<Effort> = workouts.iter().filter_map(Effort::of).collect();
     if profile.generate_time_series {
         let types: Vec<SeriesType> = profile
             .time_series_config
@@ -624,12 +671,20 @@ pub async fn seed_user(
         if !types.is_empty() || profile.time_series_config.include_blood_pressure {
             for d in (1..=days).rev() {
                 let day = today - Duration::days(d);
+                let day_start =
+                    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default());
+                let todays: Vec<Effort> = efforts
+                    .iter()
+                    .filter(|e| e.start < day_start + Duration::days(1) && e.end > day_start)
+                    .copied()
+                    .collect();
                 let samples = day_samples(
                     rng,
                     day,
                     &types,
                     profile.time_series_config.include_blood_pressure,
                     &src,
+                    &todays,
                 );
                 stored += samples.len();
                 let batch = ParsedBatch {
@@ -641,13 +696,6 @@ pub async fn seed_user(
         }
     }
     if profile.generate_workouts {
-        let cfg = &profile.workout_config;
-        let days = i64::from(cfg.date_range_months) * 30;
-        let mut workouts = Vec::with_capacity(cfg.count as usize);
-        for _ in 0..cfg.count {
-            let day = today - Duration::days(rng.gen_range(1..=days));
-            workouts.push(workout(rng, day, cfg, &src));
-        }
         store(
             state,
             user.id,

@@ -10,12 +10,6 @@ use std::collections::BTreeSet;
 /// "Deliberate differences" (route list).
 const NOT_SERVED: &[(&str, &str, &str)] = &[
     (
-        "POST",
-        "/api/v1/users/{}/import/apple/xml/direct",
-        "Apple XML import: issue #13 (the reference has no feature-off answer here)",
-    ),
-    ("GET", "/api/v1/meta/coverage", "not built yet"),
-    (
         "GET",
         "/api/v1/oura/webhooks/subscriptions",
         "legacy Oura path; /providers/oura/webhooks/subscriptions serves it",

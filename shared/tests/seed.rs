@@ -100,6 +100,47 @@ async fn a_seeded_user_has_data_on_every_endpoint() {
         nonempty(&get("health-scores".into()).await),
         "sleep scores were computed"
     );
+    // The synthetic data agrees with itself: a day with a workout has the workout's heart
+    // rate in its samples, so its maximum is a workout's and it has intensity minutes; a day
+    // without one has none (resting and everyday heart rate stays below 50 % of 190 bpm).
+    let activity = get(format!("summaries/activity?{range}&limit=400")).await;
+    let workouts = get(format!("events/workouts?{range}")).await;
+    let workout_days: std::collections::BTreeSet<String> = workouts["data"]
+        .as_array()
+        .expect("workouts")
+        .iter()
+        .map(|w| w["start_time"].as_str().expect("start")[..10].to_string())
+        .collect();
+    assert!(!workout_days.is_empty());
+    let minutes = |a: &Value| {
+        let im = &a["intensity_minutes"];
+        ["light", "moderate", "vigorous"]
+            .iter()
+            .map(|k| im[k].as_i64().unwrap_or(0))
+            .sum::<i64>()
+    };
+    let mut seen = 0;
+    for a in activity["data"].as_array().expect("activity") {
+        if a["heart_rate"].is_null() {
+            continue;
+        }
+        let date = a["date"].as_str().expect("date");
+        if workout_days.contains(date) {
+            seen += 1;
+            assert!(
+                minutes(a) > 0,
+                "{date}: a workout day without intensity minutes: {a}"
+            );
+            assert!(
+                a["heart_rate"]["max_bpm"].as_i64().unwrap_or(0) >= 100,
+                "{date}: {a}"
+            );
+        } else {
+            assert_eq!(minutes(a), 0, "{date}: {a}");
+        }
+    }
+    assert_eq!(seen, workout_days.len(), "every workout day has heart rate");
+
     let data = get("summaries/data".into()).await;
     assert!(data["total_data_points"].as_u64().unwrap_or(0) > 10_000);
     assert_eq!(data["total_workouts"], 5);

@@ -208,6 +208,46 @@ async fn invitation_flow(storage: Storage) {
     );
     let (_, list) = call(&s, Some(&jwt), "GET", "/invitations", None).await;
     assert_eq!(list, json!([]));
+
+    // An invitation Grace sends keeps existing after Grace is deleted, without its sender.
+    let grace: Value = login_as(&s, "g@example.com", "cobol-rules-1959")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let grace_jwt = grace["access_token"].as_str().expect("token").to_string();
+    let (st, sent) = call(
+        &s,
+        Some(&grace_jwt),
+        "POST",
+        "/invitations",
+        Some(json!({"email": "k@example.com"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(sent["invited_by_id"], dev["id"]);
+    let (st, _) = call(
+        &s,
+        Some(&jwt),
+        "DELETE",
+        &format!("/developers/{}", dev["id"].as_str().expect("id")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, list) = call(&s, Some(&jwt), "GET", "/invitations", None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["email"], "k@example.com");
+    assert_eq!(list[0]["invited_by_id"], Value::Null);
+    let (st, _) = call(
+        &s,
+        Some(&jwt),
+        "DELETE",
+        &format!("/invitations/{}", sent["id"].as_str().expect("id")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
     let (st, e) = call(
         &s,
         Some(&jwt),

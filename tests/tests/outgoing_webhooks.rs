@@ -111,12 +111,44 @@ impl Receiver {
         panic!("receiver never saw {what}; got {:?}", self.types());
     }
 
+    /// What arrived apart from the `sync.*` events of the pushes' runs.
+    fn data_events(&self) -> Vec<Received> {
+        data_events(&self.got())
+    }
+
     fn types(&self) -> Vec<String> {
         self.got()
             .iter()
             .map(|r| r.json()["type"].as_str().unwrap_or_default().to_string())
             .collect()
     }
+}
+
+fn is_sync(r: &Received) -> bool {
+    r.json()["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("sync."))
+}
+
+/// The deliveries that are not `sync.*` events (every push is also a sync run).
+fn data_events(g: &[Received]) -> Vec<Received> {
+    g.iter().filter(|r| !is_sync(r)).cloned().collect()
+}
+
+/// The listed messages that are not `sync.*` events.
+fn data_messages(listed: &Value) -> Vec<Value> {
+    listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|m| {
+            !m["eventType"]
+                .as_str()
+                .expect("eventType")
+                .starts_with("sync.")
+        })
+        .cloned()
+        .collect()
 }
 
 async fn new_user(s: &Server, key: &str) -> String {
@@ -304,9 +336,9 @@ async fn sdk_push_delivers_signed_events(storage: Storage) {
     assert!(secret.starts_with("whsec_"));
 
     push(&s, &key, &user, &heart_rate(120, 0)).await;
-    let got = rx
-        .wait_for("both heart-rate events", |g| g.len() >= 2)
+    rx.wait_for("both heart-rate events", |g| data_events(g).len() >= 2)
         .await;
+    let got = rx.data_events();
     let mut types: Vec<String> = got
         .iter()
         .map(|r| r.json()["type"].as_str().expect("type").to_string())
@@ -345,31 +377,32 @@ async fn sdk_push_delivers_signed_events(storage: Storage) {
 
     // The same batch again stores nothing new: no new message.
     s.state.jobs_idle().await;
-    let before = messages(&s, &jwt, "").await["data"]
-        .as_array()
-        .expect("data")
-        .len();
+    let before = data_messages(&messages(&s, &jwt, "").await).len();
     push(&s, &key, &user, &heart_rate(120, 0)).await;
     s.state.jobs_idle().await;
     let listed = messages(&s, &jwt, "").await;
-    assert_eq!(listed["data"].as_array().expect("data").len(), before);
+    let data = data_messages(&listed);
+    assert_eq!(data.len(), before);
     assert_eq!(before, 2);
-    assert_eq!(listed["data"][0]["payload"], Value::Null);
+    assert_eq!(data[0]["payload"], Value::Null);
     assert!(
-        listed["data"][0]["eventId"]
+        data[0]["eventId"]
             .as_str()
             .expect("eventId")
             .starts_with(&format!(
                 "timeseries.{user}.apple.heart_rate.2025-03-01T08_00_00_00_00"
             ))
     );
-    assert_eq!(
-        listed["data"][0]["channels"],
-        json!([format!("user.{user}")])
-    );
+    assert_eq!(data[0]["channels"], json!([format!("user.{user}")]));
 
     // Both deliveries are in the endpoint's log as successes, each with its message.
-    let log = attempts(&s, &jwt, &ep_id, "").await;
+    let log = attempts(
+        &s,
+        &jwt,
+        &ep_id,
+        "?event_types=heart_rate.created&event_types=series.heart_rate.created",
+    )
+    .await;
     let list = log["data"].as_array().expect("data");
     assert_eq!(list.len(), 2);
     for a in list {
@@ -380,7 +413,7 @@ async fn sdk_push_delivers_signed_events(storage: Storage) {
         assert_eq!(a["endpointId"], ep_id.as_str());
         assert_eq!(a["msg"]["payload"]["data"]["sample_count"], 120);
     }
-    assert_eq!(rx.got().len(), 2);
+    assert_eq!(rx.data_events().len(), 2);
 }
 
 async fn failures_are_retried_until_success(storage: Storage) {
@@ -526,7 +559,8 @@ async fn filter_types_and_user_id_choose_the_endpoints() {
     assert_eq!(e_u2["user_id"], u2.as_str());
 
     push(&s, &key, &u1, &heart_rate(10, 0)).await;
-    all.wait_for("u1's events", |g| g.len() >= 2).await;
+    all.wait_for("u1's events", |g| data_events(g).len() >= 2)
+        .await;
     s.state.jobs_idle().await;
     let listed = messages(&s, &jwt, "").await;
     for m in listed["data"].as_array().expect("data") {
@@ -544,13 +578,14 @@ async fn filter_types_and_user_id_choose_the_endpoints() {
 
     push(&s, &key, &u2, &heart_rate(10, 5)).await;
     let got = second_user_only
-        .wait_for("u2's events", |g| g.len() >= 2)
+        .wait_for("u2's events", |g| data_events(g).len() >= 2)
         .await;
     assert!(
         got.iter()
             .all(|r| r.json()["data"]["user_id"] == u2.as_str())
     );
-    all.wait_for("u2's events too", |g| g.len() >= 4).await;
+    all.wait_for("u2's events too", |g| data_events(g).len() >= 4)
+        .await;
     s.state.jobs_idle().await;
     assert!(workouts_only.got().is_empty());
 
@@ -573,7 +608,9 @@ async fn filter_types_and_user_id_choose_the_endpoints() {
     assert_eq!(patched["description"], "everyone");
     push(&s, &key, &u1, &heart_rate(10, 9)).await;
     second_user_only
-        .wait_for("u1's events after the filter was removed", |g| g.len() >= 4)
+        .wait_for("u1's events after the filter was removed", |g| {
+            data_events(g).len() >= 4
+        })
         .await;
 }
 
@@ -620,20 +657,25 @@ async fn messages_stored_before_a_crash_are_delivered_after_the_restart() {
     let s = Server::start_on(table, tempfile::tempdir().expect("dir")).await;
     assert!(rx.got().is_empty());
     // The sweep finds the messages, fans them out; the first attempt fails, a retry delivers.
+    // Four messages: the two heart-rate events and the push's sync.started/completed.
+    let distinct = |g: &[Received]| {
+        let mut ids: Vec<String> = g
+            .iter()
+            .filter(|r| r.json()["data"]["user_id"] == user.as_str())
+            .map(|r| r.header("webhook-id"))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.len()
+    };
     let got = rx
-        .wait_for("both events after the restart", |g| {
-            g.iter()
-                .filter(|r| r.json()["data"]["user_id"] == user.as_str())
-                .count()
-                >= 3
+        .wait_for("all four events after the restart", |g| {
+            distinct(g) == 4 && g.len() >= 5
         })
         .await;
-    let mut ids: Vec<String> = got.iter().map(|r| r.header("webhook-id")).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 2);
+    assert_eq!(distinct(&got), 4);
     let listed = messages(&s, &jwt, "").await;
-    assert_eq!(listed["data"].as_array().expect("data").len(), 2);
+    assert_eq!(listed["data"].as_array().expect("data").len(), 4);
 }
 
 async fn management_routes(storage: Storage) {
@@ -872,8 +914,132 @@ async fn private_targets_are_refused_when_not_allowed() {
     create_endpoint(&s, &jwt, json!({"url": "https://hooks.example.com/x"})).await;
 }
 
+async fn user_runs(s: &Server, key: &str, user: &str) -> Value {
+    let r = s
+        .http
+        .get(s.url(&format!("/api/v1/users/{user}/sync/runs")))
+        .header(KEY_HEADER, key)
+        .send()
+        .await
+        .expect("runs");
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.expect("json")
+}
+
+/// Every SDK push is a sync run (source `sdk`, run id = batch id): `sync.started` and
+/// `sync.completed` reach the endpoint with the run's counts, and the run is listed by
+/// `/users/{id}/sync/runs`. A refused payload makes no run.
+async fn sdk_pushes_are_sync_runs(storage: Storage) {
+    let s = Server::start(storage).await;
+    let rx = Receiver::start(&[]).await;
+    let jwt = s.login().await;
+    let key = s.api_key(&jwt).await;
+    let user = new_user(&s, &key).await;
+    create_endpoint(
+        &s,
+        &jwt,
+        json!({"url": rx.url, "filter_types": ["sync.started", "sync.completed", "sync.failed"]}),
+    )
+    .await;
+    push(&s, &key, &user, &heart_rate(20, 0)).await;
+    let got = rx.wait_for("the run's two events", |g| g.len() >= 2).await;
+    let find = |g: &[Received], t: &str| -> Vec<Received> {
+        g.iter()
+            .filter(|r| r.json()["type"] == t)
+            .cloned()
+            .collect()
+    };
+    let started = find(&got, "sync.started");
+    let completed = find(&got, "sync.completed");
+    assert_eq!((started.len(), completed.len()), (1, 1), "{:?}", rx.types());
+    let st = started[0].json()["data"].clone();
+    let run_id = st["run_id"].as_str().expect("run_id").to_string();
+    assert!(uuid::Uuid::parse_str(&run_id).is_ok(), "{run_id}");
+    assert_eq!(st["user_id"], user.as_str());
+    assert_eq!(st["provider"], "apple");
+    assert_eq!(st["source"], "sdk");
+    assert_eq!(st["message"], "Processing apple SDK batch");
+    assert_eq!(st["metadata"]["batch_id"], run_id.as_str());
+    let done = completed[0].json()["data"].clone();
+    assert_eq!(done["run_id"], run_id.as_str());
+    assert_eq!(done["status"], "success");
+    assert_eq!(done["message"], "Apple batch saved");
+    assert_eq!(done["items_processed"], 20);
+    assert_eq!(done["metadata"]["records_saved"], 20);
+    assert_eq!(done["metadata"]["dropped_count"], 0);
+
+    // The idempotency keys of §16.2 are the messages' event ids.
+    s.state.jobs_idle().await;
+    let listed = messages(&s, &jwt, "").await;
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["eventId"].as_str())
+        .collect();
+    for kind in ["started", "completed"] {
+        let want = format!("sync.{kind}.{run_id}");
+        assert!(ids.contains(&want.as_str()), "{want} not in {ids:?}");
+    }
+
+    let listed = user_runs(&s, &key, &user).await;
+    let list = listed.as_array().expect("runs");
+    assert_eq!(list.len(), 1, "{listed}");
+    assert_eq!(list[0]["run_id"], run_id.as_str());
+    assert_eq!(list[0]["source"], "sdk");
+    assert_eq!(list[0]["stage"], "completed");
+    assert_eq!(list[0]["status"], "success");
+    assert_eq!(list[0]["items_processed"], 20);
+    assert!(list[0]["started_at"].is_string() && list[0]["ended_at"].is_string());
+
+    // The same data again: a new run (the data events are not repeated).
+    push(&s, &key, &user, &heart_rate(20, 0)).await;
+    let got = rx.wait_for("the second run", |g| g.len() >= 4).await;
+    let second: Vec<Value> = find(&got, "sync.completed")
+        .iter()
+        .map(|r| r.json()["data"].clone())
+        .filter(|d| d["run_id"] != run_id.as_str())
+        .collect();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0]["metadata"]["records_saved"], 20);
+    assert_eq!(
+        user_runs(&s, &key, &user)
+            .await
+            .as_array()
+            .expect("runs")
+            .len(),
+        2
+    );
+
+    // A refused payload is a 400 and no run.
+    let r = s
+        .http
+        .post(s.url(&format!("/api/v1/sdk/users/{user}/sync")))
+        .header(KEY_HEADER, &key)
+        .json(&json!({"provider": "nokia", "data": {}}))
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    s.state.jobs_idle().await;
+    assert_eq!(
+        user_runs(&s, &key, &user)
+            .await
+            .as_array()
+            .expect("runs")
+            .len(),
+        2
+    );
+    assert_eq!(rx.got().len(), 4);
+}
+
 mod embedded {
     use super::*;
+
+    #[tokio::test]
+    async fn sdk_pushes_are_sync_runs() {
+        super::sdk_pushes_are_sync_runs(Storage::Embedded).await;
+    }
 
     #[tokio::test]
     async fn sdk_push_delivers_signed_events() {
@@ -893,6 +1059,11 @@ mod embedded {
 
 mod dynamodb {
     use super::*;
+
+    #[tokio::test]
+    async fn sdk_pushes_are_sync_runs() {
+        super::sdk_pushes_are_sync_runs(Storage::Dynamo).await;
+    }
 
     #[tokio::test]
     async fn sdk_push_delivers_signed_events() {

@@ -2,8 +2,10 @@
 //! (`chromedriver`). Logs in from `/`, creates an API key in Settings and uses the key the page
 //! shows over HTTP, adds a user, seeds synthetic data, opens every tab of the seeded user and
 //! checks that the charts hold the API's numbers, checks the phone layout, and fails on any
-//! console error (failed requests and CSP violations are console errors). Saves screenshots of
-//! the dashboard and of the sleep tab to `docs/` for the README.
+//! console error (failed requests and CSP violations are console errors). Follows a sync live,
+//! registers a webhook endpoint to a local receiver and sees the test event's delivery in the
+//! log. Saves screenshots of the dashboard, the sleep tab and the webhook log to `docs/` for
+//! the README.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (or `OW_CHROMIUM` / `OW_CHROMEDRIVER`).
 //! Without them the test is skipped with a loud message, unless `OW_REQUIRE_CHROMIUM` is set
@@ -67,7 +69,32 @@ async fn api_get(s: &Server, key: &str, path: &str) -> Value {
     r.json().await.expect("json")
 }
 
-#[tokio::test]
+/// A webhook receiver on a free loopback port: counts the POSTs and answers 200 `thanks`.
+async fn receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "thanks"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, got)
+}
+
+// Two worker threads: the server keeps answering the browser while the seeding job runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_works_in_chromium() {
     let (Some(chromium), Some(driver)) = (
         find_binary(
@@ -151,6 +178,60 @@ async fn the_portal_works_in_chromium() {
     assert_eq!(d.text("main h1").await, "Ada Lovelace");
     assert!(d.text(".flash.ok").await.contains("User added"));
     no_console_errors(&d, "user page").await;
+    let ada = d
+        .url()
+        .await
+        .split("/portal/users/")
+        .nth(1)
+        .expect("user page")
+        .split(['?', '#'])
+        .next()
+        .expect("id")
+        .to_string();
+
+    // Live sync updates: the profile follows Ada's sync stream; an SDK log event shows up
+    // as a new run row without a reload.
+    d.wait_until(
+        "const t = document.querySelector('table.runs[data-live-users]'); return !!t && t.getAttribute('data-live') === 'open';",
+        json!([]),
+    )
+    .await;
+    let log = json!({"sdkVersion": "1", "provider": "apple", "events": [
+        {"eventType": "device_state", "timestamp": Utc::now().to_rfc3339(), "batteryLevel": 0.5}
+    ]});
+    let r = s
+        .http
+        .post(s.url(&format!("/api/v1/sdk/users/{ada}/logs")))
+        .header(KEY_HEADER, &key)
+        .json(&log)
+        .send()
+        .await
+        .expect("sdk log");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    d.wait_until(
+        "return document.querySelectorAll('table.runs tbody tr[data-run]').length >= 1;",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        d.text("table.runs tbody tr[data-run] td[data-field='status']")
+            .await,
+        "in_progress"
+    );
+    assert_eq!(
+        d.text("table.runs tbody tr[data-run] td[data-field='message']")
+            .await,
+        "device state"
+    );
+    no_console_errors(&d, "live sync on the user page").await;
+    d.goto(&s.url(&format!("/portal/syncs?user_id={ada}")))
+        .await;
+    d.wait_until(
+        "const t = document.querySelector('table.runs[data-live-users]'); return !!t && t.getAttribute('data-live') === 'open';",
+        json!([]),
+    )
+    .await;
+    no_console_errors(&d, "syncs").await;
 
     // Seed data from the browser, then wait for the job.
     d.goto(&s.url("/portal/settings/seed")).await;
@@ -336,12 +417,92 @@ async fn the_portal_works_in_chromium() {
     std::fs::write(docs.join("portal-dashboard.png"), &shot).expect("write screenshot");
     no_console_errors(&d, "dashboard").await;
 
+    // Webhooks: register an endpoint to a local receiver, send a test event, see the
+    // delivery with its answer in the log.
+    let (hook, got) = receiver().await;
+    d.goto(&s.url("/portal/webhooks")).await;
+    no_console_errors(&d, "webhooks").await;
+    d.fill("#new-url", &hook).await;
+    d.fill("#new-description", "the browser test's receiver")
+        .await;
+    d.click("form[method='post'][action='/portal/webhooks'] button")
+        .await;
+    assert_eq!(
+        d.text("main h1").await,
+        "Webhook endpoint",
+        "{}",
+        d.text("main").await
+    );
+    assert!(d.text(".flash.ok").await.contains("Endpoint added"));
+    let endpoint_page = d.url().await;
+    d.click("#reveal-secret").await;
+    assert!(d.text("#endpoint-secret").await.starts_with("whsec_"));
+    d.click("form[action$='/test'] button").await;
+    assert!(d.text(".flash.ok").await.contains("Test event sent"));
+    for _ in 0..200 {
+        s.state.jobs_idle().await;
+        if got.load(std::sync::atomic::Ordering::SeqCst) >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        got.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one delivery"
+    );
+    s.state.jobs_idle().await;
+    d.goto(&endpoint_page).await;
+    assert_eq!(
+        d.text("table.attempts tr[data-status='success'] strong.code")
+            .await,
+        "200"
+    );
+    assert_eq!(
+        d.script(
+            "return document.querySelectorAll('table.attempts tbody tr').length;",
+            json!([])
+        )
+        .await,
+        json!(1)
+    );
+    d.click_here("table.attempts details summary").await;
+    d.resize(1280, 1300).await;
+    let shot = d.screenshot().await;
+    std::fs::write(docs.join("portal-webhooks.png"), &shot).expect("write screenshot");
+    d.resize(1280, 900).await;
+    no_console_errors(&d, "webhook endpoint").await;
+
+    // The other pages: they render with no console error.
+    for path in [
+        "/portal/coverage".to_string(),
+        format!("/portal/coverage?user_id={seeded}"),
+        "/portal/settings/priorities".to_string(),
+        "/portal/settings/lifecycle".to_string(),
+        "/portal/settings/team".to_string(),
+        "/portal/syncs".to_string(),
+    ] {
+        d.goto(&s.url(&path)).await;
+        assert!(!d.text("main h1").await.is_empty());
+        no_console_errors(&d, &path).await;
+    }
+    assert!(d.url().await.ends_with("/portal/syncs"));
+    d.goto(&s.url(&format!("/portal/coverage?user_id={seeded}")))
+        .await;
+    let points = d.text("#cov-points").await;
+    assert!(points.parse::<u64>().unwrap_or(0) > 0, "{points}");
+
     // A phone: nothing is wider than the screen.
     d.resize(390, 844).await;
     for path in [
         "/portal",
         "/portal/users",
         &format!("/portal/users/{seeded}?tab=sleep"),
+        "/portal/webhooks",
+        &endpoint_page.replace(&s.base, ""),
+        "/portal/coverage",
+        "/portal/settings/priorities",
+        "/portal/settings/team",
     ] {
         d.goto(&s.url(path)).await;
         let overflow = d

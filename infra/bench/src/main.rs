@@ -16,12 +16,21 @@
 //! 4. With `--portal` (only that): the developer portal's pages over a user seeded with a year
 //!    of synthetic data, one client: p50 and p99 render time per page (budget: p99 ≤ 20 ms).
 //!
+//! 5. With `--webhooks` (only that): outgoing webhooks: SDK ingest with and without an
+//!    endpoint (ratio, same run), events/s delivered, event-to-delivery latency p50/p99 at about
+//!    1,000 SDK records/s (`webhooks.rs`).
+//!
+//! 6. With `--apple-import` (only that): a generated Apple Health `export.xml` of 100 MB and
+//!    1 GB (`OW_BENCH_APPLE_MB`) parsed alone, then imported through the server (`apple`).
+//!
 //! Usage: `cargo run --profile server -p ow-bench --bin ow-bench [-- --quick] [--http-only]
-//! [--portal]` (builds the server too, with the local server's speed profile).
+//! [--portal] [--webhooks] [--apple-import]` (builds the server too, with the local server's speed profile).
 
+mod apple;
 mod capacity;
 mod http;
 mod portal;
+mod webhooks;
 
 use std::time::Instant;
 
@@ -30,6 +39,8 @@ async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let http_only = std::env::args().any(|a| a == "--http-only");
     let portal_only = std::env::args().any(|a| a == "--portal");
+    let webhooks_only = std::env::args().any(|a| a == "--webhooks");
+    let apple_only = std::env::args().any(|a| a == "--apple-import");
     let started = Instant::now();
     println!(
         "ow-bench (quick={quick}); machine: {} cores",
@@ -38,8 +49,12 @@ async fn main() {
             .unwrap_or(1)
     );
     println!();
-    let result = if portal_only {
+    let result = if apple_only {
+        apple::run(quick).await
+    } else if portal_only {
         portal::run(quick).await
+    } else if webhooks_only {
+        webhooks::run(quick).await
     } else {
         run(quick, http_only).await
     };

@@ -118,11 +118,50 @@ pub async fn run(quick: bool) -> Result<(), BoxError> {
         started.elapsed().as_secs_f64()
     );
 
+    // One webhook endpoint (for a type the benchmark never emits, at a closed port), so its
+    // page has something to show.
+    let ep: Value = http
+        .post(format!("{base}/api/v1/webhooks/endpoints"))
+        .bearer_auth(&jwt)
+        .json(&json!({"url": "http://127.0.0.1:9/hook", "filter_types": ["connection.revoked"]}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let endpoint = ep["id"].as_str().ok_or("no webhook endpoint")?.to_string();
+
     let mut pages: Vec<(String, String)> = vec![
         ("dashboard".into(), "/portal".into()),
         ("users".into(), "/portal/users".into()),
         ("syncs".into(), "/portal/syncs".into()),
+        ("webhooks".into(), "/portal/webhooks".into()),
+        (
+            "webhook endpoint".into(),
+            format!("/portal/webhooks/{endpoint}"),
+        ),
+        ("data coverage".into(), "/portal/coverage".into()),
+        (
+            "data coverage, user".into(),
+            format!("/portal/coverage?user_id={user}"),
+        ),
         ("settings (API keys)".into(), "/portal/settings".into()),
+        (
+            "settings (applications)".into(),
+            "/portal/settings/applications".into(),
+        ),
+        (
+            "settings (providers)".into(),
+            "/portal/settings/providers".into(),
+        ),
+        (
+            "settings (priorities)".into(),
+            "/portal/settings/priorities".into(),
+        ),
+        (
+            "settings (lifecycle)".into(),
+            "/portal/settings/lifecycle".into(),
+        ),
+        ("settings (team)".into(), "/portal/settings/team".into()),
         ("settings (seed)".into(), "/portal/settings/seed".into()),
     ];
     for tab in ["profile", "activity", "sleep", "body", "workouts", "scores"] {

@@ -3,6 +3,7 @@
 //! webhooks to our API, and injects faults (429, 503, slow answers, denied consent, revoked
 //! grants). Point the real client code at one with `<PROVIDER>_BASE_URL=<fake base_url>`.
 
+pub mod apple_export;
 pub mod core;
 pub mod fitbit;
 pub mod garmin;

@@ -1,24 +1,38 @@
-//! Apple Health XML import (api.md #74, #76) as the reference answers with the feature off:
-//! no S3 client → 503 `S3 client not configured`, no SNS client → 503 `SNS client not
-//! configured`. The import itself is issue #13; `/import/apple/xml/direct` has no such answer
-//! in the reference and is not served yet.
+//! Apple Health export import (api.md #74–#76, issue #13).
+//!
+//! `POST /users/{id}/import/apple/xml/direct` (#75) streams the multipart body's `file` field
+//! (an `export.xml` or the Health app's `export.zip`) to a temporary file, bounded by
+//! `APPLE_IMPORT_MAX_BYTES` and an idle timeout, answers `processing` with the task id, and
+//! imports it in the background (`services::apple_import`); the import's progress and summary
+//! are the user's sync run of that id (source `apple_xml`). The presigned S3 upload (#74) and
+//! the SNS notification (#76) still answer as the reference does with the feature off.
 
-use axum::extract::Path;
-use axum::http::StatusCode;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State as St};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::State;
+use super::{State, parse_uuid};
 use crate::auth::guard::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::services::apple_import;
 
 pub fn openapi_router() -> OpenApiRouter<State> {
     OpenApiRouter::new()
         .routes(routes!(presigned_upload))
+        .routes(routes!(direct_upload))
         .routes(routes!(sns_notification))
 }
 
-/// Presigned S3 upload for an Apple Health export: 503 until the import is built (#13).
+/// Presigned S3 upload for an Apple Health export: 503 (no S3 client is configured).
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/import/apple/xml/s3", tag = "import",
     params(("user_id" = String, Path)),
     responses((status = 401), (status = 503, description = "S3 client not configured")))]
@@ -29,7 +43,173 @@ pub async fn presigned_upload(_: Caller, Path(_user_id): Path<String>) -> ApiRes
     ))
 }
 
-/// S3 event notifications over SNS: 503 until the import is built (#13).
+/// The answer of a direct upload.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectImportResponse {
+    /// `processing`.
+    pub status: &'static str,
+    /// The import's sync run id (`/users/{id}/sync/runs`).
+    pub task_id: String,
+    pub user_id: String,
+}
+
+/// Uploads an Apple Health `export.xml` or `export.zip` (multipart field `file`) and imports
+/// it in the background; progress and the final summary are the user's sync run `task_id`.
+#[utoipa::path(post, path = "/api/v1/users/{user_id}/import/apple/xml/direct", tag = "import",
+    params(("user_id" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "field `file`: export.xml or export.zip"),
+    responses((status = 200, body = DirectImportResponse), (status = 400), (status = 401),
+        (status = 404), (status = 408, description = "the upload stalled"),
+        (status = 413, description = "over APPLE_IMPORT_MAX_BYTES"),
+        (status = 429, description = "imports already running")))]
+pub async fn direct_upload(
+    St(state): St<State>,
+    _: Caller,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<DirectImportResponse>> {
+    let user = parse_uuid(&user_id)?;
+    if !state.db.user_exists(user).await? {
+        return Err(ApiError::entity_not_found("User", user));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        ApiError::bad_request("Expected a multipart/form-data body with a boundary")
+    })?;
+    let settings = state.config.apple_import.clone();
+    let permit = apple_import::slots(&settings)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many Apple Health imports are running; try again later",
+            )
+        })?;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let dir = state.config.data_dir.join("imports");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::internal(format!("import directory: {e}")))?;
+    let path = dir.join(format!("{run_id}.upload"));
+    let received = receive(body, boundary, &path, &settings).await;
+    if let Err(e) = received {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
+    let now = state.now();
+    state
+        .db
+        .record_sync(
+            &apple_import::queued_run(user, &run_id, now),
+            serde_json::json!({"phase": "queued"}),
+        )
+        .await?;
+    let task = run_id.clone();
+    let bg = state.clone();
+    let work = async move {
+        let _permit = permit;
+        apple_import::import_file(&bg, user, &path, &task).await;
+        if let Err(e) = tokio::fs::remove_file(&path).await {
+            tracing::warn!(error = %e, "import upload not removed");
+        }
+    };
+    if settings.inline {
+        work.await;
+    } else {
+        tokio::spawn(work);
+    }
+    Ok(Json(DirectImportResponse {
+        status: "processing",
+        task_id: run_id,
+        user_id,
+    }))
+}
+
+/// Streams the `file` field to `path`; other fields are read and dropped (bounded too).
+async fn receive(
+    body: Body,
+    boundary: String,
+    path: &PathBuf,
+    settings: &crate::config::AppleImportSettings,
+) -> ApiResult<()> {
+    let limit = settings.max_upload_bytes;
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(limit.saturating_add(1024 * 1024))
+            .per_field(limit),
+    );
+    let mut form =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let idle = Duration::from_secs(settings.idle_seconds);
+    let mut got_file = false;
+    loop {
+        let field = tokio::time::timeout(idle, form.next_field())
+            .await
+            .map_err(|_| stalled())?
+            .map_err(multipart_error)?;
+        let Some(mut field) = field else { break };
+        let is_file = field.name() == Some("file") && !got_file;
+        let mut out = if is_file {
+            Some(
+                tokio::fs::File::create(path)
+                    .await
+                    .map_err(|e| ApiError::internal(format!("import file: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let mut written = 0u64;
+        while let Some(chunk) = tokio::time::timeout(idle, field.chunk())
+            .await
+            .map_err(|_| stalled())?
+            .map_err(multipart_error)?
+        {
+            written += chunk.len() as u64;
+            if let Some(f) = out.as_mut() {
+                f.write_all(&chunk)
+                    .await
+                    .map_err(|e| ApiError::internal(format!("import file: {e}")))?;
+            }
+        }
+        if let Some(mut f) = out {
+            f.flush()
+                .await
+                .map_err(|e| ApiError::internal(format!("import file: {e}")))?;
+            if written == 0 {
+                return Err(ApiError::bad_request("The file is empty"));
+            }
+            got_file = true;
+        }
+    }
+    if !got_file {
+        return Err(ApiError::bad_request("file: Field required"));
+    }
+    Ok(())
+}
+
+fn stalled() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "The upload stalled: no data arrived within the idle timeout",
+    )
+}
+
+fn multipart_error(e: multer::Error) -> ApiError {
+    match e {
+        multer::Error::StreamSizeExceeded { limit }
+        | multer::Error::FieldSizeExceeded { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("File too large: the limit is {limit} bytes (APPLE_IMPORT_MAX_BYTES)"),
+        ),
+        other => ApiError::bad_request(format!("Invalid multipart body: {other}")),
+    }
+}
+
+/// S3 event notifications over SNS: 503 (no SNS client is configured).
 #[utoipa::path(post, path = "/api/v1/sns/notification", tag = "import",
     responses((status = 503, description = "SNS client not configured")))]
 pub async fn sns_notification() -> ApiResult<()> {

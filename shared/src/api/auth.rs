@@ -558,6 +558,8 @@ pub async fn delete_developer(
             state.db.save_api_key(&k).await?;
         }
     }
+    // The invitations they sent stay, without their sender (as the reference's SET NULL).
+    state.db.clear_inviter(dev.id).await?;
     state.db.delete_developer(&dev).await?;
     Ok(Json((&dev).into()))
 }

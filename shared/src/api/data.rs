@@ -45,6 +45,7 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(delete_cycle))
         .routes(routes!(health_scores))
         .routes(routes!(data_sources))
+        .routes(routes!(meta_coverage))
         .merge(super::summaries::openapi_router())
 }
 
@@ -752,6 +753,13 @@ fn capitalized(s: &str) -> String {
             .collect(),
         None => String::new(),
     }
+}
+
+/// What each provider delivers: the static coverage matrix (api.md #3), public.
+#[utoipa::path(get, path = "/api/v1/meta/coverage", tag = "meta",
+    responses((status = 200, description = "CoverageResponse")))]
+pub async fn meta_coverage() -> Json<&'static crate::services::coverage::Coverage> {
+    Json(crate::services::coverage::coverage())
 }
 
 /// The user's data sources.

@@ -14,8 +14,10 @@ use utoipa_axum::routes;
 use super::{State, parse_uuid};
 use crate::auth::guard::SdkCaller;
 use crate::domain::sdk::SdkProvider;
+use crate::domain::sdk::parse_sdk_payload;
 use crate::error::{ApiError, ApiResult};
-use crate::ingest::{IngestError, ingest_sdk};
+use crate::ingest::{ingest_sdk_batch, payload_error};
+use crate::services::sync_runs;
 
 /// The routes of this group with their OpenAPI operations (paths and methods come from
 /// each handler's `#[utoipa::path]`).
@@ -55,12 +57,31 @@ async fn handle(
     if !state.db.user_exists(user).await? {
         return Err(ApiError::entity_not_found("User", user));
     }
-    let out = ingest_sdk(state, user, body, provider)
-        .await
-        .map_err(|e| match e {
-            IngestError::BadPayload(m) => ApiError::bad_request(m),
-            IngestError::Store(s) => s.into(),
-        })?;
+    // A payload refused here is answered 400 and makes no run (nothing was accepted); an
+    // accepted one is a sync run of its own (source `sdk`, run id = batch id).
+    let batch =
+        parse_sdk_payload(body, provider).map_err(|e| ApiError::bad_request(payload_error(&e)))?;
+    let provider_name = batch.provider.map_or("apple", SdkProvider::as_str);
+    let run = sync_runs::begin(state, user, provider_name, "sdk").await;
+    let out = match ingest_sdk_batch(state, user, batch).await {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::error!(user = %user, error = %e, "sdk batch not stored");
+            sync_runs::fail(state, run, "the batch could not be stored").await;
+            return Err(e.into());
+        }
+    };
+    sync_runs::complete(
+        state,
+        run,
+        sync_runs::Stored {
+            records_saved: out.records_saved,
+            workouts_saved: out.workouts_saved,
+            sleep_saved: out.sleep_saved,
+            dropped_count: out.dropped_count,
+        },
+    )
+    .await;
     tracing::info!(
         user = %user,
         records = out.records_saved,

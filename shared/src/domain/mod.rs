@@ -9,6 +9,7 @@
 //! * [`series`] — the 93 series types, aggregation methods and timeseries resolution bucketing.
 //! * [`workout`] — the 117 workout types and the SDK workout-type mapping.
 //! * [`sdk`] — the mobile SDK push payload parser.
+//! * [`apple_export`] — the Apple Health export (`export.xml`) pull parser.
 //! * [`sleep`] — SDK sleep segments → sessions, stage cleaning, sleep summary rules.
 //! * [`summary`] — activity, recovery and body summary rules.
 //! * [`scores`] — the Open Wearables computed sleep and resilience scores.
@@ -17,6 +18,8 @@
 //! * [`seed_profile`] — what synthetic data to generate (the seed job's profile).
 //! * [`webhooks`] — outgoing webhooks: event catalogue, ids, signatures, retry schedule, URL rules.
 
+pub mod apple_export;
+pub mod coverage;
 pub mod garmin_backfill;
 pub mod numeric;
 pub mod provider;

@@ -957,6 +957,25 @@ fn derive_source(
     let software_version = raw
         .operating_system_version
         .map(|v| format!("{}.{}.{}", v.major.0, v.minor.0, v.patch.0));
+    let info = SourceInfo {
+        provider,
+        device_model,
+        software_version,
+        source,
+        sdk_device_type: raw.device_type,
+    };
+    check_source(&info)?;
+    Ok(info)
+}
+
+/// The length bounds of a source's stored fields (DataSource columns).
+pub(crate) fn check_source(info: &SourceInfo) -> Result<(), &'static str> {
+    let SourceInfo {
+        device_model,
+        software_version,
+        source,
+        ..
+    } = info;
     if device_model
         .as_ref()
         .is_some_and(|m| m.chars().count() > MAX_DEVICE_MODEL_LEN)
@@ -975,16 +994,10 @@ fn derive_source(
     {
         return Err("software version too long");
     }
-    Ok(SourceInfo {
-        provider,
-        device_model,
-        software_version,
-        source,
-        sdk_device_type: raw.device_type,
-    })
+    Ok(())
 }
 
-fn check_zone(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+pub(crate) fn check_zone(raw: Option<&str>) -> Result<Option<String>, &'static str> {
     match raw {
         None => Ok(None),
         Some(z) => normalize_zone_offset(z)
@@ -1002,7 +1015,7 @@ fn check_external_id(id: Option<String>) -> Result<Option<String>, &'static str>
 
 /// An item's time span: both ends in the storable years, the end not before the start, and
 /// at most `max_seconds` long when given.
-fn check_span(
+pub(crate) fn check_span(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     max_seconds: Option<i64>,
@@ -1020,7 +1033,7 @@ fn check_span(
 }
 
 /// Rounds to the sample column scale (numeric(10,3)); `Err` when it would overflow.
-fn stored_value(v: f64) -> Result<f64, &'static str> {
+pub(crate) fn stored_value(v: f64) -> Result<f64, &'static str> {
     if fits_numeric(v, 10, 3) {
         Ok(round_half_away_to(v, 3))
     } else {
@@ -1135,12 +1148,11 @@ struct StatAccumulator {
 }
 
 impl StatAccumulator {
-    fn add(&mut self, stat: &RawStatistic) {
-        let v = stat.value.0;
+    fn add_parts(&mut self, kind: &str, unit: &str, v: f64) {
         let d = &mut self.details;
-        match stat.kind.as_str() {
+        match kind {
             "duration" | "totalDuration" => {
-                self.duration = Some(if stat.unit == "ms" { v / 1000.0 } else { v });
+                self.duration = Some(if unit == "ms" { v / 1000.0 } else { v });
             }
             "activeEnergyBurned" | "basalEnergyBurned" => {
                 self.active_basal += v;
@@ -1165,7 +1177,7 @@ impl StatAccumulator {
             other => {
                 if let Some(series) = workout_series_statistic(other) {
                     self.series
-                        .push((series, convert_statistic_unit(series, v, &stat.unit)));
+                        .push((series, convert_statistic_unit(series, v, unit)));
                 }
             }
         }
@@ -1254,8 +1266,67 @@ fn build_workout(
     provider: SdkProvider,
 ) -> Result<(WorkoutEvent, Vec<Sample>), &'static str> {
     let source = derive_source(raw.source.as_ref(), provider)?;
-    let zone_offset = check_zone(raw.zone_offset.as_deref())?;
-    let external_id = check_external_id(raw.id)?;
+    let statistics: Option<Vec<WorkoutStatistic<'_>>> = raw.values.as_ref().map(|values| {
+        values
+            .iter()
+            .map(|v| WorkoutStatistic {
+                kind: &v.kind,
+                unit: &v.unit,
+                value: v.value.0,
+            })
+            .collect()
+    });
+    build_workout_from(WorkoutInput {
+        external_id: raw.id,
+        kind: raw.kind.as_deref(),
+        start: raw.start_date.0,
+        end: raw.end_date.0,
+        zone_offset: raw.zone_offset.as_deref(),
+        source,
+        statistics: statistics.as_deref(),
+    })
+}
+
+/// One workout statistic in the SDK's vocabulary (`type`, `unit`, `value` of §4.5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkoutStatistic<'a> {
+    pub kind: &'a str,
+    pub unit: &'a str,
+    pub value: f64,
+}
+
+/// A workout from any device source (an SDK item, an Apple Health export element), before
+/// validation.
+#[derive(Debug, Clone)]
+pub struct WorkoutInput<'a> {
+    pub external_id: Option<String>,
+    /// The SDK workout type (HealthKit snake_case or Health Connect upper case).
+    pub kind: Option<&'a str>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Unchecked `±HH:MM` offset.
+    pub zone_offset: Option<&'a str>,
+    pub source: SourceInfo,
+    /// `None`: the item carried no statistics array.
+    pub statistics: Option<&'a [WorkoutStatistic<'a>]>,
+}
+
+/// Builds a workout event and its statistic samples by the SDK's rules (§4.5): the checks,
+/// the energy rule, the details' rounding and the series statistics.
+pub fn build_workout_from(
+    input: WorkoutInput<'_>,
+) -> Result<(WorkoutEvent, Vec<Sample>), &'static str> {
+    let WorkoutInput {
+        external_id,
+        kind,
+        start,
+        end,
+        zone_offset,
+        source,
+        statistics,
+    } = input;
+    let zone_offset = check_zone(zone_offset)?;
+    let external_id = check_external_id(external_id)?;
     let source_name = source
         .source
         .clone()
@@ -1263,14 +1334,15 @@ fn build_workout(
     if source_name.chars().count() > MAX_WORKOUT_SOURCE_NAME_LEN {
         return Err("source name too long");
     }
-    let (start, end) = (raw.start_date.0, raw.end_date.0);
     check_span(start, end, Some(MAX_EVENT_SECONDS))?;
     let mut details = None;
     let mut duration = None;
     let mut samples = Vec::new();
-    if let Some(values) = raw.values.as_ref() {
+    if let Some(values) = statistics {
         let mut acc = StatAccumulator::default();
-        values.iter().for_each(|stat| acc.add(stat));
+        values
+            .iter()
+            .for_each(|stat| acc.add_parts(stat.kind, stat.unit, stat.value));
         let (d, dur, series) = acc.finish()?;
         details = Some(d);
         duration = dur;
@@ -1293,7 +1365,7 @@ fn build_workout(
     };
     let event = WorkoutEvent {
         external_id,
-        workout_type: raw.kind.as_deref().map(map_sdk_workout_type),
+        workout_type: kind.map(map_sdk_workout_type),
         start,
         end,
         zone_offset,

@@ -48,6 +48,8 @@ state_enum! {
     SyncStage {
         /// Waiting for the queue (or for a scheduled retry).
         Queued = "queued",
+        /// Began (an SDK push or a provider push being stored).
+        Started = "started",
         /// Talking to the provider (an attempt failed and is retried soon).
         Fetching = "fetching",
         /// Finished (synced or skipped).
@@ -101,7 +103,7 @@ mod tests {
     fn sync_stage_spelling() {
         assert_eq!(
             spellings(SyncStage::ALL, SyncStage::as_str),
-            ["queued", "fetching", "completed", "failed"]
+            ["queued", "started", "fetching", "completed", "failed"]
         );
     }
 

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::numeric::{mean, round_half_even_i64, round_half_even_to, trunc_i64};
+use super::numeric::{
+    mean, round_half_away_to, round_half_even_i64, round_half_even_to, trunc_i64,
+};
 use super::series::{SeriesType, prefer_daily_sum};
 use super::time::local_date;
 
@@ -462,13 +464,17 @@ pub fn assemble_activity(
     steps: Option<StepMinutes>,
     intensity: Option<IntensityMinutes>,
 ) -> ActivityValues {
+    // The reference stores values as numeric(10,3) and sums them exactly in SQL: a sum has at
+    // most three decimals (723.688, not 723.6880000000003). Our inputs are rounded to three
+    // decimals on write, so rounding the float sum to three decimals gives the exact sum.
+    let dec3 = |x: f64| round_half_away_to(x, 3);
     ActivityValues {
         steps: day.steps,
-        distance_meters: day.distance,
+        distance_meters: day.distance.map(dec3),
         floors_climbed: floors_climbed(day.flights, workout_elevation_m),
-        elevation_meters: workout_elevation_m,
-        active_calories_kcal: day.active_energy,
-        total_calories_kcal: day.active_energy + day.basal_energy,
+        elevation_meters: workout_elevation_m.map(dec3),
+        active_calories_kcal: dec3(day.active_energy),
+        total_calories_kcal: dec3(day.active_energy + day.basal_energy),
         active_minutes: day.active_time.or(steps.map(|s| s.active)),
         sedentary_minutes: steps.map(|s| s.sedentary),
         intensity_minutes: intensity,
@@ -874,6 +880,35 @@ mod tests {
             ),
         ];
         assert_eq!(activity_days(&rows)[&d("2025-03-01")].hr_avg, Some(72));
+    }
+
+    #[test]
+    fn calorie_and_distance_sums_have_three_decimals() {
+        // 0.1 + 0.2 and a long run of three-decimal values, summed as floats, carry noise.
+        let rows: Vec<ActivitySample> = (0..1000)
+            .flat_map(|i| {
+                let at = t("2025-03-01T08:00:00Z") + chrono::Duration::seconds(i);
+                [
+                    (SeriesType::Energy, 0.723_688),
+                    (SeriesType::BasalEnergy, 0.1),
+                    (SeriesType::DistanceWalkingRunning, 0.2),
+                ]
+                .map(|(series, value)| ActivitySample {
+                    series,
+                    recorded_at: at,
+                    value: round_half_away_to(value, 3),
+                    zone_offset: None,
+                    is_daily_total: None,
+                })
+            })
+            .collect();
+        let day = &activity_days(&rows)[&d("2025-03-01")];
+        assert_ne!(day.active_energy, 724.0, "the float sum is noisy");
+        let v = assemble_activity(day, Some(0.1 + 0.2), None, None);
+        assert_eq!(v.active_calories_kcal, 724.0);
+        assert_eq!(v.total_calories_kcal, 824.0);
+        assert_eq!(v.distance_meters, Some(200.0));
+        assert_eq!(v.elevation_meters, Some(0.3));
     }
 
     #[test]

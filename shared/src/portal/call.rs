@@ -91,8 +91,26 @@ impl Api {
         }
     }
 
-    /// Calls `METHOD uri`; a 2xx answer's JSON (`Null` when empty), else the failure.
-    pub async fn call(&self, method: Method, uri: &str, body: Send<'_>) -> Result<Value, ApiFail> {
+    /// `GET uri` whose 2xx answer is passed on as it comes (a server-sent event stream);
+    /// a failure is read like [`Api::call`]'s.
+    pub async fn stream(&self, uri: &str) -> Result<axum::response::Response, ApiFail> {
+        let req = self.request(Method::GET, uri, Send::None)?;
+        let resp = match self.router.clone().oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| internal(&e))?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(ApiFail::from_answer(status, &value))
+    }
+
+    fn request(&self, method: Method, uri: &str, body: Send<'_>) -> Result<Request<Body>, ApiFail> {
         let mut b = Request::builder().method(method).uri(uri);
         if let Some(t) = &self.bearer {
             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -115,6 +133,12 @@ impl Api {
         if let Some(c) = &self.context {
             req.extensions_mut().insert(c.clone());
         }
+        Ok(req)
+    }
+
+    /// Calls `METHOD uri`; a 2xx answer's JSON (`Null` when empty), else the failure.
+    pub async fn call(&self, method: Method, uri: &str, body: Send<'_>) -> Result<Value, ApiFail> {
+        let req = self.request(method, uri, body)?;
         let resp = match self.router.clone().oneshot(req).await {
             Ok(r) => r,
             Err(never) => match never {},

@@ -1,7 +1,7 @@
 //! The developer portal: server-rendered HTML pages under `/portal` (maud templates, SVG
-//! charts drawn here, one small script for copy buttons), a client of the API in the same
-//! process ([`call`]), with its own session and CSRF rules ([`session`]). Its own route group
-//! and Lambda function; no Node toolchain at build or run time.
+//! charts drawn here, one small script for copy buttons and live sync rows), a client of the
+//! API in the same process ([`call`]), with its own session and CSRF rules ([`session`]). Its
+//! own route group and Lambda function; no Node toolchain at build or run time.
 
 pub mod call;
 pub mod charts;
@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::State;
 use call::ApiCache;
-use pages::{auth, overview, pair, settings, users};
+use pages::{auth, overview, pair, settings, team, users, webhooks};
 
 /// Every portal route (HTML, so none is in the OpenAPI document): `(METHOD, path)`.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -45,8 +45,16 @@ pub const ROUTES: &[(&str, &str)] = &[
         "POST",
         "/portal/users/{user_id}/connections/{provider}/disconnect",
     ),
+    ("GET", "/portal/users/{user_id}/sync/stream"),
     ("GET", "/portal/syncs"),
     ("GET", "/portal/webhooks"),
+    ("POST", "/portal/webhooks"),
+    ("GET", "/portal/webhooks/{endpoint_id}"),
+    ("POST", "/portal/webhooks/{endpoint_id}/edit"),
+    ("POST", "/portal/webhooks/{endpoint_id}/rotate"),
+    ("POST", "/portal/webhooks/{endpoint_id}/test"),
+    ("POST", "/portal/webhooks/{endpoint_id}/delete"),
+    ("POST", "/portal/webhooks/messages/{msg_id}/retry"),
     ("GET", "/portal/coverage"),
     ("GET", "/portal/settings"),
     ("POST", "/portal/settings/api-keys"),
@@ -59,6 +67,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/portal/settings/applications/{app_id}/delete"),
     ("GET", "/portal/settings/providers"),
     ("POST", "/portal/settings/providers/{provider}"),
+    ("GET", "/portal/settings/priorities"),
+    ("POST", "/portal/settings/priorities/{kind}"),
+    ("GET", "/portal/settings/lifecycle"),
+    ("POST", "/portal/settings/lifecycle"),
+    ("POST", "/portal/settings/lifecycle/run"),
+    ("GET", "/portal/settings/team"),
+    ("POST", "/portal/settings/team"),
+    ("POST", "/portal/settings/team/{invitation_id}/resend"),
+    ("POST", "/portal/settings/team/{invitation_id}/revoke"),
+    ("GET", "/portal/accept-invite"),
+    ("POST", "/portal/accept-invite"),
     ("GET", "/portal/settings/seed"),
     ("POST", "/portal/settings/seed"),
 ];
@@ -96,8 +115,30 @@ pub fn openapi_router() -> OpenApiRouter<State> {
             "/portal/users/{user_id}/connections/{provider}/disconnect",
             post(users::disconnect),
         )
+        .route(
+            "/portal/users/{user_id}/sync/stream",
+            get(overview::sync_stream),
+        )
         .route("/portal/syncs", get(overview::syncs))
-        .route("/portal/webhooks", get(overview::webhooks))
+        .route(
+            "/portal/webhooks",
+            get(webhooks::overview).post(webhooks::create),
+        )
+        .route("/portal/webhooks/{endpoint_id}", get(webhooks::show))
+        .route("/portal/webhooks/{endpoint_id}/edit", post(webhooks::edit))
+        .route(
+            "/portal/webhooks/{endpoint_id}/rotate",
+            post(webhooks::rotate),
+        )
+        .route("/portal/webhooks/{endpoint_id}/test", post(webhooks::test))
+        .route(
+            "/portal/webhooks/{endpoint_id}/delete",
+            post(webhooks::delete),
+        )
+        .route(
+            "/portal/webhooks/messages/{msg_id}/retry",
+            post(webhooks::retry),
+        )
         .route("/portal/coverage", get(overview::coverage))
         .route("/portal/settings", get(settings::api_keys))
         .route("/portal/settings/api-keys", post(settings::create_key))
@@ -129,6 +170,29 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .route(
             "/portal/settings/providers/{provider}",
             post(settings::update_provider),
+        )
+        .route("/portal/settings/priorities", get(team::priorities))
+        .route(
+            "/portal/settings/priorities/{kind}",
+            post(team::save_priorities),
+        )
+        .route(
+            "/portal/settings/lifecycle",
+            get(team::lifecycle).post(team::save_lifecycle),
+        )
+        .route("/portal/settings/lifecycle/run", post(team::run_lifecycle))
+        .route("/portal/settings/team", get(team::team).post(team::invite))
+        .route(
+            "/portal/settings/team/{invitation_id}/resend",
+            post(team::resend),
+        )
+        .route(
+            "/portal/settings/team/{invitation_id}/revoke",
+            post(team::revoke),
+        )
+        .route(
+            "/portal/accept-invite",
+            get(team::accept_page).post(team::accept),
         )
         .route(
             "/portal/settings/seed",

@@ -260,6 +260,8 @@ impl FromRequestParts<State> for Page {
 pub struct Posted {
     pub page: Page,
     pub form: HashMap<String, String>,
+    /// Every field in order, repeated names included (a multiple select).
+    pub pairs: Vec<(String, String)>,
 }
 
 impl Posted {
@@ -269,6 +271,16 @@ impl Posted {
             .get(name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
+    }
+
+    /// Every non-empty value of a repeated field, trimmed, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
     }
 }
 
@@ -294,13 +306,17 @@ impl FromRequest<State> for Posted {
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let form: HashMap<String, String> =
+        let pairs: Vec<(String, String)> =
             serde_urlencoded::from_bytes(&bytes).map_err(|_| forbidden_form())?;
+        let mut form = HashMap::new();
+        for (k, v) in &pairs {
+            form.entry(k.clone()).or_insert_with(|| v.clone());
+        }
         let given = form.get(CSRF_FIELD).map(String::as_str);
         if !given.is_some_and(|g| ct_eq(&page.csrf, g)) {
             return Err(forbidden_form());
         }
-        Ok(Self { page, form })
+        Ok(Self { page, form, pairs })
     }
 }
 

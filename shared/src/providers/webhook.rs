@@ -357,7 +357,30 @@ pub async fn apply(
                         + pulled.workouts.len()
                         + pulled.sleeps.len()
                         + pulled.scores.len();
-                    super::sync::store_pulled(state, &conn, pulled.clone()).await?;
+                    // Each push with data is a sync run of its own (source `webhook`).
+                    let run =
+                        crate::services::sync_runs::begin(state, conn.user_id, key, "webhook")
+                            .await;
+                    if let Err(e) = super::sync::store_pulled(state, &conn, pulled.clone()).await {
+                        crate::services::sync_runs::fail(
+                            state,
+                            run,
+                            "the pushed data could not be stored",
+                        )
+                        .await;
+                        return Err(e);
+                    }
+                    crate::services::sync_runs::complete(
+                        state,
+                        run,
+                        crate::services::sync_runs::Stored {
+                            records_saved: pulled.samples.len(),
+                            workouts_saved: pulled.workouts.len(),
+                            sleep_saved: pulled.sleeps.len(),
+                            dropped_count: 0,
+                        },
+                    )
+                    .await;
                     out.stored += n;
                     state
                         .db

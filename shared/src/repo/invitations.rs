@@ -182,6 +182,38 @@ impl Db {
             })
     }
 
+    /// Sets `invited_by_id` to null on every invitation `dev` sent (the developer is being
+    /// deleted; the reference's foreign key does the same). Answers how many changed.
+    pub async fn clear_inviter(&self, dev: Uuid) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for inv in self.invitations().await? {
+            if inv.invited_by_id != Some(dev) {
+                continue;
+            }
+            // A concurrent change (a resend, an accept) is read again; a few tries bound it.
+            for _ in 0..5 {
+                let Some((cur, version)) = self.invitation(inv.id).await? else {
+                    break;
+                };
+                if cur.invited_by_id != Some(dev) {
+                    break;
+                }
+                let mut new = cur.clone();
+                new.invited_by_id = None;
+                match self.update_invitation(&cur, version, &new).await {
+                    Ok(()) => {
+                        changed += 1;
+                        break;
+                    }
+                    Err(InvitationWriteError::Conflict) => continue,
+                    Err(InvitationWriteError::Store(e)) => return Err(e),
+                    Err(InvitationWriteError::EmailTaken) => break,
+                }
+            }
+        }
+        Ok(changed)
+    }
+
     /// Replaces an invitation read at `version`: moves the token lookup when the token
     /// changed, releases the e-mail claim when it no longer blocks.
     pub async fn update_invitation(

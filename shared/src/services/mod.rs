@@ -1,8 +1,11 @@
 //! Use cases below the API: what a route does once its request is extracted, independent of
 //! the wire format.
 
+pub mod apple_import;
 pub mod connections;
+pub mod coverage;
 pub mod summaries;
+pub mod sync_runs;
 pub mod timeseries;
 pub mod webhooks;
 

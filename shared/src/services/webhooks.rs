@@ -367,6 +367,11 @@ pub async fn connection_revoked(state: &AppState, c: &Connection, reason: &str) 
 /// `sync.started` (first attempt of a run) or, for a run in a terminal stage,
 /// `sync.completed` / `sync.failed`. The run id makes each once per run.
 pub async fn sync_changed(state: &AppState, run: &SyncRun, started: bool) {
+    sync_changed_with(state, run, started, json!({})).await;
+}
+
+/// [`sync_changed`] with the run's `metadata` (the push runs' batch id and counts).
+pub async fn sync_changed_with(state: &AppState, run: &SyncRun, started: bool, metadata: Value) {
     use crate::domain::states::SyncStage;
     let base = json!({
         "user_id": run.user_id,
@@ -374,7 +379,7 @@ pub async fn sync_changed(state: &AppState, run: &SyncRun, started: bool) {
         "source": run.source,
         "run_id": run.run_id,
         "message": run.message,
-        "metadata": {},
+        "metadata": metadata,
     });
     let (kind, extra) = if started {
         ("started", json!({}))
@@ -544,6 +549,13 @@ pub async fn due_jobs(state: &AppState) -> Result<Vec<Job>, StoreError> {
         .map(|m| Job::WebhookFanout { msg_id: m.id })
         .collect();
     for mut d in state.db.due_deliveries(now, 500).await? {
+        // A `sending` delivery whose lease ran out lost its attempt (the process died in the
+        // middle of it; the attempt was never recorded): it is pending again, with the same
+        // attempt number, or the new job would find it busy and the lease would be renewed
+        // forever.
+        if d.status == DeliveryStatus::Sending {
+            d.status = DeliveryStatus::Pending;
+        }
         d.next_attempt_at = Some(now + lease(state));
         match state.db.save_delivery(&d).await {
             Ok(()) => jobs.push(Job::WebhookDeliver {

@@ -4,7 +4,9 @@ pub mod auth;
 pub mod overview;
 pub mod pair;
 pub mod settings;
+pub mod team;
 pub mod users;
+pub mod webhooks;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

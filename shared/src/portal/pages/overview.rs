@@ -1,21 +1,26 @@
-//! The dashboard, the sync runs, and the sections whose API has not landed yet.
+//! The dashboard, the sync runs and the data coverage.
 
-use axum::response::Response;
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query};
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde_json::Value;
 
 use super::{failed, n, s, seg, user_name};
+use crate::portal::charts::Bar;
 use crate::portal::layout::{self, Nav, when};
 use crate::portal::session::Page;
 
-/// A table of sync runs.
-pub fn runs_table(runs: &[Value], with_user: bool) -> Markup {
+/// A table of sync runs. `live`: the users whose sync streams the page's script follows
+/// (the script updates a run's row, or adds one, on every status event).
+pub fn runs_table(runs: &[Value], with_user: bool, live: &[String]) -> Markup {
     html! {
-        @if runs.is_empty() {
+        @if runs.is_empty() && live.is_empty() {
             p.muted { "No sync runs yet." }
         } @else {
             div.scroll {
-                table.runs {
+                table.runs data-live-users=[(!live.is_empty()).then(|| live.join(" "))] data-with-user=[with_user.then_some("1")] {
                     thead { tr {
                         th scope="col" { "Started" }
                         @if with_user { th scope="col" { "User" } }
@@ -25,17 +30,17 @@ pub fn runs_table(runs: &[Value], with_user: bool) -> Markup {
                     } }
                     tbody {
                         @for r in runs {
-                            tr {
-                                td { (when(r.get("started_at").and_then(Value::as_str))) }
+                            tr data-run=(s(r, "run_id")) {
+                                td data-field="started" { (when(r.get("started_at").and_then(Value::as_str))) }
                                 @if with_user {
-                                    td { a href={"/portal/users/" (seg(s(r, "user_id")))} { code { (s(r, "user_id").get(..8).unwrap_or("")) } } }
+                                    td data-field="user" { a href={"/portal/users/" (seg(s(r, "user_id")))} { code { (s(r, "user_id").get(..8).unwrap_or("")) } } }
                                 }
-                                td { (s(r, "provider")) }
-                                td { (s(r, "source")) }
-                                td { span class={"status " (s(r, "status"))} { (s(r, "status")) } }
-                                td { (s(r, "stage")) }
-                                td { (n(r, "items_processed").map(|v| v.to_string()).unwrap_or_default()) }
-                                td {
+                                td data-field="provider" { (s(r, "provider")) }
+                                td data-field="source" { (s(r, "source")) }
+                                td data-field="status" { span class={"status " (s(r, "status"))} { (s(r, "status")) } }
+                                td data-field="stage" { (s(r, "stage")) }
+                                td data-field="items" { (n(r, "items_processed").map(|v| v.to_string()).unwrap_or_default()) }
+                                td data-field="message" {
                                     (s(r, "message"))
                                     @if !s(r, "error").is_empty() { br; span.error-text { (s(r, "error")) } }
                                 }
@@ -45,6 +50,35 @@ pub fn runs_table(runs: &[Value], with_user: bool) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// Sync streams one page follows at most (each holds a connection).
+pub const LIVE_STREAMS: usize = 3;
+/// How long the portal passes one sync stream on before ending it (the browser reconnects).
+const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `GET /portal/users/{user_id}/sync/stream`: the user's sync stream
+/// (`/users/{id}/sync/stream`) for the page's script, under the session (the API's stream
+/// needs a token the browser's `EventSource` cannot send).
+pub async fn sync_stream(page: Page, Path(user): Path<String>) -> Response {
+    use futures_util::StreamExt;
+    match page
+        .api
+        .stream(&format!(
+            "/api/v1/users/{}/sync/stream?replay=20",
+            seg(&user)
+        ))
+        .await
+    {
+        Ok(resp) => {
+            let (parts, body) = resp.into_parts();
+            let bounded = body
+                .into_data_stream()
+                .take_until(tokio::time::sleep(STREAM_LIFETIME));
+            Response::from_parts(parts, axum::body::Body::from_stream(bounded))
+        }
+        Err(e) => (e.status, e.detail).into_response(),
     }
 }
 
@@ -73,21 +107,49 @@ pub async fn dashboard(page: Page) -> Response {
         Ok(v) => list(&v),
         Err(e) => return failed(&page, Nav::Dashboard, e),
     };
-    let total = users.get("total").and_then(Value::as_u64).unwrap_or(0);
+    let stats = match page.api.get("/api/v1/dashboard/stats").await {
+        Ok(v) => v,
+        Err(e) => return failed(&page, Nav::Dashboard, e),
+    };
     let recent = users
         .get("items")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    let count = |ptr: &str| stats.pointer(ptr).and_then(Value::as_u64).unwrap_or(0);
     let failed_runs = runs.iter().filter(|r| s(r, "status") == "failed").count();
+    let top: Vec<Value> = stats
+        .pointer("/connections_coverage/top_providers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let body = html! {
         p.lead { "Your platform at a glance." }
         section.stats aria-label="Counters" {
-            div.stat { span.stat-label { "Total users" } span.stat-value id="stat-users" { (total) } }
+            div.stat { span.stat-label { "Total users" } span.stat-value id="stat-users" { (count("/total_users/count")) } }
+            div.stat { span.stat-label { "Active connections" } span.stat-value id="stat-connections" { (count("/active_conn/count")) } }
+            div.stat { span.stat-label { "Data points" } span.stat-value id="stat-points" { (count("/data_points/count")) } }
+            div.stat {
+                span.stat-label { "Events" } span.stat-value id="stat-events" { (count("/event_records/count")) }
+                span.muted { (count("/event_records/workouts")) " workouts, " (count("/event_records/sleep")) " sleep, " (count("/event_records/menstrual_cycles")) " cycles" }
+            }
+            div.stat {
+                span.stat-label { "Users with a connection" } span.stat-value id="stat-connected" { (count("/connections_coverage/users_with_active")) }
+                span.muted { (count("/connections_coverage/users_with_multi_active")) " with several" }
+            }
             div.stat { span.stat-label { "Recent sync runs" } span.stat-value id="stat-runs" { (runs.len()) } span.muted { (failed_runs) " failed" } }
-            div.stat.pending {
-                span.stat-label { "Active connections, data points, events, top providers" }
-                span.muted { "Not shown yet: dashboard stats: issue #11." }
+        }
+        section aria-labelledby="top-providers" {
+            h2 id="top-providers" { "Top providers" }
+            @if top.is_empty() {
+                p.muted { "No active connections yet." }
+            } @else {
+                (crate::portal::charts::bars(
+                    "chart-top-providers",
+                    "Active connections per provider",
+                    "connections",
+                    &top.iter().map(|t| Bar { label: s(t, "provider").to_string(), value: n(t, "count").unwrap_or(0.0) }).collect::<Vec<_>>(),
+                ))
             }
         }
         div.columns {
@@ -108,7 +170,7 @@ pub async fn dashboard(page: Page) -> Response {
             }
             section {
                 h2 { "Latest syncs" }
-                (runs_table(&runs, true))
+                (runs_table(&runs, true, &[]))
                 p { a href="/portal/syncs" { "All sync runs" } }
             }
         }
@@ -116,56 +178,213 @@ pub async fn dashboard(page: Page) -> Response {
     layout::shell(&page, Nav::Dashboard, "Dashboard", body)
 }
 
-/// `GET /portal/syncs`.
-pub async fn syncs(page: Page) -> Response {
-    let runs = match page.api.get("/api/v1/sync/runs?limit=100").await {
+/// `GET /portal/syncs`: the latest runs; the script follows the users with a run in
+/// progress (or the one user of `?user_id=`) live.
+pub async fn syncs(page: Page, Query(q): Query<HashMap<String, String>>) -> Response {
+    let user = q.get("user_id").filter(|u| !u.is_empty()).cloned();
+    let uri = match &user {
+        Some(u) => format!(
+            "/api/v1/sync/runs?limit=100&{}",
+            crate::portal::call::encode(&[("user_id", u.clone())])
+        ),
+        None => "/api/v1/sync/runs?limit=100".to_string(),
+    };
+    let runs = match page.api.get(&uri).await {
         Ok(v) => list(&v),
         Err(e) => return failed(&page, Nav::Syncs, e),
     };
-    let body = html! {
-        p.lead { "The 100 most recent sync runs of every user (provider pulls, webhooks, SDK pushes), newest first; the page reloads every 5 s while a run is in progress. "
-            a href="/portal/syncs" { "Refresh" } }
-        (runs_table(&runs, true))
-    };
-    let mut r = layout::shell(&page, Nav::Syncs, "Syncs", body);
-    if runs.iter().any(|r| s(r, "status") == "in_progress") {
-        // Follows running syncs: the browser reloads the page while one is in progress.
-        r.headers_mut()
-            .insert("refresh", axum::http::HeaderValue::from_static("5"));
+    let mut live: Vec<String> = user.iter().cloned().collect();
+    for r in &runs {
+        let u = s(r, "user_id").to_string();
+        if s(r, "status") == "in_progress" && !live.contains(&u) && live.len() < LIVE_STREAMS {
+            live.push(u);
+        }
     }
-    r
+    let body = html! {
+        p.lead {
+            @if let Some(u) = &user { "The 100 most recent sync runs of user " code { (u) } ", newest first, updated live. " a href="/portal/syncs" { "All users" } }
+            @else { "The 100 most recent sync runs of every user (provider pulls, webhooks, SDK pushes), newest first; runs in progress update live. " a href="/portal/syncs" { "Refresh" } }
+        }
+        (runs_table(&runs, true, &live))
+    };
+    layout::shell(&page, Nav::Syncs, "Syncs", body)
 }
 
-fn not_landed(page: &Page, nav: Nav, title: &str, what: &str, issue: u32) -> Response {
+/// One row per code with a mark per provider.
+fn matrix(
+    caption: &str,
+    id: &str,
+    providers: &[String],
+    rows: &[(String, String, Vec<String>)],
+) -> Markup {
+    html! {
+        div.scroll {
+            table.matrix id=(id) {
+                caption { (caption) }
+                thead { tr {
+                    th scope="col" { "Field" }
+                    @for p in providers { th scope="col" { (p) } }
+                } }
+                tbody {
+                    @for (code, unit, have) in rows {
+                        tr data-code=(code) {
+                            th scope="row" { (code) @if !unit.is_empty() { " " span.muted { "(" (unit) ")" } } }
+                            @for p in providers {
+                                @if have.contains(p) {
+                                    td.yes data-provider=(p) { span aria-hidden="true" { "●" } span.visually-hidden { "yes" } }
+                                } @else {
+                                    td { span.visually-hidden { "no" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn field_rows(v: &Value) -> Vec<(String, String, Vec<String>)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        s(f, "code").to_string(),
+                        s(f, "unit").to_string(),
+                        names(&f["providers"]),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A user's stored data by type (`/users/{id}/summaries/data`), largest first.
+fn counts(v: &Value, key: &str) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = v
+        .get(key)
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+/// `GET /portal/coverage`: what each provider delivers (`/meta/coverage`) and, for a chosen
+/// user, what is stored and from which sources.
+pub async fn coverage(page: Page, Query(q): Query<HashMap<String, String>>) -> Response {
+    let cov = match page.api.get("/api/v1/meta/coverage").await {
+        Ok(v) => v,
+        Err(e) => return failed(&page, Nav::Coverage, e),
+    };
+    let users = match page
+        .api
+        .get("/api/v1/users?limit=100&sort_by=created_at&sort_order=desc")
+        .await
+    {
+        Ok(v) => v
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        Err(e) => return failed(&page, Nav::Coverage, e),
+    };
+    let chosen = q.get("user_id").filter(|u| !u.is_empty()).cloned();
+    let mine = match &chosen {
+        Some(u) => {
+            let data = page
+                .api
+                .get(&format!("/api/v1/users/{}/summaries/data", seg(u)))
+                .await;
+            let sources = page
+                .api
+                .get(&format!("/api/v1/users/{}/data-sources", seg(u)))
+                .await;
+            match (data, sources) {
+                (Ok(d), Ok(src)) => Some((d, src)),
+                (Err(e), _) | (_, Err(e)) => return failed(&page, Nav::Coverage, e),
+            }
+        }
+        None => None,
+    };
+    let providers = names(&cov["providers"]);
+    let series_rows =
+        |cat: &Value| -> Vec<(String, String, Vec<String>)> { field_rows(&cat["metrics"]) };
     let body = html! {
-        div.notice role="status" {
-            p { strong { "Not available yet." } " " (what) }
-            p { "This page is wired up when the API behind it lands (issue #" (issue) ")." }
+        p.lead { "What each provider delivers (" code { "GET /api/v1/meta/coverage" } "), and what is stored for one of your users." }
+        section aria-labelledby="user-coverage" {
+            h2 id="user-coverage" { "A user's data" }
+            form.inline method="get" action="/portal/coverage" {
+                label for="cov-user" { "User" }
+                select id="cov-user" name="user_id" {
+                    option value="" { "choose…" }
+                    @for u in &users {
+                        option value=(s(u, "id")) selected[chosen.as_deref() == Some(s(u, "id"))] { (user_name(u)) }
+                    }
+                }
+                button.small type="submit" { "Show" }
+            }
+            @if let Some((d, src)) = &mine {
+                dl.facts {
+                    dt { "Data points" } dd id="cov-points" { (n(d, "total_data_points").unwrap_or(0.0)) }
+                    dt { "Workouts" } dd id="cov-workouts" { (n(d, "total_workouts").unwrap_or(0.0)) }
+                    dt { "Sleep sessions" } dd id="cov-sleep" { (n(d, "total_sleep_events").unwrap_or(0.0)) }
+                }
+                div.columns {
+                    section {
+                        h3 { "Series" }
+                        @let c = counts(d, "series_type_counts");
+                        @if c.is_empty() { p.muted { "No time series stored." } } @else {
+                            table.counts id="cov-series" {
+                                thead { tr { th scope="col" { "Series" } th scope="col" { "Samples" } } }
+                                tbody { @for (k, v) in &c { tr data-code=(k) data-value=(v) { td { (k) } td { (v) } } } }
+                            }
+                        }
+                    }
+                    section {
+                        h3 { "Workout types" }
+                        @let c = counts(d, "workout_type_counts");
+                        @if c.is_empty() { p.muted { "No workouts stored." } } @else {
+                            table.counts id="cov-workout-types" {
+                                thead { tr { th scope="col" { "Type" } th scope="col" { "Workouts" } } }
+                                tbody { @for (k, v) in &c { tr data-code=(k) data-value=(v) { td { (k) } td { (v) } } } }
+                            }
+                        }
+                        h3 { "Sources" }
+                        @let items = src.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                        @if items.is_empty() { p.muted { "No data sources." } } @else {
+                            ul.plain { @for x in &items { li { (s(x, "display_name")) " " span.muted { (s(x, "device_type")) } } } }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="provider-coverage" {
+            h2 id="provider-coverage" { "Providers" }
+            @for cat in cov["timeseries"].as_array().cloned().unwrap_or_default() {
+                (matrix(s(&cat, "name"), &format!("cov-{}", s(&cat, "name").to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")), &providers, &series_rows(&cat)))
+            }
+            (matrix("Workout fields", "cov-workout-fields", &providers, &field_rows(&cov["workout_fields"])))
+            (matrix("Sleep fields", "cov-sleep-fields", &providers, &field_rows(&cov["sleep_fields"])))
+            (matrix("Menstrual-cycle fields", "cov-menstrual-fields", &providers, &field_rows(&cov["menstrual_cycle_fields"])))
+            (matrix("Health scores", "cov-health-scores", &providers, &field_rows(&cov["health_scores"])))
         }
     };
-    layout::shell(page, nav, title, body)
-}
-
-/// `GET /portal/webhooks`.
-pub async fn webhooks(page: Page) -> Response {
-    not_landed(
-        &page,
-        Nav::Webhooks,
-        "Webhooks",
-        "Outgoing webhook endpoints, their secrets, test events and the delivery log need the \
-         outgoing webhooks API (/api/v1/webhooks), which has not landed.",
-        12,
-    )
-}
-
-/// `GET /portal/coverage`.
-pub async fn coverage(page: Page) -> Response {
-    not_landed(
-        &page,
-        Nav::Coverage,
-        "Data coverage",
-        "Which series and event types each user and provider has over time needs \
-         /api/v1/meta/coverage, which has not landed.",
-        11,
-    )
+    layout::shell(&page, Nav::Coverage, "Data coverage", body)
 }

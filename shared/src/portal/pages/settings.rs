@@ -1,4 +1,5 @@
-//! Settings: API keys, SDK applications and synthetic data, through the API's routes.
+//! Settings: API keys, SDK applications, providers and synthetic data, through the API's
+//! routes (priorities, data lifecycle and team are in `team.rs`).
 
 use std::collections::HashMap;
 
@@ -14,14 +15,18 @@ use crate::portal::layout::{self, Nav, csrf, when};
 use crate::portal::session::{Page, Posted};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Tab {
+pub enum Tab {
     Keys,
     Apps,
     Providers,
+    Priorities,
+    Lifecycle,
+    Team,
     Seed,
 }
 
-fn tabs(active: Tab) -> Markup {
+/// The settings sections.
+pub fn tabs(active: Tab) -> Markup {
     let items = [
         (Tab::Keys, "/portal/settings", "API keys"),
         (
@@ -29,6 +34,14 @@ fn tabs(active: Tab) -> Markup {
             "/portal/settings/applications",
             "SDK applications",
         ),
+        (Tab::Providers, "/portal/settings/providers", "Providers"),
+        (Tab::Priorities, "/portal/settings/priorities", "Priorities"),
+        (
+            Tab::Lifecycle,
+            "/portal/settings/lifecycle",
+            "Data lifecycle",
+        ),
+        (Tab::Team, "/portal/settings/team", "Team"),
         (Tab::Seed, "/portal/settings/seed", "Seed data"),
     ];
     html! {
@@ -39,7 +52,6 @@ fn tabs(active: Tab) -> Markup {
                 }
             }
         }
-        p.muted { "Priorities, data lifecycle and team settings are not in the portal yet." }
     }
 }
 

@@ -468,7 +468,7 @@ async fn profile(page: &Page, u: &Value, view: &View) -> Result<Markup, ApiFail>
                     }
                 }
                 h2 { "Sync history" }
-                (runs_table(&runs, false))
+                (runs_table(&runs, false, &[s(u, "id").to_string()]))
             }
         }
     })
