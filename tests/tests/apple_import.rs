@@ -185,6 +185,28 @@ async fn an_export_is_imported_once(storage: Storage) {
     assert_eq!(meta["workouts_saved"], json!(g.workouts));
     assert_eq!(run["status"], "success");
     assert_eq!(run["stage"], "completed");
+    // The import is a sync run for outgoing webhooks too: sync.started and sync.completed,
+    // the latter with the import's summary as metadata.
+    s.state.jobs_idle().await;
+    let r = s
+        .http
+        .get(s.url("/api/v1/webhooks/messages?limit=100"))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .expect("messages");
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Value = r.json().await.expect("json");
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["eventId"].as_str())
+        .collect();
+    for kind in ["started", "completed"] {
+        let want = format!("sync.{kind}.{task}");
+        assert!(ids.contains(&want.as_str()), "{want} not in {ids:?}");
+    }
 
     let data = settled(&s, &key, &user, g.nights).await;
     assert_eq!(series_counts(&data), expected_counts(&g), "{data}");

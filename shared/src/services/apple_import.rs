@@ -186,6 +186,7 @@ pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str
     {
         tracing::warn!(error = %e, "import start not recorded");
     }
+    super::webhooks::sync_changed_with(state, &run, true, json!({"run_id": run_id})).await;
 
     let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut summary = ImportSummary {
@@ -300,9 +301,10 @@ async fn finish(
     run.ended_at = Some(now);
     run.last_update = now;
     let meta = serde_json::to_value(&summary).unwrap_or_default();
-    if let Err(e) = state.db.record_sync(&run, meta).await {
+    if let Err(e) = state.db.record_sync(&run, meta.clone()).await {
         tracing::error!(error = %e, "import summary not recorded");
     }
+    super::webhooks::sync_changed_with(state, &run, false, meta).await;
     tracing::info!(user = %run.user_id, run = run.run_id, status = summary.status,
         records = summary.records, new_samples = summary.new_samples,
         workouts = summary.workouts, sleep = summary.sleep_segments,
