@@ -13,7 +13,12 @@ pub fn normalize_zone_offset(raw: &str) -> Option<String> {
     if raw == "Z" {
         return Some("+00:00".to_owned());
     }
-    let b = raw.as_bytes();
+    offset_parts(raw.as_bytes()).map(|_| raw.to_owned())
+}
+
+/// The sign, hours and minutes of a valid `±HH:MM` offset: real offsets lie within ±18:00
+/// (ISO 8601 / java.time bounds) with minutes below 60.
+fn offset_parts(b: &[u8]) -> Option<(bool, i64, i64)> {
     let shape_ok = b.len() == 6
         && (b[0] == b'+' || b[0] == b'-')
         && b[1].is_ascii_digit()
@@ -21,25 +26,23 @@ pub fn normalize_zone_offset(raw: &str) -> Option<String> {
         && b[3] == b':'
         && b[4].is_ascii_digit()
         && b[5].is_ascii_digit();
-    // Real offsets lie within ±18:00 (ISO 8601 / java.time bounds) with minutes below 60.
-    let in_range = shape_ok && {
-        let (h, m) = (
-            u32::from(b[1] - b'0') * 10 + u32::from(b[2] - b'0'),
-            u32::from(b[4] - b'0') * 10 + u32::from(b[5] - b'0'),
-        );
-        m < 60 && (h < 18 || (h == 18 && m == 0))
-    };
-    in_range.then(|| raw.to_owned())
+    if !shape_ok {
+        return None;
+    }
+    let h = i64::from(b[1] - b'0') * 10 + i64::from(b[2] - b'0');
+    let m = i64::from(b[4] - b'0') * 10 + i64::from(b[5] - b'0');
+    (m < 60 && (h < 18 || (h == 18 && m == 0))).then_some((b[0] == b'-', h, m))
 }
 
-/// Offset in seconds of a `±HH:MM` string (after [`normalize_zone_offset`]); `None` when invalid.
+/// Offset in seconds of a `±HH:MM` string (or `Z`), as [`normalize_zone_offset`] validates it;
+/// `None` when invalid. Allocation-free: local dates of every stored sample go through it.
 pub fn zone_offset_seconds(raw: &str) -> Option<i64> {
-    let norm = normalize_zone_offset(raw)?;
-    let b = norm.as_bytes();
-    let hours = i64::from(b[1] - b'0') * 10 + i64::from(b[2] - b'0');
-    let minutes = i64::from(b[4] - b'0') * 10 + i64::from(b[5] - b'0');
+    if raw == "Z" {
+        return Some(0);
+    }
+    let (negative, hours, minutes) = offset_parts(raw.as_bytes())?;
     let total = hours * 3600 + minutes * 60;
-    Some(if b[0] == b'-' { -total } else { total })
+    Some(if negative { -total } else { total })
 }
 
 /// Local wall-clock datetime `instant + offset` (unparseable/missing offset ⇒ UTC).
@@ -132,6 +135,11 @@ mod tests {
         assert_eq!(normalize_zone_offset("UTC"), None);
         assert_eq!(normalize_zone_offset("+0100"), None);
         assert_eq!(zone_offset_seconds("-05:30"), Some(-19_800));
+        assert_eq!(zone_offset_seconds("+18:00"), Some(64_800));
+        assert_eq!(zone_offset_seconds("Z"), Some(0));
+        assert_eq!(zone_offset_seconds("+18:01"), None);
+        assert_eq!(zone_offset_seconds("+05:60"), None);
+        assert_eq!(zone_offset_seconds("05:00"), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! In-process job queue for the local server and tests: a tokio channel and one worker task
-//! running the same handler as the SQS consumer. Identical queued jobs are coalesced.
+//! running the same handler as the SQS consumer. Identical queued jobs are coalesced, and
+//! derived work (roll-ups, sleep sessions, resilience scores) waits [`COALESCE_DELAY`] before
+//! it is queued, so a client's consecutive pushes to one day cost one roll-up, not one each.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +13,17 @@ use tokio::sync::{Notify, mpsc};
 
 use super::{Job, JobQueue, QueueError, handlers};
 use crate::app::State;
+
+/// How long derived work waits before it runs (pushes in that time join it).
+pub const COALESCE_DELAY: Duration = Duration::from_millis(200);
+
+/// Whether a job is derived work recomputed from stored data (safe to delay and coalesce).
+fn is_derived(job: &Job) -> bool {
+    matches!(
+        job,
+        Job::Rollup { .. } | Job::Sleep { .. } | Job::Resilience { .. }
+    )
+}
 
 /// The in-process queue.
 pub struct InProcessQueue {
@@ -52,6 +65,11 @@ impl InProcessQueue {
                 }
             }
         });
+    }
+
+    /// Jobs enqueued (waiting, delayed or running) and not yet finished.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::SeqCst)
     }
 
     /// Waits until every enqueued job (and the follow-ups they enqueue) has run.
@@ -107,12 +125,24 @@ impl JobQueue for InProcessQueue {
                 .lock()
                 .map(|mut q| q.insert(job.clone()))
                 .unwrap_or(true);
-            if fresh {
-                self.outstanding.fetch_add(1, Ordering::SeqCst);
-                if let Err(e) = self.tx.send(job) {
-                    self.outstanding.fetch_sub(1, Ordering::SeqCst);
-                    return Err(QueueError(e.to_string()));
-                }
+            if !fresh {
+                continue;
+            }
+            self.outstanding.fetch_add(1, Ordering::SeqCst);
+            if is_derived(&job) && tokio::runtime::Handle::try_current().is_ok() {
+                // It stays in the coalescing set while it waits.
+                // The receiver lives as long as the process: a failed send means it is
+                // shutting down, and the job is recomputed by the next write of that day.
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(COALESCE_DELAY).await;
+                    if tx.send(job).is_err() {
+                        tracing::warn!("job queue closed; a delayed derived job was dropped");
+                    }
+                });
+            } else if let Err(e) = self.tx.send(job) {
+                self.outstanding.fetch_sub(1, Ordering::SeqCst);
+                return Err(QueueError(e.to_string()));
             }
         }
         Ok(())
@@ -120,5 +150,39 @@ impl JobQueue for InProcessQueue {
 
     async fn wait_idle(&self) {
         InProcessQueue::wait_idle(self).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use uuid::Uuid;
+
+    #[tokio::test]
+    async fn derived_jobs_wait_and_coalesce_others_do_not_wait() {
+        let q = InProcessQueue::new();
+        let rollup = Job::Rollup {
+            user_id: Uuid::from_u128(1),
+            date: NaiveDate::from_ymd_opt(2025, 3, 1).expect("date"),
+        };
+        for _ in 0..3 {
+            q.enqueue(vec![rollup.clone()]).await.expect("enqueue");
+        }
+        assert_eq!(q.outstanding(), 1, "three pushes of one day: one roll-up");
+        let mut rx = q.rx.lock().expect("lock").take().expect("receiver");
+        // Not in the channel yet: it waits for the pushes that follow.
+        assert!(rx.try_recv().is_err());
+        let fanout = Job::WebhookFanout { msg_id: "m".into() };
+        q.enqueue(vec![fanout.clone()]).await.expect("enqueue");
+        assert_eq!(rx.try_recv().ok(), Some(fanout), "webhook work is not delayed");
+        let got = tokio::time::timeout(COALESCE_DELAY * 10, rx.recv())
+            .await
+            .expect("the delayed job arrives");
+        assert_eq!(got, Some(rollup.clone()));
+        assert!(rx.try_recv().is_err(), "once");
+        // Still in the coalescing set until the worker takes it: no second copy meanwhile.
+        q.enqueue(vec![rollup]).await.expect("enqueue");
+        assert_eq!(q.outstanding(), 2);
     }
 }

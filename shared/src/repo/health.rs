@@ -287,18 +287,28 @@ impl Db {
         user: Uuid,
         samples: &[SampleWrite],
     ) -> Result<MergeStats, StoreError> {
-        let mut chunks: BTreeMap<String, (SeriesType, Vec<Point>)> = BTreeMap::new();
+        // Grouped by (series, UTC hour, source) first: the sort key is built once per chunk,
+        // not once per sample.
+        const HOUR_US: i64 = 3_600_000_000;
+        let mut groups: HashMap<(SeriesType, i64, Uuid), Vec<Point>> = HashMap::new();
         for s in samples {
-            chunks
-                .entry(chunk_sk(s.series, &hour_key(s.at), s.data_source_id))
-                .or_insert_with(|| (s.series, Vec::new()))
-                .1
+            let t = s.at.timestamp_micros();
+            groups
+                .entry((s.series, t.div_euclid(HOUR_US), s.data_source_id))
+                .or_default()
                 .push(Point {
-                    t: s.at.timestamp_micros(),
+                    t,
                     milli: (s.value * 1000.0).round() as i64,
                     zone_offset: s.zone_offset.clone(),
                     is_daily_total: s.is_daily_total,
                 });
+        }
+        let mut chunks: BTreeMap<String, (SeriesType, Vec<Point>)> = BTreeMap::new();
+        for ((series, hour, ds), points) in groups {
+            let Some(start) = DateTime::from_timestamp_micros(hour * HOUR_US) else {
+                continue;
+            };
+            chunks.insert(chunk_sk(series, &hour_key(start), ds), (series, points));
         }
         self.merge_chunks(user, chunks).await
     }
@@ -337,8 +347,8 @@ impl Db {
                     None => (Vec::new(), 0, Condition::NotExists),
                 };
                 let had = current.get(sk).map(Item::stored_size);
-                let (merged, n_new) = chunk::merge(existing.clone(), points.clone());
-                if had.is_some() && merged == existing {
+                let (merged, n_new, changed) = chunk::merge(existing, points.clone());
+                if had.is_some() && !changed {
                     done.push(sk.clone());
                     continue;
                 }
