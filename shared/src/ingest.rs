@@ -3,7 +3,7 @@
 //! merged into chunks, events, scores and sleep segments durably, then the derived work queued.
 //! Everything the answer counts is stored before the answer is sent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -207,10 +207,17 @@ pub struct WriteOutcome {
 /// The normalised form of a parsed SDK batch (or synthetic data built like one).
 pub fn device_batch(user: Uuid, batch: ParsedBatch, now: DateTime<Utc>) -> NormalizedBatch {
     let mut sources: BTreeMap<Uuid, DataSource> = BTreeMap::new();
+    // A batch has a handful of distinct sources: each is turned into its data source (a UUID
+    // v5 digest) once, not once per sample.
+    let mut seen: HashMap<SourceInfo, Uuid> = HashMap::new();
     let mut source_of = |s: &SourceInfo| {
+        if let Some(id) = seen.get(s) {
+            return *id;
+        }
         let ds = data_source_for(user, s, now);
         let id = ds.id;
         sources.entry(id).or_insert(ds);
+        seen.insert(s.clone(), id);
         id
     };
     let samples = batch

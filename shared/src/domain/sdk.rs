@@ -944,10 +944,10 @@ impl ParsedBatch {
 // ---------------------------------------------------------------------------------------------
 
 fn derive_source(
-    raw: Option<&RawSource>,
+    raw: Option<RawSource>,
     provider: SdkProvider,
 ) -> Result<SourceInfo, &'static str> {
-    let raw = raw.cloned().unwrap_or_default();
+    let raw = raw.unwrap_or_default();
     let device_model = raw.device_model.or(raw.product_type);
     let source = raw
         .name
@@ -1069,7 +1069,7 @@ fn build_record_sample(raw: RawRecord, provider: SdkProvider) -> Result<Sample, 
         .as_deref()
         .and_then(map_record_type)
         .ok_or("unknown record type")?;
-    let source = derive_source(raw.source.as_ref(), provider)?;
+    let source = derive_source(raw.source, provider)?;
     let zone_offset = check_zone(raw.zone_offset.as_deref())?;
     let external_id = check_external_id(raw.id)?;
     check_span(raw.start_date.0, raw.end_date.0, None)?;
@@ -1087,12 +1087,27 @@ fn build_record_sample(raw: RawRecord, provider: SdkProvider) -> Result<Sample, 
 }
 
 /// Collapses samples with the same [`SampleKey`]: the last occurrence wins, kept at the position of the
-/// first occurrence.
+/// first occurrence. The sources of a batch are interned first (a batch has a handful), so a
+/// sample's key is three integers, not three cloned strings.
 pub fn collapse_samples(samples: Vec<Sample>) -> Vec<Sample> {
-    let mut index: HashMap<SampleKey, usize> = HashMap::with_capacity(samples.len());
+    let mut sources: HashMap<(SdkProvider, &str, &str), usize> = HashMap::new();
+    let keys: Vec<(usize, u16, i64)> = samples
+        .iter()
+        .map(|s| {
+            let id = (
+                s.source.provider,
+                s.source.device_model.as_deref().unwrap_or(""),
+                s.source.source.as_deref().unwrap_or(""),
+            );
+            let next = sources.len();
+            let n = *sources.entry(id).or_insert(next);
+            (n, s.series.id(), s.recorded_at.timestamp_micros())
+        })
+        .collect();
+    let mut index: HashMap<(usize, u16, i64), usize> = HashMap::with_capacity(samples.len());
     let mut out: Vec<Sample> = Vec::with_capacity(samples.len());
-    for sample in samples {
-        match index.entry(sample.dedup_key()) {
+    for (sample, key) in samples.into_iter().zip(keys) {
+        match index.entry(key) {
             Entry::Occupied(slot) => out[*slot.get()] = sample,
             Entry::Vacant(slot) => {
                 slot.insert(out.len());
@@ -1265,7 +1280,7 @@ fn build_workout(
     raw: RawWorkout,
     provider: SdkProvider,
 ) -> Result<(WorkoutEvent, Vec<Sample>), &'static str> {
-    let source = derive_source(raw.source.as_ref(), provider)?;
+    let source = derive_source(raw.source, provider)?;
     let statistics: Option<Vec<WorkoutStatistic<'_>>> = raw.values.as_ref().map(|values| {
         values
             .iter()
@@ -1415,7 +1430,7 @@ fn build_sleep_segment(
             Some(serde_json::from_value::<RawSource>(v.clone()).map_err(|_| "invalid source")?)
         }
     };
-    let source = derive_source(parsed_source.as_ref(), provider)?;
+    let source = derive_source(parsed_source, provider)?;
     let zone_offset = check_zone(raw.zone_offset.as_deref())?;
     let external_id = check_external_id(raw.id)?;
     check_span(raw.start_date.0, raw.end_date.0, Some(MAX_EVENT_SECONDS))?;

@@ -175,7 +175,11 @@ mod tests {
         assert!(rx.try_recv().is_err());
         let fanout = Job::WebhookFanout { msg_id: "m".into() };
         q.enqueue(vec![fanout.clone()]).await.expect("enqueue");
-        assert_eq!(rx.try_recv().ok(), Some(fanout), "webhook work is not delayed");
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(fanout),
+            "webhook work is not delayed"
+        );
         let got = tokio::time::timeout(COALESCE_DELAY * 10, rx.recv())
             .await
             .expect("the delayed job arrives");

@@ -8,7 +8,6 @@
 //! time delta in units of 10^time_shift µs and `dv` the delta of the value in units of
 //! 10^value_shift thousandths. Times are strictly increasing (one sample per instant).
 
-
 /// One stored sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
@@ -324,8 +323,7 @@ mod tests {
 
     #[test]
     fn merging_keeps_one_point_per_instant_and_the_newest_value() {
-        let (merged, added, changed) =
-            merge(vec![p(1, 10), p(3, 30)], vec![p(3, 31), p(2, 20)]);
+        let (merged, added, changed) = merge(vec![p(1, 10), p(3, 30)], vec![p(3, 31), p(2, 20)]);
         assert_eq!(added, 1);
         assert!(changed);
         assert_eq!(merged, vec![p(1, 10), p(2, 20), p(3, 31)]);
