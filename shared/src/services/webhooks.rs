@@ -193,17 +193,18 @@ pub fn batch_messages(
             ));
         }
     }
-    let mut groups: BTreeMap<(String, SeriesType), Vec<&SampleWrite>> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, SeriesType), Vec<&SampleWrite>> = BTreeMap::new();
     for s in samples {
         if new_series.get(&s.series).copied().unwrap_or(0) == 0 || group_event(s.series).is_none() {
             continue;
         }
         let provider = sources
             .get(&s.data_source_id)
-            .map_or_else(|| "unknown".to_string(), |d| d.provider.clone());
+            .map_or("unknown", |d| d.provider.as_str());
         groups.entry((provider, s.series)).or_default().push(s);
     }
     for ((provider, series), mut list) in groups {
+        let provider = provider.to_string();
         list.sort_by_key(|s| s.at);
         let (Some(first), Some(last)) = (list.first(), list.last()) else {
             continue;
