@@ -202,16 +202,27 @@ pub struct ActivitySample {
     pub recorded_at: DateTime<Utc>,
     /// Value.
     pub value: f64,
-    /// Zone offset (local date = `date(recorded_at + offset)`).
-    pub zone_offset: Option<String>,
+    /// Zone offset in seconds, parsed once (local date = `date(recorded_at + offset)`; a
+    /// missing or invalid offset is 0, as `time::local_date` reads it).
+    pub offset_secs: i32,
     /// Daily-total flag.
     pub is_daily_total: Option<bool>,
+}
+
+/// The offset in seconds of an optional `±HH:MM` zone (0 when missing or invalid).
+pub fn offset_secs(zone: Option<&str>) -> i32 {
+    zone.and_then(crate::domain::time::zone_offset_seconds)
+        .and_then(|s| i32::try_from(s).ok())
+        .unwrap_or(0)
 }
 
 impl ActivitySample {
     /// Local date of the sample.
     pub fn local_date(&self) -> NaiveDate {
-        local_date(self.recorded_at, self.zone_offset.as_deref())
+        self.recorded_at
+            .checked_add_signed(chrono::Duration::seconds(i64::from(self.offset_secs)))
+            .unwrap_or(self.recorded_at)
+            .date_naive()
     }
 }
 
@@ -725,7 +736,7 @@ mod tests {
             series,
             recorded_at: t(at),
             value,
-            zone_offset: zone.map(str::to_owned),
+            offset_secs: offset_secs(zone),
             is_daily_total: flag,
         }
     }
@@ -897,7 +908,7 @@ mod tests {
                     series,
                     recorded_at: at,
                     value: round_half_away_to(value, 3),
-                    zone_offset: None,
+                    offset_secs: 0,
                     is_daily_total: None,
                 })
             })

@@ -19,7 +19,7 @@ use crate::domain::sleep::{
 };
 use crate::domain::summary::{
     ACTIVITY_SERIES, ActivitySample, IntensityThresholds, activity_days, intensity_minutes,
-    max_heart_rate, step_minutes,
+    max_heart_rate, offset_secs, step_minutes,
 };
 use crate::domain::time::{local_date, local_datetime, start_of_utc_day};
 use crate::ingest::{BatchOrigin, NormalizedBatch, write_batch};
@@ -118,32 +118,37 @@ pub async fn rollup_day(state: &AppState, user: Uuid, date: NaiveDate) -> Result
     let mut by_source: BTreeMap<Uuid, Vec<ActivitySample>> = BTreeMap::new();
     let mut counts: BTreeMap<Uuid, BTreeMap<String, u64>> = BTreeMap::new();
     for series in ACTIVITY_SERIES {
-        for chunk in state.db.chunks(user, series, from, to).await? {
-            for p in chunk.points {
-                let Some(at) = chrono::DateTime::from_timestamp_micros(p.t) else {
-                    continue;
+        for chunk in state.db.raw_chunks(user, series, from, to).await? {
+            // Visited in place: no point (and no zone string) is allocated per sample.
+            let samples = by_source.entry(chunk.data_source_id).or_default();
+            let mut n = 0u64;
+            crate::repo::chunk::visit(&chunk.data, |t, milli, zone, daily| {
+                let Some(at) = chrono::DateTime::from_timestamp_micros(t) else {
+                    return;
                 };
-                if local_date(at, p.zone_offset.as_deref()) != date {
-                    continue;
+                let sample = ActivitySample {
+                    series,
+                    recorded_at: at,
+                    value: milli as f64 / 1000.0,
+                    offset_secs: offset_secs(zone),
+                    is_daily_total: daily,
+                };
+                if sample.local_date() == date {
+                    n += 1;
+                    samples.push(sample);
                 }
+            })
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            if n > 0 {
                 *counts
                     .entry(chunk.data_source_id)
                     .or_default()
                     .entry(series.code().to_string())
-                    .or_default() += 1;
-                by_source
-                    .entry(chunk.data_source_id)
-                    .or_default()
-                    .push(ActivitySample {
-                        series,
-                        recorded_at: at,
-                        value: p.value(),
-                        zone_offset: p.zone_offset,
-                        is_daily_total: p.is_daily_total,
-                    });
+                    .or_default() += n;
             }
         }
     }
+    by_source.retain(|_, samples| !samples.is_empty());
     let existing: BTreeSet<Uuid> = state
         .db
         .rollups(user, date, date + Duration::days(1))
