@@ -275,9 +275,9 @@ pub async fn write_batch(
     let now = state.now();
     let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut hrv_days: BTreeSet<NaiveDate> = BTreeSet::new();
-    let mut codes = BTreeSet::new();
+    let mut series_seen: BTreeSet<SeriesType> = BTreeSet::new();
     for s in &batch.samples {
-        codes.insert(s.series.code().to_string());
+        series_seen.insert(s.series);
         if s.series == SeriesType::HeartRateVariabilityRmssd {
             hrv_days.insert(s.at.date_naive());
         }
@@ -286,6 +286,7 @@ pub async fn write_batch(
         }
     }
 
+    let codes: BTreeSet<String> = series_seen.iter().map(|s| s.code().to_string()).collect();
     let sources = batch.sources.clone();
     state.db.ensure_data_sources(user, batch.sources).await?;
     let stats = state.db.merge_samples(user, &batch.samples).await?;
