@@ -614,6 +614,89 @@ async fn filter_types_and_user_id_choose_the_endpoints() {
         .await;
 }
 
+/// A message emitted while no endpoint wants it is listed but stored as fanned out (no
+/// fan-out job, no delivery); an endpoint created afterwards receives what is emitted after it.
+#[tokio::test]
+async fn messages_emitted_before_an_endpoint_exists_are_listed_not_delivered() {
+    let s = Server::start(Storage::Embedded).await;
+    let rx = Receiver::start(&[]).await;
+    let jwt = s.login().await;
+    let key = s.api_key(&jwt).await;
+    let user = new_user(&s, &key).await;
+    push(&s, &key, &user, &heart_rate(10, 0)).await;
+    s.state.jobs_idle().await;
+    let before = messages(&s, &jwt, "").await;
+    let before_ids: Vec<String> = before["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_string())
+        .collect();
+    assert!(before_ids.len() >= 3, "{before}");
+
+    // Without any job running (a queue that loses them), those messages are fanned out already.
+    {
+        let dir = tempfile::tempdir().expect("dir");
+        let table: Arc<dyn Table> =
+            Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
+        let lost = Server::start_with_queue(
+            table,
+            tempfile::tempdir().expect("dir"),
+            Some(Arc::new(LostJobs)),
+        )
+        .await;
+        let jwt = lost.login().await;
+        let key = lost.api_key(&jwt).await;
+        let user = new_user(&lost, &key).await;
+        push(&lost, &key, &user, &heart_rate(10, 0)).await;
+        let listed = messages(&lost, &jwt, "").await;
+        let ids = listed["data"].as_array().expect("data");
+        assert!(ids.len() >= 3, "{listed}");
+        for m in ids {
+            let id = m["id"].as_str().expect("id");
+            let m = lost
+                .state
+                .db
+                .message(id)
+                .await
+                .expect("read")
+                .expect("stored");
+            assert!(
+                m.fanned_out,
+                "{id} waits for a fan-out job although no endpoint exists"
+            );
+        }
+    }
+    for id in &before_ids {
+        let m = s.state.db.message(id).await.expect("read").expect("stored");
+        assert!(m.fanned_out, "{id} is waiting for a fan-out");
+        assert!(
+            s.state
+                .db
+                .message_deliveries(id)
+                .await
+                .expect("deliveries")
+                .is_empty()
+        );
+    }
+
+    create_endpoint(&s, &jwt, json!({"url": rx.url})).await;
+    push(&s, &key, &user, &heart_rate(10, 5)).await;
+    rx.wait_for("the second push's events", |g| {
+        g.iter().any(|r| r.json()["type"] == "sync.completed") && !data_events(g).is_empty()
+    })
+    .await;
+    s.state.jobs_idle().await;
+    let got = rx.got();
+    assert!(got.len() >= 3, "{:?}", rx.types());
+    for r in &got {
+        assert!(
+            !before_ids.contains(&r.header("webhook-id")),
+            "a message from before the endpoint was delivered"
+        );
+    }
+}
+
 /// A queue that loses every job: the process died before any ran.
 struct LostJobs;
 

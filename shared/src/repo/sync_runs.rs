@@ -159,8 +159,8 @@ impl Db {
             encode(&event)?,
         )
         .with_ttl((event.timestamp + Duration::hours(RETENTION_HOURS)).timestamp());
-        self.table.put(run_item(run)?, Condition::None).await?;
-        self.table.put(ev, Condition::None).await
+        // One write (one transaction in the embedded store, one request to DynamoDB).
+        self.table.batch_put(vec![run_item(run)?, ev]).await
     }
 
     /// Stores status events that belong to no stored run (SDK log events), each kept for the

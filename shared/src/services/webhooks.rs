@@ -52,9 +52,30 @@ pub fn new_message(
 /// Stores messages (each once: a re-emitted fact is a no-op) and queues the fan-out of the new
 /// ones. Never fails the caller: a storage error is logged (the data that caused the event is
 /// already stored), a queue error is repaired by the schedule's sweep.
-pub async fn emit(state: &AppState, msgs: Vec<Message>) {
+pub async fn emit(state: &AppState, mut msgs: Vec<Message>) {
     if !state.config.webhooks.enabled || msgs.is_empty() {
         return;
+    }
+    // A message no endpoint wants when it is emitted is stored as fanned out (listed, never
+    // delivered: endpoints receive what is emitted after they exist, as in Svix), so it costs
+    // no fan-out job, no re-read and no re-write of its payload. When the endpoints cannot be
+    // read, every message goes through the fan-out as before.
+    match state.db.all_endpoints().await {
+        Ok(endpoints) => {
+            for m in msgs.iter_mut().filter(|m| m.only_endpoint.is_none()) {
+                let user = m.user_id.map(|u| u.to_string());
+                m.fanned_out = !endpoints.iter().any(|ep| {
+                    !ep.disabled
+                        && endpoint_wants(
+                            ep.filter_types.as_deref(),
+                            ep.user_id.map(|u| u.to_string()).as_deref(),
+                            &m.event_type,
+                            user.as_deref(),
+                        )
+                });
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "endpoints not read; every message is fanned out"),
     }
     let fresh = match state.db.insert_messages(&msgs).await {
         Ok(f) => f,
@@ -66,7 +87,7 @@ pub async fn emit(state: &AppState, msgs: Vec<Message>) {
     let jobs: Vec<Job> = msgs
         .iter()
         .zip(fresh)
-        .filter(|(_, new)| *new)
+        .filter(|(m, new)| *new && !m.fanned_out)
         .map(|(m, _)| Job::WebhookFanout {
             msg_id: m.id.clone(),
         })
