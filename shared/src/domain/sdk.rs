@@ -852,25 +852,50 @@ pub fn parse_sdk_payload(
     bytes: &[u8],
     provider_override: Option<SdkProvider>,
 ) -> Result<ParsedBatch, ParseError> {
+    parse_payload(bytes, provider_override, true)
+}
+
+fn parse_payload(
+    bytes: &[u8],
+    provider_override: Option<SdkProvider>,
+    one_pass: bool,
+) -> Result<ParsedBatch, ParseError> {
     // Borrow the item arrays as raw JSON slices: each item is decoded on its own, so a 6 MB
-    // batch never exists twice in memory as a value tree.
-    let root: &RawValue = serde_json::from_slice(bytes).map_err(|_| ParseError::InvalidJson)?;
-    let envelope: std::collections::BTreeMap<String, &RawValue> =
-        serde_json::from_str(root.get()).map_err(|_| ParseError::NotAnObject)?;
-    let field = |k: &str| {
-        envelope
-            .get(k)
-            .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
-    };
-    let provider = resolve_provider(field("provider"), provider_override)?;
-    let sdk_version = match field("sdkVersion") {
+    // batch never exists twice in memory as a value tree. The common shape is read in one pass
+    // ([`FastEnvelope`]); anything it refuses (not an object, duplicate keys, a `data` that is
+    // not an object of arrays...) goes through the general reading, which names the fault.
+    let object = one_pass && bytes.iter().find(|b| !b" \t\r\n".contains(b)) == Some(&b'{');
+    let (provider, sdk_version, sync_timestamp, (records, workouts, sleep)) =
+        match serde_json::from_slice::<FastEnvelope<'_>>(bytes)
+            .ok()
+            .filter(|_| object)
+        {
+            Some(env) => {
+                let field = |r: Option<&RawValue>| {
+                    r.and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+                };
+                let data = env.data.unwrap_or_default();
+                (
+                    field(env.provider),
+                    field(env.sdk_version),
+                    field(env.sync_timestamp),
+                    (
+                        data.records.unwrap_or_default(),
+                        data.workouts.unwrap_or_default(),
+                        data.sleep.unwrap_or_default(),
+                    ),
+                )
+            }
+            None => general_envelope(bytes)?,
+        };
+    let provider = resolve_provider(provider, provider_override)?;
+    let sdk_version = match sdk_version {
         Some(Value::String(s)) => s,
         _ => return Err(ParseError::InvalidEnvelope("sdkVersion is required")),
     };
-    let sync_timestamp = field("syncTimestamp")
+    let sync_timestamp = sync_timestamp
         .and_then(|v| serde_json::from_value::<LaxDateTime>(v).ok())
         .ok_or(ParseError::InvalidEnvelope("syncTimestamp is required"))?;
-    let (records, workouts, sleep) = split_data(envelope.get("data").copied())?;
 
     let mut batch = ParsedBatch {
         provider: Some(provider),
@@ -885,6 +910,85 @@ pub fn parse_sdk_payload(
     batch.records_saved = samples.len();
     batch.samples = collapse_samples(samples);
     Ok(batch)
+}
+
+/// The envelope's fields as raw slices, read in one pass over the body.
+#[derive(Deserialize)]
+struct FastEnvelope<'a> {
+    #[serde(borrow, default)]
+    provider: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "sdkVersion")]
+    sdk_version: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "syncTimestamp")]
+    sync_timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<FastData<'a>>,
+}
+
+/// `data`'s three item lists, each item a raw slice. Read from a JSON object only (a derived
+/// struct would also take an array), each key once.
+#[derive(Default)]
+struct FastData<'a> {
+    records: Option<Vec<&'a RawValue>>,
+    workouts: Option<Vec<&'a RawValue>>,
+    sleep: Option<Vec<&'a RawValue>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for FastData<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = FastData<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = FastData::default();
+                let mut seen = [false; 3];
+                while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let (slot, n) = match k.as_ref() {
+                        "records" => (&mut out.records, 0),
+                        "workouts" => (&mut out.workouts, 1),
+                        "sleep" => (&mut out.sleep, 2),
+                        _ => {
+                            m.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if std::mem::replace(&mut seen[n], true) {
+                        return Err(serde::de::Error::custom("duplicate key"));
+                    }
+                    *slot = m.next_value::<Option<Vec<&'de RawValue>>>()?;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+type Envelope<'a> = (Option<Value>, Option<Value>, Option<Value>, ItemLists<'a>);
+
+/// The general envelope reading: any JSON object, the last of repeated keys winning, each
+/// fault named.
+fn general_envelope(bytes: &[u8]) -> Result<Envelope<'_>, ParseError> {
+    let root: &RawValue = serde_json::from_slice(bytes).map_err(|_| ParseError::InvalidJson)?;
+    let envelope: std::collections::BTreeMap<String, &RawValue> =
+        serde_json::from_str(root.get()).map_err(|_| ParseError::NotAnObject)?;
+    let field = |k: &str| {
+        envelope
+            .get(k)
+            .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+    };
+    Ok((
+        field("provider"),
+        field("sdkVersion"),
+        field("syncTimestamp"),
+        split_data(envelope.get("data").copied())?,
+    ))
 }
 
 fn resolve_provider(
@@ -1454,6 +1558,53 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::collections::HashSet;
+
+    /// The one-pass envelope reading and the general one agree on every shape, the odd ones
+    /// included (the one-pass reading hands those to the general one).
+    #[test]
+    fn the_one_pass_envelope_agrees_with_the_general_reading() {
+        let rec = r#"{"type":"HKQuantityTypeIdentifierHeartRate","startDate":"2025-03-01T10:00:00Z","endDate":"2025-03-01T10:00:00Z","value":61,"unit":"count/min","source":{"name":"W"}}"#;
+        let env = |data: &str| {
+            format!(
+                r#"{{"provider":"apple","sdkVersion":"1.0","syncTimestamp":"2025-03-01T12:00:00Z","data":{data}}}"#
+            )
+        };
+        let bodies = vec![
+            env(&format!(r#"{{"records":[{rec}],"workouts":[],"sleep":[]}}"#)),
+            env(&format!(r#"{{"records":[{rec},{rec}],"extra":{{"a":[1,2]}}}}"#)),
+            env("null"),
+            env(r#"{"records":null,"workouts":null}"#),
+            env("[]"),
+            env(r#"[[], [], []]"#),
+            env(r#"{"records":{}}"#),
+            env(r#"{"records":"x"}"#),
+            env(&format!(r#"{{"records":[{rec}],"records":[]}}"#)),
+            env(&format!(r#"{{"records":[{rec}]}}"#)),
+            format!(r#"{{"provider":"apple","provider":"samsung","sdkVersion":"1","syncTimestamp":"2025-03-01T12:00:00Z","data":{{"records":[{rec}]}}}}"#),
+            format!(r#"["apple","1.0","2025-03-01T12:00:00Z",{{"records":[{rec}]}}]"#),
+            format!(r#"  {{"provider":"APPLE","sdkVersion":"1","syncTimestamp":1740830400,"data":{{"records":[{rec}]}}}}  "#),
+            r#"{"provider":"apple","syncTimestamp":"2025-03-01T12:00:00Z"}"#.to_string(),
+            r#"{"provider":"fitbit","sdkVersion":"1","syncTimestamp":"2025-03-01T12:00:00Z"}"#.to_string(),
+            r#"{"sdkVersion":"1"}"#.to_string(),
+            r#"{"provider":"apple","sdkVersion":"1","syncTimestamp":"2025-03-01T12:00:00Z","data":{"records":[1,{}]}}"#.to_string(),
+            "[]".to_string(),
+            "{".to_string(),
+            "".to_string(),
+            "\"x\"".to_string(),
+        ];
+        for body in &bodies {
+            for over in [None, Some(SdkProvider::Samsung)] {
+                assert_eq!(
+                    parse_payload(body.as_bytes(), over, true),
+                    parse_payload(body.as_bytes(), over, false),
+                    "{body}"
+                );
+            }
+        }
+        // And the common shape is read.
+        let ok = parse_sdk_payload(bodies[1].as_bytes(), None).expect("parsed");
+        assert_eq!(ok.records_saved, 2);
+    }
 
     fn parse(v: Value) -> ParsedBatch {
         let bytes = serde_json::to_vec(&v).expect("serialise test payload");
