@@ -645,10 +645,12 @@ mod tests {
             "the sleep job returns its own follow-up work"
         );
         assert_eq!(state.db.data_source_map(user).await.expect("read").len(), 1);
-        // One outgoing-webhook message, stored with the write: the second write emitted none.
-        assert_eq!(queue.take_fanouts(), 1);
+        // One outgoing-webhook message, stored with the write (the second write emitted
+        // none); no endpoint wants it, so it is stored fanned out and queues no fan-out.
+        assert_eq!(queue.take_fanouts(), 0);
         let id = crate::domain::webhooks::message_id(&format!("sleep.created.{}", session.id));
         let msg = state.db.message(&id).await.expect("read").expect("stored");
+        assert!(msg.fanned_out);
         assert_eq!(msg.event_type, "sleep.created");
         let body = msg.body();
         assert_eq!(body["data"]["user_id"], user.to_string());
