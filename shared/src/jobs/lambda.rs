@@ -9,6 +9,16 @@ use crate::app::AppState;
 
 /// Handles one SQS batch.
 pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
+    handle_batch_within(state, event, None).await
+}
+
+/// [`handle_batch`] under an invocation budget: import jobs stop at a checkpoint before the
+/// deadline and queue their continuation (the import function).
+pub async fn handle_batch_within(
+    state: &AppState,
+    event: SqsEvent,
+    budget: Option<crate::services::s3_import::Budget>,
+) -> SqsBatchResponse {
     let mut failures = Vec::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
@@ -20,7 +30,13 @@ pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse
                 continue;
             }
         };
-        match handlers::handle(state, &job).await {
+        let outcome = match (&job, budget) {
+            (Job::AppleImportS3 { bucket, key, etag }, Some(b)) => {
+                crate::services::s3_import::run_job(state, bucket, key, etag.as_deref(), b).await
+            }
+            _ => handlers::handle(state, &job).await,
+        };
+        match outcome {
             Ok(follow_up) => {
                 if !follow_up.is_empty()
                     && let Err(e) = state.queue.enqueue(follow_up).await
