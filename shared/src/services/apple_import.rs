@@ -242,6 +242,10 @@ pub async fn import_input(
         _ => queued_run(user, run_id, now),
     };
     run.stage = SyncStage::Fetching;
+    // A re-import of an object version continues its earlier run.
+    run.status = SyncStatus::InProgress;
+    run.error = None;
+    run.ended_at = None;
     run.message = Some("Apple Health import running".into());
     run.last_update = now;
     if let Err(e) = state
