@@ -102,6 +102,12 @@ pub struct S3Settings {
     /// Seconds before the Lambda deadline at which an import checkpoints, stops and
     /// re-queues itself (`APPLE_IMPORT_DEADLINE_MARGIN_SECONDS`, 30).
     pub deadline_margin_seconds: u64,
+    /// TESTS ONLY: an origin (`http://127.0.0.1:<port>`) whose
+    /// `/SimpleNotificationService-<hex>.pem` certificates and subscription URLs #76 accepts
+    /// besides AWS's SNS hosts, so the e2e tests can sign messages with their own key. It is
+    /// never read from the environment or the secret: only code that builds a `Config`
+    /// (the test harness) can set it.
+    pub sns_test_origin: Option<String>,
 }
 
 /// Static credentials of the S3 flow; the secret is never printed.
@@ -174,6 +180,7 @@ fn s3_settings(s: &Settings) -> Result<S3Settings, ConfigError> {
             .parse::<u64>("APPLE_IMPORT_RANGE_BYTES", 8 * 1024 * 1024)?
             .clamp(64 * 1024, 64 * 1024 * 1024),
         deadline_margin_seconds: s.parse("APPLE_IMPORT_DEADLINE_MARGIN_SECONDS", 30)?,
+        sns_test_origin: None,
     })
 }
 

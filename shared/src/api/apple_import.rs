@@ -10,7 +10,8 @@
 //! bucket, its POST policy signed here with SigV4 (`domain::s3_post`): exactly the key
 //! `<user_id>/raw/<file>`, `Content-Type: application/xml`, 1 byte to `max_file_size`. The
 //! bucket's object-created event runs the import (`services::s3_import`, the import
-//! function). The SNS notification route (#76) still answers 503 (not built yet).
+//! function). `POST /sns/notification` (#76) takes the same events from deployments that
+//! route the bucket through an SNS topic (`services::sns`: signature, topic, confirmation).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,11 +28,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::sdk::UploadDataResponse;
 use super::{State, json_body, parse_uuid};
 use crate::auth::guard::Caller;
 use crate::domain::s3_post;
+use crate::domain::sns::SnsMessage;
 use crate::error::{ApiError, ApiResult};
 use crate::services::apple_import;
+use crate::services::sns::{self, NotificationWork, SnsRefusal};
 
 pub fn openapi_router() -> OpenApiRouter<State> {
     OpenApiRouter::new()
@@ -327,12 +331,86 @@ fn multipart_error(e: multer::Error) -> ApiError {
     }
 }
 
-/// S3 event notifications over SNS: 503 (no SNS client is configured).
+/// The answer of #76 (`UploadDataResponse`'s shape).
+fn sns_answer(status_code: u16, response: String) -> (StatusCode, Json<UploadDataResponse>) {
+    (
+        StatusCode::ACCEPTED,
+        Json(UploadDataResponse {
+            status_code,
+            response,
+            user_id: None,
+            dropped_count: 0,
+            records_saved: 0,
+            workouts_saved: 0,
+            sleep_saved: 0,
+        }),
+    )
+}
+
+/// S3 event notifications delivered by SNS (deployments that wire the bucket through a
+/// topic): the signature is verified against the AWS signing certificate (its URL checked
+/// before any fetch) and the topic must be `AWS_SNS_TOPIC_ARN`; a subscription is confirmed;
+/// each `aws:s3` record of a notification queues the import of its object.
 #[utoipa::path(post, path = "/api/v1/sns/notification", tag = "import",
-    responses((status = 503, description = "SNS client not configured")))]
-pub async fn sns_notification() -> ApiResult<()> {
-    Err(ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SNS client not configured",
-    ))
+    request_body(content = String, description = "the raw SNS JSON message, any content type"),
+    responses((status = 202, body = UploadDataResponse), (status = 400),
+        (status = 403, description = "invalid SNS signature / invalid SNS topic ARN"),
+        (status = 503, description = "SNS client not configured")))]
+pub async fn sns_notification(
+    St(state): St<State>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
+    let Some(topic) = state.config.s3.sns_topic_arn.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SNS client not configured",
+        ));
+    };
+    let msg: SnsMessage = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid SNS message: {e}")))?;
+    match sns::verify(&state, &msg, &topic).await {
+        Ok(()) => {}
+        Err(SnsRefusal::Signature(cause)) => {
+            tracing::warn!(message_id = %msg.message_id, %cause, "SNS message refused");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid SNS signature",
+            ));
+        }
+        Err(SnsRefusal::Topic) => {
+            tracing::warn!(message_id = %msg.message_id, topic = %msg.topic_arn, "SNS message of another topic");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid SNS topic ARN",
+            ));
+        }
+    }
+    match msg.kind.as_str() {
+        "SubscriptionConfirmation" => {
+            sns::confirm_subscription(&state, &msg)
+                .await
+                .map_err(ApiError::bad_request)?;
+            tracing::info!(topic = %msg.topic_arn, "SNS subscription confirmed");
+            Ok(sns_answer(200, "subscription_confirmed".into()))
+        }
+        "Notification" => {
+            match sns::notification_work(&msg.message).map_err(ApiError::bad_request)? {
+                NotificationWork::TestEvent => Ok(sns_answer(200, "ignored: s3:TestEvent".into())),
+                NotificationWork::Imports(jobs) => {
+                    let n = jobs.len();
+                    if n > 0 {
+                        state
+                            .queue
+                            .enqueue(jobs)
+                            .await
+                            .map_err(ApiError::internal)?;
+                    }
+                    Ok(sns_answer(202, format!("{n} tasks dispatched")))
+                }
+            }
+        }
+        other => Err(ApiError::bad_request(format!(
+            "unknown message type: {other}"
+        ))),
+    }
 }

@@ -2,9 +2,13 @@
 //! the domain's pull parser runs on a blocking thread and hands batches of items over a
 //! bounded channel to the one write path ([`write_batch`]), so roll-ups, sleep sessions,
 //! scores, counters and outgoing webhooks follow as for SDK pushes. Memory stays constant
-//! whatever the file size: at most [`CHANNEL_BATCHES`] batches of [`BATCH_ITEMS`] items are in
+//! whatever the file size: at most [`CHANNEL_BATCHES`] batches of `APPLE_IMPORT_BATCH_ITEMS` items are in
 //! flight. The run is a sync run of the user (source `apple_xml`, provider `apple`): started,
 //! progress after every batch (records read, bytes), and a final summary.
+//!
+//! The same pipeline reads an object of the import bucket in ranges ([`Input::Object`]);
+//! for an `export.xml` it then saves checkpoints at top-level element boundaries and can
+//! continue from one in another invocation ([`Resumable`], used by `services::s3_import`).
 //!
 //! A fault of the file (malformed, truncated, over a bound, a zip bomb) stops the import where
 //! it occurred: everything before it is stored and the summary says at which byte it stopped.
