@@ -93,14 +93,14 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, JobError> {
         Job::AppleImportS3 { bucket, key, etag } => {
             // The import function passes its deadline (`s3_import::run_job`); here (the
             // local queue, or the job function) an import runs to its end.
-            return crate::services::s3_import::run_job(
+            return Ok(crate::services::s3_import::run_job(
                 state,
                 bucket,
                 key,
                 etag.as_deref(),
                 crate::services::s3_import::Budget::default(),
             )
-            .await;
+            .await?);
         }
         Job::Seed {
             task_id,

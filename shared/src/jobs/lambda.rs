@@ -32,7 +32,9 @@ pub async fn handle_batch_within(
         };
         let outcome = match (&job, budget) {
             (Job::AppleImportS3 { bucket, key, etag }, Some(b)) => {
-                crate::services::s3_import::run_job(state, bucket, key, etag.as_deref(), b).await
+                crate::services::s3_import::run_job(state, bucket, key, etag.as_deref(), b)
+                    .await
+                    .map_err(super::JobError::from)
             }
             _ => handlers::handle(state, &job).await,
         };

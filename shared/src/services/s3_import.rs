@@ -21,8 +21,37 @@ use uuid::Uuid;
 
 use super::apple_import::{self, Input, Outcome, Resumable};
 use crate::app::{AppState, Job};
-use crate::jobs::JobError;
+use crate::store::StoreError;
 use crate::store::objects::ObjectError;
+
+/// Why an import job failed, and whether running it again can help (the job layer maps it
+/// onto its own retry rules).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportJobError {
+    /// The store, the bucket or the queue is unavailable.
+    #[error("{0}")]
+    Retryable(String),
+    /// The job can never succeed as it is.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl ImportJobError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ImportJobError::Retryable(_))
+    }
+}
+
+impl From<StoreError> for ImportJobError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::TooLarge(_) => ImportJobError::Permanent(e.to_string()),
+            StoreError::ConditionFailed | StoreError::Backend(_) => {
+                ImportJobError::Retryable(e.to_string())
+            }
+        }
+    }
+}
 
 /// When a run must stop early.
 #[derive(Debug, Clone, Copy, Default)]
@@ -101,7 +130,7 @@ pub async fn run_job(
     key: &str,
     etag: Option<&str>,
     budget: Budget,
-) -> Result<Vec<Job>, JobError> {
+) -> Result<Vec<Job>, ImportJobError> {
     match import_object(state, bucket, key, etag, budget).await? {
         ObjectOutcome::Paused { offset } => {
             tracing::info!(bucket, key, offset, "import paused; continuation queued");
@@ -126,7 +155,7 @@ pub async fn import_object(
     key: &str,
     etag: Option<&str>,
     budget: Budget,
-) -> Result<ObjectOutcome, JobError> {
+) -> Result<ObjectOutcome, ImportJobError> {
     let user = match user_of_key(key) {
         Ok(u) => u,
         Err(why) => return Ok(ObjectOutcome::Skipped(why)),
@@ -135,14 +164,16 @@ pub async fn import_object(
         return Ok(ObjectOutcome::Skipped(format!("no user {user}")));
     }
     let Some(objects) = state.objects.clone() else {
-        return Err(JobError::Permanent(
+        return Err(ImportJobError::Permanent(
             "an S3 import job without an S3 client (AWS_BUCKET_NAME is not set)".into(),
         ));
     };
     let info = match objects.head(bucket, key).await {
         Ok(i) => i,
         Err(ObjectError::Gone(why)) => return Ok(ObjectOutcome::Skipped(why)),
-        Err(e @ ObjectError::Unavailable(_)) => return Err(JobError::Retryable(e.to_string())),
+        Err(e @ ObjectError::Unavailable(_)) => {
+            return Err(ImportJobError::Retryable(e.to_string()));
+        }
     };
     if let Some(e) = etag.map(|e| e.trim_matches('"'))
         && !info.etag.is_empty()
@@ -200,7 +231,7 @@ pub async fn import_object(
     Ok(match out {
         Outcome::Finished(s) if s.status == "failed" => {
             // Storage failed: the checkpoint is kept and the job retried.
-            return Err(JobError::Retryable(
+            return Err(ImportJobError::Retryable(
                 s.error.unwrap_or_else(|| "the import failed".into()),
             ));
         }
@@ -215,7 +246,7 @@ pub async fn handle_s3_event(
     state: &AppState,
     event: &S3Event,
     budget: Budget,
-) -> Result<(), JobError> {
+) -> Result<(), ImportJobError> {
     let mut follow_up = Vec::new();
     let mut failed = None;
     for job in jobs_of_event(event) {
@@ -233,7 +264,7 @@ pub async fn handle_s3_event(
             .queue
             .enqueue(follow_up)
             .await
-            .map_err(|e| JobError::Retryable(e.to_string()))?;
+            .map_err(|e| ImportJobError::Retryable(e.to_string()))?;
     }
     // S3 invokes asynchronously: an error makes Lambda retry the event (twice by default).
     failed.map_or(Ok(()), Err)
