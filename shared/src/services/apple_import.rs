@@ -195,7 +195,7 @@ pub struct Resumable {
 #[derive(Debug)]
 pub enum Outcome {
     /// The run ended (completed, stopped at a fault of the file, or failed): its summary.
-    Finished(ImportSummary),
+    Finished(Box<ImportSummary>),
     /// A checkpoint at this XML offset was saved and the import stopped early: run it again
     /// to continue.
     Paused { offset: u64 },
@@ -218,7 +218,7 @@ enum Msg {
 /// run's last event.
 pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str) -> ImportSummary {
     match import_input(state, user, Input::File(path.to_path_buf()), run_id, None).await {
-        Outcome::Finished(s) => s,
+        Outcome::Finished(s) => *s,
         Outcome::Paused { offset } => ImportSummary {
             status: "stopped".into(),
             stopped_at: Some(offset),
@@ -280,7 +280,7 @@ pub async fn import_input(
             summary.status = "stopped".into();
             summary.stopped_at = Some(0);
             summary.error = Some(format!("the upload cannot be read: {e}"));
-            return Outcome::Finished(finish(state, run, summary, started).await);
+            return Outcome::Finished(Box::new(finish(state, run, summary, started).await));
         }
     };
     summary.format = format.to_string();
@@ -429,7 +429,7 @@ pub async fn import_input(
     {
         tracing::warn!(error = %e, "import checkpoint not deleted");
     }
-    Outcome::Finished(finish(state, run, summary, started).await)
+    Outcome::Finished(Box::new(finish(state, run, summary, started).await))
 }
 
 /// The checkpoint after `prev` at `offset`.

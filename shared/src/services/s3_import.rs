@@ -65,7 +65,7 @@ pub struct Budget {
 /// How one object went.
 #[derive(Debug)]
 pub enum ObjectOutcome {
-    Finished(apple_import::ImportSummary),
+    Finished(Box<apple_import::ImportSummary>),
     /// Stopped at a checkpoint: the continuation is the returned follow-up job.
     Paused {
         offset: u64,
