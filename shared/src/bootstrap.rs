@@ -418,7 +418,7 @@ fn instant_of_deadline(deadline_ms: u64) -> std::time::Instant {
 }
 
 /// One invocation of the import function: an S3 event or an SQS batch (told apart by the
-/// records' `eventSource`); anything else is logged and acknowledged.
+/// records' `eventSource`); anything else is an invocation error.
 pub async fn handle_import_event(
     state: &AppState,
     payload: serde_json::Value,
@@ -439,13 +439,10 @@ pub async fn handle_import_event(
             let resp = crate::jobs::lambda::handle_batch_within(state, event, Some(budget)).await;
             Ok(serde_json::to_value(resp)?)
         }
-        other => {
-            tracing::error!(
-                event_source = other,
-                "the import function ignores this event"
-            );
-            Ok(serde_json::json!({}))
-        }
+        other => Err(format!(
+            "the import function takes S3 events and SQS batches, not {other:?} events"
+        )
+        .into()),
     }
 }
 

@@ -402,7 +402,13 @@ pub async fn import_input(
         summary.absorb(&e.stats);
         summary.xml_bytes = e.xml_bytes;
         if let Some(f) = e.fault {
-            summary.status = "stopped".into();
+            // The bucket failing under a ranged read is no fault of the file: the import
+            // failed, keeps its checkpoint and is retried from there.
+            summary.status = if f.reason.contains(crate::store::objects::UNAVAILABLE) {
+                "failed".into()
+            } else {
+                "stopped".into()
+            };
             summary.stopped_at = Some(f.offset);
             summary.error = Some(f.to_string());
         }

@@ -25,9 +25,12 @@ pub enum ObjectError {
     #[error("object not found or changed: {0}")]
     Gone(String),
     /// The service failed or was unreachable: a retry may succeed.
-    #[error("object store error: {0}")]
+    #[error("object store unavailable: {0}")]
     Unavailable(String),
 }
+
+/// How an [`ObjectError::Unavailable`] reads in a message (a read error of the parser).
+pub const UNAVAILABLE: &str = "object store unavailable:";
 
 /// Read access to the import bucket.
 #[async_trait]
