@@ -16,6 +16,7 @@ use crate::keys::tokens::TokenSigner;
 use crate::limits::login::LoginLimiter;
 use crate::repo::Db;
 use crate::repo::connections::TokenCipher;
+use crate::store::objects::ObjectSource;
 
 /// Everything a handler needs: ports and configuration.
 pub struct AppState {
@@ -31,6 +32,8 @@ pub struct AppState {
     pub cipher: TokenCipher,
     /// Outbound HTTP (provider APIs).
     pub http: reqwest::Client,
+    /// The import bucket (S3; with the `s3` feature and `AWS_BUCKET_NAME` set), else `None`.
+    pub objects: Option<Arc<dyn ObjectSource>>,
 }
 
 /// The state as handlers receive it.
@@ -51,6 +54,13 @@ impl AppState {
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap_or_default();
+        #[cfg(feature = "s3")]
+        let objects = config.s3.bucket.is_some().then(|| {
+            Arc::new(crate::store::objects::S3Objects::from_settings(&config.s3))
+                as Arc<dyn ObjectSource>
+        });
+        #[cfg(not(feature = "s3"))]
+        let objects = None;
         Self {
             db,
             config,
@@ -60,6 +70,7 @@ impl AppState {
             queue,
             cipher,
             http,
+            objects,
         }
     }
 
@@ -109,6 +120,15 @@ pub enum Job {
         task_id: Uuid,
         user_id: Uuid,
         cutoff: chrono::DateTime<chrono::Utc>,
+    },
+    /// Import (or continue importing, from its checkpoint) an Apple Health export uploaded
+    /// to the import bucket as `<user_id>/raw/<file>`.
+    AppleImportS3 {
+        bucket: String,
+        key: String,
+        /// The object version the event named (the current one when absent).
+        #[serde(default)]
+        etag: Option<String>,
     },
     /// Generate synthetic users and data.
     Seed {

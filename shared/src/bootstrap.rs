@@ -226,8 +226,9 @@ async fn dynamo_table(
     Ok(t)
 }
 
-fn sqs_queue(conf: &aws_types::SdkConfig, url: &str) -> SqsQueue {
+fn sqs_queue(conf: &aws_types::SdkConfig, url: &str, config: &Config) -> SqsQueue {
     SqsQueue::new(aws_sdk_sqs::Client::new(conf), url)
+        .with_import_queue(config.s3.import_queue_url.clone())
 }
 
 /// Seeds the first developer from `ADMIN_EMAIL` / `ADMIN_PASSWORD` when none exists.
@@ -302,7 +303,7 @@ pub async fn state_from_settings(settings: Settings, aws: &Aws) -> Result<State,
     let table = open_table(&config, aws).await?;
     match config.queue_url.clone() {
         Some(url) => {
-            let queue = Arc::new(sqs_queue(aws.config().await, &url));
+            let queue = Arc::new(sqs_queue(aws.config().await, &url, &config));
             state_with_queue(table, config, Arc::new(SystemClock), queue).await
         }
         #[cfg(feature = "embedded")]
@@ -337,7 +338,7 @@ pub async fn lambda_state() -> Result<State, BootError> {
     let config = Config::from_settings(&load_settings(&aws).await?, None)?;
     let (table, create_if_missing, queue_url) = lambda_wiring(&config)?;
     let table = dynamo_table(&aws, table, create_if_missing).await?;
-    let queue = Arc::new(sqs_queue(aws.config().await, queue_url));
+    let queue = Arc::new(sqs_queue(aws.config().await, queue_url, &config));
     let db = Db::new(Arc::new(table));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Ok(Arc::new(AppState::new(db, Arc::new(config), clock, queue)))
@@ -381,6 +382,68 @@ pub async fn run_lambda_sqs() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+/// Runs the import function under the Lambda runtime: S3 object-created events of the
+/// import bucket, and SQS messages of its own queue (the continuations it re-queues). Each
+/// invocation's deadline, less `APPLE_IMPORT_DEADLINE_MARGIN_SECONDS`, bounds the imports.
+pub async fn run_lambda_import() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let state = lambda_state().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let state = state.clone();
+            async move {
+                let budget = crate::services::s3_import::Budget {
+                    deadline: Some(instant_of_deadline(event.context.deadline)),
+                    max_checkpoints: None,
+                };
+                handle_import_event(&state, event.payload, budget).await
+            }
+        },
+    ))
+    .await
+}
+
+/// The instant of a Lambda deadline (milliseconds since the epoch).
+fn instant_of_deadline(deadline_ms: u64) -> std::time::Instant {
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// One invocation of the import function: an S3 event or an SQS batch (told apart by the
+/// records' `eventSource`); anything else is an invocation error.
+pub async fn handle_import_event(
+    state: &AppState,
+    payload: serde_json::Value,
+    budget: crate::services::s3_import::Budget,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let source = payload["Records"][0]["eventSource"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match source.as_str() {
+        "aws:s3" => {
+            let event: aws_lambda_events::s3::S3Event = serde_json::from_value(payload)?;
+            crate::services::s3_import::handle_s3_event(state, &event, budget).await?;
+            Ok(serde_json::json!({}))
+        }
+        "aws:sqs" => {
+            let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(payload)?;
+            let resp = crate::jobs::lambda::handle_batch_within(state, event, Some(budget)).await;
+            Ok(serde_json::to_value(resp)?)
+        }
+        other => Err(format!(
+            "the import function takes S3 events and SQS batches, not {other:?} events"
+        )
+        .into()),
+    }
 }
 
 /// Runs the scheduled tick under the Lambda runtime (EventBridge events; the payload is unused).

@@ -71,6 +71,117 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// The Apple Health export import (issue #13).
     pub apple_import: AppleImportSettings,
+    /// The import bucket and the S3 flow of the import (api.md #74, #76).
+    pub s3: S3Settings,
+}
+
+/// The import bucket (`AWS_BUCKET_NAME`) and how it is reached; #74 answers 503 `S3 client
+/// not configured` unless both a bucket and credentials are set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `AWS_BUCKET_NAME`.
+    pub bucket: Option<String>,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `eu-north-1` (the reference's default).
+    pub region: String,
+    /// `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`: an S3-compatible server, addressed
+    /// path-style; unset means AWS's virtual-hosted URL of the region.
+    pub endpoint: Option<String>,
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` (in Lambda, the
+    /// execution role's, which sign the POST policy).
+    pub credentials: Option<S3Credentials>,
+    /// `AWS_SNS_TOPIC_ARN` (#76).
+    pub sns_topic_arn: Option<String>,
+    /// The queue the import function consumes (`OW_IMPORT_QUEUE_URL`): import jobs sent to
+    /// SQS go there, not to the job queue.
+    pub import_queue_url: Option<String>,
+    /// Bytes of `export.xml` between two checkpoints of an S3 import
+    /// (`APPLE_IMPORT_CHECKPOINT_BYTES`, 16 MiB).
+    pub checkpoint_bytes: u64,
+    /// Bytes of one ranged GetObject read (`APPLE_IMPORT_RANGE_BYTES`, 8 MiB; 64 KiB–64 MiB).
+    pub range_bytes: u64,
+    /// Seconds before the Lambda deadline at which an import checkpoints, stops and
+    /// re-queues itself (`APPLE_IMPORT_DEADLINE_MARGIN_SECONDS`, 30).
+    pub deadline_margin_seconds: u64,
+    /// TESTS ONLY: an origin (`http://127.0.0.1:<port>`) whose
+    /// `/SimpleNotificationService-<hex>.pem` certificates and subscription URLs #76 accepts
+    /// besides AWS's SNS hosts, so the e2e tests can sign messages with their own key. It is
+    /// never read from the environment or the secret: only code that builds a `Config`
+    /// (the test harness) can set it.
+    pub sns_test_origin: Option<String>,
+}
+
+/// Static credentials of the S3 flow; the secret is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("sns_topic_arn", &self.sns_topic_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Settings {
+    /// The bucket and credentials, when the S3 flow is configured.
+    pub fn signing(&self) -> Option<(&str, &S3Credentials)> {
+        Some((self.bucket.as_deref()?, self.credentials.as_ref()?))
+    }
+}
+
+fn s3_settings(s: &Settings) -> Result<S3Settings, ConfigError> {
+    let credentials = match (s.get("AWS_ACCESS_KEY_ID"), s.get("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Some(S3Credentials {
+            access_key_id: id.to_string(),
+            secret_access_key: secret.to_string(),
+            session_token: s.get("AWS_SESSION_TOKEN").map(str::to_string),
+        }),
+        _ => None,
+    };
+    Ok(S3Settings {
+        bucket: s.get("AWS_BUCKET_NAME").map(str::to_string),
+        region: s
+            .get("AWS_REGION")
+            .or_else(|| s.get("AWS_DEFAULT_REGION"))
+            .unwrap_or("eu-north-1")
+            .to_string(),
+        endpoint: s
+            .get("AWS_ENDPOINT_URL_S3")
+            .or_else(|| s.get("AWS_ENDPOINT_URL"))
+            .map(str::to_string),
+        credentials,
+        sns_topic_arn: s.get("AWS_SNS_TOPIC_ARN").map(str::to_string),
+        import_queue_url: s.get("OW_IMPORT_QUEUE_URL").map(str::to_string),
+        checkpoint_bytes: s
+            .parse::<u64>("APPLE_IMPORT_CHECKPOINT_BYTES", 16 * 1024 * 1024)?
+            .max(1),
+        range_bytes: s
+            .parse::<u64>("APPLE_IMPORT_RANGE_BYTES", 8 * 1024 * 1024)?
+            .clamp(64 * 1024, 64 * 1024 * 1024),
+        deadline_margin_seconds: s.parse("APPLE_IMPORT_DEADLINE_MARGIN_SECONDS", 30)?,
+        sns_test_origin: None,
+    })
 }
 
 /// Bounds of the Apple Health export import.
@@ -91,6 +202,9 @@ pub struct AppleImportSettings {
     /// Import before answering instead of in the background (`APPLE_IMPORT_INLINE`; always in
     /// Lambda, where nothing runs after the answer).
     pub inline: bool,
+    /// Items parsed into one write (`APPLE_IMPORT_BATCH_ITEMS`, 20,000; at least 1). A
+    /// checkpoint of an S3 import is taken between two batches.
+    pub batch_items: usize,
 }
 
 /// Outgoing-webhook settings.
@@ -509,6 +623,7 @@ impl Config {
             redirect_origins: redirect_origins(s, &api_base_url)?,
             cors: cors(s, &api_base_url)?,
             webhooks: webhook_settings(s)?,
+            s3: s3_settings(s)?,
             apple_import: AppleImportSettings {
                 max_upload_bytes: s.parse("APPLE_IMPORT_MAX_BYTES", 1024 * 1024 * 1024)?,
                 max_xml_bytes: s.parse("APPLE_IMPORT_MAX_XML_BYTES", 8 * 1024 * 1024 * 1024)?,
@@ -517,6 +632,7 @@ impl Config {
                 idle_seconds: s.parse::<u64>("APPLE_IMPORT_IDLE_SECONDS", 60)?.max(1),
                 inline: s.get("AWS_LAMBDA_FUNCTION_NAME").is_some()
                     || s.parse("APPLE_IMPORT_INLINE", false)?,
+                batch_items: s.parse::<usize>("APPLE_IMPORT_BATCH_ITEMS", 20_000)?.max(1),
             },
             token_key: s.get("TOKEN_ENCRYPTION_KEY").map_or_else(
                 || crate::keys::derive(&secret_key, crate::keys::TOKEN_ENCRYPTION_LABEL),

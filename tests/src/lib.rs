@@ -58,12 +58,22 @@ impl Server {
 
     /// The app with extra settings (e.g. `CORS_ORIGINS`) over the test configuration.
     pub async fn start_with(storage: Storage, extra: &[(&str, &str)]) -> Self {
+        Self::start_configured(storage, extra, |_| {}).await
+    }
+
+    /// [`Self::start_with`], then `edit` on the configuration: for the settings only a test
+    /// may change, which no environment variable sets (e.g. `S3Settings::sns_test_origin`).
+    pub async fn start_configured(
+        storage: Storage,
+        extra: &[(&str, &str)],
+        edit: impl FnOnce(&mut Config),
+    ) -> Self {
         let table: Arc<dyn Table> = match storage {
             Storage::Embedded => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let table =
                     Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
-                return Self::launch(table, dir, None, extra).await;
+                return Self::launch(table, dir, None, extra, edit).await;
             }
             Storage::Dynamo => {
                 let t = DynamoTable::for_endpoint(
@@ -74,7 +84,14 @@ impl Server {
                 Arc::new(t)
             }
         };
-        Self::launch(table, tempfile::tempdir().expect("temp dir"), None, extra).await
+        Self::launch(
+            table,
+            tempfile::tempdir().expect("temp dir"),
+            None,
+            extra,
+            edit,
+        )
+        .await
     }
 
     /// The app over a given table (data directory `dir`, kept as long as the server), with
@@ -90,7 +107,7 @@ impl Server {
         dir: tempfile::TempDir,
         queue: Option<Arc<dyn shared::jobs::JobQueue>>,
     ) -> Self {
-        Self::launch(table, dir, queue, &[]).await
+        Self::launch(table, dir, queue, &[], |_| {}).await
     }
 
     async fn launch(
@@ -98,8 +115,10 @@ impl Server {
         dir: tempfile::TempDir,
         queue: Option<Arc<dyn shared::jobs::JobQueue>>,
         extra: &[(&str, &str)],
+        edit: impl FnOnce(&mut Config),
     ) -> Self {
-        let config = Config::for_tests_with(dir.path(), extra);
+        let mut config = Config::for_tests_with(dir.path(), extra);
+        edit(&mut config);
         let clock = Arc::new(SystemClock);
         let state = match queue {
             Some(q) => shared::bootstrap::state_with_queue(table, config, clock, q).await,

@@ -4,9 +4,16 @@
 //! (an `export.xml` or the Health app's `export.zip`) to a temporary file, bounded by
 //! `APPLE_IMPORT_MAX_BYTES` and an idle timeout, answers `processing` with the task id, and
 //! imports it in the background (`services::apple_import`); the import's progress and summary
-//! are the user's sync run of that id (source `apple_xml`). The presigned S3 upload (#74) and
-//! the SNS notification (#76) still answer as the reference does with the feature off.
+//! are the user's sync run of that id (source `apple_xml`).
+//!
+//! `POST /users/{id}/import/apple/xml/s3` (#74) answers a browser-upload form for the import
+//! bucket, its POST policy signed here with SigV4 (`domain::s3_post`): exactly the key
+//! `<user_id>/raw/<file>`, `Content-Type: application/xml`, 1 byte to `max_file_size`. The
+//! bucket's object-created event runs the import (`services::s3_import`, the import
+//! function). `POST /sns/notification` (#76) takes the same events from deployments that
+//! route the bucket through an SNS topic (`services::sns`: signature, topic, confirmation).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,16 +21,21 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State as St};
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Serialize;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{State, parse_uuid};
+use super::sdk::UploadDataResponse;
+use super::{State, json_body, parse_uuid};
 use crate::auth::guard::Caller;
+use crate::domain::s3_post;
+use crate::domain::sns::SnsMessage;
 use crate::error::{ApiError, ApiResult};
 use crate::services::apple_import;
+use crate::services::sns::{self, NotificationWork, SnsRefusal};
 
 pub fn openapi_router() -> OpenApiRouter<State> {
     OpenApiRouter::new()
@@ -32,15 +44,125 @@ pub fn openapi_router() -> OpenApiRouter<State> {
         .routes(routes!(sns_notification))
 }
 
-/// Presigned S3 upload for an Apple Health export: 503 (no S3 client is configured).
+/// The body of #74 (`{}` is valid).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PresignedUploadRequest {
+    /// Filtered to `[A-Za-z0-9._-]`; empty: `<timestamp>.xml`. At most 200 characters.
+    #[serde(default)]
+    pub filename: String,
+    /// 60–3600, default 300.
+    #[serde(default = "default_expiration")]
+    pub expiration_seconds: i64,
+    /// 1024–1073741824 bytes, default 52428800 (50 MiB).
+    #[serde(default = "default_max_size")]
+    pub max_file_size: i64,
+}
+
+fn default_expiration() -> i64 {
+    300
+}
+
+fn default_max_size() -> i64 {
+    52_428_800
+}
+
+/// A browser-upload form for the import bucket (api.md #74).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresignedURLResponse {
+    /// Where the form is POSTed (multipart/form-data: `form_fields`, then `file`).
+    pub upload_url: String,
+    pub form_fields: BTreeMap<String, String>,
+    /// `<user_id>/raw/<file>`.
+    pub file_key: String,
+    pub expires_in: i64,
+    pub max_file_size: i64,
+    pub bucket: String,
+}
+
+/// The object key of an upload: the filename filtered to `[A-Za-z0-9._-]`, or the current
+/// timestamp when nothing is left.
+pub fn upload_key(user_id: &str, filename: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let kept: String = filename
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .collect();
+    let name = if kept.is_empty() || kept.chars().all(|c| c == '.') {
+        format!("{}.xml", now.format("%Y%m%d_%H%M%S"))
+    } else {
+        kept
+    };
+    format!("{user_id}/raw/{name}")
+}
+
+/// A presigned S3 POST form for uploading an Apple Health `export.xml` or `export.zip` to
+/// the import bucket as `<user_id>/raw/<file>`; the import starts when the bucket notifies
+/// the import function (or #76). The policy is signed with the function's own credentials.
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/import/apple/xml/s3", tag = "import",
-    params(("user_id" = String, Path)),
-    responses((status = 401), (status = 503, description = "S3 client not configured")))]
-pub async fn presigned_upload(_: Caller, Path(_user_id): Path<String>) -> ApiResult<()> {
-    Err(ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "S3 client not configured",
-    ))
+    params(("user_id" = String, Path)), request_body = PresignedUploadRequest,
+    responses((status = 200, body = PresignedURLResponse), (status = 400), (status = 401),
+        (status = 404), (status = 503, description = "S3 client not configured")))]
+pub async fn presigned_upload(
+    St(state): St<State>,
+    _: Caller,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<PresignedURLResponse>> {
+    let Some((bucket, creds)) = state.config.s3.signing() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "S3 client not configured",
+        ));
+    };
+    let req: PresignedUploadRequest = json_body(&body)?;
+    if req.filename.chars().count() > 200 {
+        return Err(ApiError::bad_request(
+            "filename: String should have at most 200 characters",
+        ));
+    }
+    if !(60..=3600).contains(&req.expiration_seconds) {
+        return Err(ApiError::bad_request(
+            "expiration_seconds: Input should be between 60 and 3600",
+        ));
+    }
+    if !(1024..=1_073_741_824).contains(&req.max_file_size) {
+        return Err(ApiError::bad_request(
+            "max_file_size: Input should be between 1024 and 1073741824",
+        ));
+    }
+    let user = parse_uuid(&user_id)?;
+    if !state.db.user_exists(user).await? {
+        return Err(ApiError::entity_not_found("User", user));
+    }
+    let now = state.now();
+    let key = upload_key(&user_id, &req.filename, now);
+    let signed = s3_post::sign_post(
+        &s3_post::PostPolicy {
+            bucket,
+            key: &key,
+            content_type: "application/xml",
+            max_bytes: req.max_file_size as u64,
+            expires_in: chrono::Duration::seconds(req.expiration_seconds),
+        },
+        &s3_post::SigningCredentials {
+            access_key_id: &creds.access_key_id,
+            secret_access_key: &creds.secret_access_key,
+            session_token: creds.session_token.as_deref(),
+        },
+        &state.config.s3.region,
+        now,
+    );
+    Ok(Json(PresignedURLResponse {
+        upload_url: s3_post::upload_url(
+            state.config.s3.endpoint.as_deref(),
+            bucket,
+            &state.config.s3.region,
+        ),
+        form_fields: signed.fields.into_iter().collect(),
+        file_key: key,
+        expires_in: req.expiration_seconds,
+        max_file_size: req.max_file_size,
+        bucket: bucket.to_string(),
+    }))
 }
 
 /// The answer of a direct upload.
@@ -209,12 +331,86 @@ fn multipart_error(e: multer::Error) -> ApiError {
     }
 }
 
-/// S3 event notifications over SNS: 503 (no SNS client is configured).
+/// The answer of #76 (`UploadDataResponse`'s shape).
+fn sns_answer(status_code: u16, response: String) -> (StatusCode, Json<UploadDataResponse>) {
+    (
+        StatusCode::ACCEPTED,
+        Json(UploadDataResponse {
+            status_code,
+            response,
+            user_id: None,
+            dropped_count: 0,
+            records_saved: 0,
+            workouts_saved: 0,
+            sleep_saved: 0,
+        }),
+    )
+}
+
+/// S3 event notifications delivered by SNS (deployments that wire the bucket through a
+/// topic): the signature is verified against the AWS signing certificate (its URL checked
+/// before any fetch) and the topic must be `AWS_SNS_TOPIC_ARN`; a subscription is confirmed;
+/// each `aws:s3` record of a notification queues the import of its object.
 #[utoipa::path(post, path = "/api/v1/sns/notification", tag = "import",
-    responses((status = 503, description = "SNS client not configured")))]
-pub async fn sns_notification() -> ApiResult<()> {
-    Err(ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SNS client not configured",
-    ))
+    request_body(content = String, description = "the raw SNS JSON message, any content type"),
+    responses((status = 202, body = UploadDataResponse), (status = 400),
+        (status = 403, description = "invalid SNS signature / invalid SNS topic ARN"),
+        (status = 503, description = "SNS client not configured")))]
+pub async fn sns_notification(
+    St(state): St<State>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<UploadDataResponse>)> {
+    let Some(topic) = state.config.s3.sns_topic_arn.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SNS client not configured",
+        ));
+    };
+    let msg: SnsMessage = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid SNS message: {e}")))?;
+    match sns::verify(&state, &msg, &topic).await {
+        Ok(()) => {}
+        Err(SnsRefusal::Signature(cause)) => {
+            tracing::warn!(message_id = %msg.message_id, %cause, "SNS message refused");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid SNS signature",
+            ));
+        }
+        Err(SnsRefusal::Topic) => {
+            tracing::warn!(message_id = %msg.message_id, topic = %msg.topic_arn, "SNS message of another topic");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid SNS topic ARN",
+            ));
+        }
+    }
+    match msg.kind.as_str() {
+        "SubscriptionConfirmation" => {
+            sns::confirm_subscription(&state, &msg)
+                .await
+                .map_err(ApiError::bad_request)?;
+            tracing::info!(topic = %msg.topic_arn, "SNS subscription confirmed");
+            Ok(sns_answer(200, "subscription_confirmed".into()))
+        }
+        "Notification" => {
+            match sns::notification_work(&msg.message).map_err(ApiError::bad_request)? {
+                NotificationWork::TestEvent => Ok(sns_answer(200, "ignored: s3:TestEvent".into())),
+                NotificationWork::Imports(jobs) => {
+                    let n = jobs.len();
+                    if n > 0 {
+                        state
+                            .queue
+                            .enqueue(jobs)
+                            .await
+                            .map_err(ApiError::internal)?;
+                    }
+                    Ok(sns_answer(202, format!("{n} tasks dispatched")))
+                }
+            }
+        }
+        other => Err(ApiError::bad_request(format!(
+            "unknown message type: {other}"
+        ))),
+    }
 }

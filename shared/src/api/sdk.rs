@@ -34,7 +34,7 @@ pub fn openapi_router() -> OpenApiRouter<State> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadDataResponse {
     pub status_code: u16,
-    pub response: &'static str,
+    pub response: String,
     pub user_id: Option<String>,
     pub dropped_count: usize,
     pub records_saved: usize,
@@ -95,7 +95,7 @@ async fn handle(
         StatusCode::ACCEPTED,
         Json(UploadDataResponse {
             status_code: 202,
-            response: "Import task queued successfully",
+            response: "Import task queued successfully".into(),
             user_id: Some(user_id.to_string()),
             dropped_count: out.dropped_count,
             records_saved: out.records_saved,
@@ -385,7 +385,7 @@ pub async fn sdk_logs(
         StatusCode::ACCEPTED,
         Json(UploadDataResponse {
             status_code: 202,
-            response: "Log events stored successfully",
+            response: "Log events stored successfully".into(),
             user_id: Some(user_id),
             dropped_count: 0,
             records_saved: 0,

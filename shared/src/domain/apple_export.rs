@@ -91,7 +91,7 @@ pub enum ExportItem {
 }
 
 /// What a read has seen so far.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExportStats {
     /// `Record` elements outside correlations.
     pub records: u64,
@@ -104,7 +104,7 @@ pub struct ExportStats {
     /// Records of types that are not stored (per type name; see [`MAX_SKIPPED_NAMES`]).
     pub skipped: BTreeMap<String, u64>,
     /// Items dropped, per reason.
-    pub dropped: BTreeMap<&'static str, u64>,
+    pub dropped: BTreeMap<String, u64>,
 }
 
 impl ExportStats {
@@ -117,7 +117,12 @@ impl ExportStats {
     }
 
     fn drop_item(&mut self, reason: &'static str) {
-        *self.dropped.entry(reason).or_default() += 1;
+        match self.dropped.get_mut(reason) {
+            Some(n) => *n += 1,
+            None => {
+                self.dropped.insert(reason.to_string(), 1);
+            }
+        }
     }
 
     fn skip(&mut self, kind: &str) {
@@ -300,8 +305,25 @@ struct WorkoutBuilder {
     invalid: Option<&'static str>,
 }
 
+/// What a reader has to carry over to continue a document from a top-level element
+/// boundary in another process: the source table, the activity-summary source and the
+/// counts so far (an S3 import's checkpoint).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReaderState {
+    pub sources: Vec<SourceInfo>,
+    /// `(raw sourceName/sourceVersion/device key, source index)` of the interned sources.
+    pub raw_keys: Vec<(String, usize)>,
+    pub summary_source: Option<usize>,
+    pub stats: ExportStats,
+}
+
+/// The root start tag a resumed read is primed with (see [`ExportReader::resume`]).
+pub const RESUME_PRIME: &[u8] = b"<HealthData>";
+
 /// Streaming reader of one `export.xml`.
 pub struct ExportReader<R: BufRead> {
+    /// Added to the parser's positions: a resumed read reports offsets of the whole file.
+    base: u64,
     xml: quick_xml::Reader<Bounded<R>>,
     buf: Vec<u8>,
     limits: ExportLimits,
@@ -314,6 +336,8 @@ pub struct ExportReader<R: BufRead> {
     summary_source: Option<usize>,
     stats: ExportStats,
     finished: bool,
+    /// Return from the event loop as soon as a top-level boundary is reached.
+    pause_at_boundary: bool,
 }
 
 impl<R: BufRead> ExportReader<R> {
@@ -327,6 +351,7 @@ impl<R: BufRead> ExportReader<R> {
         cfg.trim_text(true);
         cfg.check_end_names = true;
         Self {
+            base: 0,
             xml,
             buf: Vec::with_capacity(4096),
             limits,
@@ -338,7 +363,66 @@ impl<R: BufRead> ExportReader<R> {
             summary_source: None,
             stats: ExportStats::default(),
             finished: false,
+            pause_at_boundary: false,
         }
+    }
+
+    /// Continues a document at byte `offset` of the file, a top-level element boundary
+    /// inside `HealthData` recorded with [`Self::state`] and [`Self::at_boundary`]. `inner`
+    /// must yield [`RESUME_PRIME`] and then the file from `offset` on: the parser is re-primed
+    /// inside the root element, and positions and fault offsets stay those of the file.
+    pub fn resume(inner: R, limits: ExportLimits, offset: u64, state: ReaderState) -> Self {
+        let mut r = Self::new(inner, limits);
+        r.base = offset.saturating_sub(RESUME_PRIME.len() as u64);
+        for info in state.sources {
+            r.sources.push(info);
+        }
+        for (raw, i) in state.raw_keys {
+            if i < r.sources.list.len() {
+                r.sources.by_raw.insert(raw, i);
+            }
+        }
+        r.summary_source = state.summary_source.filter(|i| *i < r.sources.list.len());
+        r.stats = state.stats;
+        r
+    }
+
+    /// What [`Self::resume`] needs to continue from [`Self::position`].
+    pub fn state(&self) -> ReaderState {
+        ReaderState {
+            sources: self.sources.list.clone(),
+            raw_keys: self
+                .sources
+                .by_raw
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            summary_source: self.summary_source,
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Whether [`Self::position`] is between two top-level elements of `HealthData` (no
+    /// element of the document is open but the root): where a read can be resumed.
+    pub fn at_boundary(&self) -> bool {
+        self.saw_root
+            && !self.finished
+            && self.depth == 1
+            && self.workout.is_none()
+            && self.skip_from.is_none()
+    }
+
+    /// Reads on to the next top-level boundary without passing it: after an item, the rest
+    /// of its element is ignored content, so this yields nothing in practice; an item that
+    /// does come is returned (call again). `Ok(None)` at the boundary or the end.
+    pub fn skip_to_boundary(&mut self) -> Result<Option<ExportItem>, ExportFault> {
+        if self.finished || self.at_boundary() {
+            return Ok(None);
+        }
+        self.pause_at_boundary = true;
+        let out = self.next_item();
+        self.pause_at_boundary = false;
+        out
     }
 
     /// The sources seen so far (indexes of [`ExportSample::source`]).
@@ -350,9 +434,9 @@ impl<R: BufRead> ExportReader<R> {
         &self.stats
     }
 
-    /// Bytes of XML consumed so far.
+    /// Bytes of XML consumed so far (the file's offset of the next byte).
     pub fn position(&self) -> u64 {
-        self.xml.buffer_position()
+        self.base + self.xml.buffer_position()
     }
 
     /// The next item; `Ok(None)` at the end of a complete document. After an `Err` the
@@ -369,7 +453,7 @@ impl<R: BufRead> ExportReader<R> {
 
     fn fault(&self, offset: u64, reason: impl Into<String>) -> ExportFault {
         ExportFault {
-            offset,
+            offset: self.base + offset,
             reason: reason.into(),
         }
     }
@@ -436,6 +520,9 @@ impl<R: BufRead> ExportReader<R> {
                     if closing == 1 {
                         // The root closed: whatever follows is ignored.
                         self.finished = true;
+                    }
+                    if self.pause_at_boundary && self.at_boundary() {
+                        return Ok(None);
                     }
                 }
                 Event::Eof => {
@@ -1432,5 +1519,75 @@ mod tests {
         let bomb = "<?xml version=\"1.0\"?><!DOCTYPE HealthData [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;\">]><HealthData><Record type=\"&b;\"/></HealthData>";
         let (items, _, _) = read_all(bomb);
         assert!(items.is_empty());
+    }
+
+    /// A read stopped at every top-level boundary and resumed from there (the state carried
+    /// through JSON, the parser primed with the root tag) yields what one straight read does,
+    /// with the file's offsets.
+    #[test]
+    fn a_read_resumed_at_a_boundary_ends_like_a_straight_read() {
+        let mut body = String::new();
+        for i in 0..6 {
+            body.push_str(&record(
+                "HKQuantityTypeIdentifierHeartRate",
+                "count/min",
+                &format!("{}", 60 + i),
+                &format!("2024-03-01 07:{:02}:00 +0100", i),
+            ));
+            body.push('\n');
+        }
+        body.push_str("<ActivitySummary dateComponents=\"2024-03-01\" activeEnergyBurned=\"520\" activeEnergyBurnedUnit=\"Cal\" appleExerciseTime=\"34\"/>\n");
+        body.push_str(&format!(
+            "<Workout workoutActivityType=\"HKWorkoutActivityTypeRunning\" sourceName=\"Watch\" device=\"{DEVICE}\" startDate=\"2024-03-01 08:00:00 +0100\" endDate=\"2024-03-01 08:30:00 +0100\">\n<WorkoutStatistics type=\"HKQuantityTypeIdentifierActiveEnergyBurned\" sum=\"310.5\" unit=\"kcal\"/>\n</Workout>\n"
+        ));
+        body.push_str(&record(
+            "HKQuantityTypeIdentifierStepCount",
+            "count",
+            "12",
+            "2024-03-01 09:00:00 +0100",
+        ));
+        // A record with children: its item comes at its start tag, inside the element.
+        body.push_str(&record("HKQuantityTypeIdentifierHeartRate", "count/min", "71", "2024-03-01 09:05:00 +0100")
+            .replace("/>", "><MetadataEntry key=\"HKMetadataKeyHeartRateMotionContext\" value=\"0\"/></Record>"));
+        body.push_str(&record(
+            "HKQuantityTypeIdentifierStepCount",
+            "count",
+            "13",
+            "2024-03-01 09:10:00 +0100",
+        ));
+        let xml = doc(&body);
+        let (straight, straight_stats, fault) = read_all(&xml);
+        assert_eq!(fault, None);
+        assert_eq!(straight.len(), 11);
+        for stop_after in 1..straight.len() {
+            let mut r = ExportReader::new(xml.as_bytes(), ExportLimits::default());
+            let mut items = Vec::new();
+            while items.len() < stop_after {
+                items.push(r.next_item().expect("item").expect("some"));
+            }
+            while let Some(i) = r.skip_to_boundary().expect("skip") {
+                items.push(i);
+            }
+            assert!(r.at_boundary(), "after {stop_after} items");
+            let offset = r.position();
+            let state: ReaderState =
+                serde_json::from_str(&serde_json::to_string(&r.state()).expect("json"))
+                    .expect("state");
+            let rest = RESUME_PRIME
+                .iter()
+                .copied()
+                .chain(xml.as_bytes()[offset as usize..].iter().copied())
+                .collect::<Vec<u8>>();
+            let mut resumed =
+                ExportReader::resume(rest.as_slice(), ExportLimits::default(), offset, state);
+            while let Some(i) = resumed.next_item().expect("resumed") {
+                items.push(i);
+            }
+            assert_eq!(items, straight, "resumed after {stop_after}");
+            assert_eq!(resumed.stats(), &straight_stats);
+            let mut whole = ExportReader::new(xml.as_bytes(), ExportLimits::default());
+            while whole.next_item().expect("item").is_some() {}
+            assert_eq!(resumed.position(), whole.position());
+        }
     }
 }

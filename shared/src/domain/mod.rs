@@ -16,6 +16,8 @@
 //! * [`states`] — connection and sync-run states (stored and wire spelling).
 //! * [`garmin_backfill`] — the Garmin backfill state machine (requests, answers, give-up, reads).
 //! * [`seed_profile`] — what synthetic data to generate (the seed job's profile).
+//! * [`s3_post`] — S3 browser-upload policies signed with SigV4 (the import's presigned POST).
+//! * [`sns`] — SNS deliveries: the signed string, certificate and subscription URL rules.
 //! * [`webhooks`] — outgoing webhooks: event catalogue, ids, signatures, retry schedule, URL rules.
 
 pub mod apple_export;
@@ -23,11 +25,13 @@ pub mod coverage;
 pub mod garmin_backfill;
 pub mod numeric;
 pub mod provider;
+pub mod s3_post;
 pub mod scores;
 pub mod sdk;
 pub mod seed_profile;
 pub mod series;
 pub mod sleep;
+pub mod sns;
 pub mod states;
 pub mod summary;
 pub mod time;

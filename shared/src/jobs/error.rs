@@ -22,6 +22,16 @@ impl JobError {
     }
 }
 
+impl From<crate::services::s3_import::ImportJobError> for JobError {
+    fn from(e: crate::services::s3_import::ImportJobError) -> Self {
+        use crate::services::s3_import::ImportJobError as E;
+        match e {
+            E::Retryable(m) => JobError::Retryable(m),
+            E::Permanent(m) => JobError::Permanent(m),
+        }
+    }
+}
+
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -90,6 +90,18 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, JobError> {
             tracing::info!(%task_id, user = %user_id, chunks = swept.chunks, samples = swept.samples,
                 events = swept.events, other = swept.other, "retention swept");
         }
+        Job::AppleImportS3 { bucket, key, etag } => {
+            // The import function passes its deadline (`s3_import::run_job`); here (the
+            // local queue, or the job function) an import runs to its end.
+            return Ok(crate::services::s3_import::run_job(
+                state,
+                bucket,
+                key,
+                etag.as_deref(),
+                crate::services::s3_import::Budget::default(),
+            )
+            .await?);
+        }
         Job::Seed {
             task_id,
             users,

@@ -10,11 +10,28 @@ use crate::app::AppState;
 /// Handles one SQS batch. Identical jobs in one batch (a roll-up of the same user and day
 /// queued by consecutive pushes, say) run once: their messages succeed or fail together.
 pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
-    let unique = coalesce(event);
+    handle_batch_within(state, event, None).await
+}
+
+/// [`handle_batch`] under an invocation budget: import jobs stop at a checkpoint before the
+/// deadline and queue their continuation (the import function).
+pub async fn handle_batch_within(
+    state: &AppState,
+    event: SqsEvent,
+    budget: Option<crate::services::s3_import::Budget>,
+) -> SqsBatchResponse {
     let mut failures = Vec::new();
-    for (job, ids) in unique {
+    for (job, ids) in coalesce(event) {
         let id = ids.join(",");
-        match handlers::handle(state, &job).await {
+        let outcome = match (&job, budget) {
+            (Job::AppleImportS3 { bucket, key, etag }, Some(b)) => {
+                crate::services::s3_import::run_job(state, bucket, key, etag.as_deref(), b)
+                    .await
+                    .map_err(super::JobError::from)
+            }
+            _ => handlers::handle(state, &job).await,
+        };
+        match outcome {
             Ok(follow_up) => {
                 if !follow_up.is_empty()
                     && let Err(e) = state.queue.enqueue(follow_up).await

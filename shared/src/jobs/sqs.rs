@@ -7,10 +7,12 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use super::{Job, JobQueue, QueueError};
 
-/// Sends jobs to one queue.
+/// Sends jobs to the job queue, and import jobs to the import function's queue when one is
+/// configured (`OW_IMPORT_QUEUE_URL`).
 pub struct SqsQueue {
     client: Client,
     url: String,
+    import_url: Option<String>,
 }
 
 impl SqsQueue {
@@ -18,6 +20,20 @@ impl SqsQueue {
         Self {
             client,
             url: url.into(),
+            import_url: None,
+        }
+    }
+
+    /// Import jobs go to `url` (the import function's queue).
+    pub fn with_import_queue(mut self, url: Option<String>) -> Self {
+        self.import_url = url;
+        self
+    }
+
+    fn queue_of(&self, job: &Job) -> &str {
+        match (job, &self.import_url) {
+            (Job::AppleImportS3 { .. }, Some(u)) => u,
+            _ => &self.url,
         }
     }
 }
@@ -37,7 +53,7 @@ impl JobQueue for SqsQueue {
             let body = serde_json::to_string(&job).map_err(|e| QueueError(e.to_string()))?;
             self.client
                 .send_message()
-                .queue_url(&self.url)
+                .queue_url(self.queue_of(&job))
                 .message_body(body)
                 .delay_seconds(i32::try_from(delay_seconds).unwrap_or(0))
                 .send()
@@ -54,7 +70,13 @@ impl JobQueue for SqsQueue {
                 unique.push(j);
             }
         }
-        for chunk in unique.chunks(10) {
+        let (imports, others): (Vec<Job>, Vec<Job>) = unique
+            .into_iter()
+            .partition(|j| self.queue_of(j) != self.url);
+        for chunk in imports.chunks(10).chain(others.chunks(10)) {
+            let url = chunk
+                .first()
+                .map_or(self.url.as_str(), |j| self.queue_of(j));
             let mut entries = Vec::with_capacity(chunk.len());
             for (i, job) in chunk.iter().enumerate() {
                 let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
@@ -68,7 +90,7 @@ impl JobQueue for SqsQueue {
             let out = self
                 .client
                 .send_message_batch()
-                .queue_url(&self.url)
+                .queue_url(url)
                 .set_entries(Some(entries))
                 .send()
                 .await

@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod developers;
 pub mod garmin_backfill;
 pub mod health;
+pub mod imports;
 pub mod invitations;
 pub mod lifecycle;
 pub mod priorities;

@@ -2,9 +2,13 @@
 //! the domain's pull parser runs on a blocking thread and hands batches of items over a
 //! bounded channel to the one write path ([`write_batch`]), so roll-ups, sleep sessions,
 //! scores, counters and outgoing webhooks follow as for SDK pushes. Memory stays constant
-//! whatever the file size: at most [`CHANNEL_BATCHES`] batches of [`BATCH_ITEMS`] items are in
+//! whatever the file size: at most [`CHANNEL_BATCHES`] batches of `APPLE_IMPORT_BATCH_ITEMS` items are in
 //! flight. The run is a sync run of the user (source `apple_xml`, provider `apple`): started,
 //! progress after every batch (records read, bytes), and a final summary.
+//!
+//! The same pipeline reads an object of the import bucket in ranges ([`Input::Object`]);
+//! for an `export.xml` it then saves checkpoints at top-level element boundaries and can
+//! continue from one in another invocation ([`Resumable`], used by `services::s3_import`).
 //!
 //! A fault of the file (malformed, truncated, over a bound, a zip bomb) stops the import where
 //! it occurred: everything before it is stored and the summary says at which byte it stopped.
@@ -12,8 +16,8 @@
 //! (source, start, end), and sleep segments rebuild the same sessions.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -25,19 +29,19 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::config::AppleImportSettings;
 use crate::domain::apple_export::{
-    ExportFault, ExportItem, ExportLimits, ExportReader, ExportStats,
+    ExportFault, ExportItem, ExportLimits, ExportReader, ExportStats, RESUME_PRIME, ReaderState,
 };
 use crate::domain::sdk::{ParsedBatch, SourceInfo};
 use crate::domain::states::{SyncStage, SyncStatus};
 use crate::ingest::{data_source_for, device_batch, touch_sdk_connection, write_batch};
 use crate::repo::health::SampleWrite;
+use crate::repo::imports::ImportCheckpoint;
 use crate::repo::sync_runs::SyncRun;
 use crate::store::StoreError;
+use crate::store::objects::{ObjectInfo, ObjectSource, RangeReader};
 
 /// The sync-status source of an import.
 pub const SOURCE: &str = "apple_xml";
-/// Items per write.
-pub const BATCH_ITEMS: usize = 20_000;
 /// Batches parsed ahead of the writer.
 pub const CHANNEL_BATCHES: usize = 2;
 /// Read buffer of the file.
@@ -152,6 +156,49 @@ struct Parsed {
     sources: Option<Vec<SourceInfo>>,
     xml_bytes: u64,
     stats: ExportStats,
+    /// The reader's state when `xml_bytes` is a top-level boundary of a checkpointed import.
+    boundary: Option<ReaderState>,
+}
+
+/// Where an import reads from.
+pub enum Input {
+    /// A file on disk (the direct upload).
+    File(PathBuf),
+    /// An object of the import bucket, read in ranges.
+    Object {
+        objects: Arc<dyn ObjectSource>,
+        bucket: String,
+        key: String,
+        info: ObjectInfo,
+        /// Bytes of one ranged read.
+        range: u64,
+    },
+}
+
+/// How an import from the bucket checkpoints and when it stops early.
+pub struct Resumable {
+    /// The object version the checkpoints belong to.
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    /// The checkpoint of this object version to continue from, if any.
+    pub from: Option<ImportCheckpoint>,
+    /// Bytes of XML between two checkpoints.
+    pub every_bytes: u64,
+    /// Stop (after a checkpoint) when this instant is reached.
+    pub stop_at: Option<std::time::Instant>,
+    /// Stop after this many checkpoints (tests: an interrupted import without timing).
+    pub max_checkpoints: Option<u32>,
+}
+
+/// How an import call ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The run ended (completed, stopped at a fault of the file, or failed): its summary.
+    Finished(Box<ImportSummary>),
+    /// A checkpoint at this XML offset was saved and the import stopped early: run it again
+    /// to continue.
+    Paused { offset: u64 },
 }
 
 /// The end of the parse.
@@ -170,6 +217,28 @@ enum Msg {
 /// [`queued_run`] before). Never fails: the outcome is the summary, also recorded as the
 /// run's last event.
 pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str) -> ImportSummary {
+    match import_input(state, user, Input::File(path.to_path_buf()), run_id, None).await {
+        Outcome::Finished(s) => *s,
+        Outcome::Paused { offset } => ImportSummary {
+            status: "stopped".into(),
+            stopped_at: Some(offset),
+            ..ImportSummary::default()
+        },
+    }
+}
+
+/// Imports `input` for `user` under the run `run_id`; with `resumable`, continues from its
+/// checkpoint (an `export.xml`), saves checkpoints as it goes and may stop early
+/// ([`Outcome::Paused`]). An `export.zip` is always read from its beginning (a deflate
+/// stream cannot be entered in the middle) and never paused: a retry re-reads it and the
+/// dedup keeps the store free of duplicates.
+pub async fn import_input(
+    state: &AppState,
+    user: Uuid,
+    input: Input,
+    run_id: &str,
+    resumable: Option<Resumable>,
+) -> Outcome {
     let started = std::time::Instant::now();
     let now = state.now();
     let mut run = match state.db.sync_run(user, run_id).await {
@@ -177,6 +246,10 @@ pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str
         _ => queued_run(user, run_id, now),
     };
     run.stage = SyncStage::Fetching;
+    // A re-import of an object version continues its earlier run.
+    run.status = SyncStatus::InProgress;
+    run.error = None;
+    run.ended_at = None;
     run.message = Some("Apple Health import running".into());
     run.last_update = now;
     if let Err(e) = state
@@ -186,33 +259,64 @@ pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str
     {
         tracing::warn!(error = %e, "import start not recorded");
     }
-    super::webhooks::sync_changed_with(state, &run, true, json!({"run_id": run_id})).await;
+    let resuming = resumable.as_ref().and_then(|r| r.from.as_ref()).is_some();
+    if !resuming {
+        super::webhooks::sync_changed_with(state, &run, true, json!({"run_id": run_id})).await;
+    }
 
-    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let file_bytes = match &input {
+        Input::File(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        Input::Object { info, .. } => info.size,
+    };
     let mut summary = ImportSummary {
         file_bytes,
         ..ImportSummary::default()
     };
     let settings = state.config.apple_import.clone();
     let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_BATCHES);
-    let owned_path = path.to_path_buf();
-    let format = match sniff(path) {
+    let format = match sniff(&input).await {
         Ok(f) => f,
         Err(e) => {
             summary.status = "stopped".into();
             summary.stopped_at = Some(0);
             summary.error = Some(format!("the upload cannot be read: {e}"));
-            return finish(state, run, summary, started).await;
+            return Outcome::Finished(Box::new(finish(state, run, summary, started).await));
         }
     };
     summary.format = format.to_string();
-    let parser =
-        tokio::task::spawn_blocking(move || parse_file(&owned_path, format, &settings, tx));
-
+    // Only an export.xml continues from a checkpoint or takes new ones.
+    let resumable = resumable.filter(|_| format == "xml");
     let mut total = Totals::default();
     let mut sources: Vec<SourceInfo> = Vec::new();
+    let mut resume_from: Option<(u64, ReaderState)> = None;
+    let mut checkpoint = resumable.as_ref().and_then(|r| r.from.clone());
+    if let Some(c) = &checkpoint {
+        total.new_samples = c.new_samples;
+        total.workouts_saved = c.workouts_saved;
+        sources = c.reader.sources.clone();
+        summary.absorb(&c.reader.stats);
+        summary.xml_bytes = c.offset;
+        resume_from = Some((c.offset, c.reader.clone()));
+    }
+    let checkpointing = resumable.is_some();
+    let runtime = tokio::runtime::Handle::current();
+    let parser = tokio::task::spawn_blocking(move || {
+        parse_input(
+            input,
+            format,
+            resume_from,
+            checkpointing,
+            &settings,
+            runtime,
+            tx,
+        )
+    });
+
     let mut store_error: Option<StoreError> = None;
     let mut end: Option<Ended> = None;
+    let mut last_checkpoint = checkpoint.as_ref().map_or(0, |c| c.offset);
+    let mut checkpoints = 0u32;
+    let mut paused: Option<u64> = None;
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Batch(p) => {
@@ -225,6 +329,41 @@ pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str
                         // Dropping the receiver stops the parser.
                         store_error = Some(e);
                         break;
+                    }
+                }
+                if let (Some(r), Some(reader)) = (resumable.as_ref(), p.boundary) {
+                    let due_stop = r.stop_at.is_some_and(|t| std::time::Instant::now() >= t);
+                    if due_stop || p.xml_bytes.saturating_sub(last_checkpoint) >= r.every_bytes {
+                        let c = next_checkpoint(
+                            checkpoint.take(),
+                            &run,
+                            r,
+                            p.xml_bytes,
+                            reader,
+                            &total,
+                            state.now(),
+                        );
+                        match state.db.save_import_checkpoint(&c).await {
+                            Ok(()) => {
+                                last_checkpoint = c.offset;
+                                checkpoints += 1;
+                                tracing::info!(
+                                    run = run_id,
+                                    offset = c.offset,
+                                    "import checkpoint saved"
+                                );
+                            }
+                            Err(e) => tracing::warn!(error = %e, "import checkpoint not saved"),
+                        }
+                        let stop_now =
+                            due_stop || r.max_checkpoints.is_some_and(|m| checkpoints >= m);
+                        let saved = last_checkpoint == c.offset;
+                        checkpoint = Some(c);
+                        if stop_now && saved {
+                            paused = Some(last_checkpoint);
+                            summary.absorb(&p.stats);
+                            break;
+                        }
                     }
                 }
                 summary.absorb(&p.stats);
@@ -245,13 +384,31 @@ pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str
     if let Err(e) = parser.await {
         tracing::error!(error = %e, "the import parser ended abnormally");
     }
+    if let Some(offset) = paused {
+        run.message = Some(format!(
+            "Apple Health import paused at byte {offset} of {file_bytes}; continuing"
+        ));
+        run.items_processed = Some(summary.records as i64);
+        run.last_update = state.now();
+        let meta = json!({"phase": "paused", "offset": offset, "records": summary.records});
+        if let Err(e) = state.db.record_sync(&run, meta).await {
+            tracing::warn!(error = %e, "import pause not recorded");
+        }
+        return Outcome::Paused { offset };
+    }
     summary.new_samples = total.new_samples;
     summary.workouts_saved = total.workouts_saved;
     if let Some(e) = end {
         summary.absorb(&e.stats);
         summary.xml_bytes = e.xml_bytes;
         if let Some(f) = e.fault {
-            summary.status = "stopped".into();
+            // The bucket failing under a ranged read is no fault of the file: the import
+            // failed, keeps its checkpoint and is retried from there.
+            summary.status = if f.reason.contains(crate::store::objects::UNAVAILABLE) {
+                "failed".into()
+            } else {
+                "stopped".into()
+            };
             summary.stopped_at = Some(f.offset);
             summary.error = Some(f.to_string());
         }
@@ -272,7 +429,38 @@ pub async fn import_file(state: &AppState, user: Uuid, path: &Path, run_id: &str
     {
         tracing::warn!(error = %e, "apple connection not updated after the import");
     }
-    finish(state, run, summary, started).await
+    if checkpointing
+        && summary.status != "failed"
+        && let Err(e) = state.db.delete_import_checkpoint(user, run_id).await
+    {
+        tracing::warn!(error = %e, "import checkpoint not deleted");
+    }
+    Outcome::Finished(Box::new(finish(state, run, summary, started).await))
+}
+
+/// The checkpoint after `prev` at `offset`.
+fn next_checkpoint(
+    prev: Option<ImportCheckpoint>,
+    run: &SyncRun,
+    r: &Resumable,
+    offset: u64,
+    reader: ReaderState,
+    total: &Totals,
+    now: DateTime<Utc>,
+) -> ImportCheckpoint {
+    ImportCheckpoint {
+        run_id: run.run_id.clone(),
+        user_id: run.user_id,
+        bucket: r.bucket.clone(),
+        key: r.key.clone(),
+        etag: r.etag.clone(),
+        offset,
+        reader,
+        new_samples: total.new_samples,
+        workouts_saved: total.workouts_saved,
+        resumes: prev.map_or(0, |p| p.resumes),
+        updated_at: now,
+    }
 }
 
 async fn finish(
@@ -388,53 +576,124 @@ async fn store(
     })
 }
 
-/// `zip` when the file starts with a zip local header, else `xml`.
-fn sniff(path: &Path) -> std::io::Result<&'static str> {
-    let mut f = std::fs::File::open(path)?;
-    let mut magic = [0u8; 4];
-    let n = f.read(&mut magic)?;
-    Ok(if n == 4 && magic == *b"PK\x03\x04" {
+/// `zip` when the upload starts with a zip local header, else `xml`.
+async fn sniff(input: &Input) -> std::io::Result<&'static str> {
+    let magic: Vec<u8> = match input {
+        Input::File(path) => {
+            let mut f = std::fs::File::open(path)?;
+            let mut magic = [0u8; 4];
+            let n = f.read(&mut magic)?;
+            magic[..n].to_vec()
+        }
+        Input::Object {
+            objects,
+            bucket,
+            key,
+            info,
+            ..
+        } => objects
+            .read_range(bucket, key, &info.etag, 0, info.size.min(4))
+            .await
+            .map_err(std::io::Error::other)?
+            .to_vec(),
+    };
+    Ok(if magic == *b"PK\x03\x04" {
         "zip"
     } else {
         "xml"
     })
 }
 
-/// The blocking half: reads the file and sends batches until the end or a fault.
-fn parse_file(path: &Path, format: &str, settings: &AppleImportSettings, tx: mpsc::Sender<Msg>) {
-    let end = |fault: ExportFault| Ended {
-        fault: Some(fault),
+/// The blocking half: reads the upload and sends batches until the end or a fault.
+fn parse_input(
+    input: Input,
+    format: &str,
+    resume: Option<(u64, ReaderState)>,
+    checkpointing: bool,
+    settings: &AppleImportSettings,
+    runtime: tokio::runtime::Handle,
+    tx: mpsc::Sender<Msg>,
+) {
+    match input {
+        Input::File(path) => match std::fs::File::open(&path) {
+            Ok(f) => parse_source(f, format, resume, checkpointing, settings, &tx),
+            Err(e) => {
+                let _ = tx.blocking_send(Msg::End(fault_end(format!(
+                    "the upload cannot be read: {e}"
+                ))));
+            }
+        },
+        Input::Object {
+            objects,
+            bucket,
+            key,
+            info,
+            range,
+        } => {
+            let reader = RangeReader::new(objects, runtime, &bucket, &key, &info, range, 0);
+            parse_source(reader, format, resume, checkpointing, settings, &tx);
+        }
+    }
+}
+
+fn fault_end(reason: String) -> Ended {
+    Ended {
+        fault: Some(ExportFault { offset: 0, reason }),
         xml_bytes: 0,
         stats: ExportStats::default(),
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = tx.blocking_send(Msg::End(end(ExportFault {
-                offset: 0,
-                reason: format!("the upload cannot be read: {e}"),
-            })));
-            return;
-        }
-    };
+    }
+}
+
+fn parse_source<R: Read + Seek>(
+    mut src: R,
+    format: &str,
+    resume: Option<(u64, ReaderState)>,
+    checkpointing: bool,
+    settings: &AppleImportSettings,
+    tx: &mpsc::Sender<Msg>,
+) {
+    let batch = settings.batch_items;
     if format == "xml" {
-        run_reader(BufReader::with_capacity(READ_BUFFER, file), &tx);
+        match resume {
+            Some((offset, state)) => {
+                if let Err(e) = src.seek(SeekFrom::Start(offset)) {
+                    let _ = tx.blocking_send(Msg::End(fault_end(format!(
+                        "the upload cannot be read at byte {offset}: {e}"
+                    ))));
+                    return;
+                }
+                let primed = std::io::Cursor::new(RESUME_PRIME).chain(src);
+                let reader = ExportReader::resume(
+                    BufReader::with_capacity(READ_BUFFER, primed),
+                    ExportLimits::default(),
+                    offset,
+                    state,
+                );
+                run_reader(reader, batch, checkpointing, tx);
+            }
+            None => {
+                let reader = ExportReader::new(
+                    BufReader::with_capacity(READ_BUFFER, src),
+                    ExportLimits::default(),
+                );
+                run_reader(reader, batch, checkpointing, tx);
+            }
+        }
         return;
     }
-    let mut archive = match zip::ZipArchive::new(file) {
+    let mut archive = match zip::ZipArchive::new(src) {
         Ok(a) => a,
         Err(e) => {
-            let _ = tx.blocking_send(Msg::End(end(ExportFault {
-                offset: 0,
-                reason: format!("not a readable zip archive: {e}"),
-            })));
+            let _ = tx.blocking_send(Msg::End(fault_end(format!(
+                "not a readable zip archive: {e}"
+            ))));
             return;
         }
     };
     let entry = match export_entry(&mut archive, settings) {
         Ok(i) => i,
         Err(reason) => {
-            let _ = tx.blocking_send(Msg::End(end(ExportFault { offset: 0, reason })));
+            let _ = tx.blocking_send(Msg::End(fault_end(reason)));
             return;
         }
     };
@@ -445,13 +704,17 @@ fn parse_file(path: &Path, format: &str, settings: &AppleImportSettings, tx: mps
                 inner: f,
                 left: declared,
             };
-            run_reader(BufReader::with_capacity(READ_BUFFER, limited), &tx);
+            let reader = ExportReader::new(
+                BufReader::with_capacity(READ_BUFFER, limited),
+                ExportLimits::default(),
+            );
+            // No checkpoints inside a deflate stream.
+            run_reader(reader, batch, false, tx);
         }
         Err(e) => {
-            let _ = tx.blocking_send(Msg::End(end(ExportFault {
-                offset: 0,
-                reason: format!("export.xml cannot be read from the archive: {e}"),
-            })));
+            let _ = tx.blocking_send(Msg::End(fault_end(format!(
+                "export.xml cannot be read from the archive: {e}"
+            ))));
         }
     }
 }
@@ -523,24 +786,47 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-fn run_reader<R: BufRead>(input: R, tx: &mpsc::Sender<Msg>) {
-    let mut reader = ExportReader::new(input, ExportLimits::default());
-    let mut items = Vec::with_capacity(BATCH_ITEMS);
-    let mut sent_sources = 0usize;
+/// Reads items into batches of `batch` and sends them; with `checkpointing`, each batch
+/// ends at a top-level boundary and carries the reader's state there.
+fn run_reader<R: BufRead>(
+    mut reader: ExportReader<R>,
+    batch: usize,
+    checkpointing: bool,
+    tx: &mpsc::Sender<Msg>,
+) {
+    let mut items = Vec::with_capacity(batch.min(BATCH_CAPACITY));
+    let mut sent_sources = reader.sources().len();
+    // A resumed reader's sources are the checkpoint's, which the writer already has.
     let fault = loop {
         match reader.next_item() {
             Ok(Some(item)) => {
                 items.push(item);
-                if items.len() >= BATCH_ITEMS {
-                    let grown = reader.sources().len() > sent_sources;
-                    sent_sources = reader.sources().len();
-                    let msg = Msg::Batch(Parsed {
-                        items: std::mem::replace(&mut items, Vec::with_capacity(BATCH_ITEMS)),
-                        sources: grown.then(|| reader.sources().to_vec()),
-                        xml_bytes: reader.position(),
-                        stats: reader.stats().clone(),
-                    });
-                    if tx.blocking_send(msg).is_err() {
+                if items.len() >= batch {
+                    if checkpointing {
+                        loop {
+                            match reader.skip_to_boundary() {
+                                Ok(Some(more)) => items.push(more),
+                                Ok(None) => break,
+                                Err(f) => {
+                                    let _ = send_batch(
+                                        &reader,
+                                        &mut items,
+                                        &mut sent_sources,
+                                        false,
+                                        tx,
+                                    );
+                                    let _ = tx.blocking_send(Msg::End(Ended {
+                                        fault: Some(f),
+                                        xml_bytes: reader.position(),
+                                        stats: reader.stats().clone(),
+                                    }));
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    let boundary = checkpointing && reader.at_boundary();
+                    if send_batch(&reader, &mut items, &mut sent_sources, boundary, tx).is_err() {
                         return;
                     }
                 }
@@ -549,21 +835,38 @@ fn run_reader<R: BufRead>(input: R, tx: &mpsc::Sender<Msg>) {
             Err(f) => break Some(f),
         }
     };
-    if !items.is_empty() {
-        let grown = reader.sources().len() > sent_sources;
-        let msg = Msg::Batch(Parsed {
-            items,
-            sources: grown.then(|| reader.sources().to_vec()),
-            xml_bytes: reader.position(),
-            stats: reader.stats().clone(),
-        });
-        if tx.blocking_send(msg).is_err() {
-            return;
-        }
+    if !items.is_empty() && send_batch(&reader, &mut items, &mut sent_sources, false, tx).is_err() {
+        return;
     }
     let _ = tx.blocking_send(Msg::End(Ended {
         fault,
         xml_bytes: reader.position(),
         stats: reader.stats().clone(),
     }));
+}
+
+/// Largest preallocation of one batch.
+const BATCH_CAPACITY: usize = 20_000;
+
+fn send_batch<R: BufRead>(
+    reader: &ExportReader<R>,
+    items: &mut Vec<ExportItem>,
+    sent_sources: &mut usize,
+    boundary: bool,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<(), ()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let grown = reader.sources().len() > *sent_sources;
+    *sent_sources = reader.sources().len();
+    let cap = items.capacity();
+    let msg = Msg::Batch(Parsed {
+        items: std::mem::replace(items, Vec::with_capacity(cap)),
+        sources: grown.then(|| reader.sources().to_vec()),
+        xml_bytes: reader.position(),
+        stats: reader.stats().clone(),
+        boundary: boundary.then(|| reader.state()),
+    });
+    tx.blocking_send(msg).map_err(|_| ())
 }

@@ -4,6 +4,8 @@
 pub mod apple_import;
 pub mod connections;
 pub mod coverage;
+pub mod s3_import;
+pub mod sns;
 pub mod summaries;
 pub mod sync_runs;
 pub mod timeseries;

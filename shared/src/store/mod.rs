@@ -9,6 +9,7 @@
 pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod objects;
 
 use async_trait::async_trait;
 

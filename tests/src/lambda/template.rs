@@ -183,6 +183,8 @@ fn resolve(t: &Value, name: &str, value: &Value, emulated: &Emulated) -> Option<
                 "Table" => Some(emulated.table.clone()),
                 "AppSecret" => Some(emulated.secret_arn.clone()),
                 "JobQueue" => Some(emulated.queue_url.clone()),
+                // One emulated queue: import continuations share the job queue here.
+                "ImportQueue" => Some(emulated.queue_url.clone()),
                 other => panic!(
                     "environment variable {name} refers to {other}, which the runtime tests do \
                      not emulate: add it to ow_e2e::lambda::template::resolve"
@@ -191,6 +193,30 @@ fn resolve(t: &Value, name: &str, value: &Value, emulated: &Emulated) -> Option<
         }
         // Conditional values (`!If`) are unset unless configured: as with default parameters.
         Some((tag, _)) if tag == "If" => None,
+        // `!Sub` of pseudo parameters and template parameters (the import bucket's name).
+        Some((tag, v)) if tag == "Sub" && v.is_string() => {
+            let mut out = v.as_str().unwrap_or_default().to_string();
+            while let Some(start) = out.find("${") {
+                let end = start
+                    + out[start..]
+                        .find('}')
+                        .unwrap_or_else(|| panic!("environment variable {name}: unclosed ${{"));
+                let var = out[start + 2..end].to_string();
+                let value = match var.as_str() {
+                    "AWS::AccountId" => "123456789012".to_string(),
+                    "AWS::Region" => "us-east-1".to_string(),
+                    "AWS::Partition" => "aws".to_string(),
+                    param => t["Parameters"][param]["Default"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| {
+                            panic!("environment variable {name}: cannot substitute {param}")
+                        }),
+                };
+                out.replace_range(start..=end, &value);
+            }
+            Some(out)
+        }
         Some(other) => panic!("environment variable {name}: cannot evaluate {other:?}"),
         None => match value {
             Value::String(s) => Some(s.clone()),
