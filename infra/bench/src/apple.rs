@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::http::{own_binary, start};
+use crate::http::{credentials, own_binary, start};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -87,25 +87,7 @@ async fn one(mb: u64) -> Result<(), BoxError> {
     let server = start(&own_binary()?).await?;
     let b = server.base.clone();
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{b}/api/v1/auth/login"))
-        .form(&[
-            ("username", "bench@example.com"),
-            ("password", "bench-password"),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let jwt = login["access_token"].as_str().ok_or("login")?.to_string();
-    let key: Value = http
-        .post(format!("{b}/api/v1/developer/api-keys"))
-        .bearer_auth(&jwt)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let key = key["id"].as_str().ok_or("key")?.to_string();
+    let (_, key) = credentials(&http, &b).await?;
     let user: Value = http
         .post(format!("{b}/api/v1/users"))
         .header("X-Open-Wearables-API-Key", &key)

@@ -192,14 +192,13 @@ async fn post_all(
     Ok(ok)
 }
 
-async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxError> {
-    let server = start(bin).await?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
-    let b = server.base.clone();
+/// Logs in as the bench developer and creates an API key: `(jwt, key)`.
+pub(crate) async fn credentials(
+    http: &reqwest::Client,
+    base: &str,
+) -> Result<(String, String), BoxError> {
     let login: Value = http
-        .post(format!("{b}/api/v1/auth/login"))
+        .post(format!("{base}/api/v1/auth/login"))
         .form(&[
             ("username", "bench@example.com"),
             ("password", "bench-password"),
@@ -210,13 +209,23 @@ async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxErro
         .await?;
     let jwt = login["access_token"].as_str().ok_or("login")?.to_string();
     let key: Value = http
-        .post(format!("{b}/api/v1/developer/api-keys"))
+        .post(format!("{base}/api/v1/developer/api-keys"))
         .bearer_auth(&jwt)
         .send()
         .await?
         .json()
         .await?;
     let key = key["id"].as_str().ok_or("key")?.to_string();
+    Ok((jwt, key))
+}
+
+async fn scenario(bin: &std::path::Path, quick: bool) -> Result<Figures, BoxError> {
+    let server = start(bin).await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let b = server.base.clone();
+    let (_, key) = credentials(&http, &b).await?;
     let mut users = Vec::new();
     for _ in 0..2 {
         let user: Value = http

@@ -70,25 +70,7 @@ impl Session {
             .timeout(Duration::from_secs(60))
             .build()?;
         let b = &server.base;
-        let login: Value = http
-            .post(format!("{b}/api/v1/auth/login"))
-            .form(&[
-                ("username", "bench@example.com"),
-                ("password", "bench-password"),
-            ])
-            .send()
-            .await?
-            .json()
-            .await?;
-        let jwt = login["access_token"].as_str().ok_or("login")?.to_string();
-        let key: Value = http
-            .post(format!("{b}/api/v1/developer/api-keys"))
-            .bearer_auth(&jwt)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let key = key["id"].as_str().ok_or("key")?.to_string();
+        let (jwt, key) = crate::http::credentials(&http, b).await?;
         Ok(Self {
             server,
             http,
