@@ -63,16 +63,7 @@ pub async fn emit(state: &AppState, mut msgs: Vec<Message>) {
     match state.db.all_endpoints().await {
         Ok(endpoints) => {
             for m in msgs.iter_mut().filter(|m| m.only_endpoint.is_none()) {
-                let user = m.user_id.map(|u| u.to_string());
-                m.fanned_out = !endpoints.iter().any(|ep| {
-                    !ep.disabled
-                        && endpoint_wants(
-                            ep.filter_types.as_deref(),
-                            ep.user_id.map(|u| u.to_string()).as_deref(),
-                            &m.event_type,
-                            user.as_deref(),
-                        )
-                });
+                m.fanned_out = !endpoints.iter().any(|ep| !ep.disabled && wants(ep, m));
             }
         }
         Err(e) => tracing::warn!(error = %e, "endpoints not read; every message is fanned out"),
@@ -507,21 +498,13 @@ pub async fn fanout(state: &AppState, msg_id: &str) -> Result<Vec<Job>, StoreErr
         Some(id) => state.db.endpoint(id).await?.into_iter().collect(),
         None => state.db.all_endpoints().await?,
     };
-    let user = msg.user_id.map(|u| u.to_string());
     let now = state.now();
     let mut jobs = Vec::new();
     for ep in endpoints {
         if ep.disabled {
             continue;
         }
-        if msg.only_endpoint.is_none()
-            && !endpoint_wants(
-                ep.filter_types.as_deref(),
-                ep.user_id.map(|u| u.to_string()).as_deref(),
-                &msg.event_type,
-                user.as_deref(),
-            )
-        {
+        if msg.only_endpoint.is_none() && !wants(&ep, &msg) {
             continue;
         }
         let d = Delivery {
@@ -547,6 +530,16 @@ pub async fn fanout(state: &AppState, msg_id: &str) -> Result<Vec<Job>, StoreErr
     msg.fanned_out = true;
     state.db.save_message(&msg).await?;
     Ok(jobs)
+}
+
+/// Whether an endpoint's filters (event types, user) take a message.
+fn wants(ep: &Endpoint, msg: &Message) -> bool {
+    endpoint_wants(
+        ep.filter_types.as_deref(),
+        ep.user_id.map(|u| u.to_string()).as_deref(),
+        &msg.event_type,
+        msg.user_id.map(|u| u.to_string()).as_deref(),
+    )
 }
 
 /// How long a queued or running attempt holds its delivery before the sweep retries it.
