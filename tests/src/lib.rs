@@ -2,6 +2,7 @@
 //! adapter, and hands out an HTTP client; `lambda` runs the function binaries under a Lambda
 //! runtime API emulator.
 
+pub mod import;
 pub mod lambda;
 pub mod providers;
 pub mod webdriver;

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ow_e2e::import::{get, series_counts, settled};
 use ow_e2e::{Server, Storage};
 use ow_fakes::apple_export::{
     ExportSpec, Generated, write_export, write_export_zip, write_zip_bomb,
@@ -58,18 +59,6 @@ async fn upload(s: &Server, key: &str, user: &str, body: Vec<u8>) -> (StatusCode
     (st, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(s: &Server, key: &str, path: &str) -> Value {
-    let r = s
-        .http
-        .get(s.url(path))
-        .header("X-Open-Wearables-API-Key", key)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), StatusCode::OK, "{path}");
-    r.json().await.expect("json")
-}
-
 /// Waits for the import run to end; its last event's metadata (the summary) and the run.
 async fn finished(s: &Server, key: &str, user: &str, task: &str) -> (Value, Value) {
     for _ in 0..600 {
@@ -102,43 +91,6 @@ async fn finished(s: &Server, key: &str, user: &str, task: &str) -> (Value, Valu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the import {task} did not finish");
-}
-
-/// The data summary once it stops changing and shows `nights` sleep sessions (derived jobs
-/// run after the import).
-async fn settled(s: &Server, key: &str, user: &str, nights: u64) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        let now = get(s, key, &format!("/api/v1/users/{user}/summaries/data")).await;
-        if now == last && now["total_sleep_events"] == json!(nights) {
-            return now;
-        }
-        last = now;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
-}
-
-fn series_counts(summary: &Value) -> BTreeMap<String, u64> {
-    match &summary["series_type_counts"] {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-            .collect(),
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|e| {
-                Some((
-                    e["series_type"]
-                        .as_str()
-                        .or(e["type"].as_str())?
-                        .to_string(),
-                    e["count"].as_u64()?,
-                ))
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    }
 }
 
 fn expected_counts(g: &Generated) -> BTreeMap<String, u64> {

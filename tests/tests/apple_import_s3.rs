@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ow_e2e::import::{get, series_counts, settled};
 use ow_e2e::{Server, Storage, dynamodb_url};
 use ow_fakes::apple_export::{ExportSpec, Generated, write_export};
 use reqwest::StatusCode;
@@ -32,18 +33,6 @@ async fn new_user(s: &Server, key: &str) -> String {
         .await
         .expect("json");
     u["id"].as_str().expect("id").to_string()
-}
-
-async fn get(s: &Server, key: &str, path: &str) -> Value {
-    let r = s
-        .http
-        .get(s.url(path))
-        .header("X-Open-Wearables-API-Key", key)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), StatusCode::OK, "{path}");
-    r.json().await.expect("json")
 }
 
 async fn presign(s: &Server, key: &str, user: &str, body: Value) -> (StatusCode, Value) {
@@ -149,42 +138,6 @@ async fn run_events(s: &Server, key: &str, user: &str, run: &str) -> Vec<Value> 
         .collect();
     out.reverse();
     out
-}
-
-async fn settled(s: &Server, key: &str, user: &str, nights: u64) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        s.state.jobs_idle().await;
-        let now = get(s, key, &format!("/api/v1/users/{user}/summaries/data")).await;
-        if now == last && now["total_sleep_events"] == json!(nights) {
-            return now;
-        }
-        last = now;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last
-}
-
-fn series_counts(summary: &Value) -> BTreeMap<String, u64> {
-    match &summary["series_type_counts"] {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-            .collect(),
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|e| {
-                Some((
-                    e["series_type"]
-                        .as_str()
-                        .or(e["type"].as_str())?
-                        .to_string(),
-                    e["count"].as_u64()?,
-                ))
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    }
 }
 
 /// The counts a summary reports (everything but timings and storage-dependent figures).
