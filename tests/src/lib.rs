@@ -176,4 +176,20 @@ impl Server {
         let v: serde_json::Value = r.json().await.expect("api key json");
         v["id"].as_str().expect("key").to_string()
     }
+
+    /// A new user (empty body) created with an API key; its id.
+    pub async fn new_user(&self, key: &str) -> String {
+        let u: serde_json::Value = self
+            .http
+            .post(self.url("/api/v1/users"))
+            .header("X-Open-Wearables-API-Key", key)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("user")
+            .json()
+            .await
+            .expect("json");
+        u["id"].as_str().expect("id").to_string()
+    }
 }

@@ -27,21 +27,6 @@ fn multipart(field: &str, filename: &str, bytes: &[u8]) -> Vec<u8> {
     body
 }
 
-async fn new_user(s: &Server, key: &str) -> String {
-    let u: Value = s
-        .http
-        .post(s.url("/api/v1/users"))
-        .header("X-Open-Wearables-API-Key", key)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
-    u["id"].as_str().expect("id").to_string()
-}
-
 async fn upload(s: &Server, key: &str, user: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let r = s
         .http
@@ -117,7 +102,7 @@ async fn an_export_is_imported_once(storage: Storage) {
     let s = Server::start(storage).await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     let mut xml = Vec::new();
     let g = write_export(&mut xml, &ExportSpec::default()).expect("generate");
     assert!(
@@ -194,7 +179,7 @@ async fn an_export_is_imported_once(storage: Storage) {
     let zip_path = dir.path().join("export.zip");
     let gz = write_export_zip(&zip_path, &ExportSpec::default()).expect("zip");
     assert_eq!(gz, g);
-    let other = new_user(&s, &key).await;
+    let other = s.new_user(&key).await;
     let zip = std::fs::read(&zip_path).expect("read zip");
     assert!(zip.len() < xml.len() / 5, "the zip is compressed");
     let (st, body) = upload(&s, &key, &other, multipart("file", "export.zip", &zip)).await;
@@ -213,7 +198,7 @@ async fn faulty_files_are_reported(storage: Storage) {
     let key = s.api_key(&jwt).await;
 
     // Truncated: what came before the cut is stored, the report says where it stopped.
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     let mut xml = Vec::new();
     let g = write_export(&mut xml, &ExportSpec::default()).expect("generate");
     let cut = xml.len() * 6 / 10;
@@ -240,7 +225,7 @@ async fn faulty_files_are_reported(storage: Storage) {
     assert!(records > 0 && records < g.records, "{meta}");
 
     // A zip bomb: refused before anything is inflated into the parser.
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     let dir = tempfile::tempdir().expect("dir");
     let bomb = dir.path().join("bomb.zip");
     write_zip_bomb(&bomb, 50).expect("bomb");
@@ -295,7 +280,7 @@ async fn bad_requests_are_4xx(storage: Storage) {
     let s = Server::start_with(storage, &[("APPLE_IMPORT_MAX_BYTES", "4096")]).await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     let url = s.url(&format!("/api/v1/users/{user}/import/apple/xml/direct"));
     let small = multipart("file", "export.xml", b"<HealthData/>");
 

@@ -20,21 +20,6 @@ use shared::services::s3_import::{Budget, run_id_of};
 
 const BOUNDARY: &str = "ow-s3-test-boundary";
 
-async fn new_user(s: &Server, key: &str) -> String {
-    let u: Value = s
-        .http
-        .post(s.url("/api/v1/users"))
-        .header("X-Open-Wearables-API-Key", key)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
-    u["id"].as_str().expect("id").to_string()
-}
-
 async fn presign(s: &Server, key: &str, user: &str, body: Value) -> (StatusCode, Value) {
     let r = s
         .http
@@ -202,7 +187,7 @@ async fn the_s3_flow_imports_resumes_and_dedups(storage: Storage) {
     .await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     let mut xml = Vec::new();
     let g = write_export(&mut xml, &ExportSpec::default()).expect("generate");
     assert!(xml.len() > 3 * 65536, "several ranged reads: {}", xml.len());
@@ -248,7 +233,7 @@ async fn the_s3_flow_imports_resumes_and_dedups(storage: Storage) {
 
     // A straight import of the same file (the direct upload) for another user: the counts
     // the S3 flow must reach.
-    let straight_user = new_user(&s, &key).await;
+    let straight_user = s.new_user(&key).await;
     let direct = straight_import(&s, &key, &straight_user, &xml).await;
     check_generated(&direct, &g);
 
@@ -413,7 +398,7 @@ async fn presign_rejects_bad_requests(storage: Storage) {
     let plain = Server::start(storage).await;
     let jwt = plain.login().await;
     let key = plain.api_key(&jwt).await;
-    let user = new_user(&plain, &key).await;
+    let user = plain.new_user(&key).await;
     let (st, body) = presign(&plain, &key, &user, json!({})).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["detail"], "S3 client not configured");
@@ -431,7 +416,7 @@ async fn presign_rejects_bad_requests(storage: Storage) {
     .await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     let (st, form) = presign(&s, &key, &user, json!({})).await;
     assert_eq!(st, StatusCode::OK, "{form}");
     assert_eq!(

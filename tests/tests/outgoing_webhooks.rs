@@ -151,21 +151,6 @@ fn data_messages(listed: &Value) -> Vec<Value> {
         .collect()
 }
 
-async fn new_user(s: &Server, key: &str) -> String {
-    let r: Value = s
-        .http
-        .post(s.url("/api/v1/users"))
-        .header(KEY_HEADER, key)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
-    r["id"].as_str().expect("id").to_string()
-}
-
 async fn create_endpoint(s: &Server, jwt: &str, body: Value) -> Value {
     let r = s
         .http
@@ -326,7 +311,7 @@ async fn sdk_push_delivers_signed_events(storage: Storage) {
     let rx = Receiver::start(&[]).await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     let ep = create_endpoint(&s, &jwt, json!({"url": rx.url, "description": "backend"})).await;
     assert!(ep["id"].as_str().expect("id").starts_with("ep_"));
     assert_eq!(ep["filter_types"], Value::Null);
@@ -540,8 +525,8 @@ async fn filter_types_and_user_id_choose_the_endpoints() {
     let second_user_only = Receiver::start(&[]).await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let u1 = new_user(&s, &key).await;
-    let u2 = new_user(&s, &key).await;
+    let u1 = s.new_user(&key).await;
+    let u2 = s.new_user(&key).await;
     let e_all = create_endpoint(&s, &jwt, json!({"url": all.url})).await;
     let e_w = create_endpoint(
         &s,
@@ -622,7 +607,7 @@ async fn messages_emitted_before_an_endpoint_exists_are_listed_not_delivered() {
     let rx = Receiver::start(&[]).await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     push(&s, &key, &user, &heart_rate(10, 0)).await;
     s.state.jobs_idle().await;
     let before = messages(&s, &jwt, "").await;
@@ -647,7 +632,7 @@ async fn messages_emitted_before_an_endpoint_exists_are_listed_not_delivered() {
         .await;
         let jwt = lost.login().await;
         let key = lost.api_key(&jwt).await;
-        let user = new_user(&lost, &key).await;
+        let user = lost.new_user(&key).await;
         push(&lost, &key, &user, &heart_rate(10, 0)).await;
         let listed = messages(&lost, &jwt, "").await;
         let ids = listed["data"].as_array().expect("data");
@@ -722,7 +707,7 @@ async fn messages_stored_before_a_crash_are_delivered_after_the_restart() {
         .await;
         let jwt = s.login().await;
         let key = s.api_key(&jwt).await;
-        let user = new_user(&s, &key).await;
+        let user = s.new_user(&key).await;
         create_endpoint(&s, &jwt, json!({"url": rx.url})).await;
         push(&s, &key, &user, &heart_rate(30, 0)).await;
         (user, jwt)
@@ -1017,7 +1002,7 @@ async fn sdk_pushes_are_sync_runs(storage: Storage) {
     let rx = Receiver::start(&[]).await;
     let jwt = s.login().await;
     let key = s.api_key(&jwt).await;
-    let user = new_user(&s, &key).await;
+    let user = s.new_user(&key).await;
     create_endpoint(
         &s,
         &jwt,
