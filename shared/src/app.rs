@@ -130,6 +130,9 @@ pub enum Job {
         #[serde(default)]
         etag: Option<String>,
     },
+    /// Compute the day aggregates of a user whose chunks predate them (bucketed reads visit
+    /// the samples until it has run).
+    SeriesAggregates { user_id: Uuid },
     /// Generate synthetic users and data.
     Seed {
         task_id: Uuid,

@@ -440,21 +440,51 @@ where
 }
 
 /// Aggregates `values` of one series with its canonical method. `None` for an empty input.
+/// Values are `numeric(10,3)`: sums and means are computed exactly in thousandths (as
+/// PostgreSQL's `sum`/`avg` over numeric would), the mean rounded half away from zero to a
+/// thousandth, so a bucket never shows floating-point noise.
 pub fn aggregate(series: SeriesType, values: &[(f64, Option<bool>)]) -> Option<(f64, bool)> {
     if values.is_empty() {
         return None;
     }
+    let milli = |v: f64| (v * 1000.0).round() as i128;
     Some(match series.aggregation() {
-        AggregationMethod::Sum => prefer_daily_sum(values.iter().copied()),
+        AggregationMethod::Sum => {
+            let (mut daily, mut intraday, mut has_daily) = (0i128, 0i128, false);
+            for (v, flag) in values {
+                if *flag == Some(true) {
+                    daily += milli(*v);
+                    has_daily = true;
+                } else {
+                    intraday += milli(*v);
+                }
+            }
+            if has_daily {
+                (daily as f64 / 1000.0, true)
+            } else {
+                (intraday as f64 / 1000.0, false)
+            }
+        }
         AggregationMethod::Max => (
             values.iter().map(|v| v.0).fold(f64::NEG_INFINITY, f64::max),
             false,
         ),
-        AggregationMethod::Avg => (
-            values.iter().map(|v| v.0).sum::<f64>() / values.len() as f64,
-            false,
-        ),
+        AggregationMethod::Avg => {
+            let sum: i128 = values.iter().map(|v| milli(v.0)).sum();
+            (mean_milli(sum, values.len() as u64) as f64 / 1000.0, false)
+        }
     })
+}
+
+/// `sum / n` rounded half away from zero (thousandths in, thousandths out); 0 for `n = 0`.
+pub fn mean_milli(sum: i128, n: u64) -> i64 {
+    if n == 0 {
+        return 0;
+    }
+    let n = i128::from(n);
+    let q = (sum.abs() * 2 + n) / (2 * n);
+    let q = if sum < 0 { -q } else { q };
+    q.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// Buckets samples by `resolution` (§2.8): UTC-epoch-aligned buckets per (data source, series type);

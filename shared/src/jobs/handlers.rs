@@ -102,6 +102,12 @@ pub async fn handle(state: &AppState, job: &Job) -> Result<Vec<Job>, JobError> {
             )
             .await?);
         }
+        Job::SeriesAggregates { user_id } => {
+            if !state.db.aggregates_ready(*user_id).await? {
+                let chunks = state.db.rebuild_aggregates(*user_id).await?;
+                tracing::info!(user = %user_id, chunks, "series aggregates rebuilt");
+            }
+        }
         Job::Seed {
             task_id,
             users,

@@ -30,6 +30,12 @@ impl Point {
 #[error("corrupt time-series chunk: {0}")]
 pub struct ChunkError(&'static str);
 
+impl ChunkError {
+    pub const fn new(what: &'static str) -> Self {
+        Self(what)
+    }
+}
+
 /// Merges `incoming` into `existing` (sorted by strictly increasing `t`, as decoded): one point
 /// per instant, the incoming one winning (last write wins, as the reference's upsert; among
 /// incoming points of one instant the last). Returns the merged points (sorted), how many

@@ -5,6 +5,8 @@
 //! | data source | `DS#<ds uuid>` | deterministic id from (provider, device model, source) |
 //! | series index | `TSIDX` | the series codes the user has, so "all types" needs no scan |
 //! | time-series chunk | `TS#<series>#<YYYY-MM-DDTHH>#<ds uuid>` | one UTC hour of one series of one source |
+//! | day aggregate | `TA#<series>#<YYYY-MM-DD>#<ds uuid>` | 15-minute slot aggregates of one UTC day of those chunks (`series_agg`) |
+//! | aggregates ready | `TAREADY` | every chunk is reflected in the day aggregates |
 //! | daily roll-up | `DAY#<local date>#<ds uuid>` | activity totals per local day and source |
 //! | event | `EV#<category>#<start, fixed-width UTC>#<event uuid>` | workout, sleep or cycle with its details; gsi1 `EVID#<uuid>` |
 //! | event uniqueness claim | `EVKEY#<ds uuid>#<start µs>#<end µs>` | insert-if-absent (first write wins) |
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::chunk::{self, Point};
+use super::series_agg;
 use super::users::user_pk;
 use super::{Db, decode, encode, sort_ts};
 use crate::domain::sdk::{SleepSegment, WorkoutDetails};
@@ -108,6 +111,15 @@ pub struct SeriesChunk {
     pub points: Vec<Point>,
 }
 
+/// A day aggregate as stored, not decoded yet.
+#[derive(Debug, Clone)]
+pub struct RawAggregate {
+    pub data_source_id: Uuid,
+    /// µs of the UTC midnight.
+    pub day: i64,
+    pub data: Vec<u8>,
+}
+
 /// A chunk as stored, not decoded yet.
 #[derive(Debug, Clone)]
 pub struct RawChunk {
@@ -142,6 +154,51 @@ fn parse_hour(s: &str) -> Option<DateTime<Utc>> {
 /// Sort key of a chunk.
 fn chunk_sk(series: SeriesType, hour: &str, ds: Uuid) -> String {
     format!("TS#{}#{hour}#{ds}", series.code())
+}
+
+/// Sort key of a day aggregate (`day`: µs of a UTC midnight).
+fn agg_sk(series: SeriesType, day: i64, ds: Uuid) -> String {
+    let d = day_key(day).unwrap_or_default();
+    format!("TA#{}#{d}#{ds}", series.code())
+}
+
+fn day_key(day: i64) -> Option<String> {
+    DateTime::from_timestamp_micros(day).map(|t| t.format("%Y-%m-%d").to_string())
+}
+
+fn agg_ready_key(user: Uuid) -> Key {
+    Key::new(user_pk(user), "TAREADY")
+}
+
+const HOUR_US: i64 = series_agg::HOUR_US;
+const DAY_US: i64 = series_agg::DAY_US;
+
+/// Samples bound for one chunk.
+struct PendingChunk {
+    series: SeriesType,
+    ds: Uuid,
+    /// µs of the chunk's UTC hour.
+    hour: i64,
+    points: Vec<Point>,
+}
+
+/// A chunk as it now is, as aggregates.
+struct ResolvedHour {
+    series: SeriesType,
+    ds: Uuid,
+    hour: i64,
+    agg: series_agg::HourAgg,
+}
+
+impl ResolvedHour {
+    fn of(c: &PendingChunk, agg: series_agg::HourAgg) -> Self {
+        Self {
+            series: c.series,
+            ds: c.ds,
+            hour: c.hour,
+            agg,
+        }
+    }
 }
 
 fn event_sk(category: &str, start: DateTime<Utc>, id: Uuid) -> String {
@@ -289,7 +346,6 @@ impl Db {
     ) -> Result<MergeStats, StoreError> {
         // Grouped by (series, UTC hour, source) first: the sort key is built once per chunk,
         // not once per sample.
-        const HOUR_US: i64 = 3_600_000_000;
         let mut groups: HashMap<(SeriesType, i64, Uuid), Vec<Point>> = HashMap::new();
         for s in samples {
             let t = s.at.timestamp_micros();
@@ -303,26 +359,39 @@ impl Db {
                     is_daily_total: s.is_daily_total,
                 });
         }
-        let mut chunks: BTreeMap<String, (SeriesType, Vec<Point>)> = BTreeMap::new();
+        let mut chunks: BTreeMap<String, PendingChunk> = BTreeMap::new();
         for ((series, hour, ds), points) in groups {
             let Some(start) = DateTime::from_timestamp_micros(hour * HOUR_US) else {
                 continue;
             };
-            chunks.insert(chunk_sk(series, &hour_key(start), ds), (series, points));
+            chunks.insert(
+                chunk_sk(series, &hour_key(start), ds),
+                PendingChunk {
+                    series,
+                    ds,
+                    hour: hour * HOUR_US,
+                    points,
+                },
+            );
         }
-        self.merge_chunks(user, chunks).await
+        let (stats, resolved) = self.merge_chunks(user, chunks).await?;
+        self.update_aggregates(user, resolved).await?;
+        Ok(stats)
     }
 
+    /// Merges the pending points into their chunks; returns the statistics and, per chunk,
+    /// the aggregates of what it now holds with its version (written or found unchanged).
     async fn merge_chunks(
         &self,
         user: Uuid,
-        mut pending: BTreeMap<String, (SeriesType, Vec<Point>)>,
-    ) -> Result<MergeStats, StoreError> {
+        mut pending: BTreeMap<String, PendingChunk>,
+    ) -> Result<(MergeStats, Vec<ResolvedHour>), StoreError> {
         let pk = user_pk(user);
         let mut stats = MergeStats::default();
+        let mut resolved = Vec::with_capacity(pending.len());
         for _ in 0..MERGE_RETRIES {
             if pending.is_empty() {
-                return Ok(stats);
+                return Ok((stats, resolved));
             }
             let mut current: HashMap<String, Item> = HashMap::new();
             let keys: Vec<Key> = pending
@@ -337,7 +406,7 @@ impl Db {
             let mut writes = Vec::new();
             let mut added = Vec::new();
             let mut done = Vec::new();
-            for (sk, (series, points)) in &pending {
+            for (sk, c) in &pending {
                 let (existing, version, cond) = match current.get(sk) {
                     Some(i) => (
                         chunk::decode(&i.data).map_err(|e| StoreError::Backend(e.to_string()))?,
@@ -347,24 +416,28 @@ impl Db {
                     None => (Vec::new(), 0, Condition::NotExists),
                 };
                 let had = current.get(sk).map(Item::stored_size);
-                let (merged, n_new, changed) = chunk::merge(existing, points.clone());
+                let (merged, n_new, changed) = chunk::merge(existing, c.points.clone());
                 if had.is_some() && !changed {
+                    resolved.push(ResolvedHour::of(c, series_agg::hour_agg(&merged, version)));
                     done.push(sk.clone());
                     continue;
                 }
                 let mut item = Item::new(pk.clone(), sk.clone(), chunk::encode(&merged));
                 item.version = version + 1;
-                added.push((sk.clone(), *series, n_new, item.stored_size(), had));
+                let agg = series_agg::hour_agg(&merged, item.version);
+                added.push((sk.clone(), c.series, n_new, item.stored_size(), had, agg));
                 writes.push((item, cond));
             }
             for sk in done {
                 pending.remove(&sk);
             }
             let results = self.table.put_each(writes).await?;
-            for ((sk, series, n_new, size, had), r) in added.into_iter().zip(results) {
+            for ((sk, series, n_new, size, had, agg), r) in added.into_iter().zip(results) {
                 match r {
                     Ok(()) => {
-                        pending.remove(&sk);
+                        if let Some(c) = pending.remove(&sk) {
+                            resolved.push(ResolvedHour::of(&c, agg));
+                        }
                         stats.chunks_written += 1;
                         stats.bytes_written += size;
                         stats.new_chunks += usize::from(had.is_none());
@@ -379,13 +452,219 @@ impl Db {
             }
         }
         if pending.is_empty() {
-            Ok(stats)
+            Ok((stats, resolved))
         } else {
             Err(StoreError::Backend(format!(
                 "{} chunks stayed contended",
                 pending.len()
             )))
         }
+    }
+
+    /// Brings the day aggregates up to the given hours (after their chunks were written):
+    /// one batch read, one batch of conditional writes, the items that lost a race re-read.
+    /// An hour is only replaced by a newer chunk version, so racing writers converge.
+    async fn update_aggregates(
+        &self,
+        user: Uuid,
+        hours: Vec<ResolvedHour>,
+    ) -> Result<(), StoreError> {
+        let pk = user_pk(user);
+        let mut pending: BTreeMap<String, Vec<(u8, series_agg::HourAgg)>> = BTreeMap::new();
+        for h in hours {
+            let day = h.hour.div_euclid(DAY_US) * DAY_US;
+            let hour_of_day = (h.hour.rem_euclid(DAY_US) / HOUR_US) as u8;
+            pending
+                .entry(agg_sk(h.series, day, h.ds))
+                .or_default()
+                .push((hour_of_day, h.agg));
+        }
+        for _ in 0..MERGE_RETRIES {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let mut current: HashMap<String, Item> = HashMap::new();
+            let keys: Vec<Key> = pending
+                .keys()
+                .map(|sk| Key::new(pk.clone(), sk.clone()))
+                .collect();
+            for part in keys.chunks(100) {
+                for item in self.table.batch_get(part.to_vec()).await? {
+                    current.insert(item.sk.clone(), item);
+                }
+            }
+            let mut writes = Vec::new();
+            let mut keys = Vec::new();
+            let mut done = Vec::new();
+            for (sk, entries) in &pending {
+                let (mut day, version, cond) = match current.get(sk) {
+                    Some(i) => (
+                        // A corrupt aggregate is rebuilt from the hours at hand.
+                        series_agg::DayAgg::decode(&i.data).unwrap_or_default(),
+                        i.version,
+                        Condition::VersionIs(i.version),
+                    ),
+                    None => (series_agg::DayAgg::default(), 0, Condition::NotExists),
+                };
+                let mut changed = false;
+                for (hour, agg) in entries {
+                    changed |= day.apply(*hour, agg.clone());
+                }
+                if !changed {
+                    done.push(sk.clone());
+                    continue;
+                }
+                let mut item = Item::new(pk.clone(), sk.clone(), day.encode());
+                item.version = version + 1;
+                keys.push(sk.clone());
+                writes.push((item, cond));
+            }
+            for sk in done {
+                pending.remove(&sk);
+            }
+            for (sk, r) in keys.into_iter().zip(self.table.put_each(writes).await?) {
+                match r {
+                    Ok(()) => {
+                        pending.remove(&sk);
+                    }
+                    Err(StoreError::ConditionFailed) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(format!(
+                "{} series aggregates stayed contended",
+                pending.len()
+            )))
+        }
+    }
+
+    /// The day aggregates of one series for the UTC days `[from_day, to_day]` (µs of their
+    /// midnights), any source, ordered by day then source.
+    pub async fn raw_aggregates(
+        &self,
+        user: Uuid,
+        series: SeriesType,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<RawAggregate>, StoreError> {
+        let (Some(lo), Some(hi)) = (day_key(from_day), day_key(to_day)) else {
+            return Ok(Vec::new());
+        };
+        let code = series.code();
+        let q = Query::partition(Index::Primary, user_pk(user)).range(SkRange::Between(
+            format!("TA#{code}#{lo}"),
+            format!("TA#{code}#{hi}#~"),
+        ));
+        let items = query_all(self.table.as_ref(), q).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let mut parts = item.sk.splitn(4, '#').skip(2);
+            let (Some(day), Some(ds)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Ok(day), Ok(ds)) = (
+                NaiveDate::parse_from_str(day, "%Y-%m-%d"),
+                Uuid::parse_str(ds),
+            ) else {
+                continue;
+            };
+            out.push(RawAggregate {
+                data_source_id: ds,
+                day: day
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+                    .timestamp_micros(),
+                data: item.data,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether every chunk of the user is reflected in the day aggregates (users created
+    /// with them, or rebuilt by [`Db::rebuild_aggregates`]). Until then bucketed reads visit
+    /// the samples.
+    pub async fn aggregates_ready(&self, user: Uuid) -> Result<bool, StoreError> {
+        if self.agg_ready.lock().is_ok_and(|s| s.contains(&user)) {
+            return Ok(true);
+        }
+        let ready = self.table.get(&agg_ready_key(user)).await?.is_some();
+        if ready && let Ok(mut s) = self.agg_ready.lock() {
+            if s.len() >= super::AGG_READY_CACHE {
+                s.clear();
+            }
+            s.insert(user);
+        }
+        Ok(ready)
+    }
+
+    /// `true` the first time this process asks for the user's aggregates to be built (so a
+    /// flood of reads queues one job, not one per read).
+    pub fn first_aggregates_request(&self, user: Uuid) -> bool {
+        let Ok(mut s) = self.agg_requested.lock() else {
+            return false;
+        };
+        if s.len() >= super::AGG_READY_CACHE {
+            s.clear();
+        }
+        s.insert(user)
+    }
+
+    /// The marker of [`Db::aggregates_ready`], as an operation of the user's creation.
+    pub fn aggregates_ready_op(user: Uuid) -> WriteOp {
+        let k = agg_ready_key(user);
+        WriteOp::Put(Item::new(k.pk, k.sk, b"1".to_vec()), Condition::None)
+    }
+
+    /// Computes the day aggregates of every chunk the user has (for data stored before the
+    /// aggregates existed), then marks them ready. Safe alongside writers: an hour is only
+    /// replaced by a newer chunk version. Returns the chunks read.
+    pub async fn rebuild_aggregates(&self, user: Uuid) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for code in self.series_index(user).await? {
+            let Some(series) = SeriesType::from_code(&code) else {
+                continue;
+            };
+            let mut q = Query::partition(Index::Primary, user_pk(user))
+                .range(SkRange::Prefix(format!("TS#{code}#")));
+            q.limit = Some(500);
+            loop {
+                let page = self.table.query(&q).await?;
+                let mut hours = Vec::with_capacity(page.items.len());
+                for item in &page.items {
+                    let mut parts = item.sk.splitn(4, '#').skip(2);
+                    let (Some(hour), Some(ds)) = (parts.next().and_then(parse_hour), parts.next())
+                    else {
+                        continue;
+                    };
+                    let Ok(ds) = Uuid::parse_str(ds) else {
+                        continue;
+                    };
+                    let points = chunk::decode(&item.data)
+                        .map_err(|e| StoreError::Backend(e.to_string()))?;
+                    hours.push(ResolvedHour {
+                        series,
+                        ds,
+                        hour: hour.timestamp_micros(),
+                        agg: series_agg::hour_agg(&points, item.version),
+                    });
+                }
+                n += hours.len();
+                self.update_aggregates(user, hours).await?;
+                match page.next {
+                    Some(pos) => q.start_after = Some(pos),
+                    None => break,
+                }
+            }
+        }
+        let k = agg_ready_key(user);
+        self.table
+            .put(Item::new(k.pk, k.sk, b"1".to_vec()), Condition::None)
+            .await?;
+        Ok(n)
     }
 
     /// Chunks of one series whose hour lies in `[from_hour, to_hour]` (inclusive), any source.
@@ -616,7 +895,7 @@ impl Db {
         let ds_of = |sk: &str| sk.rsplit('#').next().and_then(|s| Uuid::parse_str(s).ok());
         for item in &items {
             let sk = item.sk.as_str();
-            let hit = if sk.starts_with("TS#") || sk.starts_with("DS#") {
+            let hit = if sk.starts_with("TS#") || sk.starts_with("TA#") || sk.starts_with("DS#") {
                 ds_of(sk).is_some_and(|d| sources.contains(&d))
             } else if let Some(rest) = sk.strip_prefix("DAY#") {
                 let hit = ds_of(sk).is_some_and(|d| sources.contains(&d));
@@ -824,6 +1103,8 @@ mod tests {
     struct Racing {
         inner: Arc<EmbeddedTable>,
         raced: AtomicBool,
+        /// The writes (by sort-key prefix) the rival slips in before.
+        before: &'static str,
     }
 
     #[async_trait::async_trait]
@@ -832,7 +1113,7 @@ mod tests {
             self.inner.get(key).await
         }
         async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
-            if item.sk.starts_with("TS#") && !self.raced.swap(true, Ordering::SeqCst) {
+            if item.sk.starts_with(self.before) && !self.raced.swap(true, Ordering::SeqCst) {
                 let rival = Db::new(self.inner.clone());
                 rival
                     .merge_samples(Uuid::nil(), &[hr_sample(999, 0.005)])
@@ -898,6 +1179,7 @@ mod tests {
         let db = Db::new(Arc::new(Racing {
             inner: inner.clone(),
             raced: AtomicBool::new(false),
+            before: "TS#",
         }));
         let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
         let stats = db
@@ -926,6 +1208,77 @@ mod tests {
             item.version, 2,
             "the rival wrote version 1, our retry version 2"
         );
+        assert_eq!(
+            day_aggregate(&inner).await.hours.get(&0),
+            Some(&series_agg::hour_agg(&points, 2)),
+            "the day aggregate holds the chunk as it ended up"
+        );
+    }
+
+    async fn day_aggregate(table: &EmbeddedTable) -> series_agg::DayAgg {
+        let key = Key::new(
+            user_pk(Uuid::nil()),
+            agg_sk(
+                SeriesType::HeartRate,
+                hour_start().timestamp_micros(),
+                Uuid::nil(),
+            ),
+        );
+        let item = table.get(&key).await.expect("get").expect("aggregate");
+        series_agg::DayAgg::decode(&item.data).expect("decodes")
+    }
+
+    /// A rival writes the same chunk again between our chunk write and our aggregate write:
+    /// its newer chunk version wins the aggregate, whichever write lands last.
+    #[tokio::test]
+    async fn an_aggregate_write_that_loses_a_race_keeps_the_newest_chunk() {
+        let dir = tempfile::tempdir().expect("dir");
+        let inner = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
+        let db = Db::new(Arc::new(Racing {
+            inner: inner.clone(),
+            raced: AtomicBool::new(false),
+            before: "TA#",
+        }));
+        db.merge_samples(Uuid::nil(), &[hr_sample(1, 70.0)])
+            .await
+            .expect("merge");
+        let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
+        let item = inner
+            .get(&Key::new(user_pk(Uuid::nil()), sk))
+            .await
+            .expect("get")
+            .expect("chunk");
+        assert_eq!(item.version, 2, "ours wrote version 1, the rival version 2");
+        let points = chunk::decode(&item.data).expect("decode");
+        assert_eq!(points.len(), 2);
+        let agg = day_aggregate(&inner).await;
+        assert_eq!(agg.hours.get(&0), Some(&series_agg::hour_agg(&points, 2)));
+        assert_eq!(agg.hours[&0].slots[0].as_ref().map(|s| s.n), Some(2));
+
+        // Writing an unchanged chunk again repairs an aggregate that fell behind it.
+        let stale = series_agg::DayAgg::default().encode();
+        let key = Key::new(
+            user_pk(Uuid::nil()),
+            agg_sk(
+                SeriesType::HeartRate,
+                hour_start().timestamp_micros(),
+                Uuid::nil(),
+            ),
+        );
+        inner
+            .put(
+                Item::new(key.pk.clone(), key.sk.clone(), stale),
+                Condition::None,
+            )
+            .await
+            .expect("put");
+        let plain = Db::new(inner.clone());
+        let stats = plain
+            .merge_samples(Uuid::nil(), &[hr_sample(1, 70.0)])
+            .await
+            .expect("merge");
+        assert_eq!(stats.chunks_written, 0);
+        assert_eq!(day_aggregate(&inner).await, agg);
     }
 
     #[test]

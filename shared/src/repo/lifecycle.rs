@@ -7,14 +7,14 @@
 //! |---|---|---|
 //! | lifecycle setting | `SETTINGS` | `ARCHIVAL` |
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::health::EventRecord;
 use super::stats::DataDelta;
 use super::users::user_pk;
-use super::{Db, chunk, decode, encode, sort_ts};
+use super::{Db, chunk, decode, encode, series_agg, sort_ts};
 use crate::domain::series::SeriesType;
 use crate::store::{Condition, Index, Item, Key, Query, SkRange, StoreError, query_all};
 
@@ -39,6 +39,40 @@ fn setting_key() -> Key {
 }
 
 impl Db {
+    /// Drops the hours before `from_hour` from a day aggregate (optimistic, re-read on a race).
+    async fn trim_aggregate(&self, mut item: Item, from_hour: u8) -> Result<(), StoreError> {
+        for _ in 0..16 {
+            let mut day = series_agg::DayAgg::decode(&item.data).unwrap_or_default();
+            let before = day.hours.len();
+            day.hours.retain(|h, _| *h >= from_hour);
+            if day.hours.len() == before {
+                return Ok(());
+            }
+            let key = item.key();
+            let r = if day.hours.is_empty() {
+                self.table
+                    .delete(&key, Condition::VersionIs(item.version))
+                    .await
+            } else {
+                let mut next = Item::new(key.pk.clone(), key.sk.clone(), day.encode());
+                next.version = item.version + 1;
+                self.table
+                    .put(next, Condition::VersionIs(item.version))
+                    .await
+            };
+            match r {
+                Err(StoreError::ConditionFailed) => match self.table.get(&key).await? {
+                    Some(i) => item = i,
+                    None => return Ok(()),
+                },
+                r => return r,
+            }
+        }
+        Err(StoreError::Backend(
+            "a day aggregate stayed contended".into(),
+        ))
+    }
+
     pub async fn lifecycle_setting(&self) -> Result<LifecycleSetting, StoreError> {
         Ok(match self.table.get(&setting_key()).await? {
             Some(i) => decode(&i)?,
@@ -85,6 +119,20 @@ impl Db {
                 removed.chunks -= 1;
                 removed.chunk_bytes -= item.stored_size() as i64;
                 doomed.push(item.key());
+            }
+            // Day aggregates: the days before the cutoff's go; the cutoff's own day keeps
+            // only the hours from the cutoff's hour on.
+            let cutoff_day = cutoff.format("%Y-%m-%d").to_string();
+            let q = Query::partition(Index::Primary, pk.clone()).range(SkRange::Between(
+                format!("TA#{code}#"),
+                format!("TA#{code}#{cutoff_day}#~"),
+            ));
+            for item in query_all(self.table.as_ref(), q).await? {
+                if item.sk.starts_with(&format!("TA#{code}#{cutoff_day}#")) {
+                    self.trim_aggregate(item, cutoff.hour() as u8).await?;
+                } else {
+                    doomed.push(item.key());
+                }
             }
         }
         // Roll-ups `DAY#<date>#<source>` and scores `HS#<recorded_at>#...` before the cutoff.

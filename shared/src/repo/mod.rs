@@ -24,6 +24,7 @@ pub mod imports;
 pub mod invitations;
 pub mod lifecycle;
 pub mod priorities;
+pub mod series_agg;
 pub mod stats;
 pub mod sync_runs;
 pub mod users;
@@ -41,11 +42,23 @@ use crate::store::{Item, StoreError, Table};
 #[derive(Clone)]
 pub struct Db {
     pub table: Arc<dyn Table>,
+    /// Users whose day aggregates are known to be ready (the marker never goes away while
+    /// the user exists); bounded, cleared when full.
+    agg_ready: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
+    /// Users whose aggregates this process has asked to be built (bounded the same way).
+    agg_requested: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
 }
+
+/// How many users [`Db`] remembers as having ready aggregates.
+const AGG_READY_CACHE: usize = 100_000;
 
 impl Db {
     pub fn new(table: Arc<dyn Table>) -> Self {
-        Self { table }
+        Self {
+            table,
+            agg_ready: Default::default(),
+            agg_requested: Default::default(),
+        }
     }
 }
 

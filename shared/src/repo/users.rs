@@ -85,6 +85,8 @@ impl Db {
         let mut ops = vec![
             WriteOp::Put(profile_item(u)?, Condition::NotExists),
             WriteOp::Add(super::stats::stats_key(), vec![("users".into(), 1)]),
+            // A new user has no chunks, so the day aggregates are complete from the start.
+            Db::aggregates_ready_op(u.id),
         ];
         if let Some(ext) = &u.external_user_id {
             ops.push(WriteOp::Put(ext_item(ext, u.id)?, Condition::NotExists));

@@ -5,14 +5,14 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::shift;
 use crate::app::AppState;
-use crate::domain::series::{AggregationMethod, Resolution, SeriesType};
+use crate::domain::series::{AggregationMethod, Resolution, SeriesType, mean_milli};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::chunk::Point;
+use crate::repo::series_agg::{self, DAY_US, SLOT_US};
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -81,26 +81,42 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
     let (from, to) = (start.timestamp_micros(), end_at.timestamp_micros());
     let mut streams: Vec<Stream> = Vec::new();
     if from < to {
+        let aligned = match resolution.seconds() {
+            Some(w) if from_slots(w) => aligned_interior(from, to, w * 1_000_000),
+            _ => None,
+        };
+        let aligned = match aligned {
+            Some(a) if aggregates_usable(state, user).await? => Some(a),
+            _ => None,
+        };
         for series in types {
-            let mut by_ds: HashMap<Uuid, Vec<(i64, Vec<u8>)>> = HashMap::new();
-            let last = shift(end_at, -Duration::microseconds(1))?;
-            for c in state.db.raw_chunks(user, series, start, last).await? {
-                by_ds
-                    .entry(c.data_source_id)
-                    .or_default()
-                    .push((c.hour.timestamp_micros(), c.data));
-            }
-            for (ds, mut chunks) in by_ds {
-                chunks.sort_by_key(|c| c.0);
-                let id = stream_id(ds, series);
-                let stream = match resolution.seconds() {
-                    None => Stream::lazy(id, series, ds, chunks, from, to),
-                    Some(width) => {
-                        let buckets = bucket_chunks(series, &chunks, from, to, width)?;
-                        Stream::eager(id, series, ds, buckets)
+            match (resolution.seconds(), aligned) {
+                (None, _) => {
+                    for (ds, chunks) in chunks_by_source(state, user, series, from, to).await? {
+                        let id = stream_id(ds, series);
+                        streams.push(Stream::lazy(id, series, ds, chunks, from, to));
                     }
-                };
-                streams.push(stream);
+                }
+                (Some(width), None) => {
+                    for (ds, chunks) in chunks_by_source(state, user, series, from, to).await? {
+                        let buckets = bucket_chunks(series, &chunks, from, to, width)?;
+                        streams.push(Stream::eager(stream_id(ds, series), series, ds, buckets));
+                    }
+                }
+                (Some(width), Some((a_from, a_to))) => {
+                    for (ds, buckets) in bucket_from_aggregates(
+                        state,
+                        user,
+                        series,
+                        (from, to),
+                        (a_from, a_to),
+                        width,
+                    )
+                    .await?
+                    {
+                        streams.push(Stream::eager(stream_id(ds, series), series, ds, buckets));
+                    }
+                }
             }
         }
     }
@@ -295,6 +311,160 @@ impl Stream {
     }
 }
 
+/// The stored chunks of one series over `[from, to)` (µs), per source, in time order.
+async fn chunks_by_source(
+    state: &AppState,
+    user: Uuid,
+    series: SeriesType,
+    from: i64,
+    to: i64,
+) -> ApiResult<Vec<(Uuid, Vec<(i64, Vec<u8>)>)>> {
+    let at = |us: i64| {
+        DateTime::from_timestamp_micros(us)
+            .ok_or_else(|| ApiError::bad_request("time range out of bounds"))
+    };
+    let mut by_ds: HashMap<Uuid, Vec<(i64, Vec<u8>)>> = HashMap::new();
+    for c in state
+        .db
+        .raw_chunks(user, series, at(from)?, at(to - 1)?)
+        .await?
+    {
+        by_ds
+            .entry(c.data_source_id)
+            .or_default()
+            .push((c.hour.timestamp_micros(), c.data));
+    }
+    let mut out: Vec<_> = by_ds.into_iter().collect();
+    for (_, chunks) in &mut out {
+        chunks.sort_by_key(|c| c.0);
+    }
+    Ok(out)
+}
+
+/// Whether buckets `width` seconds wide are whole numbers of aggregate slots within a day.
+fn from_slots(width: i64) -> bool {
+    let w = width * 1_000_000;
+    w % SLOT_US == 0 && DAY_US % w == 0
+}
+
+/// The buckets wholly inside `[from, to)`: `[ceil(from), floor(to))` on the bucket grid, when
+/// not empty.
+fn aligned_interior(from: i64, to: i64, width_us: i64) -> Option<(i64, i64)> {
+    let a_from = from.div_euclid(width_us) * width_us
+        + if from.rem_euclid(width_us) == 0 {
+            0
+        } else {
+            width_us
+        };
+    let a_to = to.div_euclid(width_us) * width_us;
+    (a_from < a_to).then_some((a_from, a_to))
+}
+
+/// Whether the user's day aggregates reflect all their chunks. When they do not yet (data
+/// stored before they existed), asks once per process for them to be built and answers
+/// `false`: the read visits the samples meanwhile.
+async fn aggregates_usable(state: &AppState, user: Uuid) -> ApiResult<bool> {
+    if state.db.aggregates_ready(user).await? {
+        return Ok(true);
+    }
+    if state.db.first_aggregates_request(user)
+        && let Err(e) = state
+            .queue
+            .enqueue(vec![crate::app::Job::SeriesAggregates { user_id: user }])
+            .await
+    {
+        tracing::warn!(%user, error = %e, "could not queue the series aggregates");
+    }
+    Ok(false)
+}
+
+/// The buckets of one series over `[from, to)` per source: those wholly inside
+/// `[a_from, a_to)` from the day aggregates (one item per day, whatever the samples under
+/// it), the partial ones at either end from the samples.
+async fn bucket_from_aggregates(
+    state: &AppState,
+    user: Uuid,
+    series: SeriesType,
+    (from, to): (i64, i64),
+    (a_from, a_to): (i64, i64),
+    width: i64,
+) -> ApiResult<Vec<(Uuid, Vec<Point>)>> {
+    /// Per source: the buckets before the aligned part, its day items, the buckets after.
+    type Parts = (Vec<Point>, Vec<(i64, Vec<u8>)>, Vec<Point>);
+    let mut by_ds: HashMap<Uuid, Parts> = HashMap::new();
+    if from < a_from {
+        for (ds, chunks) in chunks_by_source(state, user, series, from, a_from).await? {
+            by_ds.entry(ds).or_default().0 = bucket_chunks(series, &chunks, from, a_from, width)?;
+        }
+    }
+    if a_to < to {
+        for (ds, chunks) in chunks_by_source(state, user, series, a_to, to).await? {
+            by_ds.entry(ds).or_default().2 = bucket_chunks(series, &chunks, a_to, to, width)?;
+        }
+    }
+    let first_day = a_from.div_euclid(DAY_US) * DAY_US;
+    let last_day = (a_to - 1).div_euclid(DAY_US) * DAY_US;
+    for a in state
+        .db
+        .raw_aggregates(user, series, first_day, last_day)
+        .await?
+    {
+        by_ds
+            .entry(a.data_source_id)
+            .or_default()
+            .1
+            .push((a.day, a.data));
+    }
+    let mut out = Vec::with_capacity(by_ds.len());
+    for (ds, (mut left, mut days, right)) in by_ds {
+        days.sort_by_key(|d| d.0);
+        left.extend(bucket_days(series, &days, a_from, a_to, width)?);
+        left.extend(right);
+        if !left.is_empty() {
+            out.push((ds, left));
+        }
+    }
+    Ok(out)
+}
+
+/// The buckets of `[from, to)` (on the bucket grid) from encoded day aggregates in day order.
+fn bucket_days(
+    series: SeriesType,
+    days: &[(i64, Vec<u8>)],
+    from: i64,
+    to: i64,
+    width: i64,
+) -> ApiResult<Vec<Point>> {
+    let method = series.aggregation();
+    let default_daily = series.is_daily_total();
+    let width_us = width * 1_000_000;
+    let mut out: Vec<Point> = Vec::new();
+    let mut acc: Option<BucketAcc> = None;
+    for (day, raw) in days {
+        series_agg::visit(raw, |hour, _, quarter, slot| {
+            let t = day + i64::from(hour) * series_agg::HOUR_US + i64::from(quarter) * SLOT_US;
+            if t < from || t >= to {
+                return;
+            }
+            let start = t.div_euclid(width_us) * width_us;
+            if acc.as_ref().is_none_or(|a| a.start != start) {
+                if let Some(done) = acc.take() {
+                    out.push(done.finish(method, default_daily));
+                }
+                acc = Some(BucketAcc::new(start, slot.zone));
+            }
+            if let Some(a) = acc.as_mut() {
+                a.add_slot(&slot);
+            }
+        })
+        .map_err(ApiError::internal)?;
+    }
+    if let Some(done) = acc {
+        out.push(done.finish(method, default_daily));
+    }
+    Ok(out)
+}
+
 /// A stable id per (data source, series): samples are unique per (source, series, instant), so
 /// `(timestamp, id)` orders them totally.
 fn stream_id(ds: Uuid, series: SeriesType) -> Uuid {
@@ -330,7 +500,7 @@ fn bucket_chunks(
                 acc = Some(BucketAcc::new(start, zone));
             }
             if let Some(a) = acc.as_mut() {
-                a.add(milli as f64 / 1000.0, daily);
+                a.add(milli, daily);
             }
         })
         .map_err(ApiError::internal)?;
@@ -341,19 +511,17 @@ fn bucket_chunks(
     Ok(out)
 }
 
-/// One bucket being aggregated: the running sums, maximum and count of `aggregate`'s three
-/// methods, accumulated in sample order so that the floating-point results are the same.
+/// One bucket being aggregated, exactly (thousandths): count, sums and maximum, from samples
+/// or from slot aggregates alike.
 struct BucketAcc {
     start: i64,
     zone_offset: Option<String>,
-    n: usize,
-    /// Sum of every value (the mean).
-    all: f64,
-    max: f64,
-    /// Prefer-daily: the sums of flagged daily totals and of the other rows.
-    daily: f64,
-    intraday: f64,
-    has_daily: bool,
+    n: u64,
+    sum: i128,
+    max: i64,
+    /// Prefer-daily: the flagged daily totals.
+    n_daily: u64,
+    daily_sum: i128,
 }
 
 impl BucketAcc {
@@ -362,37 +530,42 @@ impl BucketAcc {
             start,
             zone_offset: zone.map(str::to_string),
             n: 0,
-            // `Sum for f64` starts at -0.0: the same start keeps all-zero means identical.
-            all: -0.0,
-            max: f64::NEG_INFINITY,
-            daily: 0.0,
-            intraday: 0.0,
-            has_daily: false,
+            sum: 0,
+            max: i64::MIN,
+            n_daily: 0,
+            daily_sum: 0,
         }
     }
 
-    fn add(&mut self, value: f64, flag: Option<bool>) {
+    fn add(&mut self, milli: i64, flag: Option<bool>) {
         self.n += 1;
-        self.all += value;
-        self.max = self.max.max(value);
+        self.sum += i128::from(milli);
+        self.max = self.max.max(milli);
         if flag == Some(true) {
-            self.daily += value;
-            self.has_daily = true;
-        } else {
-            self.intraday += value;
+            self.n_daily += 1;
+            self.daily_sum += i128::from(milli);
         }
+    }
+
+    fn add_slot(&mut self, s: &series_agg::SlotView<'_>) {
+        self.n += s.n;
+        self.sum += s.sum;
+        self.max = self.max.max(s.max);
+        self.n_daily += s.n_daily;
+        self.daily_sum += s.daily_sum;
     }
 
     fn finish(self, method: AggregationMethod, default_daily: Option<bool>) -> Point {
-        let (value, used_daily) = match method {
-            AggregationMethod::Sum if self.has_daily => (self.daily, true),
-            AggregationMethod::Sum => (self.intraday, false),
+        let clamp = |v: i128| v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        let (milli, used_daily) = match method {
+            AggregationMethod::Sum if self.n_daily > 0 => (clamp(self.daily_sum), true),
+            AggregationMethod::Sum => (clamp(self.sum - self.daily_sum), false),
             AggregationMethod::Max => (self.max, false),
-            AggregationMethod::Avg => (self.all / self.n as f64, false),
+            AggregationMethod::Avg => (mean_milli(self.sum, self.n), false),
         };
         Point {
             t: self.start,
-            milli: (value * 1000.0).round() as i64,
+            milli,
             zone_offset: self.zone_offset,
             is_daily_total: if used_daily {
                 Some(true)
@@ -575,5 +748,75 @@ mod tests {
             let got = bucket_chunks(series, &chunks_of(&points), from, to, res.seconds().expect("bucketed")).expect("decodes");
             prop_assert_eq!(got, reference(series, &inside, res));
         }
+
+        /// `15min` and `1hour` from the day aggregates (whole buckets) and the samples (the
+        /// partial buckets at either end) equal the buckets of every sample.
+        #[test]
+        fn buckets_from_day_aggregates_equal_buckets_of_the_samples(
+            gaps in proptest::collection::vec(1i64..1_800, 1..400),
+            values in proptest::collection::vec(-5_000i64..250_000, 400),
+            flags in proptest::collection::vec(0u8..4, 400),
+            series_pick in 0usize..4,
+            hourly in any::<bool>(),
+            window in (0i64..200_000, 0i64..200_000),
+        ) {
+            let series = [SeriesType::HeartRate, SeriesType::Steps, SeriesType::SixMinuteWalkTestDistance, SeriesType::Weight][series_pick];
+            let width = if hourly { 3600 } else { 900 };
+            // Starting before midnight, so that the samples span up to three UTC days.
+            let mut t = HOUR0 - 5 * HOUR_US;
+            let points: Vec<Point> = gaps.iter().enumerate().map(|(i, g)| {
+                t += g * 1_000_000 + (i as i64 % 3) * 250_000;
+                Point {
+                    t,
+                    milli: values[i],
+                    zone_offset: match flags[i] { 0 => None, 1 => Some("+01:00".into()), _ => Some("-05:00".into()) },
+                    is_daily_total: match flags[i] { 0 => None, 1 => Some(false), 2 => Some(true), _ => None },
+                }
+            }).collect();
+            let chunks = chunks_of(&points);
+            let mut days: std::collections::BTreeMap<i64, series_agg::DayAgg> = Default::default();
+            for (hour, raw) in &chunks {
+                let day = hour.div_euclid(DAY_US) * DAY_US;
+                let pts = crate::repo::chunk::decode(raw).expect("decodes");
+                days.entry(day).or_default().apply(((hour - day) / HOUR_US) as u8, series_agg::hour_agg(&pts, 1));
+            }
+            let days: Vec<(i64, Vec<u8>)> = days.into_iter().map(|(d, a)| (d, a.encode())).collect();
+            let base = HOUR0 - 5 * HOUR_US;
+            let from = base + window.0.min(window.1) * 1_000_000;
+            let to = base + window.0.max(window.1) * 1_000_000 + 1;
+            let want = bucket_chunks(series, &chunks, from, to, width).expect("decodes");
+            let got = match aligned_interior(from, to, width * 1_000_000) {
+                None => want.clone(),
+                Some((a_from, a_to)) => {
+                    let mut got = bucket_chunks(series, &chunks, from, a_from, width).expect("decodes");
+                    got.extend(bucket_days(series, &days, a_from, a_to, width).expect("decodes"));
+                    got.extend(bucket_chunks(series, &chunks, a_to, to, width).expect("decodes"));
+                    got
+                }
+            };
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn the_aligned_interior_holds_only_whole_buckets() {
+        let h = HOUR_US;
+        assert_eq!(aligned_interior(0, 3 * h, h), Some((0, 3 * h)));
+        assert_eq!(aligned_interior(1, 3 * h - 1, h), Some((h, 2 * h)));
+        assert_eq!(aligned_interior(1, 2 * h - 1, h), None);
+        assert_eq!(aligned_interior(-h - 1, 0, h), Some((-h, 0)));
+        assert!(from_slots(900) && from_slots(3600));
+        assert!(!from_slots(60) && !from_slots(300));
+    }
+
+    #[test]
+    fn means_round_half_away_from_zero_exactly() {
+        assert_eq!(mean_milli(3, 2), 2);
+        assert_eq!(mean_milli(-3, 2), -2);
+        assert_eq!(mean_milli(1, 3), 0);
+        assert_eq!(mean_milli(2, 3), 1);
+        assert_eq!(mean_milli(0, 0), 0);
+        // 0.1 + 0.2 in thousandths: no floating-point noise.
+        assert_eq!(mean_milli(300, 1), 300);
     }
 }
