@@ -224,6 +224,81 @@ pub fn visit(
     raw: &[u8],
     mut f: impl FnMut(i64, i64, Option<&str>, Option<bool>),
 ) -> Result<(), ChunkError> {
+    visit_indexed(raw, |t, milli, i, variants| {
+        let (zone, daily) = variants[i];
+        f(t, milli, zone, daily)
+    })
+}
+
+/// A chunk decoded compactly: `(t, milli, variant index)` per sample and the chunk's
+/// (zone offset, is_daily_total) variants, so that a reader builds a [`Point`] (and its zone
+/// string) only for the samples it returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Compact {
+    pub variants: Vec<(Option<String>, Option<bool>)>,
+    pub samples: Vec<(i64, i64, u32)>,
+}
+
+impl Compact {
+    /// The sample at `i` as a [`Point`].
+    pub fn point(&self, i: usize) -> Option<Point> {
+        let (t, milli, v) = *self.samples.get(i)?;
+        let (zone, daily) = self.variants.get(v as usize)?;
+        Some(Point {
+            t,
+            milli,
+            zone_offset: zone.clone(),
+            is_daily_total: *daily,
+        })
+    }
+
+    /// Points (sorted by `t`) in compact form.
+    pub fn from_points(points: &[Point]) -> Self {
+        let mut c = Compact::default();
+        for p in points {
+            let key = (p.zone_offset.as_deref(), p.is_daily_total);
+            let i = match c
+                .variants
+                .iter()
+                .position(|(z, d)| (z.as_deref(), *d) == key)
+            {
+                Some(i) => i,
+                None => {
+                    c.variants.push((p.zone_offset.clone(), p.is_daily_total));
+                    c.variants.len() - 1
+                }
+            };
+            c.samples.push((p.t, p.milli, i as u32));
+        }
+        c
+    }
+}
+
+/// Decodes a chunk into its compact form, keeping only the samples with `from <= t < to`.
+pub fn decode_compact(raw: &[u8], from: i64, to: i64) -> Result<Compact, ChunkError> {
+    let mut out = Compact::default();
+    let mut samples = Vec::with_capacity(count(raw)?);
+    visit_indexed(raw, |t, milli, i, variants| {
+        if out.variants.len() < variants.len() {
+            out.variants = variants
+                .iter()
+                .map(|(z, d)| (z.map(str::to_string), *d))
+                .collect();
+        }
+        if t >= from && t < to {
+            samples.push((t, milli, i as u32));
+        }
+    })?;
+    out.samples = samples;
+    Ok(out)
+}
+
+/// The walk under [`visit`] and [`decode_compact`]: `f(t, milli, variant index, variants)`
+/// per sample, the index checked against the chunk's variant table.
+fn visit_indexed<'a>(
+    raw: &'a [u8],
+    mut f: impl FnMut(i64, i64, usize, &[(Option<&'a str>, Option<bool>)]),
+) -> Result<(), ChunkError> {
     let mut c = Cursor(raw);
     if c.byte()? != 1 {
         return Err(ChunkError("unknown version"));
@@ -270,8 +345,10 @@ pub fn visit(
         } else {
             0
         };
-        let (zone, daily) = *variants.get(i).ok_or(ChunkError("bad variant"))?;
-        f(t, v, zone, daily);
+        if i >= n_variants {
+            return Err(ChunkError("bad variant"));
+        }
+        f(t, v, i, &variants);
     }
     Ok(())
 }
@@ -378,6 +455,35 @@ mod tests {
             assert_eq!(got, want);
             assert_eq!(added, want.len() - existing.len());
             assert_eq!(changed, want != existing);
+        }
+    }
+
+    #[test]
+    fn the_compact_decoding_holds_the_same_points_in_range() {
+        let points = vec![
+            p(5, 1),
+            Point {
+                t: 7,
+                milli: -3,
+                zone_offset: None,
+                is_daily_total: Some(true),
+            },
+            p(9, 4),
+            p(12, 8),
+        ];
+        let raw = encode(&points);
+        let c = decode_compact(&raw, 6, 12).expect("decodes");
+        let got: Vec<Point> = (0..c.samples.len()).filter_map(|i| c.point(i)).collect();
+        assert_eq!(got, points[1..3].to_vec());
+        assert_eq!(c.point(2), None);
+        let all = Compact::from_points(&points);
+        assert_eq!(all.variants.len(), 2);
+        assert_eq!(
+            (0..4).filter_map(|i| all.point(i)).collect::<Vec<_>>(),
+            points
+        );
+        for n in 0..raw.len() {
+            assert!(decode_compact(&raw[..n], 0, 100).is_err());
         }
     }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::domain::series::{AggregationMethod, Resolution, SeriesType, mean_milli};
 use crate::error::{ApiError, ApiResult};
-use crate::repo::chunk::Point;
+use crate::repo::chunk::{Compact, Point};
 use crate::repo::series_agg::{self, DAY_US, SLOT_US};
 
 /// What to read.
@@ -161,14 +161,15 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
 
 /// The samples of one (series, data source) within `[from, to)`, in time order, decoded one
 /// chunk at a time and only when a page needs it: a page over a day of 1 Hz data decodes one or
-/// two hours, and the total count comes from chunk headers.
+/// two hours, and the total count comes from chunk headers. Decoded chunks are compact (no
+/// zone string per sample); a [`Point`] is built only for the samples a page returns.
 struct Stream {
     id: Uuid,
     series: SeriesType,
     ds: Uuid,
     /// `(covers from µs, covers until µs, raw bytes)` per chunk, in time order.
     chunks: Vec<(i64, i64, Vec<u8>)>,
-    decoded: Vec<Option<Vec<Point>>>,
+    decoded: Vec<Option<Compact>>,
     from: i64,
     to: i64,
 }
@@ -206,21 +207,25 @@ impl Stream {
             series,
             ds,
             chunks: vec![(i64::MIN, i64::MAX, Vec::new())],
-            decoded: vec![Some(points)],
+            decoded: vec![Some(Compact::from_points(&points))],
             from: i64::MIN,
             to: i64::MAX,
         }
     }
 
-    fn points(&mut self, ci: usize) -> ApiResult<&[Point]> {
+    fn chunk(&mut self, ci: usize) -> ApiResult<&Compact> {
         if self.decoded[ci].is_none() {
-            let (from, to) = (self.from, self.to);
-            let mut pts =
-                crate::repo::chunk::decode(&self.chunks[ci].2).map_err(ApiError::internal)?;
-            pts.retain(|p| p.t >= from && p.t < to);
-            self.decoded[ci] = Some(pts);
+            let c = crate::repo::chunk::decode_compact(&self.chunks[ci].2, self.from, self.to)
+                .map_err(ApiError::internal)?;
+            self.decoded[ci] = Some(c);
         }
-        Ok(self.decoded[ci].as_deref().unwrap_or_default())
+        self.decoded[ci]
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("chunk not decoded"))
+    }
+
+    fn len(&mut self, ci: usize) -> ApiResult<usize> {
+        Ok(self.chunk(ci)?.samples.len())
     }
 
     fn count(&mut self) -> ApiResult<usize> {
@@ -230,7 +235,7 @@ impl Stream {
             if self.decoded[ci].is_none() && *lo >= self.from && *hi <= self.to {
                 n += crate::repo::chunk::count(&self.chunks[ci].2).map_err(ApiError::internal)?;
             } else {
-                n += self.points(ci)?.len();
+                n += self.len(ci)?;
             }
         }
         Ok(n)
@@ -245,11 +250,11 @@ impl Stream {
             {
                 continue;
             }
-            let pts = self.points(ci)?;
+            let pts = &self.chunk(ci)?.samples;
             let idx = match after {
                 None => 0,
-                Some((t, cid)) if id > cid => pts.partition_point(|p| p.t < t),
-                Some((t, _)) => pts.partition_point(|p| p.t <= t),
+                Some((t, cid)) if id > cid => pts.partition_point(|p| p.0 < t),
+                Some((t, _)) => pts.partition_point(|p| p.0 <= t),
             };
             if idx < pts.len() {
                 return Ok(Some((ci, idx)));
@@ -265,11 +270,11 @@ impl Stream {
             if self.chunks[ci].0 > t {
                 continue;
             }
-            let pts = self.points(ci)?;
+            let pts = &self.chunk(ci)?.samples;
             let idx = if id < cid {
-                pts.partition_point(|p| p.t <= t)
+                pts.partition_point(|p| p.0 <= t)
             } else {
-                pts.partition_point(|p| p.t < t)
+                pts.partition_point(|p| p.0 < t)
             };
             if idx > 0 {
                 return Ok(Some((ci, idx - 1)));
@@ -279,11 +284,11 @@ impl Stream {
     }
 
     fn next(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Option<(usize, usize)>> {
-        if pi + 1 < self.points(ci)?.len() {
+        if pi + 1 < self.len(ci)? {
             return Ok(Some((ci, pi + 1)));
         }
         for cj in ci + 1..self.chunks.len() {
-            if !self.points(cj)?.is_empty() {
+            if self.len(cj)? > 0 {
                 return Ok(Some((cj, 0)));
             }
         }
@@ -295,7 +300,7 @@ impl Stream {
             return Ok(Some((ci, pi - 1)));
         }
         for cj in (0..ci).rev() {
-            let n = self.points(cj)?.len();
+            let n = self.len(cj)?;
             if n > 0 {
                 return Ok(Some((cj, n - 1)));
             }
@@ -303,10 +308,18 @@ impl Stream {
         Ok(None)
     }
 
-    fn at(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Point> {
-        self.points(ci)?
+    /// The time of the sample at a position.
+    fn t_at(&mut self, (ci, pi): (usize, usize)) -> ApiResult<i64> {
+        self.chunk(ci)?
+            .samples
             .get(pi)
-            .cloned()
+            .map(|s| s.0)
+            .ok_or_else(|| ApiError::internal("stream position out of range"))
+    }
+
+    fn at(&mut self, (ci, pi): (usize, usize)) -> ApiResult<Point> {
+        self.chunk(ci)?
+            .point(pi)
             .ok_or_else(|| ApiError::internal("stream position out of range"))
     }
 }
@@ -605,7 +618,7 @@ fn merge_forward(
     let mut heap = BinaryHeap::new();
     for (i, s) in streams.iter_mut().enumerate() {
         if let Some(pos) = s.first_after(after)? {
-            let t = s.at(pos)?.t;
+            let t = s.t_at(pos)?;
             heap.push(std::cmp::Reverse(Head {
                 t,
                 id: s.id,
@@ -622,7 +635,7 @@ fn merge_forward(
         let s = &mut streams[h.stream];
         out.push((h.stream, s.at(h.pos)?));
         if let Some(pos) = s.next(h.pos)? {
-            let t = s.at(pos)?.t;
+            let t = s.t_at(pos)?;
             heap.push(std::cmp::Reverse(Head {
                 t,
                 id: h.id,
@@ -644,7 +657,7 @@ fn merge_backward(
     let mut heap = BinaryHeap::new();
     for (i, s) in streams.iter_mut().enumerate() {
         if let Some(pos) = s.last_before(t, id)? {
-            let pt = s.at(pos)?.t;
+            let pt = s.t_at(pos)?;
             heap.push(Head {
                 t: pt,
                 id: s.id,
@@ -659,7 +672,7 @@ fn merge_backward(
         let s = &mut streams[h.stream];
         out.push((h.stream, s.at(h.pos)?));
         if let Some(pos) = s.prev(h.pos)? {
-            let pt = s.at(pos)?.t;
+            let pt = s.t_at(pos)?;
             heap.push(Head {
                 t: pt,
                 id: h.id,
