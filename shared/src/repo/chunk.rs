@@ -251,27 +251,6 @@ impl Compact {
             is_daily_total: *daily,
         })
     }
-
-    /// Points (sorted by `t`) in compact form.
-    pub fn from_points(points: &[Point]) -> Self {
-        let mut c = Compact::default();
-        for p in points {
-            let key = (p.zone_offset.as_deref(), p.is_daily_total);
-            let i = match c
-                .variants
-                .iter()
-                .position(|(z, d)| (z.as_deref(), *d) == key)
-            {
-                Some(i) => i,
-                None => {
-                    c.variants.push((p.zone_offset.clone(), p.is_daily_total));
-                    c.variants.len() - 1
-                }
-            };
-            c.samples.push((p.t, p.milli, i as u32));
-        }
-        c
-    }
 }
 
 /// Decodes a chunk into its compact form, keeping only the samples with `from <= t < to`.
@@ -476,7 +455,7 @@ mod tests {
         let got: Vec<Point> = (0..c.samples.len()).filter_map(|i| c.point(i)).collect();
         assert_eq!(got, points[1..3].to_vec());
         assert_eq!(c.point(2), None);
-        let all = Compact::from_points(&points);
+        let all = decode_compact(&raw, i64::MIN, i64::MAX).expect("decodes");
         assert_eq!(all.variants.len(), 2);
         assert_eq!(
             (0..4).filter_map(|i| all.point(i)).collect::<Vec<_>>(),

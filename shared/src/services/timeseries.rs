@@ -99,8 +99,9 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
                 }
                 (Some(width), None) => {
                     for (ds, chunks) in chunks_by_source(state, user, series, from, to).await? {
-                        let buckets = bucket_chunks(series, &chunks, from, to, width)?;
-                        streams.push(Stream::eager(stream_id(ds, series), series, ds, buckets));
+                        let mut c = Collect::default();
+                        bucket_chunks(series, &chunks, from, to, width, &mut c)?;
+                        streams.push(Stream::eager(stream_id(ds, series), series, ds, c.out));
                     }
                 }
                 (Some(width), Some((a_from, a_to))) => {
@@ -201,13 +202,13 @@ impl Stream {
         }
     }
 
-    fn eager(id: Uuid, series: SeriesType, ds: Uuid, points: Vec<Point>) -> Self {
+    fn eager(id: Uuid, series: SeriesType, ds: Uuid, buckets: Compact) -> Self {
         Self {
             id,
             series,
             ds,
             chunks: vec![(i64::MIN, i64::MAX, Vec::new())],
-            decoded: vec![Some(Compact::from_points(&points))],
+            decoded: vec![Some(buckets)],
             from: i64::MIN,
             to: i64::MAX,
         }
@@ -401,18 +402,22 @@ async fn bucket_from_aggregates(
     (from, to): (i64, i64),
     (a_from, a_to): (i64, i64),
     width: i64,
-) -> ApiResult<Vec<(Uuid, Vec<Point>)>> {
-    /// Per source: the buckets before the aligned part, its day items, the buckets after.
-    type Parts = (Vec<Point>, Vec<(i64, Vec<u8>)>, Vec<Point>);
+) -> ApiResult<Vec<(Uuid, Compact)>> {
+    /// Per source: the chunks before the aligned part, its day items, the chunks after.
+    type Parts = (
+        Vec<(i64, Vec<u8>)>,
+        Vec<(i64, Vec<u8>)>,
+        Vec<(i64, Vec<u8>)>,
+    );
     let mut by_ds: HashMap<Uuid, Parts> = HashMap::new();
     if from < a_from {
         for (ds, chunks) in chunks_by_source(state, user, series, from, a_from).await? {
-            by_ds.entry(ds).or_default().0 = bucket_chunks(series, &chunks, from, a_from, width)?;
+            by_ds.entry(ds).or_default().0 = chunks;
         }
     }
     if a_to < to {
         for (ds, chunks) in chunks_by_source(state, user, series, a_to, to).await? {
-            by_ds.entry(ds).or_default().2 = bucket_chunks(series, &chunks, a_to, to, width)?;
+            by_ds.entry(ds).or_default().2 = chunks;
         }
     }
     let first_day = a_from.div_euclid(DAY_US) * DAY_US;
@@ -429,12 +434,14 @@ async fn bucket_from_aggregates(
             .push((a.day, a.data));
     }
     let mut out = Vec::with_capacity(by_ds.len());
-    for (ds, (mut left, mut days, right)) in by_ds {
+    for (ds, (left, mut days, right)) in by_ds {
         days.sort_by_key(|d| d.0);
-        left.extend(bucket_days(series, &days, a_from, a_to, width)?);
-        left.extend(right);
-        if !left.is_empty() {
-            out.push((ds, left));
+        let mut c = Collect::default();
+        bucket_chunks(series, &left, from, a_from, width, &mut c)?;
+        bucket_days(series, &days, a_from, a_to, width, &mut c)?;
+        bucket_chunks(series, &right, a_to, to, width, &mut c)?;
+        if !c.out.samples.is_empty() {
+            out.push((ds, c.out));
         }
     }
     Ok(out)
@@ -447,11 +454,11 @@ fn bucket_days(
     from: i64,
     to: i64,
     width: i64,
-) -> ApiResult<Vec<Point>> {
+    out: &mut Collect,
+) -> ApiResult<()> {
     let method = series.aggregation();
     let default_daily = series.is_daily_total();
     let width_us = width * 1_000_000;
-    let mut out: Vec<Point> = Vec::new();
     let mut acc: Option<BucketAcc> = None;
     for (day, raw) in days {
         series_agg::visit(raw, |hour, _, quarter, slot| {
@@ -462,9 +469,9 @@ fn bucket_days(
             let start = t.div_euclid(width_us) * width_us;
             if acc.as_ref().is_none_or(|a| a.start != start) {
                 if let Some(done) = acc.take() {
-                    out.push(done.finish(method, default_daily));
+                    out.push(done, method, default_daily);
                 }
-                acc = Some(BucketAcc::new(start, slot.zone));
+                acc = Some(BucketAcc::new(start, out.zone(slot.zone)));
             }
             if let Some(a) = acc.as_mut() {
                 a.add_slot(&slot);
@@ -473,9 +480,9 @@ fn bucket_days(
         .map_err(ApiError::internal)?;
     }
     if let Some(done) = acc {
-        out.push(done.finish(method, default_daily));
+        out.push(done, method, default_daily);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A stable id per (data source, series): samples are unique per (source, series, instant), so
@@ -495,10 +502,10 @@ fn bucket_chunks(
     from: i64,
     to: i64,
     width: i64,
-) -> ApiResult<Vec<Point>> {
+    out: &mut Collect,
+) -> ApiResult<()> {
     let method = series.aggregation();
     let default_daily = series.is_daily_total();
-    let mut out: Vec<Point> = Vec::new();
     let mut acc: Option<BucketAcc> = None;
     for (_, raw) in chunks {
         crate::repo::chunk::visit(raw, |t, milli, zone, daily| {
@@ -508,9 +515,9 @@ fn bucket_chunks(
             let start = t.div_euclid(1_000_000).div_euclid(width) * width * 1_000_000;
             if acc.as_ref().is_none_or(|a| a.start != start) {
                 if let Some(done) = acc.take() {
-                    out.push(done.finish(method, default_daily));
+                    out.push(done, method, default_daily);
                 }
-                acc = Some(BucketAcc::new(start, zone));
+                acc = Some(BucketAcc::new(start, out.zone(zone)));
             }
             if let Some(a) = acc.as_mut() {
                 a.add(milli, daily);
@@ -519,16 +526,55 @@ fn bucket_chunks(
         .map_err(ApiError::internal)?;
     }
     if let Some(done) = acc {
-        out.push(done.finish(method, default_daily));
+        out.push(done, method, default_daily);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Buckets collected in time order into a compact stream: zone offsets interned, so a bucket
+/// costs no allocation (30 days of `15min` are 2,880 buckets, a page shows 100).
+#[derive(Default)]
+struct Collect {
+    zones: Vec<Option<String>>,
+    out: Compact,
+}
+
+impl Collect {
+    fn zone(&mut self, zone: Option<&str>) -> u32 {
+        match self.zones.iter().position(|z| z.as_deref() == zone) {
+            Some(i) => i as u32,
+            None => {
+                self.zones.push(zone.map(str::to_string));
+                (self.zones.len() - 1) as u32
+            }
+        }
+    }
+
+    fn push(&mut self, acc: BucketAcc, method: AggregationMethod, default_daily: Option<bool>) {
+        let (t, milli, zone, flag) = acc.finish(method, default_daily);
+        let zone = self.zones.get(zone as usize).and_then(|z| z.as_deref());
+        let v = match self
+            .out
+            .variants
+            .iter()
+            .position(|(z, d)| z.as_deref() == zone && *d == flag)
+        {
+            Some(v) => v,
+            None => {
+                self.out.variants.push((zone.map(str::to_string), flag));
+                self.out.variants.len() - 1
+            }
+        };
+        self.out.samples.push((t, milli, v as u32));
+    }
 }
 
 /// One bucket being aggregated, exactly (thousandths): count, sums and maximum, from samples
 /// or from slot aggregates alike.
 struct BucketAcc {
     start: i64,
-    zone_offset: Option<String>,
+    /// The first sample's zone offset, as a [`Collect`] index.
+    zone: u32,
     n: u64,
     sum: i128,
     max: i64,
@@ -538,10 +584,10 @@ struct BucketAcc {
 }
 
 impl BucketAcc {
-    fn new(start: i64, zone: Option<&str>) -> Self {
+    fn new(start: i64, zone: u32) -> Self {
         Self {
             start,
-            zone_offset: zone.map(str::to_string),
+            zone,
             n: 0,
             sum: 0,
             max: i64::MIN,
@@ -568,7 +614,12 @@ impl BucketAcc {
         self.daily_sum += s.daily_sum;
     }
 
-    fn finish(self, method: AggregationMethod, default_daily: Option<bool>) -> Point {
+    /// `(start, milli, zone index, is_daily_total)` of the bucket.
+    fn finish(
+        self,
+        method: AggregationMethod,
+        default_daily: Option<bool>,
+    ) -> (i64, i64, u32, Option<bool>) {
         let clamp = |v: i128| v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         let (milli, used_daily) = match method {
             AggregationMethod::Sum if self.n_daily > 0 => (clamp(self.daily_sum), true),
@@ -576,16 +627,12 @@ impl BucketAcc {
             AggregationMethod::Max => (self.max, false),
             AggregationMethod::Avg => (mean_milli(self.sum, self.n), false),
         };
-        Point {
-            t: self.start,
-            milli,
-            zone_offset: self.zone_offset,
-            is_daily_total: if used_daily {
-                Some(true)
-            } else {
-                default_daily
-            },
-        }
+        let flag = if used_daily {
+            Some(true)
+        } else {
+            default_daily
+        };
+        (self.start, milli, self.zone, flag)
     }
 }
 
@@ -719,6 +766,15 @@ mod tests {
 
     const HOUR0: i64 = 1_740_787_200_000_000; // 2025-03-01T00:00:00Z
 
+    /// The buckets one or more bucketing calls collect, as points.
+    fn buckets_of(f: impl FnOnce(&mut Collect) -> ApiResult<()>) -> Vec<Point> {
+        let mut c = Collect::default();
+        f(&mut c).expect("decodes");
+        (0..c.out.samples.len())
+            .filter_map(|i| c.out.point(i))
+            .collect()
+    }
+
     fn chunks_of(points: &[Point]) -> Vec<(i64, Vec<u8>)> {
         let mut by_hour: std::collections::BTreeMap<i64, Vec<Point>> = Default::default();
         for p in points {
@@ -758,7 +814,7 @@ mod tests {
             let from = HOUR0 + window.0.min(window.1) * 1_000_000;
             let to = HOUR0 + window.0.max(window.1) * 1_000_000 + 1;
             let inside: Vec<Point> = points.iter().filter(|p| p.t >= from && p.t < to).cloned().collect();
-            let got = bucket_chunks(series, &chunks_of(&points), from, to, res.seconds().expect("bucketed")).expect("decodes");
+            let got = buckets_of(|c| bucket_chunks(series, &chunks_of(&points), from, to, res.seconds().expect("bucketed"), c));
             prop_assert_eq!(got, reference(series, &inside, res));
         }
 
@@ -797,14 +853,15 @@ mod tests {
             let base = HOUR0 - 5 * HOUR_US;
             let from = base + window.0.min(window.1) * 1_000_000;
             let to = base + window.0.max(window.1) * 1_000_000 + 1;
-            let want = bucket_chunks(series, &chunks, from, to, width).expect("decodes");
+            let want = buckets_of(|c| bucket_chunks(series, &chunks, from, to, width, c));
             let got = match aligned_interior(from, to, width * 1_000_000) {
                 None => want.clone(),
                 Some((a_from, a_to)) => {
-                    let mut got = bucket_chunks(series, &chunks, from, a_from, width).expect("decodes");
-                    got.extend(bucket_days(series, &days, a_from, a_to, width).expect("decodes"));
-                    got.extend(bucket_chunks(series, &chunks, a_to, to, width).expect("decodes"));
-                    got
+                    buckets_of(|c| {
+                        bucket_chunks(series, &chunks, from, a_from, width, c)?;
+                        bucket_days(series, &days, a_from, a_to, width, c)?;
+                        bucket_chunks(series, &chunks, a_to, to, width, c)
+                    })
                 }
             };
             prop_assert_eq!(got, want);
