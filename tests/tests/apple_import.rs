@@ -82,7 +82,28 @@ fn expected_counts(g: &Generated) -> BTreeMap<String, u64> {
     g.series.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
-fn check_summary(meta: &Value, g: &Generated) {
+/// What the zip of the same data stores: the routes' track points too.
+fn expected_zip_counts(g: &Generated) -> BTreeMap<String, u64> {
+    let mut c = expected_counts(g);
+    let points = g.routes.len() as u64 * g.route_points;
+    for code in ["latitude", "longitude", "elevation"] {
+        *c.entry(code.to_string()).or_default() += points;
+    }
+    c
+}
+
+/// The summary of an `export.xml` upload, whose workouts name route files it cannot hold.
+fn check_xml_summary(meta: &Value, g: &Generated) {
+    check_summary(meta, g, g.routes.len() as u64);
+    assert_eq!(
+        meta["dropped_reasons"]["workout route file not in the upload (export.xml alone)"],
+        json!(g.routes.len()),
+        "{meta}"
+    );
+    assert_eq!(meta["routes"], json!(0), "{meta}");
+}
+
+fn check_summary(meta: &Value, g: &Generated, dropped: u64) {
     assert_eq!(meta["status"], "completed", "{meta}");
     assert_eq!(meta["records"], json!(g.records), "{meta}");
     assert_eq!(meta["workouts"], json!(g.workouts), "{meta}");
@@ -94,7 +115,7 @@ fn check_summary(meta: &Value, g: &Generated) {
         "{meta}"
     );
     assert_eq!(meta["skipped"], json!(g.skipped), "{meta}");
-    assert_eq!(meta["dropped"], json!(0), "{meta}");
+    assert_eq!(meta["dropped"], json!(dropped), "{meta}");
     assert_eq!(meta["stopped_at"], Value::Null);
 }
 
@@ -116,7 +137,7 @@ async fn an_export_is_imported_once(storage: Storage) {
     assert_eq!(body["user_id"], user.as_str());
     let task = body["task_id"].as_str().expect("task id").to_string();
     let (meta, run) = finished(&s, &key, &user, &task).await;
-    check_summary(&meta, &g);
+    check_xml_summary(&meta, &g);
     assert_eq!(meta["format"], "xml");
     assert_eq!(meta["new_samples"], json!(g.samples()), "{meta}");
     assert_eq!(meta["workouts_saved"], json!(g.workouts));
@@ -168,7 +189,7 @@ async fn an_export_is_imported_once(storage: Storage) {
     let task2 = body["task_id"].as_str().expect("task id").to_string();
     assert_ne!(task, task2);
     let (meta, _) = finished(&s, &key, &user, &task2).await;
-    check_summary(&meta, &g);
+    check_xml_summary(&meta, &g);
     assert_eq!(meta["new_samples"], json!(0), "{meta}");
     assert_eq!(meta["workouts_saved"], json!(0), "{meta}");
     let again = settled(&s, &key, &user, g.nights).await;
@@ -185,11 +206,48 @@ async fn an_export_is_imported_once(storage: Storage) {
     let (st, body) = upload(&s, &key, &other, multipart("file", "export.zip", &zip)).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let (meta, _) = finished(&s, &key, &other, body["task_id"].as_str().expect("task")).await;
-    check_summary(&meta, &g);
+    check_summary(&meta, &g, 0);
     assert_eq!(meta["format"], "zip");
+    assert_eq!(meta["routes"], json!(g.routes.len()), "{meta}");
+    assert_eq!(
+        meta["route_points"],
+        json!(g.routes.len() as u64 * g.route_points)
+    );
     let zdata = settled(&s, &key, &other, g.nights).await;
-    assert_eq!(series_counts(&zdata), expected_counts(&g), "{zdata}");
+    assert_eq!(series_counts(&zdata), expected_zip_counts(&g), "{zdata}");
     assert_eq!(zdata["total_workouts"], json!(g.workouts));
+    // The route reads back as the file wrote it: the first point of the first workout, its
+    // position at the column scale (a thousandth of a degree), in the workout's zone.
+    let (_, first) = &g.routes[0];
+    let t = first.format("%Y-%m-%dT%H:%M:%SZ");
+    let t_end = (*first + chrono::Duration::seconds(30)).format("%Y-%m-%dT%H:%M:%SZ");
+    let lat = get(&s, &key, &format!("/api/v1/users/{other}/timeseries?start_time={t}&end_time={t_end}&types=latitude,longitude,elevation&limit=3")).await;
+    let rows: BTreeMap<String, Value> = lat["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["timestamp"] == t.to_string())
+        .map(|r| {
+            (
+                r["type"].as_str().unwrap_or_default().to_string(),
+                r.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(rows["latitude"]["value"], json!(52.5), "{lat}");
+    assert_eq!(rows["longitude"]["value"], json!(13.4), "{lat}");
+    assert_eq!(rows["elevation"]["value"], json!(34.5), "{lat}");
+    assert_eq!(rows["latitude"]["unit"], "degrees");
+    assert!(rows["latitude"]["zone_offset"].is_string(), "{lat}");
+    // The zip again adds nothing, routes included.
+    let (st, body) = upload(&s, &key, &other, multipart("file", "export.zip", &zip)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (meta, _) = finished(&s, &key, &other, body["task_id"].as_str().expect("task")).await;
+    assert_eq!(meta["new_samples"], json!(0), "{meta}");
+    assert_eq!(
+        meta["route_points"],
+        json!(g.routes.len() as u64 * g.route_points)
+    );
 }
 
 async fn faulty_files_are_reported(storage: Storage) {

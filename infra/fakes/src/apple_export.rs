@@ -57,8 +57,11 @@ pub struct Generated {
     pub activity_summaries: u64,
     /// Records of types an importer does not store.
     pub skipped: u64,
-    /// GPX routes referenced (written into the zip only).
-    pub routes: Vec<String>,
+    /// GPX routes referenced (written into the zip only) and the start of each route's
+    /// track.
+    pub routes: Vec<(String, DateTime<Utc>)>,
+    /// Track points per route file (each a latitude, longitude and elevation sample).
+    pub route_points: u64,
 }
 
 impl Generated {
@@ -530,7 +533,8 @@ impl<W: Write> Gen<'_, W> {
         for code in ["average_met", "weather_temperature", "weather_humidity"] {
             *self.out.series.entry(code).or_default() += 1;
         }
-        self.out.routes.push(route);
+        self.out.routes.push((route, start));
+        self.out.route_points = ROUTE_POINTS;
         Ok(())
     }
 
@@ -595,16 +599,20 @@ pub fn write_export<W: Write>(w: W, spec: &ExportSpec) -> io::Result<Generated> 
 }
 
 /// A short GPX track (what the zip holds under `workout-routes/`).
-fn gpx() -> String {
+/// Track points of each generated route.
+pub const ROUTE_POINTS: u64 = 20;
+
+/// A route's GPX file: a point a minute from `start` (UTC, as the Health app writes them).
+fn gpx(start: DateTime<Utc>) -> String {
     let mut s = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"Apple Health Export\">\n <trk><name>Route</name><trkseg>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"Apple Health Export\" xmlns=\"http://www.topografix.com/GPX/1/1\">\n <metadata><time>2024-03-01T17:03:00Z</time></metadata>\n <trk><name>Route</name><trkseg>\n",
     );
-    for i in 0..20 {
+    for i in 0..ROUTE_POINTS as i64 {
         s.push_str(&format!(
-            "  <trkpt lon=\"13.{:04}\" lat=\"52.{:04}\"><ele>34.5</ele><time>2024-03-01T17:{:02}:00Z</time></trkpt>\n",
-            4000 + i,
-            5000 + i,
-            3 + i
+            "  <trkpt lon=\"13.{:04}\" lat=\"52.{:04}\"><ele>34.5</ele><time>{}</time><extensions><speed>2.9</speed><course>181.2</course><hAcc>1.6</hAcc><vAcc>1.2</vAcc></extensions></trkpt>\n",
+            4000 + i * 7,
+            5000 + i * 3,
+            (start + Duration::minutes(i)).format("%Y-%m-%dT%H:%M:%SZ")
         ));
     }
     s.push_str(" </trkseg></trk>\n</gpx>\n");
@@ -625,10 +633,10 @@ pub fn write_export_zip(path: &std::path::Path, spec: &ExportSpec) -> io::Result
     zip.start_file("apple_health_export/export_cda.xml", opts)
         .map_err(io::Error::other)?;
     zip.write_all(b"<?xml version=\"1.0\"?><ClinicalDocument/>\n")?;
-    for r in &out.routes {
+    for (r, start) in &out.routes {
         zip.start_file(format!("apple_health_export{r}"), opts)
             .map_err(io::Error::other)?;
-        zip.write_all(gpx().as_bytes())?;
+        zip.write_all(gpx(*start).as_bytes())?;
     }
     zip.finish().map_err(io::Error::other)?.flush()?;
     Ok(out)

@@ -90,6 +90,21 @@ pub enum ExportItem {
     DailyTotals(Vec<ExportSample>),
 }
 
+/// A workout's route file (`<WorkoutRoute><FileReference path=…>`), read after the document
+/// from the same archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRef {
+    /// The file name (`route_2024-03-01_7.00am.gpx`).
+    pub file: String,
+    /// The route's own source (an index into [`ExportReader::sources`]).
+    pub source: usize,
+    /// The workout's zone offset, for the route's UTC track points.
+    pub zone: Option<String>,
+}
+
+/// Route files one read keeps track of (more are dropped and counted).
+pub const MAX_ROUTES: usize = 100_000;
+
 /// What a read has seen so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExportStats {
@@ -105,6 +120,12 @@ pub struct ExportStats {
     pub skipped: BTreeMap<String, u64>,
     /// Items dropped, per reason.
     pub dropped: BTreeMap<String, u64>,
+    /// Workout route files (`workout-routes/*.gpx` of an `export.zip`) read, and the track
+    /// points they gave.
+    #[serde(default)]
+    pub routes: u64,
+    #[serde(default)]
+    pub route_points: u64,
 }
 
 impl ExportStats {
@@ -116,7 +137,7 @@ impl ExportStats {
         self.skipped.values().sum()
     }
 
-    fn drop_item(&mut self, reason: &'static str) {
+    pub fn drop_item(&mut self, reason: &'static str) {
         match self.dropped.get_mut(reason) {
             Some(n) => *n += 1,
             None => {
@@ -303,6 +324,8 @@ struct WorkoutBuilder {
     stats: Vec<(&'static str, String, f64)>,
     children: usize,
     invalid: Option<&'static str>,
+    /// The source of the `WorkoutRoute` child open now, if one is.
+    route: Option<Result<usize, &'static str>>,
 }
 
 /// What a reader has to carry over to continue a document from a top-level element
@@ -338,6 +361,7 @@ pub struct ExportReader<R: BufRead> {
     finished: bool,
     /// Return from the event loop as soon as a top-level boundary is reached.
     pause_at_boundary: bool,
+    routes: Vec<RouteRef>,
 }
 
 impl<R: BufRead> ExportReader<R> {
@@ -364,6 +388,7 @@ impl<R: BufRead> ExportReader<R> {
             stats: ExportStats::default(),
             finished: false,
             pause_at_boundary: false,
+            routes: Vec::new(),
         }
     }
 
@@ -426,6 +451,11 @@ impl<R: BufRead> ExportReader<R> {
     }
 
     /// The sources seen so far (indexes of [`ExportSample::source`]).
+    /// The route files the workouts so far referenced.
+    pub fn routes(&self) -> &[RouteRef] {
+        &self.routes
+    }
+
     pub fn sources(&self) -> &[SourceInfo] {
         &self.sources.list
     }
@@ -585,9 +615,24 @@ impl<R: BufRead> ExportReader<R> {
                 return Ok(None);
             }
         };
-        if let Some(w) = self.workout.as_mut() {
-            if d == w.depth + 1 {
-                workout_child(w, e.name().as_ref(), &attrs, &mut self.stats, self.limits);
+        if let Some(depth) = self.workout.as_ref().map(|w| w.depth) {
+            let name = e.name();
+            let name: &str = name.as_ref();
+            if d == depth + 1 && name == "WorkoutRoute" && !empty {
+                // Its children (the file reference) are read.
+                let source = self.source_of(&attrs);
+                if let Some(w) = self.workout.as_mut() {
+                    w.route = Some(source);
+                }
+                return Ok(None);
+            }
+            if d == depth + 2 && name == "FileReference" {
+                self.route_file(&attrs);
+            } else if let Some(w) = self.workout.as_mut()
+                && d == depth + 1
+            {
+                w.route = None;
+                workout_child(w, name, &attrs, &mut self.stats, self.limits);
             }
             if !empty {
                 self.skip_from = Some(d);
@@ -652,6 +697,34 @@ impl<R: BufRead> ExportReader<R> {
         }
     }
 
+    /// A `FileReference` inside the open `WorkoutRoute`.
+    fn route_file(&mut self, a: &Attrs) {
+        let Some(w) = self.workout.as_ref() else {
+            return;
+        };
+        let Some(source) = w.route else {
+            return;
+        };
+        let file = a
+            .get("path")
+            .and_then(|p| p.rsplit('/').next())
+            .filter(|f| !f.is_empty() && f.len() <= 255);
+        let reason = match (source, file) {
+            (Err(reason), _) => reason,
+            (Ok(_), None) => "workout route without a file path",
+            (Ok(_), Some(_)) if self.routes.len() >= MAX_ROUTES => "workout route over the limit",
+            (Ok(source), Some(file)) => {
+                self.routes.push(RouteRef {
+                    file: file.to_string(),
+                    source,
+                    zone: w.start.as_ref().map(|(_, z)| z.clone()),
+                });
+                return;
+            }
+        };
+        self.stats.drop_item(reason);
+    }
+
     fn source_of(&mut self, a: &Attrs) -> Result<usize, &'static str> {
         self.sources
             .intern(a.get("sourceName"), a.get("sourceVersion"), a.get("device"))
@@ -711,6 +784,7 @@ impl<R: BufRead> ExportReader<R> {
             stats: Vec::new(),
             children: 0,
             invalid: None,
+            route: None,
         };
         if w.start.is_none() || w.end.is_none() {
             w.invalid = Some("workout without valid dates");
@@ -1201,6 +1275,119 @@ impl<'a> Attrs<'a> {
     }
 }
 
+/// Reads the track points of one GPX route file (`<trkpt lat lon><ele/><time/></trkpt>`)
+/// as latitude, longitude and elevation samples of `source` (values at the column scale, a
+/// thousandth of a degree). Points without a valid time or position are dropped and
+/// counted in `stats`. Every event is at most `max_event_bytes`; a fault of the XML ends the
+/// read with its reason after the points before it were given to `out`. Returns the points
+/// read.
+pub fn read_gpx<R: BufRead>(
+    inner: R,
+    max_event_bytes: usize,
+    source: usize,
+    zone: Option<&str>,
+    stats: &mut ExportStats,
+    mut out: impl FnMut(ExportSample),
+) -> Result<u64, String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Field {
+        None,
+        Ele,
+        Time,
+    }
+    struct Pt {
+        lat: Option<f64>,
+        lon: Option<f64>,
+        ele: Option<f64>,
+        time: Option<DateTime<Utc>>,
+    }
+    let mut xml = quick_xml::Reader::from_reader(Bounded {
+        inner,
+        since_reset: 0,
+        limit: max_event_bytes,
+    });
+    xml.config_mut().trim_text(true);
+    xml.config_mut().check_end_names = true;
+    let mut buf = Vec::with_capacity(1024);
+    let (mut pt, mut field, mut points) = (None::<Pt>, Field::None, 0u64);
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    loop {
+        buf.clear();
+        xml.get_mut().since_reset = 0;
+        let event = xml.read_event_into(&mut buf).map_err(|e| match e {
+            quick_xml::Error::Io(io) => format!("read error: {io}"),
+            other => format!("malformed GPX: {other}"),
+        })?;
+        if xml.get_ref().since_reset > max_event_bytes {
+            return Err(format!("{OVERSIZED} ({max_event_bytes} bytes)"));
+        }
+        let mut close_point =
+            matches!(&event, Event::Empty(e) if e.local_name().as_ref() == "trkpt");
+        match event {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "trkpt" => {
+                let a = Attrs::read(&e, 16).unwrap_or(Attrs { pairs: Vec::new() });
+                pt = Some(Pt {
+                    lat: a.number("lat").filter(|v| (-90.0..=90.0).contains(v)),
+                    lon: a.number("lon").filter(|v| (-180.0..=180.0).contains(v)),
+                    ele: None,
+                    time: None,
+                });
+            }
+            Event::Start(e) if pt.is_some() => {
+                field = match e.local_name().as_ref() {
+                    "ele" => Field::Ele,
+                    "time" => Field::Time,
+                    _ => Field::None,
+                };
+            }
+            Event::Text(t) if field != Field::None => {
+                let text = t.xml_content(XmlVersion::Implicit1_0);
+                if let Some(p) = pt.as_mut() {
+                    match field {
+                        Field::Ele => {
+                            p.ele = text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+                        }
+                        Field::Time => {
+                            p.time = DateTime::parse_from_rfc3339(text.trim())
+                                .ok()
+                                .map(|t| t.to_utc())
+                        }
+                        Field::None => {}
+                    }
+                }
+            }
+            Event::End(e) => {
+                field = Field::None;
+                close_point = e.local_name().as_ref() == "trkpt";
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        if close_point && let Some(p) = pt.take() {
+            let (Some(lat), Some(lon), Some(at)) = (p.lat, p.lon, p.time) else {
+                stats.drop_item("route point without a valid time or position");
+                continue;
+            };
+            let at = crate::repo::truncate_micros(at);
+            let sample = |series, value| ExportSample {
+                series,
+                at,
+                value,
+                zone_offset: zone.map(str::to_string),
+                source,
+                is_daily_total: None,
+            };
+            out(sample(SeriesType::Latitude, round(lat)));
+            out(sample(SeriesType::Longitude, round(lon)));
+            if let Some(ele) = p.ele.filter(|e| e.abs() < 1e6) {
+                out(sample(SeriesType::Elevation, round(ele)));
+            }
+            points += 1;
+        }
+    }
+    Ok(points)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1589,5 +1776,79 @@ mod tests {
             while whole.next_item().expect("item").is_some() {}
             assert_eq!(resumed.position(), whole.position());
         }
+    }
+
+    #[test]
+    fn route_files_are_referenced_with_their_source_and_zone() {
+        let xml = doc(&format!(
+            "<Workout workoutActivityType=\"HKWorkoutActivityTypeRunning\" sourceName=\"Watch\" device=\"{DEVICE}\" startDate=\"2024-03-01 07:00:00 +0100\" endDate=\"2024-03-01 07:30:00 +0100\">\n\
+             <WorkoutRoute sourceName=\"Phone\" sourceVersion=\"17.1\"><MetadataEntry key=\"k\" value=\"2\"/><FileReference path=\"/workout-routes/route_a.gpx\"/></WorkoutRoute>\n\
+             <WorkoutRoute sourceName=\"Phone\"><FileReference/></WorkoutRoute>\n\
+             <FileReference path=\"/not/in/a/route.gpx\"/>\n\
+             </Workout>\n"
+        ));
+        let mut r = ExportReader::new(xml.as_bytes(), ExportLimits::default());
+        while let Ok(Some(_)) = r.next_item() {}
+        let routes = r.routes().to_vec();
+        assert_eq!(routes.len(), 1, "{routes:?}");
+        assert_eq!(routes[0].file, "route_a.gpx");
+        assert_eq!(routes[0].zone.as_deref(), Some("+01:00"));
+        assert_eq!(
+            r.sources()[routes[0].source].source.as_deref(),
+            Some("Phone")
+        );
+        assert_eq!(
+            r.stats().dropped.get("workout route without a file path"),
+            Some(&1)
+        );
+        assert_eq!(r.stats().workouts, 1);
+    }
+
+    #[test]
+    fn gpx_track_points_become_position_samples() {
+        let gpx = "<?xml version=\"1.0\"?><gpx xmlns=\"http://www.topografix.com/GPX/1/1\"><trk><trkseg>\
+            <trkpt lat=\"52.52049\" lon=\"13.40951\"><ele>34.56</ele><time>2024-03-01T06:00:00Z</time></trkpt>\
+            <trkpt lat=\"52.5206\" lon=\"13.4096\"><time>2024-03-01T06:00:01.5Z</time></trkpt>\
+            <trkpt lat=\"95\" lon=\"13.4\"><time>2024-03-01T06:00:02Z</time></trkpt>\
+            <trkpt lat=\"52.5\" lon=\"13.4\"/>\
+            </trkseg></trk></gpx>";
+        let mut stats = ExportStats::default();
+        let mut got = Vec::new();
+        let n = read_gpx(gpx.as_bytes(), 1024, 3, Some("+01:00"), &mut stats, |s| {
+            got.push(s)
+        })
+        .expect("reads");
+        assert_eq!(n, 2);
+        assert_eq!(
+            stats
+                .dropped
+                .get("route point without a valid time or position"),
+            Some(&2)
+        );
+        let kinds: Vec<(SeriesType, f64)> = got.iter().map(|s| (s.series, s.value)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (SeriesType::Latitude, 52.52),
+                (SeriesType::Longitude, 13.41),
+                (SeriesType::Elevation, 34.56),
+                (SeriesType::Latitude, 52.521),
+                (SeriesType::Longitude, 13.41),
+            ]
+        );
+        assert!(
+            got.iter()
+                .all(|s| s.source == 3 && s.zone_offset.as_deref() == Some("+01:00"))
+        );
+        assert_eq!(got[3].at.timestamp_millis() % 1000, 500);
+        // A cut file gives the points before the cut and says why it stopped.
+        let cut = &gpx[..gpx.find("<trkpt lat=\"95").expect("third") + 9];
+        let mut got = Vec::new();
+        let err = read_gpx(cut.as_bytes(), 1024, 0, None, &mut stats, |s| got.push(s));
+        assert!(err.is_err(), "{err:?}");
+        assert_eq!(got.len(), 5);
+        // An oversized event is refused.
+        let big = format!("<gpx><trk><name>{}</name></trk></gpx>", "x".repeat(5000));
+        assert!(read_gpx(big.as_bytes(), 1024, 0, None, &mut stats, |_| {}).is_err());
     }
 }

@@ -15,7 +15,7 @@
 //! Re-importing adds nothing: samples are keyed by (source, series, instant), workouts by
 //! (source, start, end), and sleep segments rebuild the same sessions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -30,6 +30,7 @@ use crate::app::AppState;
 use crate::config::AppleImportSettings;
 use crate::domain::apple_export::{
     ExportFault, ExportItem, ExportLimits, ExportReader, ExportStats, RESUME_PRIME, ReaderState,
+    RouteRef, read_gpx,
 };
 use crate::domain::sdk::{ParsedBatch, SourceInfo};
 use crate::domain::states::{SyncStage, SyncStatus};
@@ -73,6 +74,10 @@ pub struct ImportSummary {
     pub skipped_types: BTreeMap<String, u64>,
     pub dropped: u64,
     pub dropped_reasons: BTreeMap<String, u64>,
+    /// Workout route files read from an `export.zip` and their track points (each a
+    /// latitude, longitude and, where given, elevation sample).
+    pub routes: u64,
+    pub route_points: u64,
     /// The XML byte offset where the import stopped, when it did.
     pub stopped_at: Option<u64>,
     pub error: Option<String>,
@@ -91,6 +96,8 @@ impl ImportSummary {
         self.skipped_types = s.skipped.clone();
         self.dropped = s.dropped_total();
         self.dropped_reasons = s.dropped.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        self.routes = s.routes;
+        self.route_points = s.route_points;
     }
 
     /// One line for the sync run's message.
@@ -104,11 +111,13 @@ impl ImportSummary {
             _ => "Apple Health import failed".to_string(),
         };
         format!(
-            "{head}: {} records ({} new samples), {} workouts ({} new), {} sleep segments, {} skipped, {} dropped",
+            "{head}: {} records ({} new samples), {} workouts ({} new), {} routes ({} points), {} sleep segments, {} skipped, {} dropped",
             self.records,
             self.new_samples,
             self.workouts,
             self.workouts_saved,
+            self.routes,
+            self.route_points,
             self.sleep_segments,
             self.skipped,
             self.dropped
@@ -669,14 +678,18 @@ fn parse_source<R: Read + Seek>(
                     offset,
                     state,
                 );
-                run_reader(reader, batch, checkpointing, tx);
+                if let Some(end) = run_reader(reader, batch, checkpointing, tx) {
+                    let _ = tx.blocking_send(Msg::End(end.without_routes()));
+                }
             }
             None => {
                 let reader = ExportReader::new(
                     BufReader::with_capacity(READ_BUFFER, src),
                     ExportLimits::default(),
                 );
-                run_reader(reader, batch, checkpointing, tx);
+                if let Some(end) = run_reader(reader, batch, checkpointing, tx) {
+                    let _ = tx.blocking_send(Msg::End(end.without_routes()));
+                }
             }
         }
         return;
@@ -697,7 +710,7 @@ fn parse_source<R: Read + Seek>(
             return;
         }
     };
-    match archive.by_index(entry) {
+    let end = match archive.by_index(entry) {
         Ok(f) => {
             let declared = f.size();
             let limited = Capped {
@@ -709,14 +722,22 @@ fn parse_source<R: Read + Seek>(
                 ExportLimits::default(),
             );
             // No checkpoints inside a deflate stream.
-            run_reader(reader, batch, false, tx);
+            run_reader(reader, batch, false, tx)
         }
         Err(e) => {
             let _ = tx.blocking_send(Msg::End(fault_end(format!(
                 "export.xml cannot be read from the archive: {e}"
             ))));
+            return;
         }
+    };
+    let Some(mut end) = end else { return };
+    // The routes after the document (they name their workout's source and zone); not after
+    // a fault of the document, whose end is unknown.
+    if end.ended.fault.is_none() && read_routes(&mut archive, &mut end, settings, tx).is_err() {
+        return;
     }
+    let _ = tx.blocking_send(Msg::End(end.ended));
 }
 
 /// The index of `export.xml` in the archive, after the size and ratio checks.
@@ -793,7 +814,7 @@ fn run_reader<R: BufRead>(
     batch: usize,
     checkpointing: bool,
     tx: &mpsc::Sender<Msg>,
-) {
+) -> Option<ReaderEnd> {
     let mut items = Vec::with_capacity(batch.min(BATCH_CAPACITY));
     let mut sent_sources = reader.sources().len();
     // A resumed reader's sources are the checkpoint's, which the writer already has.
@@ -815,19 +836,22 @@ fn run_reader<R: BufRead>(
                                         false,
                                         tx,
                                     );
-                                    let _ = tx.blocking_send(Msg::End(Ended {
-                                        fault: Some(f),
-                                        xml_bytes: reader.position(),
-                                        stats: reader.stats().clone(),
-                                    }));
-                                    return;
+                                    return Some(ReaderEnd {
+                                        ended: Ended {
+                                            fault: Some(f),
+                                            xml_bytes: reader.position(),
+                                            stats: reader.stats().clone(),
+                                        },
+                                        routes: Vec::new(),
+                                        sources: Vec::new(),
+                                    });
                                 }
                             }
                         }
                     }
                     let boundary = checkpointing && reader.at_boundary();
                     if send_batch(&reader, &mut items, &mut sent_sources, boundary, tx).is_err() {
-                        return;
+                        return None;
                     }
                 }
             }
@@ -836,13 +860,133 @@ fn run_reader<R: BufRead>(
         }
     };
     if !items.is_empty() && send_batch(&reader, &mut items, &mut sent_sources, false, tx).is_err() {
-        return;
+        return None;
     }
-    let _ = tx.blocking_send(Msg::End(Ended {
-        fault,
-        xml_bytes: reader.position(),
-        stats: reader.stats().clone(),
-    }));
+    Some(ReaderEnd {
+        ended: Ended {
+            fault,
+            xml_bytes: reader.position(),
+            stats: reader.stats().clone(),
+        },
+        routes: reader.routes().to_vec(),
+        sources: reader.sources().to_vec(),
+    })
+}
+
+/// How the document's read ended, with the route files it referenced.
+struct ReaderEnd {
+    ended: Ended,
+    routes: Vec<RouteRef>,
+    sources: Vec<SourceInfo>,
+}
+
+impl ReaderEnd {
+    /// The end of an `export.xml` upload: route files it names cannot be in it.
+    fn without_routes(mut self) -> Ended {
+        if !self.routes.is_empty() {
+            *self
+                .ended
+                .stats
+                .dropped
+                .entry("workout route file not in the upload (export.xml alone)".into())
+                .or_default() += self.routes.len() as u64;
+        }
+        self.ended
+    }
+}
+
+/// Largest route file read (uncompressed).
+const MAX_ROUTE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads the route files the workouts referenced from the archive, as latitude, longitude
+/// and elevation samples of each route's source; bounded as `export.xml` is (size, ratio,
+/// event size). A missing, oversized or unreadable file is dropped with its reason.
+fn read_routes<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    end: &mut ReaderEnd,
+    settings: &AppleImportSettings,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<(), ()> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for i in 0..archive.len() {
+        let Some(Ok(name)) = archive.name_for_index(i) else {
+            continue;
+        };
+        if let Some((dir, base)) = name.rsplit_once('/')
+            && (dir == "workout-routes" || dir.ends_with("/workout-routes"))
+            && base.ends_with(".gpx")
+        {
+            index.entry(base.to_string()).or_insert(i);
+        }
+    }
+    let batch = settings.batch_items;
+    let mut items = Vec::with_capacity(batch.min(BATCH_CAPACITY));
+    let mut sources = Some(end.sources.clone());
+    let mut done: HashSet<String> = HashSet::new();
+    let stats = &mut end.ended.stats;
+    let mut send = |items: &mut Vec<ExportItem>, stats: &ExportStats, xml_bytes: u64| {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let msg = Msg::Batch(Parsed {
+            items: std::mem::take(items),
+            sources: sources.take(),
+            xml_bytes,
+            stats: stats.clone(),
+            boundary: None,
+        });
+        tx.blocking_send(msg).map_err(|_| ())
+    };
+    for r in &end.routes {
+        if !done.insert(r.file.clone()) {
+            continue;
+        }
+        let Some(&i) = index.get(&r.file) else {
+            stats.drop_item("workout route file missing from the archive");
+            continue;
+        };
+        let Ok((size, packed)) = archive
+            .by_index_raw(i)
+            .map(|m| (m.size(), m.compressed_size()))
+        else {
+            stats.drop_item("unreadable workout route");
+            continue;
+        };
+        if size > MAX_ROUTE_BYTES
+            || (size > 1024 * 1024 && size / packed.max(1) > settings.max_ratio)
+        {
+            stats.drop_item("workout route file over the size or ratio limit");
+            continue;
+        }
+        let Ok(f) = archive.by_index(i) else {
+            stats.drop_item("unreadable workout route");
+            continue;
+        };
+        let capped = Capped {
+            inner: f,
+            left: size,
+        };
+        stats.routes += 1;
+        let read = read_gpx(
+            BufReader::new(capped),
+            ExportLimits::default().max_event_bytes,
+            r.source,
+            r.zone.as_deref(),
+            stats,
+            |sample| items.push(ExportItem::Sample(sample)),
+        );
+        match read {
+            Ok(points) => stats.route_points += points,
+            Err(reason) => {
+                tracing::warn!(file = %r.file, %reason, "workout route not fully read");
+                stats.drop_item("unreadable workout route");
+            }
+        }
+        if items.len() >= batch {
+            send(&mut items, stats, end.ended.xml_bytes)?;
+        }
+    }
+    send(&mut items, stats, end.ended.xml_bytes)
 }
 
 /// Largest preallocation of one batch.
