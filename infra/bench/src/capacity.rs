@@ -292,6 +292,17 @@ pub async fn user_day() -> Result<(), BoxError> {
         .chunks(user, SeriesType::HeartRate, t0, t0 + Duration::hours(23))
         .await?;
     let (_, r_ts, _) = metered.take();
+    // The same day bucketed (`1hour`/`15min`): its day aggregate instead of its chunks.
+    let _ = state
+        .db
+        .raw_aggregates(
+            user,
+            SeriesType::HeartRate,
+            t0.timestamp_micros(),
+            t0.timestamp_micros(),
+        )
+        .await?;
+    let (_, r_buckets, _) = metered.take();
     let _ = state
         .db
         .rollups(
@@ -351,6 +362,10 @@ pub async fn user_day() -> Result<(), BoxError> {
     );
     println!(
         "   (ours includes the roll-up, sleep and score jobs' reads of {r_ingest} RCU during ingest)"
+    );
+    println!(
+        "   the day of HR bucketed (1hour or 15min): {r_buckets} RCU from its day aggregate vs {r_ts} RCU for its chunks ({:.0}x), {r_naive_ts} RCU one item per sample",
+        r_ts as f64 / r_buckets.max(1) as f64
     );
     println!();
     Ok(())

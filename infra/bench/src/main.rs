@@ -41,6 +41,7 @@ async fn main() {
     let portal_only = std::env::args().any(|a| a == "--portal");
     let webhooks_only = std::env::args().any(|a| a == "--webhooks");
     let apple_only = std::env::args().any(|a| a == "--apple-import");
+    let capacity_only = std::env::args().any(|a| a == "--capacity");
     let started = Instant::now();
     println!(
         "ow-bench (quick={quick}); machine: {} cores",
@@ -51,6 +52,8 @@ async fn main() {
     println!();
     let result = if apple_only {
         apple::run(quick).await
+    } else if capacity_only {
+        capacity_rows(quick).await
     } else if portal_only {
         portal::run(quick).await
     } else if webhooks_only {
@@ -65,10 +68,16 @@ async fn main() {
     println!("\ntotal bench time {:.1}s", started.elapsed().as_secs_f64());
 }
 
+/// The storage rows only (DynamoDB capacity, storage-layer speed): no server is started.
+async fn capacity_rows(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    capacity::user_day().await?;
+    capacity::storage_speed(quick).await?;
+    Ok(())
+}
+
 async fn run(quick: bool, http_only: bool) -> Result<(), Box<dyn std::error::Error>> {
     if !http_only {
-        capacity::user_day().await?;
-        capacity::storage_speed(quick).await?;
+        capacity_rows(quick).await?;
     }
     http::run(quick).await?;
     Ok(())

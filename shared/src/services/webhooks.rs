@@ -58,12 +58,18 @@ pub async fn emit(state: &AppState, mut msgs: Vec<Message>) {
     }
     // A message no endpoint wants when it is emitted is stored as fanned out (listed, never
     // delivered: endpoints receive what is emitted after they exist, as in Svix), so it costs
-    // no fan-out job, no re-read and no re-write of its payload. When the endpoints cannot be
-    // read, every message goes through the fan-out as before.
+    // no fan-out job, no re-read and no re-write of its payload. A sample event no endpoint
+    // wants is not stored at all: its payload is the samples themselves, which would cost
+    // about ten times the write capacity of storing them (`ow-bench --capacity`). When the
+    // endpoints cannot be read, every message goes through the fan-out as before.
     match state.db.all_endpoints().await {
         Ok(endpoints) => {
             for m in msgs.iter_mut().filter(|m| m.only_endpoint.is_none()) {
                 m.fanned_out = !endpoints.iter().any(|ep| !ep.disabled && wants(ep, m));
+            }
+            msgs.retain(|m| !(m.fanned_out && matches!(m.data, MessageData::Series(_))));
+            if msgs.is_empty() {
+                return;
             }
         }
         Err(e) => tracing::warn!(error = %e, "endpoints not read; every message is fanned out"),
