@@ -68,7 +68,7 @@ pub fn merge(existing: Vec<Point>, mut incoming: Vec<Point>) -> (Vec<Point>, usi
     (merged, added, changed)
 }
 
-fn put_uvar(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_uvar(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;
@@ -153,15 +153,16 @@ pub fn encode(points: &[Point]) -> Vec<u8> {
     out
 }
 
-struct Cursor<'a>(&'a [u8]);
+/// A reader of the varint encodings (shared with `series_agg`).
+pub(super) struct Cursor<'a>(pub(super) &'a [u8]);
 
 impl<'a> Cursor<'a> {
-    fn byte(&mut self) -> Result<u8, ChunkError> {
+    pub(super) fn byte(&mut self) -> Result<u8, ChunkError> {
         let (&b, rest) = self.0.split_first().ok_or(ChunkError("truncated"))?;
         self.0 = rest;
         Ok(b)
     }
-    fn uvar(&mut self) -> Result<u64, ChunkError> {
+    pub(super) fn uvar(&mut self) -> Result<u64, ChunkError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -176,7 +177,7 @@ impl<'a> Cursor<'a> {
         let u = self.uvar()?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
+    pub(super) fn bytes(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
         if self.0.len() < n {
             return Err(ChunkError("truncated"));
         }

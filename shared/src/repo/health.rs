@@ -379,6 +379,22 @@ impl Db {
         Ok(stats)
     }
 
+    /// The items of one partition with these sort keys, by sort key (batch reads of 100).
+    async fn items_by_sk<'a>(
+        &self,
+        pk: &str,
+        sks: impl Iterator<Item = &'a String>,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let keys: Vec<Key> = sks.map(|sk| Key::new(pk, sk.clone())).collect();
+        let mut current = HashMap::with_capacity(keys.len());
+        for part in keys.chunks(100) {
+            for item in self.table.batch_get(part.to_vec()).await? {
+                current.insert(item.sk.clone(), item);
+            }
+        }
+        Ok(current)
+    }
+
     /// Merges the pending points into their chunks; returns the statistics and, per chunk,
     /// the aggregates of what it now holds with its version (written or found unchanged).
     async fn merge_chunks(
@@ -393,16 +409,7 @@ impl Db {
             if pending.is_empty() {
                 return Ok((stats, resolved));
             }
-            let mut current: HashMap<String, Item> = HashMap::new();
-            let keys: Vec<Key> = pending
-                .keys()
-                .map(|sk| Key::new(pk.clone(), sk.clone()))
-                .collect();
-            for part in keys.chunks(100) {
-                for item in self.table.batch_get(part.to_vec()).await? {
-                    current.insert(item.sk.clone(), item);
-                }
-            }
+            let current = self.items_by_sk(&pk, pending.keys()).await?;
             let mut writes = Vec::new();
             let mut added = Vec::new();
             let mut done = Vec::new();
@@ -483,16 +490,7 @@ impl Db {
             if pending.is_empty() {
                 return Ok(());
             }
-            let mut current: HashMap<String, Item> = HashMap::new();
-            let keys: Vec<Key> = pending
-                .keys()
-                .map(|sk| Key::new(pk.clone(), sk.clone()))
-                .collect();
-            for part in keys.chunks(100) {
-                for item in self.table.batch_get(part.to_vec()).await? {
-                    current.insert(item.sk.clone(), item);
-                }
-            }
+            let current = self.items_by_sk(&pk, pending.keys()).await?;
             let mut writes = Vec::new();
             let mut keys = Vec::new();
             let mut done = Vec::new();

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::chunk::{ChunkError, Point};
+use super::chunk::{ChunkError, Cursor, Point, put_uvar};
 
 /// Width of one slot, µs.
 pub const SLOT_US: i64 = 900_000_000;
@@ -217,9 +217,9 @@ pub fn visit<'a>(
             }
             let n = c.uvar()?;
             let n_daily = c.uvar()?;
-            let sum = c.ivar()?;
-            let daily_sum = c.ivar()?;
-            let max = i64::try_from(c.ivar()?).map_err(|_| ChunkError::new("bad maximum"))?;
+            let sum = ivar(&mut c)?;
+            let daily_sum = ivar(&mut c)?;
+            let max = i64::try_from(ivar(&mut c)?).map_err(|_| ChunkError::new("bad maximum"))?;
             let zone = match c.uvar()? as usize {
                 0 => None,
                 i => Some(*zones.get(i - 1).ok_or(ChunkError::new("bad zone index"))?),
@@ -245,18 +245,6 @@ pub fn visit<'a>(
     Ok(())
 }
 
-fn put_uvar(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 fn put_ivar(out: &mut Vec<u8>, v: i128) {
     let mut u = ((v << 1) ^ (v >> 127)) as u128;
     loop {
@@ -270,48 +258,17 @@ fn put_ivar(out: &mut Vec<u8>, v: i128) {
     }
 }
 
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn byte(&mut self) -> Result<u8, ChunkError> {
-        let (&b, rest) = self
-            .0
-            .split_first()
-            .ok_or(ChunkError::new("truncated aggregate"))?;
-        self.0 = rest;
-        Ok(b)
-    }
-    fn uvar(&mut self) -> Result<u64, ChunkError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
+/// A zig-zag LEB128 `i128` (the sums).
+fn ivar(c: &mut Cursor<'_>) -> Result<i128, ChunkError> {
+    let mut u = 0u128;
+    for shift in (0..128).step_by(7) {
+        let b = c.byte()?;
+        u |= u128::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(((u >> 1) as i128) ^ -((u & 1) as i128));
         }
-        Err(ChunkError::new("varint too long"))
     }
-    fn ivar(&mut self) -> Result<i128, ChunkError> {
-        let mut u = 0u128;
-        for shift in (0..128).step_by(7) {
-            let b = self.byte()?;
-            u |= u128::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(((u >> 1) as i128) ^ -((u & 1) as i128));
-            }
-        }
-        Err(ChunkError::new("varint too long"))
-    }
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
-        if self.0.len() < n {
-            return Err(ChunkError::new("truncated aggregate"));
-        }
-        let all: &'a [u8] = self.0;
-        let (a, b) = all.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
+    Err(ChunkError::new("varint too long"))
 }
 
 #[cfg(test)]
