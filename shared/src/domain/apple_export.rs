@@ -1368,7 +1368,8 @@ pub fn read_gpx<R: BufRead>(
                 stats.drop_item("route point without a valid time or position");
                 continue;
             };
-            let at = crate::repo::truncate_micros(at);
+            // Microseconds, as every stored instant.
+            let at = chrono::SubsecRound::trunc_subsecs(at, 6);
             let sample = |series, value| ExportSample {
                 series,
                 at,

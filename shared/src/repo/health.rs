@@ -1152,6 +1152,17 @@ mod tests {
         }
     }
 
+    /// A table in `dir` and a [`Db`] over it whose writes before `before` race once.
+    fn racing(dir: &tempfile::TempDir, before: &'static str) -> (Arc<EmbeddedTable>, Db) {
+        let inner = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
+        let db = Db::new(Arc::new(Racing {
+            inner: inner.clone(),
+            raced: AtomicBool::new(false),
+            before,
+        }));
+        (inner, db)
+    }
+
     fn hour_start() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
             .expect("t")
@@ -1173,12 +1184,7 @@ mod tests {
     #[tokio::test]
     async fn a_chunk_write_that_loses_a_race_retries_and_keeps_both_writers_samples() {
         let dir = tempfile::tempdir().expect("dir");
-        let inner = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
-        let db = Db::new(Arc::new(Racing {
-            inner: inner.clone(),
-            raced: AtomicBool::new(false),
-            before: "TS#",
-        }));
+        let (inner, db) = racing(&dir, "TS#");
         let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
         let stats = db
             .merge_samples(Uuid::nil(), &[hr_sample(1, 70.0)])
@@ -1231,12 +1237,7 @@ mod tests {
     #[tokio::test]
     async fn an_aggregate_write_that_loses_a_race_keeps_the_newest_chunk() {
         let dir = tempfile::tempdir().expect("dir");
-        let inner = Arc::new(EmbeddedTable::open(&dir.path().join("t.redb")).expect("open"));
-        let db = Db::new(Arc::new(Racing {
-            inner: inner.clone(),
-            raced: AtomicBool::new(false),
-            before: "TA#",
-        }));
+        let (inner, db) = racing(&dir, "TA#");
         db.merge_samples(Uuid::nil(), &[hr_sample(1, 70.0)])
             .await
             .expect("merge");

@@ -99,8 +99,8 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
                 }
                 (Some(width), None) => {
                     for (ds, chunks) in chunks_by_source(state, user, series, from, to).await? {
-                        let mut c = Collect::default();
-                        bucket_chunks(series, &chunks, from, to, width, &mut c)?;
+                        let mut c = Collect::new(series);
+                        bucket_chunks(&chunks, from, to, width, &mut c)?;
                         streams.push(Stream::eager(stream_id(ds, series), series, ds, c.out));
                     }
                 }
@@ -436,10 +436,10 @@ async fn bucket_from_aggregates(
     let mut out = Vec::with_capacity(by_ds.len());
     for (ds, (left, mut days, right)) in by_ds {
         days.sort_by_key(|d| d.0);
-        let mut c = Collect::default();
-        bucket_chunks(series, &left, from, a_from, width, &mut c)?;
-        bucket_days(series, &days, a_from, a_to, width, &mut c)?;
-        bucket_chunks(series, &right, a_to, to, width, &mut c)?;
+        let mut c = Collect::new(series);
+        bucket_chunks(&left, from, a_from, width, &mut c)?;
+        bucket_days(&days, a_from, a_to, width, &mut c)?;
+        bucket_chunks(&right, a_to, to, width, &mut c)?;
         if !c.out.samples.is_empty() {
             out.push((ds, c.out));
         }
@@ -449,39 +449,25 @@ async fn bucket_from_aggregates(
 
 /// The buckets of `[from, to)` (on the bucket grid) from encoded day aggregates in day order.
 fn bucket_days(
-    series: SeriesType,
     days: &[(i64, Vec<u8>)],
     from: i64,
     to: i64,
     width: i64,
     out: &mut Collect,
 ) -> ApiResult<()> {
-    let method = series.aggregation();
-    let default_daily = series.is_daily_total();
     let width_us = width * 1_000_000;
-    let mut acc: Option<BucketAcc> = None;
     for (day, raw) in days {
         series_agg::visit(raw, |hour, _, quarter, slot| {
             let t = day + i64::from(hour) * series_agg::HOUR_US + i64::from(quarter) * SLOT_US;
             if t < from || t >= to {
                 return;
             }
-            let start = t.div_euclid(width_us) * width_us;
-            if acc.as_ref().is_none_or(|a| a.start != start) {
-                if let Some(done) = acc.take() {
-                    out.push(done, method, default_daily);
-                }
-                acc = Some(BucketAcc::new(start, out.zone(slot.zone)));
-            }
-            if let Some(a) = acc.as_mut() {
-                a.add_slot(&slot);
-            }
+            out.bucket(t.div_euclid(width_us) * width_us, slot.zone)
+                .add_slot(&slot);
         })
         .map_err(ApiError::internal)?;
     }
-    if let Some(done) = acc {
-        out.push(done, method, default_daily);
-    }
+    out.flush();
     Ok(())
 }
 
@@ -497,49 +483,67 @@ fn stream_id(ds: Uuid, series: SeriesType) -> Uuid {
 /// order and so are their samples, so a bucket's samples are contiguous: one pass, one
 /// accumulator, no per-sample allocation.
 fn bucket_chunks(
-    series: SeriesType,
     chunks: &[(i64, Vec<u8>)],
     from: i64,
     to: i64,
     width: i64,
     out: &mut Collect,
 ) -> ApiResult<()> {
-    let method = series.aggregation();
-    let default_daily = series.is_daily_total();
-    let mut acc: Option<BucketAcc> = None;
     for (_, raw) in chunks {
         crate::repo::chunk::visit(raw, |t, milli, zone, daily| {
             if t < from || t >= to {
                 return;
             }
             let start = t.div_euclid(1_000_000).div_euclid(width) * width * 1_000_000;
-            if acc.as_ref().is_none_or(|a| a.start != start) {
-                if let Some(done) = acc.take() {
-                    out.push(done, method, default_daily);
-                }
-                acc = Some(BucketAcc::new(start, out.zone(zone)));
-            }
-            if let Some(a) = acc.as_mut() {
-                a.add(milli, daily);
-            }
+            out.bucket(start, zone).add(milli, daily);
         })
         .map_err(ApiError::internal)?;
     }
-    if let Some(done) = acc {
-        out.push(done, method, default_daily);
-    }
+    out.flush();
     Ok(())
 }
 
 /// Buckets collected in time order into a compact stream: zone offsets interned, so a bucket
 /// costs no allocation (30 days of `15min` are 2,880 buckets, a page shows 100).
-#[derive(Default)]
 struct Collect {
+    method: AggregationMethod,
+    default_daily: Option<bool>,
     zones: Vec<Option<String>>,
+    /// The bucket being aggregated.
+    acc: Option<BucketAcc>,
     out: Compact,
 }
 
 impl Collect {
+    /// Buckets of `series`, by its canonical aggregation.
+    fn new(series: SeriesType) -> Self {
+        Self {
+            method: series.aggregation(),
+            default_daily: series.is_daily_total(),
+            zones: Vec::new(),
+            acc: None,
+            out: Compact::default(),
+        }
+    }
+
+    /// The bucket starting at `start` (its first value's zone `zone`), finishing the one
+    /// before it: values arrive in time order, so a bucket's values are contiguous.
+    fn bucket(&mut self, start: i64, zone: Option<&str>) -> &mut BucketAcc {
+        if self.acc.as_ref().is_none_or(|a| a.start != start) {
+            self.flush();
+            let zone = self.zone(zone);
+            self.acc = Some(BucketAcc::new(start, zone));
+        }
+        self.acc.get_or_insert_with(|| BucketAcc::new(start, 0))
+    }
+
+    /// Finishes the bucket being aggregated.
+    fn flush(&mut self) {
+        if let Some(done) = self.acc.take() {
+            self.push(done);
+        }
+    }
+
     fn zone(&mut self, zone: Option<&str>) -> u32 {
         match self.zones.iter().position(|z| z.as_deref() == zone) {
             Some(i) => i as u32,
@@ -550,8 +554,8 @@ impl Collect {
         }
     }
 
-    fn push(&mut self, acc: BucketAcc, method: AggregationMethod, default_daily: Option<bool>) {
-        let (t, milli, zone, flag) = acc.finish(method, default_daily);
+    fn push(&mut self, acc: BucketAcc) {
+        let (t, milli, zone, flag) = acc.finish(self.method, self.default_daily);
         let zone = self.zones.get(zone as usize).and_then(|z| z.as_deref());
         let v = match self
             .out
@@ -766,9 +770,35 @@ mod tests {
 
     const HOUR0: i64 = 1_740_787_200_000_000; // 2025-03-01T00:00:00Z
 
+    /// Points after `t0` at the given gaps (seconds, plus a sub-second shift), with the
+    /// flags choosing the zone offset and the daily-total flag.
+    fn generated(t0: i64, gaps: &[i64], values: &[i64], flags: &[u8]) -> Vec<Point> {
+        let mut t = t0;
+        gaps.iter()
+            .enumerate()
+            .map(|(i, g)| {
+                t += g * 1_000_000 + (i as i64 % 3) * 250_000;
+                Point {
+                    t,
+                    milli: values[i],
+                    zone_offset: match flags[i] {
+                        0 => None,
+                        1 => Some("+01:00".into()),
+                        _ => Some("-05:00".into()),
+                    },
+                    is_daily_total: match flags[i] {
+                        1 => Some(false),
+                        2 => Some(true),
+                        _ => None,
+                    },
+                }
+            })
+            .collect()
+    }
+
     /// The buckets one or more bucketing calls collect, as points.
-    fn buckets_of(f: impl FnOnce(&mut Collect) -> ApiResult<()>) -> Vec<Point> {
-        let mut c = Collect::default();
+    fn buckets_of(series: SeriesType, f: impl FnOnce(&mut Collect) -> ApiResult<()>) -> Vec<Point> {
+        let mut c = Collect::new(series);
         f(&mut c).expect("decodes");
         (0..c.out.samples.len())
             .filter_map(|i| c.out.point(i))
@@ -801,20 +831,11 @@ mod tests {
         ) {
             let series = [SeriesType::HeartRate, SeriesType::Steps, SeriesType::SixMinuteWalkTestDistance, SeriesType::Weight][series_pick];
             let res = [Resolution::OneMinute, Resolution::FiveMinutes, Resolution::FifteenMinutes, Resolution::OneHour][res_pick];
-            let mut t = HOUR0;
-            let points: Vec<Point> = gaps.iter().enumerate().map(|(i, g)| {
-                t += g * 1_000_000 + (i as i64 % 3) * 250_000;
-                Point {
-                    t,
-                    milli: values[i],
-                    zone_offset: match flags[i] { 0 => None, 1 => Some("+01:00".into()), _ => Some("-05:00".into()) },
-                    is_daily_total: match flags[i] { 0 => None, 1 => Some(false), 2 => Some(true), _ => None },
-                }
-            }).collect();
+            let points = generated(HOUR0, &gaps, &values, &flags);
             let from = HOUR0 + window.0.min(window.1) * 1_000_000;
             let to = HOUR0 + window.0.max(window.1) * 1_000_000 + 1;
             let inside: Vec<Point> = points.iter().filter(|p| p.t >= from && p.t < to).cloned().collect();
-            let got = buckets_of(|c| bucket_chunks(series, &chunks_of(&points), from, to, res.seconds().expect("bucketed"), c));
+            let got = buckets_of(series, |c| bucket_chunks(&chunks_of(&points), from, to, res.seconds().expect("bucketed"), c));
             prop_assert_eq!(got, reference(series, &inside, res));
         }
 
@@ -832,16 +853,7 @@ mod tests {
             let series = [SeriesType::HeartRate, SeriesType::Steps, SeriesType::SixMinuteWalkTestDistance, SeriesType::Weight][series_pick];
             let width = if hourly { 3600 } else { 900 };
             // Starting before midnight, so that the samples span up to three UTC days.
-            let mut t = HOUR0 - 5 * HOUR_US;
-            let points: Vec<Point> = gaps.iter().enumerate().map(|(i, g)| {
-                t += g * 1_000_000 + (i as i64 % 3) * 250_000;
-                Point {
-                    t,
-                    milli: values[i],
-                    zone_offset: match flags[i] { 0 => None, 1 => Some("+01:00".into()), _ => Some("-05:00".into()) },
-                    is_daily_total: match flags[i] { 0 => None, 1 => Some(false), 2 => Some(true), _ => None },
-                }
-            }).collect();
+            let points = generated(HOUR0 - 5 * HOUR_US, &gaps, &values, &flags);
             let chunks = chunks_of(&points);
             let mut days: std::collections::BTreeMap<i64, series_agg::DayAgg> = Default::default();
             for (hour, raw) in &chunks {
@@ -853,14 +865,14 @@ mod tests {
             let base = HOUR0 - 5 * HOUR_US;
             let from = base + window.0.min(window.1) * 1_000_000;
             let to = base + window.0.max(window.1) * 1_000_000 + 1;
-            let want = buckets_of(|c| bucket_chunks(series, &chunks, from, to, width, c));
+            let want = buckets_of(series, |c| bucket_chunks(&chunks, from, to, width, c));
             let got = match aligned_interior(from, to, width * 1_000_000) {
                 None => want.clone(),
                 Some((a_from, a_to)) => {
-                    buckets_of(|c| {
-                        bucket_chunks(series, &chunks, from, a_from, width, c)?;
-                        bucket_days(series, &days, a_from, a_to, width, c)?;
-                        bucket_chunks(series, &chunks, a_to, to, width, c)
+                    buckets_of(series, |c| {
+                        bucket_chunks(&chunks, from, a_from, width, c)?;
+                        bucket_days(&days, a_from, a_to, width, c)?;
+                        bucket_chunks(&chunks, a_to, to, width, c)
                     })
                 }
             };
