@@ -34,6 +34,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The import bucket (S3; with the `s3` feature and `AWS_BUCKET_NAME` set), else `None`.
     pub objects: Option<Arc<dyn ObjectSource>>,
+    /// Direct Apple Health imports running at once (`APPLE_IMPORT_CONCURRENCY`): one bound
+    /// per app, so that apps sharing a process (tests) do not share it.
+    pub import_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The state as handlers receive it.
@@ -61,6 +64,7 @@ impl AppState {
         });
         #[cfg(not(feature = "s3"))]
         let objects = None;
+        let import_slots = Arc::new(tokio::sync::Semaphore::new(config.apple_import.concurrency));
         Self {
             db,
             config,
@@ -71,6 +75,7 @@ impl AppState {
             cipher,
             http,
             objects,
+            import_slots,
         }
     }
 

@@ -203,7 +203,9 @@ pub async fn direct_upload(
         ApiError::bad_request("Expected a multipart/form-data body with a boundary")
     })?;
     let settings = state.config.apple_import.clone();
-    let permit = apple_import::slots(&settings)
+    let permit = state
+        .import_slots
+        .clone()
         .try_acquire_owned()
         .map_err(|_| {
             ApiError::new(

@@ -18,12 +18,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -123,14 +123,6 @@ impl ImportSummary {
             self.dropped
         )
     }
-}
-
-/// The per-process bound on imports running at once.
-pub fn slots(settings: &AppleImportSettings) -> Arc<Semaphore> {
-    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    SLOTS
-        .get_or_init(|| Arc::new(Semaphore::new(settings.concurrency)))
-        .clone()
 }
 
 /// The run a new import is recorded under (queued until it starts).
