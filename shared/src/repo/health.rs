@@ -151,6 +151,14 @@ fn parse_hour(s: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
+/// The hour and data source of a chunk's sort key `TS#<series>#<hour>#<ds>`.
+fn chunk_key_parts(sk: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let mut parts = sk.splitn(4, '#').skip(2);
+    let hour = parts.next().and_then(parse_hour)?;
+    let ds = Uuid::parse_str(parts.next()?).ok()?;
+    Some((hour, ds))
+}
+
 /// Sort key of a chunk.
 fn chunk_sk(series: SeriesType, hour: &str, ds: Uuid) -> String {
     format!("TS#{}#{hour}#{ds}", series.code())
@@ -633,12 +641,7 @@ impl Db {
                 let page = self.table.query(&q).await?;
                 let mut hours = Vec::with_capacity(page.items.len());
                 for item in &page.items {
-                    let mut parts = item.sk.splitn(4, '#').skip(2);
-                    let (Some(hour), Some(ds)) = (parts.next().and_then(parse_hour), parts.next())
-                    else {
-                        continue;
-                    };
-                    let Ok(ds) = Uuid::parse_str(ds) else {
+                    let Some((hour, ds)) = chunk_key_parts(&item.sk) else {
                         continue;
                     };
                     let points = chunk::decode(&item.data)
@@ -704,11 +707,7 @@ impl Db {
         let items = query_all(self.table.as_ref(), q).await?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let mut parts = item.sk.splitn(4, '#').skip(2);
-            let (Some(hour), Some(ds)) = (parts.next().and_then(parse_hour), parts.next()) else {
-                continue;
-            };
-            let Ok(ds) = Uuid::parse_str(ds) else {
+            let Some((hour, ds)) = chunk_key_parts(&item.sk) else {
                 continue;
             };
             out.push(RawChunk {
@@ -1185,7 +1184,6 @@ mod tests {
     async fn a_chunk_write_that_loses_a_race_retries_and_keeps_both_writers_samples() {
         let dir = tempfile::tempdir().expect("dir");
         let (inner, db) = racing(&dir, "TS#");
-        let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
         let stats = db
             .merge_samples(Uuid::nil(), &[hr_sample(1, 70.0)])
             .await
@@ -1196,11 +1194,7 @@ mod tests {
             BTreeMap::from([(SeriesType::HeartRate, 1)]),
             "the rival's sample is its own"
         );
-        let item = inner
-            .get(&Key::new(user_pk(Uuid::nil()), sk))
-            .await
-            .expect("get")
-            .expect("chunk");
+        let item = stored_chunk(&inner).await;
         let points = chunk::decode(&item.data).expect("decode");
         let base = hour_start().timestamp_micros();
         assert_eq!(
@@ -1219,17 +1213,35 @@ mod tests {
         );
     }
 
-    async fn day_aggregate(table: &EmbeddedTable) -> series_agg::DayAgg {
-        let key = Key::new(
+    /// The key of the test hour's day aggregate.
+    fn day_aggregate_key() -> Key {
+        Key::new(
             user_pk(Uuid::nil()),
             agg_sk(
                 SeriesType::HeartRate,
                 hour_start().timestamp_micros(),
                 Uuid::nil(),
             ),
-        );
-        let item = table.get(&key).await.expect("get").expect("aggregate");
+        )
+    }
+
+    async fn day_aggregate(table: &EmbeddedTable) -> series_agg::DayAgg {
+        let item = table
+            .get(&day_aggregate_key())
+            .await
+            .expect("get")
+            .expect("aggregate");
         series_agg::DayAgg::decode(&item.data).expect("decodes")
+    }
+
+    /// The test hour's chunk as stored.
+    async fn stored_chunk(table: &EmbeddedTable) -> Item {
+        let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
+        table
+            .get(&Key::new(user_pk(Uuid::nil()), sk))
+            .await
+            .expect("get")
+            .expect("chunk")
     }
 
     /// A rival writes the same chunk again between our chunk write and our aggregate write:
@@ -1241,12 +1253,7 @@ mod tests {
         db.merge_samples(Uuid::nil(), &[hr_sample(1, 70.0)])
             .await
             .expect("merge");
-        let sk = chunk_sk(SeriesType::HeartRate, "2025-01-01T00", Uuid::nil());
-        let item = inner
-            .get(&Key::new(user_pk(Uuid::nil()), sk))
-            .await
-            .expect("get")
-            .expect("chunk");
+        let item = stored_chunk(&inner).await;
         assert_eq!(item.version, 2, "ours wrote version 1, the rival version 2");
         let points = chunk::decode(&item.data).expect("decode");
         assert_eq!(points.len(), 2);
@@ -1256,14 +1263,7 @@ mod tests {
 
         // Writing an unchanged chunk again repairs an aggregate that fell behind it.
         let stale = series_agg::DayAgg::default().encode();
-        let key = Key::new(
-            user_pk(Uuid::nil()),
-            agg_sk(
-                SeriesType::HeartRate,
-                hour_start().timestamp_micros(),
-                Uuid::nil(),
-            ),
-        );
+        let key = day_aggregate_key();
         inner
             .put(
                 Item::new(key.pk.clone(), key.sk.clone(), stale),

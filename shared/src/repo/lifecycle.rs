@@ -122,13 +122,13 @@ impl Db {
             }
             // Day aggregates: the days before the cutoff's go; the cutoff's own day keeps
             // only the hours from the cutoff's hour on.
-            let cutoff_day = cutoff.format("%Y-%m-%d").to_string();
+            let cutoff_prefix = format!("TA#{code}#{}#", cutoff.format("%Y-%m-%d"));
             let q = Query::partition(Index::Primary, pk.clone()).range(SkRange::Between(
                 format!("TA#{code}#"),
-                format!("TA#{code}#{cutoff_day}#~"),
+                format!("{cutoff_prefix}~"),
             ));
             for item in query_all(self.table.as_ref(), q).await? {
-                if item.sk.starts_with(&format!("TA#{code}#{cutoff_day}#")) {
+                if item.sk.starts_with(&cutoff_prefix) {
                     self.trim_aggregate(item, cutoff.hour() as u8).await?;
                 } else {
                     doomed.push(item.key());
