@@ -63,7 +63,9 @@ pub struct TimeSeriesSample {
     pub series_type: &'static str,
     pub value: f64,
     pub unit: &'static str,
-    pub source: Option<SourceMeta>,
+    /// Shared by the samples of one data source (a page has few sources, many samples).
+    #[schema(value_type = Option<SourceMeta>)]
+    pub source: Option<std::sync::Arc<SourceMeta>>,
     pub is_daily_total: Option<bool>,
 }
 
@@ -153,16 +155,28 @@ pub async fn timeseries(
             pagination.previous_cursor = rows.first().map(|r| format!("prev_{}", key(r)));
         }
     }
+    let mut metas: Vec<(Uuid, std::sync::Arc<SourceMeta>)> = Vec::new();
     let data = rows
-        .iter()
-        .map(|s| TimeSeriesSample {
-            timestamp: DateTime::from_timestamp_micros(s.point.t).unwrap_or_default(),
-            zone_offset: s.point.zone_offset.clone(),
-            series_type: s.series.code(),
-            value: s.point.value(),
-            unit: s.series.unit(),
-            source: Some(SourceMeta::of(sources.get(&s.data_source))),
-            is_daily_total: s.point.is_daily_total,
+        .into_iter()
+        .map(|s| {
+            let meta = match metas.iter().find(|(id, _)| *id == s.data_source) {
+                Some((_, m)) => m.clone(),
+                None => {
+                    let m = std::sync::Arc::new(SourceMeta::of(sources.get(&s.data_source)));
+                    metas.push((s.data_source, m.clone()));
+                    m
+                }
+            };
+            let value = s.point.value();
+            TimeSeriesSample {
+                timestamp: DateTime::from_timestamp_micros(s.point.t).unwrap_or_default(),
+                zone_offset: s.point.zone_offset,
+                series_type: s.series.code(),
+                value,
+                unit: s.series.unit(),
+                source: Some(meta),
+                is_daily_total: s.point.is_daily_total,
+            }
         })
         .collect();
     let mut page = Paginated::new(data, pagination, Some(&start), Some(&end));

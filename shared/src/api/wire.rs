@@ -10,6 +10,18 @@ use crate::error::{ApiError, ApiResult};
 
 /// Renders an instant like the reference: ISO 8601, `Z`, microseconds only when non-zero.
 pub fn fmt_dt(t: &DateTime<Utc>) -> String {
+    let mut buf = [0u8; DT_MAX];
+    match write_dt(t, &mut buf) {
+        Some(s) => s.to_string(),
+        None => fmt_dt_general(t),
+    }
+}
+
+/// The longest rendering [`write_dt`] produces (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
+const DT_MAX: usize = 27;
+
+/// [`fmt_dt`] through chrono's formatter (years outside 0–9999, leap seconds).
+fn fmt_dt_general(t: &DateTime<Utc>) -> String {
     if t.nanosecond() / 1000 == 0 {
         t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     } else {
@@ -17,15 +29,59 @@ pub fn fmt_dt(t: &DateTime<Utc>) -> String {
     }
 }
 
+/// [`fmt_dt`] into `buf` without parsing a format string or allocating (every sample of a
+/// page has a timestamp, so this is on the hot path of every list). `None` where the general
+/// formatter is needed: years outside 0–9999 and leap seconds.
+fn write_dt<'b>(t: &DateTime<Utc>, buf: &'b mut [u8; DT_MAX]) -> Option<&'b str> {
+    use chrono::Datelike;
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return None;
+    }
+    fn put(buf: &mut [u8], at: usize, v: u32, width: usize) {
+        let mut v = v;
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    put(buf, 0, year as u32, 4);
+    buf[4] = b'-';
+    put(buf, 5, t.month(), 2);
+    buf[7] = b'-';
+    put(buf, 8, t.day(), 2);
+    buf[10] = b'T';
+    put(buf, 11, t.hour(), 2);
+    buf[13] = b':';
+    put(buf, 14, t.minute(), 2);
+    buf[16] = b':';
+    put(buf, 17, t.second(), 2);
+    let micros = nanos / 1000;
+    let len = if micros == 0 {
+        buf[19] = b'Z';
+        20
+    } else {
+        buf[19] = b'.';
+        put(buf, 20, micros, 6);
+        buf[26] = b'Z';
+        27
+    };
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
 /// `serialize_with` for `DateTime<Utc>`.
 pub fn ser_dt<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&fmt_dt(t))
+    let mut buf = [0u8; DT_MAX];
+    match write_dt(t, &mut buf) {
+        Some(text) => s.serialize_str(text),
+        None => s.serialize_str(&fmt_dt_general(t)),
+    }
 }
 
 /// `serialize_with` for `Option<DateTime<Utc>>`.
 pub fn ser_opt_dt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match t {
-        Some(t) => s.serialize_str(&fmt_dt(t)),
+        Some(t) => ser_dt(t, s),
         None => s.serialize_none(),
     }
 }
@@ -131,6 +187,29 @@ mod tests {
             .expect("t")
             .to_utc();
         assert_eq!(fmt_dt(&t), "2025-12-25T22:00:00Z");
+    }
+
+    proptest::proptest! {
+        /// The hand-written renderer equals chrono's formatting of the same pattern for any
+        /// instant chrono represents (years outside 0–9999 take the general path).
+        #[test]
+        fn the_fast_renderer_equals_chrono(secs in -70_000_000_000i64..300_000_000_000i64,
+                                           nanos in 0u32..1_000_000_000, whole in proptest::bool::ANY) {
+            let nanos = if whole { nanos % 1000 } else { nanos };
+            let t = DateTime::from_timestamp(secs, nanos).expect("in range");
+            let general = fmt_dt_general(&t);
+            proptest::prop_assert_eq!(fmt_dt(&t), general.clone());
+            let json = serde_json::to_value(Wrapper(t)).expect("serialises");
+            proptest::prop_assert_eq!(json.as_str(), Some(general.as_str()));
+        }
+    }
+
+    struct Wrapper(DateTime<Utc>);
+
+    impl serde::Serialize for Wrapper {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            ser_dt(&self.0, s)
+        }
     }
 
     #[test]

@@ -163,6 +163,12 @@ impl<'a> Cursor<'a> {
         Ok(b)
     }
     pub(super) fn uvar(&mut self) -> Result<u64, ChunkError> {
+        if let Some((&b, rest)) = self.0.split_first()
+            && b < 0x80
+        {
+            self.0 = rest;
+            return Ok(u64::from(b));
+        }
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;

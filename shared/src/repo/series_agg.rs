@@ -7,9 +7,12 @@
 //! version: of two writers the newer chunk version wins whatever order their aggregate writes
 //! land in, and a writer that finds its (unchanged) chunk newer than the aggregate rewrites it.
 //!
-//! Encoding (LEB128 varints, signed ones zig-zag): `version=1 | n_zones | zones… | n_hours |
-//! (hour, chunk_version, quarter_mask, (n, n_daily, sum, daily_sum, max, zone)*)*` with sums
-//! in thousandths (i128) and `zone` an index into the zone table (0 = none).
+//! Encoding (LEB128 varints, signed ones zig-zag): `version=2 | n_zones | zones… | n_hours |
+//! (hour, quarter_mask)* | (chunk_version, (n, n_daily, sum, daily_sum, max, zone)*)*` with
+//! sums in thousandths (i128) and `zone` an index into the zone table (0 = none). The hour and
+//! mask table up front lets a read count the buckets of a day without decoding its slots
+//! ([`count_buckets`]). Version 1 (written before the table existed) had each hour's mask
+//! inline: `(hour, chunk_version, quarter_mask, slots*)*`; it is still read.
 
 use std::collections::BTreeMap;
 
@@ -108,22 +111,25 @@ impl DayAgg {
             }
         }
         let mut out = Vec::with_capacity(8 + self.hours.len() * 48);
-        out.push(1);
+        out.push(2);
         put_uvar(&mut out, zones.len() as u64);
         for z in &zones {
             put_uvar(&mut out, z.len() as u64);
             out.extend_from_slice(z.as_bytes());
         }
         put_uvar(&mut out, self.hours.len() as u64);
-        for (hour, h) in &self.hours {
-            out.push(*hour);
-            put_uvar(&mut out, h.version);
-            let mask = h
-                .slots
+        let mask = |h: &HourAgg| {
+            h.slots
                 .iter()
                 .enumerate()
-                .fold(0u8, |m, (i, s)| m | (u8::from(s.is_some()) << i));
-            out.push(mask);
+                .fold(0u8, |m, (i, s)| m | (u8::from(s.is_some()) << i))
+        };
+        for (hour, h) in &self.hours {
+            out.push(*hour);
+            out.push(mask(h));
+        }
+        for h in self.hours.values() {
+            put_uvar(&mut out, h.version);
             for s in h.slots.iter().flatten() {
                 put_uvar(&mut out, s.n);
                 put_uvar(&mut out, s.n_daily);
@@ -175,14 +181,16 @@ impl DayAgg {
     }
 }
 
-/// Calls `f(hour, chunk_version, quarter, slot)` for every slot of an encoded day, in time
-/// order, without allocating (the bucketed reads aggregate on the fly).
-pub fn visit<'a>(
-    raw: &'a [u8],
-    mut f: impl FnMut(u8, u64, u8, SlotView<'a>),
-) -> Result<(), ChunkError> {
-    let mut c = Cursor(raw);
-    if c.byte()? != 1 {
+/// The zone table and hour count at the start of an encoded day.
+struct Header<'a> {
+    version: u8,
+    zones: Vec<&'a str>,
+    n_hours: usize,
+}
+
+fn header<'a>(c: &mut Cursor<'a>, raw: &'a [u8]) -> Result<Header<'a>, ChunkError> {
+    let version = c.byte()?;
+    if version != 1 && version != 2 {
         return Err(ChunkError::new("unknown aggregate version"));
     }
     let n_zones = c.uvar()? as usize;
@@ -199,18 +207,55 @@ pub fn visit<'a>(
     if n_hours > 24 {
         return Err(ChunkError::new("bad hour count"));
     }
-    let mut last: Option<u8> = None;
-    for _ in 0..n_hours {
-        let hour = c.byte()?;
-        if hour > 23 || last.is_some_and(|l| l >= hour) {
-            return Err(ChunkError::new("bad hour"));
+    Ok(Header {
+        version,
+        zones,
+        n_hours: n_hours as usize,
+    })
+}
+
+/// Checks one `(hour, mask)` entry against the hour before it.
+fn check_hour(hour: u8, mask: u8, last: Option<u8>) -> Result<(), ChunkError> {
+    if hour > 23 || last.is_some_and(|l| l >= hour) {
+        return Err(ChunkError::new("bad hour"));
+    }
+    if mask > 0x0f {
+        return Err(ChunkError::new("bad slot mask"));
+    }
+    Ok(())
+}
+
+/// Calls `f(hour, chunk_version, quarter, slot)` for every slot of an encoded day, in time
+/// order, without allocating (the bucketed reads aggregate on the fly).
+pub fn visit<'a>(
+    raw: &'a [u8],
+    mut f: impl FnMut(u8, u64, u8, SlotView<'a>),
+) -> Result<(), ChunkError> {
+    let mut c = Cursor(raw);
+    let h = header(&mut c, raw)?;
+    // Version 2: the (hour, mask) table first.
+    let mut table = [(0u8, 0u8); 24];
+    if h.version == 2 {
+        let mut last = None;
+        for e in table.iter_mut().take(h.n_hours) {
+            *e = (c.byte()?, c.byte()?);
+            check_hour(e.0, e.1, last)?;
+            last = Some(e.0);
         }
-        last = Some(hour);
-        let version = c.uvar()?;
-        let mask = c.byte()?;
-        if mask > 0x0f {
-            return Err(ChunkError::new("bad slot mask"));
-        }
+    }
+    let mut last = None;
+    for i in 0..h.n_hours {
+        let (hour, version, mask) = if h.version == 2 {
+            let (hour, mask) = table[i];
+            (hour, c.uvar()?, mask)
+        } else {
+            let hour = c.byte()?;
+            let version = c.uvar()?;
+            let mask = c.byte()?;
+            check_hour(hour, mask, last)?;
+            last = Some(hour);
+            (hour, version, mask)
+        };
         for q in 0..4u8 {
             if mask & (1 << q) == 0 {
                 continue;
@@ -222,7 +267,7 @@ pub fn visit<'a>(
             let max = i64::try_from(ivar(&mut c)?).map_err(|_| ChunkError::new("bad maximum"))?;
             let zone = match c.uvar()? as usize {
                 0 => None,
-                i => Some(*zones.get(i - 1).ok_or(ChunkError::new("bad zone index"))?),
+                i => Some(*h.zones.get(i - 1).ok_or(ChunkError::new("bad zone index"))?),
             };
             if n == 0 || n_daily > n {
                 return Err(ChunkError::new("bad slot count"));
@@ -242,7 +287,52 @@ pub fn visit<'a>(
             );
         }
     }
+    if !c.0.is_empty() {
+        return Err(ChunkError::new("trailing bytes"));
+    }
     Ok(())
+}
+
+/// How many buckets `width_us` wide (a whole number of slots dividing a day) the slots of an
+/// encoded day starting at `day` (µs) fill within `[from, to)`: from the hour table alone for
+/// version 2 (no slot decoded), by visiting the slots for version 1.
+pub fn count_buckets(
+    raw: &[u8],
+    day: i64,
+    (from, to): (i64, i64),
+    width_us: i64,
+) -> Result<usize, ChunkError> {
+    let mut n = 0;
+    let mut last_bucket: Option<i64> = None;
+    let mut slot = |t: i64| {
+        if t >= from && t < to {
+            let b = t.div_euclid(width_us);
+            if last_bucket != Some(b) {
+                last_bucket = Some(b);
+                n += 1;
+            }
+        }
+    };
+    let mut c = Cursor(raw);
+    let h = header(&mut c, raw)?;
+    if h.version == 1 {
+        visit(raw, |hour, _, q, _| {
+            slot(day + i64::from(hour) * HOUR_US + i64::from(q) * SLOT_US);
+        })?;
+        return Ok(n);
+    }
+    let mut last = None;
+    for _ in 0..h.n_hours {
+        let (hour, mask) = (c.byte()?, c.byte()?);
+        check_hour(hour, mask, last)?;
+        last = Some(hour);
+        for q in 0..4u8 {
+            if mask & (1 << q) != 0 {
+                slot(day + i64::from(hour) * HOUR_US + i64::from(q) * SLOT_US);
+            }
+        }
+    }
+    Ok(n)
 }
 
 fn put_ivar(out: &mut Vec<u8>, v: i128) {
@@ -258,14 +348,24 @@ fn put_ivar(out: &mut Vec<u8>, v: i128) {
     }
 }
 
-/// A zig-zag LEB128 `i128` (the sums).
+/// A zig-zag LEB128 `i128` (the sums). Sums of a slot almost always fit 63 bits, so the
+/// first nine bytes are gathered in a `u64` and only longer ones continue in `u128`.
 fn ivar(c: &mut Cursor<'_>) -> Result<i128, ChunkError> {
-    let mut u = 0u128;
-    for shift in (0..128).step_by(7) {
+    let zigzag = |u: u128| ((u >> 1) as i128) ^ -((u & 1) as i128);
+    let mut short = 0u64;
+    for shift in (0..63).step_by(7) {
+        let b = c.byte()?;
+        short |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(zigzag(u128::from(short)));
+        }
+    }
+    let mut u = u128::from(short);
+    for shift in (63..128).step_by(7) {
         let b = c.byte()?;
         u |= u128::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
-            return Ok(((u >> 1) as i128) ^ -((u & 1) as i128));
+            return Ok(zigzag(u));
         }
     }
     Err(ChunkError::new("varint too long"))
@@ -338,6 +438,133 @@ mod tests {
     }
 
     #[test]
+    fn sums_of_every_width_round_trip() {
+        let mut values: Vec<i128> = vec![0, 1, -1, i128::MAX, i128::MIN];
+        for bits in 1..127 {
+            let v = 1i128 << bits;
+            values.extend([v - 1, v, v + 1, -v - 1, -v, -v + 1]);
+        }
+        for v in values {
+            let mut out = Vec::new();
+            put_ivar(&mut out, v);
+            let mut c = Cursor(&out);
+            assert_eq!(ivar(&mut c), Ok(v), "{v}");
+            assert!(c.0.is_empty(), "{v}: every byte read");
+        }
+    }
+
+    /// The version-1 layout (each hour's mask inline), as the previous release wrote it.
+    fn encode_v1(day: &DayAgg) -> Vec<u8> {
+        let v2 = day.encode();
+        let decoded = DayAgg::decode(&v2).expect("decodes");
+        assert_eq!(&decoded, day);
+        let mut zones: Vec<&str> = Vec::new();
+        for s in day.hours.values().flat_map(|h| h.slots.iter().flatten()) {
+            if let Some(z) = s.zone.as_deref()
+                && !zones.contains(&z)
+            {
+                zones.push(z);
+            }
+        }
+        let mut out = vec![1];
+        put_uvar(&mut out, zones.len() as u64);
+        for z in &zones {
+            put_uvar(&mut out, z.len() as u64);
+            out.extend_from_slice(z.as_bytes());
+        }
+        put_uvar(&mut out, day.hours.len() as u64);
+        for (hour, h) in &day.hours {
+            out.push(*hour);
+            put_uvar(&mut out, h.version);
+            out.push(
+                h.slots
+                    .iter()
+                    .enumerate()
+                    .fold(0, |m, (i, s)| m | (u8::from(s.is_some()) << i)),
+            );
+            for s in h.slots.iter().flatten() {
+                put_uvar(&mut out, s.n);
+                put_uvar(&mut out, s.n_daily);
+                put_ivar(&mut out, s.sum);
+                put_ivar(&mut out, s.daily_sum);
+                put_ivar(&mut out, i128::from(s.max));
+                let zi = s
+                    .zone
+                    .as_deref()
+                    .and_then(|z| zones.iter().position(|x| *x == z))
+                    .map_or(0, |i| i + 1);
+                put_uvar(&mut out, zi as u64);
+            }
+        }
+        out
+    }
+
+    fn sample_day() -> DayAgg {
+        let mut day = DayAgg::default();
+        for (hour, minutes, zone) in [
+            (0u8, &[0i64, 20, 59][..], Some("+01:00")),
+            (5, &[44], None),
+            (6, &[15, 16, 31], Some("-03:30")),
+            (23, &[0, 15, 30, 45], Some("+01:00")),
+        ] {
+            let pts: Vec<Point> = minutes
+                .iter()
+                .map(|m| {
+                    p(
+                        HOUR0 + i64::from(hour) * HOUR_US + m * 60_000_000,
+                        m * 1_000,
+                        zone,
+                        None,
+                    )
+                })
+                .collect();
+            day.apply(hour, hour_agg(&pts, u64::from(hour) + 1));
+        }
+        day
+    }
+
+    #[test]
+    fn days_written_by_the_previous_release_still_read() {
+        let day = sample_day();
+        let v1 = encode_v1(&day);
+        assert_ne!(v1, day.encode());
+        assert_eq!(DayAgg::decode(&v1), Ok(day.clone()));
+        for n in 0..v1.len() {
+            assert!(DayAgg::decode(&v1[..n]).is_err(), "prefix {n}");
+        }
+        let all = (HOUR0, HOUR0 + DAY_US);
+        for raw in [v1.clone(), day.encode()] {
+            assert_eq!(count_buckets(&raw, HOUR0, all, HOUR_US), Ok(4));
+            assert_eq!(count_buckets(&raw, HOUR0, all, SLOT_US), Ok(10));
+        }
+    }
+
+    #[test]
+    fn buckets_are_counted_from_the_hour_table_within_the_range() {
+        let day = sample_day();
+        let (v1, v2) = (encode_v1(&day), day.encode());
+        // Every range on the slot grid, both widths: the table's count equals the slots
+        // visited and grouped into buckets.
+        for a in 0..=96i64 {
+            for b in a..=96 {
+                let range = (HOUR0 + a * SLOT_US, HOUR0 + b * SLOT_US);
+                for width in [SLOT_US, HOUR_US] {
+                    let mut seen = std::collections::BTreeSet::new();
+                    visit(&v2, |hour, _, q, _| {
+                        let t = HOUR0 + i64::from(hour) * HOUR_US + i64::from(q) * SLOT_US;
+                        if t >= range.0 && t < range.1 {
+                            seen.insert(t.div_euclid(width));
+                        }
+                    })
+                    .expect("visits");
+                    assert_eq!(count_buckets(&v2, HOUR0, range, width), Ok(seen.len()));
+                    assert_eq!(count_buckets(&v1, HOUR0, range, width), Ok(seen.len()));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn corrupt_aggregates_are_errors_not_panics() {
         let mut day = DayAgg::default();
         day.apply(
@@ -348,7 +575,16 @@ mod tests {
         for n in 0..raw.len() {
             assert!(DayAgg::decode(&raw[..n]).is_err(), "prefix {n}");
         }
-        for junk in [&b"\x02"[..], b"\x01\x00\x19", b"\x01\x00\x01\x18\x01\x01"] {
+        for junk in [
+            &b"\x02"[..],
+            b"\x03\x00\x00",
+            b"\x01\x00\x19",
+            b"\x01\x00\x01\x18\x01\x01",
+            b"\x02\x00\x01\x18\x01",
+            b"\x02\x00\x02\x05\x01\x04\x01",
+            b"\x02\x00\x01\x05\x10",
+            b"\x02\x00\x00\x00",
+        ] {
             assert!(DayAgg::decode(junk).is_err());
         }
     }
