@@ -244,9 +244,9 @@ pub fn visit<'a>(
         }
     }
     let mut last = None;
-    for i in 0..h.n_hours {
+    for &(t_hour, t_mask) in table.iter().take(h.n_hours) {
         let (hour, version, mask) = if h.version == 2 {
-            let (hour, mask) = table[i];
+            let (hour, mask) = (t_hour, t_mask);
             (hour, c.uvar()?, mask)
         } else {
             let hour = c.byte()?;
@@ -267,7 +267,11 @@ pub fn visit<'a>(
             let max = i64::try_from(ivar(&mut c)?).map_err(|_| ChunkError::new("bad maximum"))?;
             let zone = match c.uvar()? as usize {
                 0 => None,
-                i => Some(*h.zones.get(i - 1).ok_or(ChunkError::new("bad zone index"))?),
+                i => Some(
+                    *h.zones
+                        .get(i - 1)
+                        .ok_or(ChunkError::new("bad zone index"))?,
+                ),
             };
             if n == 0 || n_daily > n {
                 return Err(ChunkError::new("bad slot count"));

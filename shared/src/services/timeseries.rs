@@ -105,18 +105,17 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
                     }
                 }
                 (Some(width), Some((a_from, a_to))) => {
-                    for (ds, buckets) in bucket_from_aggregates(
-                        state,
-                        user,
-                        series,
-                        (from, to),
-                        (a_from, a_to),
-                        width,
-                    )
-                    .await?
-                    {
-                        streams.push(Stream::eager(stream_id(ds, series), series, ds, buckets));
-                    }
+                    streams.extend(
+                        bucket_from_aggregates(
+                            state,
+                            user,
+                            series,
+                            (from, to),
+                            (a_from, a_to),
+                            width,
+                        )
+                        .await?,
+                    );
                 }
             }
         }
@@ -161,18 +160,34 @@ pub async fn query(state: &AppState, q: Query) -> ApiResult<Page> {
 }
 
 /// The samples of one (series, data source) within `[from, to)`, in time order, decoded one
-/// chunk at a time and only when a page needs it: a page over a day of 1 Hz data decodes one or
+/// unit at a time and only when a page needs it: a page over a day of 1 Hz data decodes one or
 /// two hours, and the total count comes from chunk headers. Decoded chunks are compact (no
 /// zone string per sample); a [`Point`] is built only for the samples a page returns.
+/// Bucketed streams from day aggregates hold one unit per day, built into buckets only when
+/// the page reaches it and counted from the day's hour table otherwise.
 struct Stream {
     id: Uuid,
     series: SeriesType,
     ds: Uuid,
-    /// `(covers from µs, covers until µs, raw bytes)` per chunk, in time order.
-    chunks: Vec<(i64, i64, Vec<u8>)>,
+    /// `(first instant it may hold, instant it holds nothing from, unit)`, in time order.
+    units: Vec<(i64, i64, Unit)>,
     decoded: Vec<Option<Compact>>,
     from: i64,
     to: i64,
+}
+
+/// What a stream unit decodes from.
+enum Unit {
+    /// An hour chunk of raw samples.
+    Chunk(Vec<u8>),
+    /// A day aggregate starting at `day` (µs), giving buckets `width_us` wide.
+    Day {
+        day: i64,
+        width_us: i64,
+        raw: Vec<u8>,
+    },
+    /// Already decoded (buckets built from samples).
+    Built,
 }
 
 const HOUR_US: i64 = 3_600_000_000;
@@ -187,16 +202,16 @@ impl Stream {
         to: i64,
     ) -> Self {
         let n = chunks.len();
-        let chunks = chunks
+        let units = chunks
             .into_iter()
-            .map(|(h, d)| (h, h + HOUR_US, d))
+            .map(|(h, d)| (h, h + HOUR_US, Unit::Chunk(d)))
             .collect();
         Self {
             id,
             series,
             ds,
-            chunks,
-            decoded: vec![None; n],
+            units,
+            decoded: (0..n).map(|_| None).collect(),
             from,
             to,
         }
@@ -207,8 +222,27 @@ impl Stream {
             id,
             series,
             ds,
-            chunks: vec![(i64::MIN, i64::MAX, Vec::new())],
+            units: vec![(i64::MIN, i64::MAX, Unit::Built)],
             decoded: vec![Some(buckets)],
+            from: i64::MIN,
+            to: i64::MAX,
+        }
+    }
+
+    /// A bucketed stream of built units and day units (`units` and `decoded` alike long).
+    fn bucketed(
+        id: Uuid,
+        series: SeriesType,
+        ds: Uuid,
+        units: Vec<(i64, i64, Unit)>,
+        decoded: Vec<Option<Compact>>,
+    ) -> Self {
+        Self {
+            id,
+            series,
+            ds,
+            units,
+            decoded,
             from: i64::MIN,
             to: i64::MAX,
         }
@@ -216,8 +250,17 @@ impl Stream {
 
     fn chunk(&mut self, ci: usize) -> ApiResult<&Compact> {
         if self.decoded[ci].is_none() {
-            let c = crate::repo::chunk::decode_compact(&self.chunks[ci].2, self.from, self.to)
-                .map_err(ApiError::internal)?;
+            let (lo, hi, unit) = &self.units[ci];
+            let c = match unit {
+                Unit::Chunk(raw) => crate::repo::chunk::decode_compact(raw, self.from, self.to)
+                    .map_err(ApiError::internal)?,
+                Unit::Day { day, width_us, raw } => {
+                    let mut c = Collect::new(self.series);
+                    bucket_days(&[(*day, raw.as_slice())], *lo, *hi, *width_us, &mut c)?;
+                    c.out
+                }
+                Unit::Built => Compact::default(),
+            };
             self.decoded[ci] = Some(c);
         }
         self.decoded[ci]
@@ -231,13 +274,22 @@ impl Stream {
 
     fn count(&mut self) -> ApiResult<usize> {
         let mut n = 0;
-        for ci in 0..self.chunks.len() {
-            let (lo, hi, _) = &self.chunks[ci];
-            if self.decoded[ci].is_none() && *lo >= self.from && *hi <= self.to {
-                n += crate::repo::chunk::count(&self.chunks[ci].2).map_err(ApiError::internal)?;
-            } else {
-                n += self.len(ci)?;
+        for ci in 0..self.units.len() {
+            if self.decoded[ci].is_none() {
+                match &self.units[ci] {
+                    (lo, hi, Unit::Chunk(raw)) if *lo >= self.from && *hi <= self.to => {
+                        n += crate::repo::chunk::count(raw).map_err(ApiError::internal)?;
+                        continue;
+                    }
+                    (lo, hi, Unit::Day { day, width_us, raw }) => {
+                        n += series_agg::count_buckets(raw, *day, (*lo, *hi), *width_us)
+                            .map_err(ApiError::internal)?;
+                        continue;
+                    }
+                    _ => {}
+                }
             }
+            n += self.len(ci)?;
         }
         Ok(n)
     }
@@ -245,9 +297,9 @@ impl Stream {
     /// The first position whose (t, id) is after `after` (or the very first).
     fn first_after(&mut self, after: Option<(i64, Uuid)>) -> ApiResult<Option<(usize, usize)>> {
         let id = self.id;
-        for ci in 0..self.chunks.len() {
+        for ci in 0..self.units.len() {
             if let Some((t, _)) = after
-                && self.chunks[ci].1 <= t
+                && self.units[ci].1 <= t
             {
                 continue;
             }
@@ -267,8 +319,8 @@ impl Stream {
     /// The last position whose (t, id) is before `before`.
     fn last_before(&mut self, t: i64, cid: Uuid) -> ApiResult<Option<(usize, usize)>> {
         let id = self.id;
-        for ci in (0..self.chunks.len()).rev() {
-            if self.chunks[ci].0 > t {
+        for ci in (0..self.units.len()).rev() {
+            if self.units[ci].0 > t {
                 continue;
             }
             let pts = &self.chunk(ci)?.samples;
@@ -288,7 +340,7 @@ impl Stream {
         if pi + 1 < self.len(ci)? {
             return Ok(Some((ci, pi + 1)));
         }
-        for cj in ci + 1..self.chunks.len() {
+        for cj in ci + 1..self.units.len() {
             if self.len(cj)? > 0 {
                 return Ok(Some((cj, 0)));
             }
@@ -392,9 +444,10 @@ async fn aggregates_usable(state: &AppState, user: Uuid) -> ApiResult<bool> {
     Ok(false)
 }
 
-/// The buckets of one series over `[from, to)` per source: those wholly inside
-/// `[a_from, a_to)` from the day aggregates (one item per day, whatever the samples under
-/// it), the partial ones at either end from the samples.
+/// The bucket streams of one series over `[from, to)`, one per source: the buckets wholly
+/// inside `[a_from, a_to)` from the day aggregates (one item per day, whatever the samples
+/// under it; a day is built into buckets only when a page reaches it and counted from its hour
+/// table otherwise), the partial ones at either end from the samples.
 async fn bucket_from_aggregates(
     state: &AppState,
     user: Uuid,
@@ -402,13 +455,7 @@ async fn bucket_from_aggregates(
     (from, to): (i64, i64),
     (a_from, a_to): (i64, i64),
     width: i64,
-) -> ApiResult<Vec<(Uuid, Compact)>> {
-    /// Per source: the chunks before the aligned part, its day items, the chunks after.
-    type Parts = (
-        Vec<(i64, Vec<u8>)>,
-        Vec<(i64, Vec<u8>)>,
-        Vec<(i64, Vec<u8>)>,
-    );
+) -> ApiResult<Vec<Stream>> {
     let mut by_ds: HashMap<Uuid, Parts> = HashMap::new();
     if from < a_from {
         for (ds, chunks) in chunks_by_source(state, user, series, from, a_from).await? {
@@ -434,28 +481,77 @@ async fn bucket_from_aggregates(
             .push((a.day, a.data));
     }
     let mut out = Vec::with_capacity(by_ds.len());
-    for (ds, (left, mut days, right)) in by_ds {
-        days.sort_by_key(|d| d.0);
-        let mut c = Collect::new(series);
-        bucket_chunks(&left, from, a_from, width, &mut c)?;
-        bucket_days(&days, a_from, a_to, width, &mut c)?;
-        bucket_chunks(&right, a_to, to, width, &mut c)?;
-        if !c.out.samples.is_empty() {
-            out.push((ds, c.out));
-        }
+    for (ds, parts) in by_ds {
+        out.push(aggregate_stream(
+            series,
+            ds,
+            parts,
+            (from, to),
+            (a_from, a_to),
+            width,
+        )?);
     }
     Ok(out)
 }
 
-/// The buckets of `[from, to)` (on the bucket grid) from encoded day aggregates in day order.
+/// Per source: the chunks before the aligned part, its day items, the chunks after.
+type Parts = (
+    Vec<(i64, Vec<u8>)>,
+    Vec<(i64, Vec<u8>)>,
+    Vec<(i64, Vec<u8>)>,
+);
+
+/// One source's bucket stream over `[from, to)` (see [`bucket_from_aggregates`]).
+fn aggregate_stream(
+    series: SeriesType,
+    ds: Uuid,
+    (left, mut days, right): Parts,
+    (from, to): (i64, i64),
+    (a_from, a_to): (i64, i64),
+    width: i64,
+) -> ApiResult<Stream> {
+    let width_us = width * 1_000_000;
+    days.sort_by_key(|d| d.0);
+    let mut units = Vec::with_capacity(days.len() + 2);
+    let mut decoded = Vec::with_capacity(days.len() + 2);
+    if !left.is_empty() {
+        let mut c = Collect::new(series);
+        bucket_chunks(&left, from, a_from, width, &mut c)?;
+        // A partial bucket starts on the grid, before `from`.
+        units.push((i64::MIN, a_from, Unit::Built));
+        decoded.push(Some(c.out));
+    }
+    for (day, raw) in days {
+        let (lo, hi) = (day.max(a_from), (day + DAY_US).min(a_to));
+        if lo < hi {
+            units.push((lo, hi, Unit::Day { day, width_us, raw }));
+            decoded.push(None);
+        }
+    }
+    if !right.is_empty() {
+        let mut c = Collect::new(series);
+        bucket_chunks(&right, a_to, to, width, &mut c)?;
+        units.push((a_to, i64::MAX, Unit::Built));
+        decoded.push(Some(c.out));
+    }
+    Ok(Stream::bucketed(
+        stream_id(ds, series),
+        series,
+        ds,
+        units,
+        decoded,
+    ))
+}
+
+/// The buckets of `[from, to)` (µs, on the bucket grid) from encoded day aggregates in day
+/// order.
 fn bucket_days(
-    days: &[(i64, Vec<u8>)],
+    days: &[(i64, &[u8])],
     from: i64,
     to: i64,
-    width: i64,
+    width_us: i64,
     out: &mut Collect,
 ) -> ApiResult<()> {
-    let width_us = width * 1_000_000;
     for (day, raw) in days {
         series_agg::visit(raw, |hour, _, quarter, slot| {
             let t = day + i64::from(hour) * series_agg::HOUR_US + i64::from(quarter) * SLOT_US;
@@ -866,17 +962,51 @@ mod tests {
             let from = base + window.0.min(window.1) * 1_000_000;
             let to = base + window.0.max(window.1) * 1_000_000 + 1;
             let want = buckets_of(series, |c| bucket_chunks(&chunks, from, to, width, c));
-            let got = match aligned_interior(from, to, width * 1_000_000) {
-                None => want.clone(),
-                Some((a_from, a_to)) => {
-                    buckets_of(series, |c| {
-                        bucket_chunks(&chunks, from, a_from, width, c)?;
-                        bucket_days(&days, a_from, a_to, width, c)?;
-                        bucket_chunks(&chunks, a_to, to, width, c)
-                    })
-                }
+            let Some((a_from, a_to)) = aligned_interior(from, to, width * 1_000_000) else {
+                return Ok(());
             };
-            prop_assert_eq!(got, want);
+            let within = |lo: i64, hi: i64| -> Vec<(i64, Vec<u8>)> {
+                chunks.iter().filter(|(h, _)| *h + HOUR_US > lo && *h < hi).cloned().collect()
+            };
+            let parts = (
+                if from < a_from { within(from, a_from) } else { Vec::new() },
+                days.iter()
+                    .filter(|(d, _)| *d + DAY_US > a_from && *d < a_to)
+                    .cloned()
+                    .collect(),
+                if a_to < to { within(a_to, to) } else { Vec::new() },
+            );
+            let ds = Uuid::from_u128(7);
+            let stream = || {
+                aggregate_stream(series, ds, parts.clone(), (from, to), (a_from, a_to), width)
+                    .expect("stream")
+            };
+            // The count comes from the hour tables, before anything is built.
+            prop_assert_eq!(stream().count().expect("count"), want.len());
+            // Paging forward in pages of `page`, then backward from the end, through the
+            // lazily built days.
+            let page = 1 + (gaps.len() % 37);
+            let mut s = stream();
+            let mut got: Vec<Point> = Vec::new();
+            let mut after = None;
+            loop {
+                let rows = merge_forward(std::slice::from_mut(&mut s), after, page).expect("page");
+                let Some(last) = rows.last() else { break };
+                after = Some((last.1.t, s.id));
+                got.extend(rows.into_iter().map(|r| r.1));
+            }
+            prop_assert_eq!(&got, &want);
+            let mut s = stream();
+            let mut back: Vec<Point> = Vec::new();
+            let mut before = (i64::MAX, s.id);
+            loop {
+                let rows = merge_backward(std::slice::from_mut(&mut s), before.0, before.1, page).expect("page");
+                let Some(last) = rows.last() else { break };
+                before = (last.1.t, s.id);
+                back.extend(rows.into_iter().map(|r| r.1));
+            }
+            back.reverse();
+            prop_assert_eq!(&back, &want);
         }
     }
 
