@@ -63,7 +63,7 @@ pub struct TimeSeriesSample {
     pub series_type: &'static str,
     pub value: f64,
     pub unit: &'static str,
-    /// Shared by the samples of one data source (a page has few sources, many samples).
+    // Shared by the samples of one data source (a page has few sources, many samples).
     #[schema(value_type = Option<SourceMeta>)]
     pub source: Option<std::sync::Arc<SourceMeta>>,
     pub is_daily_total: Option<bool>,
