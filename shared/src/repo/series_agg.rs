@@ -131,17 +131,7 @@ impl DayAgg {
         for h in self.hours.values() {
             put_uvar(&mut out, h.version);
             for s in h.slots.iter().flatten() {
-                put_uvar(&mut out, s.n);
-                put_uvar(&mut out, s.n_daily);
-                put_ivar(&mut out, s.sum);
-                put_ivar(&mut out, s.daily_sum);
-                put_ivar(&mut out, i128::from(s.max));
-                let zi = s
-                    .zone
-                    .as_deref()
-                    .and_then(|z| zones.iter().position(|x| *x == z))
-                    .map_or(0, |i| i + 1);
-                put_uvar(&mut out, zi as u64);
+                put_slot(&mut out, s, &zones);
             }
         }
         out
@@ -339,6 +329,21 @@ pub fn count_buckets(
     Ok(n)
 }
 
+/// One slot's fields, its zone as an index into `zones` (0 = none).
+fn put_slot(out: &mut Vec<u8>, s: &Slot, zones: &[&str]) {
+    put_uvar(out, s.n);
+    put_uvar(out, s.n_daily);
+    put_ivar(out, s.sum);
+    put_ivar(out, s.daily_sum);
+    put_ivar(out, i128::from(s.max));
+    let zi = s
+        .zone
+        .as_deref()
+        .and_then(|z| zones.iter().position(|x| *x == z))
+        .map_or(0, |i| i + 1);
+    put_uvar(out, zi as u64);
+}
+
 fn put_ivar(out: &mut Vec<u8>, v: i128) {
     let mut u = ((v << 1) ^ (v >> 127)) as u128;
     loop {
@@ -487,17 +492,7 @@ mod tests {
                     .fold(0, |m, (i, s)| m | (u8::from(s.is_some()) << i)),
             );
             for s in h.slots.iter().flatten() {
-                put_uvar(&mut out, s.n);
-                put_uvar(&mut out, s.n_daily);
-                put_ivar(&mut out, s.sum);
-                put_ivar(&mut out, s.daily_sum);
-                put_ivar(&mut out, i128::from(s.max));
-                let zi = s
-                    .zone
-                    .as_deref()
-                    .and_then(|z| zones.iter().position(|x| *x == z))
-                    .map_or(0, |i| i + 1);
-                put_uvar(&mut out, zi as u64);
+                put_slot(&mut out, s, &zones);
             }
         }
         out
