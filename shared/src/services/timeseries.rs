@@ -218,15 +218,13 @@ impl Stream {
     }
 
     fn eager(id: Uuid, series: SeriesType, ds: Uuid, buckets: Compact) -> Self {
-        Self {
+        Self::bucketed(
             id,
             series,
             ds,
-            units: vec![(i64::MIN, i64::MAX, Unit::Built)],
-            decoded: vec![Some(buckets)],
-            from: i64::MIN,
-            to: i64::MAX,
-        }
+            vec![(i64::MIN, i64::MAX, Unit::Built)],
+            vec![Some(buckets)],
+        )
     }
 
     /// A bucketed stream of built units and day units (`units` and `decoded` alike long).
