@@ -254,7 +254,7 @@ impl Stream {
                     .map_err(ApiError::internal)?,
                 Unit::Day { day, width_us, raw } => {
                     let mut c = Collect::new(self.series);
-                    bucket_days(&[(*day, raw.as_slice())], *lo, *hi, *width_us, &mut c)?;
+                    bucket_day(*day, raw, (*lo, *hi), *width_us, &mut c)?;
                     c.out
                 }
                 Unit::Built => Compact::default(),
@@ -541,26 +541,24 @@ fn aggregate_stream(
     ))
 }
 
-/// The buckets of `[from, to)` (µs, on the bucket grid) from encoded day aggregates in day
-/// order.
-fn bucket_days(
-    days: &[(i64, &[u8])],
-    from: i64,
-    to: i64,
+/// The buckets of `[from, to)` (µs, on the bucket grid) from the encoded aggregate of the day
+/// starting at `day`.
+fn bucket_day(
+    day: i64,
+    raw: &[u8],
+    (from, to): (i64, i64),
     width_us: i64,
     out: &mut Collect,
 ) -> ApiResult<()> {
-    for (day, raw) in days {
-        series_agg::visit(raw, |hour, _, quarter, slot| {
-            let t = day + i64::from(hour) * series_agg::HOUR_US + i64::from(quarter) * SLOT_US;
-            if t < from || t >= to {
-                return;
-            }
-            out.bucket(t.div_euclid(width_us) * width_us, slot.zone)
-                .add_slot(&slot);
-        })
-        .map_err(ApiError::internal)?;
-    }
+    series_agg::visit(raw, |hour, _, quarter, slot| {
+        let t = day + i64::from(hour) * series_agg::HOUR_US + i64::from(quarter) * SLOT_US;
+        if t < from || t >= to {
+            return;
+        }
+        out.bucket(t.div_euclid(width_us) * width_us, slot.zone)
+            .add_slot(&slot);
+    })
+    .map_err(ApiError::internal)?;
     out.flush();
     Ok(())
 }
